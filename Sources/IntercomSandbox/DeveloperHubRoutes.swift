@@ -1,0 +1,42 @@
+import Foundation
+import Hummingbird
+
+/// The developer hub, reduced to what a test or a demo needs: register an app, list apps.
+struct DeveloperHubRoutes: Sendable {
+    let state: SandboxState
+
+    func register(on router: Router<BasicRequestContext>) {
+        router.post("/_sandbox/apps", use: create)
+        router.get("/_sandbox/apps", use: list)
+    }
+
+    @Sendable func create(request: Request, context: BasicRequestContext) async throws -> Response {
+        let buffer = try await request.body.collect(upTo: 1 << 16)
+        guard let object = try? JSONSerialization.jsonObject(with: Data(String(buffer: buffer).utf8)) as? [String: Any] else {
+            throw IntercomError(.badRequest, code: "bad_request", message: "The body must be a JSON object with name and redirectURLs")
+        }
+        guard let name = object["name"] as? String, !name.trimmingCharacters(in: .whitespaces).isEmpty, name.count <= 200 else {
+            throw IntercomError(.badRequest, code: "parameter_invalid", message: "name must be a non-empty string", field: "name")
+        }
+        guard let urls = object["redirectURLs"] as? [String], !urls.isEmpty else {
+            throw IntercomError(.badRequest, code: "parameter_invalid", message: "redirectURLs must be a non-empty array of URLs", field: "redirectURLs")
+        }
+        for url in urls {
+            guard let components = URLComponents(string: url), ["http", "https"].contains(components.scheme ?? ""), components.host != nil else {
+                throw IntercomError(.badRequest, code: "parameter_invalid", message: "'\(url.prefix(100))' is not an absolute URL", field: "redirectURLs")
+            }
+        }
+        let app = await state.registerApp(
+            name: name, redirectURLs: urls,
+            clientID: object["clientId"] as? String, clientSecret: object["clientSecret"] as? String
+        )
+        return JSONBody.response(status: .created, [
+            "name": app.name, "clientId": app.clientID, "clientSecret": app.clientSecret, "redirectURLs": app.redirectURLs,
+        ])
+    }
+
+    @Sendable func list(request: Request, context: BasicRequestContext) async throws -> Response {
+        let apps = await state.allApps().map { ["name": $0.name, "clientId": $0.clientID, "redirectURLs": $0.redirectURLs] as [String: Any] }
+        return JSONBody.response(["type": "list", "data": apps])
+    }
+}

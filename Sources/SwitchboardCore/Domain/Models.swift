@@ -1,0 +1,322 @@
+import Foundation
+
+/// A tenant of Switchboard. Admin API keys belong to exactly one.
+public struct Workspace: Sendable, Equatable {
+    public var id: String
+    public var name: String
+    public var createdAt: Date
+    public init(id: String, name: String, createdAt: Date) {
+        self.id = id
+        self.name = name
+        self.createdAt = createdAt
+    }
+}
+
+/// A workspace's own OAuth v2 app ("custom" in the guide).
+public struct AuthProfile: Sendable, Equatable {
+    public var id: String
+    public var workspaceID: String
+    public var name: String
+    public var description: String?
+    public var clientID: String
+    /// Plaintext only in memory; encrypted in the database, never in a response.
+    public var clientSecret: String
+    public var authorizationURL: String
+    public var tokenURL: String
+    public var refreshTokenURL: String?
+    public var scopes: [String]
+    public var pkce: Bool
+    public var tokenRequestFormat: TokenRequestFormat
+    public var exchangeStyle: TokenExchangeStyle
+    public var authorizationParameters: [String: String]
+    public var fields: [String: String]
+    public var createdAt: Date
+    public var updatedAt: Date
+
+    public init(
+        id: String, workspaceID: String, name: String, description: String?, clientID: String, clientSecret: String,
+        authorizationURL: String, tokenURL: String, refreshTokenURL: String?, scopes: [String], pkce: Bool,
+        tokenRequestFormat: TokenRequestFormat, exchangeStyle: TokenExchangeStyle, authorizationParameters: [String: String],
+        fields: [String: String], createdAt: Date, updatedAt: Date
+    ) {
+        self.id = id
+        self.workspaceID = workspaceID
+        self.name = name
+        self.description = description
+        self.clientID = clientID
+        self.clientSecret = clientSecret
+        self.authorizationURL = authorizationURL
+        self.tokenURL = tokenURL
+        self.refreshTokenURL = refreshTokenURL
+        self.scopes = scopes
+        self.pkce = pkce
+        self.tokenRequestFormat = tokenRequestFormat
+        self.exchangeStyle = exchangeStyle
+        self.authorizationParameters = authorizationParameters
+        self.fields = fields
+        self.createdAt = createdAt
+        self.updatedAt = updatedAt
+    }
+
+    /// Placeholders in the profile's URLs that `fields` does not fill.
+    public var missingFields: [String] {
+        let names = [authorizationURL, tokenURL, refreshTokenURL ?? ""].flatMap(URLTemplate.placeholders(in:))
+        return Array(Set(names.filter { fields[$0] == nil })).sorted()
+    }
+
+    /// The profile as an OAuth client, templates filled.
+    public func oauthApp() throws(URLTemplate.MissingField) -> OAuthApp {
+        OAuthApp(
+            clientID: clientID, clientSecret: clientSecret,
+            authorizationURL: try URLTemplate.expand(authorizationURL, fields: fields),
+            tokenURL: try URLTemplate.expand(tokenURL, fields: fields),
+            refreshTokenURL: try refreshTokenURL.map { url throws(URLTemplate.MissingField) in try URLTemplate.expand(url, fields: fields) },
+            scopes: scopes, pkce: pkce, tokenRequestFormat: tokenRequestFormat, exchangeStyle: exchangeStyle,
+            authorizationParameters: authorizationParameters
+        )
+    }
+}
+
+public enum AppKind: String, Sendable, Codable, CaseIterable {
+    /// The deployment's own Intercom app, configured by the operator.
+    case system
+    /// A workspace's authorization profile.
+    case custom
+}
+
+public enum AuthorizationMode: String, Sendable, Codable, CaseIterable {
+    /// One shared connection, authorized once by an admin.
+    case preauthorized
+    /// Each end user connects their own account through a connect link.
+    case perUser = "per_user"
+}
+
+public enum Provider: String, Sendable, Codable, CaseIterable {
+    case intercom
+}
+
+public enum IntercomRegion: String, Sendable, Codable, CaseIterable {
+    case us = "US"
+    case eu = "EU"
+    case au = "AU"
+
+    /// Maps Intercom's `app.region` text ("US", "Europe", "Australia") to a region.
+    public init?(intercomName: String) {
+        switch intercomName.lowercased() {
+        case "us", "usa", "united states": self = .us
+        case "eu", "europe": self = .eu
+        case "au", "australia": self = .au
+        default: return nil
+        }
+    }
+}
+
+/// Whether an admin has switched the integration on.
+public enum Enablement: String, Sendable, Codable, CaseIterable {
+    case never
+    case enabled
+    case disabled
+}
+
+public enum IntegrationStatus: String, Sendable, Codable, CaseIterable {
+    case configured
+    case authorized
+    case enabled
+    case disabled
+    case error
+}
+
+/// One configured use of a provider in a workspace.
+public struct Integration: Sendable, Equatable {
+    public var id: String
+    public var workspaceID: String
+    public var name: String
+    public var provider: Provider
+    public var app: AppKind
+    public var authProfileID: String?
+    public var authorization: AuthorizationMode
+    public var region: IntercomRegion?
+    public var notifyURL: String?
+    public var enablement: Enablement
+    public var createdAt: Date
+    public var updatedAt: Date
+
+    public init(
+        id: String, workspaceID: String, name: String, provider: Provider, app: AppKind, authProfileID: String?,
+        authorization: AuthorizationMode, region: IntercomRegion?, notifyURL: String?, enablement: Enablement,
+        createdAt: Date, updatedAt: Date
+    ) {
+        self.id = id
+        self.workspaceID = workspaceID
+        self.name = name
+        self.provider = provider
+        self.app = app
+        self.authProfileID = authProfileID
+        self.authorization = authorization
+        self.region = region
+        self.notifyURL = notifyURL
+        self.enablement = enablement
+        self.createdAt = createdAt
+        self.updatedAt = updatedAt
+    }
+
+    /// The status the guide's steps move through, derived from enablement and the shared connection.
+    ///
+    /// Deriving it (rather than storing it) means a connection that dies turns the integration
+    /// to `error` in the same write, and re-authorizing brings back whatever the admin had chosen.
+    public func status(sharedConnection: ConnectionStatus?) -> IntegrationStatus {
+        switch authorization {
+        case .preauthorized:
+            switch sharedConnection {
+            case .needsReauthorization: return .error
+            case nil, .revoked: return enablement == .disabled ? .disabled : .configured
+            case .active:
+                switch enablement {
+                case .never: return .authorized
+                case .enabled: return .enabled
+                case .disabled: return .disabled
+                }
+            }
+        case .perUser:
+            switch enablement {
+            case .never: return .configured
+            case .enabled: return .enabled
+            case .disabled: return .disabled
+            }
+        }
+    }
+}
+
+public enum ConnectionStatus: String, Sendable, Codable, CaseIterable {
+    case active
+    case needsReauthorization = "needs_reauthorization"
+    case revoked
+}
+
+/// The provider account a connection reaches (for Intercom: the workspace behind `/me`).
+public struct ProviderAccount: Sendable, Equatable {
+    public var id: String
+    public var name: String
+    public var region: String?
+    public var adminID: String?
+    public var adminEmail: String?
+
+    public init(id: String, name: String, region: String? = nil, adminID: String? = nil, adminEmail: String? = nil) {
+        self.id = id
+        self.name = name
+        self.region = region
+        self.adminID = adminID
+        self.adminEmail = adminEmail
+    }
+}
+
+/// Stored credentials for an integration (shared) or an (integration, end user) pair.
+public struct Connection: Sendable, Equatable {
+    /// The end-user id of the shared connection of a pre-authorized integration.
+    public static let sharedUser = ""
+
+    public var id: String
+    public var workspaceID: String
+    public var integrationID: String
+    public var endUserID: String
+    public var status: ConnectionStatus
+    public var account: ProviderAccount
+    public var tokens: TokenGrant
+    public var lastError: String?
+    public var lastRefreshedAt: Date?
+    public var createdAt: Date
+    public var updatedAt: Date
+
+    public init(
+        id: String, workspaceID: String, integrationID: String, endUserID: String, status: ConnectionStatus,
+        account: ProviderAccount, tokens: TokenGrant, lastError: String?, lastRefreshedAt: Date?, createdAt: Date, updatedAt: Date
+    ) {
+        self.id = id
+        self.workspaceID = workspaceID
+        self.integrationID = integrationID
+        self.endUserID = endUserID
+        self.status = status
+        self.account = account
+        self.tokens = tokens
+        self.lastError = lastError
+        self.lastRefreshedAt = lastRefreshedAt
+        self.createdAt = createdAt
+        self.updatedAt = updatedAt
+    }
+
+    /// Whether the access token should be refreshed before use at `now`.
+    public func refreshDue(at now: Date, margin: TimeInterval = RefreshPolicy.margin) -> Bool {
+        guard let expiresAt = tokens.expiresAt, tokens.refreshToken != nil else { return false }
+        return expiresAt.timeIntervalSince(now) <= margin
+    }
+}
+
+public enum RefreshPolicy {
+    /// Tokens are refreshed this long before they expire.
+    public static let margin: TimeInterval = 120
+    /// How long one instance may hold a connection's refresh lease.
+    public static let leaseDuration: TimeInterval = 30
+}
+
+public enum AuthorizationRequestStatus: String, Sendable, Codable, CaseIterable {
+    case pending
+    case processing
+    case completed
+    case failed
+    case expired
+}
+
+/// One OAuth round trip in progress. Only a hash of `state` is stored.
+public struct AuthorizationRequest: Sendable, Equatable {
+    public static let lifetime: TimeInterval = 600
+
+    public var id: String
+    public var workspaceID: String
+    public var integrationID: String
+    public var endUserID: String
+    public var stateHash: String
+    public var pkceVerifier: String?
+    public var redirectURI: String
+    public var status: AuthorizationRequestStatus
+    public var createdAt: Date
+    public var expiresAt: Date
+    public var error: String?
+
+    public init(
+        id: String, workspaceID: String, integrationID: String, endUserID: String, stateHash: String, pkceVerifier: String?,
+        redirectURI: String, status: AuthorizationRequestStatus, createdAt: Date, expiresAt: Date, error: String?
+    ) {
+        self.id = id
+        self.workspaceID = workspaceID
+        self.integrationID = integrationID
+        self.endUserID = endUserID
+        self.stateHash = stateHash
+        self.pkceVerifier = pkceVerifier
+        self.redirectURI = redirectURI
+        self.status = status
+        self.createdAt = createdAt
+        self.expiresAt = expiresAt
+        self.error = error
+    }
+}
+
+/// The OAuth `state` value: 256 random bits, base64url.
+public enum OAuthState {
+    public static func generate() -> String { SecureRandom.token(bytes: 32) }
+    /// A state Switchboard could have made: base64url, 43 characters; anything else is refused before a lookup.
+    public static func isWellFormed(_ state: String) -> Bool {
+        state.count == 43 && state.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") }
+    }
+}
+
+/// Admin API keys: shown once, stored as a SHA-256 hash.
+public enum AdminAPIKey {
+    public static let prefix = "sbk_"
+    public static func generate() -> String { prefix + SecureRandom.token(bytes: 32) }
+    public static func hash(_ key: String) -> String { Digest.sha256Hex(key) }
+}
+
+/// Identifiers: a readable prefix and 96 random bits.
+public enum Identifier {
+    public static func make(_ prefix: String) -> String { "\(prefix)_\(SecureRandom.hexIdentifier(bytes: 12))" }
+}

@@ -1,0 +1,92 @@
+import Foundation
+
+/// Tokens as a token endpoint granted them, in either Intercom's or the RFC 6749 shape.
+public struct TokenGrant: Sendable, Equatable {
+    public var accessToken: String
+    public var refreshToken: String?
+    public var tokenType: String
+    public var expiresAt: Date?
+    public var scope: String?
+
+    public init(accessToken: String, refreshToken: String? = nil, tokenType: String = "Bearer", expiresAt: Date? = nil, scope: String? = nil) {
+        self.accessToken = accessToken
+        self.refreshToken = refreshToken
+        self.tokenType = tokenType
+        self.expiresAt = expiresAt
+        self.scope = scope
+    }
+}
+
+/// Why a token endpoint did not grant tokens.
+public enum TokenEndpointError: Error, Sendable, Equatable {
+    /// The grant is dead (RFC 6749 `invalid_grant`, Intercom's 401 "Unauthorized Code"): only a new authorization helps.
+    case permanent(code: String, description: String)
+    /// The provider or the network failed; trying later may work.
+    case transient(description: String)
+    /// The client itself is misconfigured (`invalid_client`, `unauthorized_client`): an admin must fix the app.
+    case misconfigured(code: String, description: String)
+
+    public var summary: String {
+        switch self {
+        case .permanent(let code, let description): "\(code): \(description)"
+        case .transient(let description): description
+        case .misconfigured(let code, let description): "\(code): \(description)"
+        }
+    }
+}
+
+public enum TokenResponse {
+    /// Interprets a token endpoint's answer.
+    ///
+    /// Accepts `{token_type, token, access_token}` (Intercom; `access_token` duplicates `token`)
+    /// and `{access_token, token_type, expires_in, refresh_token, scope}` (RFC 6749 §5.1), form or JSON.
+    public static func parse(_ response: OutboundResponse, now: Date) -> Result<TokenGrant, TokenEndpointError> {
+        let fields = fields(of: response)
+        if (200..<300).contains(response.status) {
+            guard let access = fields["access_token"]?.stringValue ?? fields["token"]?.stringValue, !access.isEmpty else {
+                return .failure(.transient(description: "the token endpoint answered \(response.status) without an access token"))
+            }
+            let expiresIn = fields["expires_in"].flatMap { value -> Double? in
+                value.numberValue ?? value.stringValue.flatMap(Double.init)
+            }
+            let refresh = fields["refresh_token"]?.stringValue
+            return .success(TokenGrant(
+                accessToken: access,
+                refreshToken: refresh?.isEmpty == false ? refresh : nil,
+                tokenType: fields["token_type"]?.stringValue ?? "Bearer",
+                expiresAt: expiresIn.flatMap { $0 > 0 ? now.addingTimeInterval($0) : nil },
+                scope: fields["scope"]?.stringValue
+            ))
+        }
+        return .failure(classifyError(status: response.status, fields: fields))
+    }
+
+    static func classifyError(status: Int, fields: [String: JSONValue]) -> TokenEndpointError {
+        let code = fields["error"]?.stringValue
+            ?? fields["errors"]?.arrayValue?.first?["code"]?.stringValue
+            ?? "http_\(status)"
+        let description = fields["error_description"]?.stringValue
+            ?? fields["errors"]?.arrayValue?.first?["message"]?.stringValue
+            ?? fields["message"]?.stringValue
+            ?? "the token endpoint answered HTTP \(status)"
+        if status >= 500 || status == 429 || status == 408 {
+            return .transient(description: "HTTP \(status): \(Problem.clip(description, to: 200))")
+        }
+        switch code {
+        case "invalid_client", "unauthorized_client", "unsupported_grant_type", "invalid_scope", "invalid_request":
+            return .misconfigured(code: code, description: Problem.clip(description, to: 200))
+        default:
+            // invalid_grant, Intercom's 401 "Unauthorized Code", token_revoked, and any other 4xx refusal.
+            return .permanent(code: code, description: Problem.clip(description, to: 200))
+        }
+    }
+
+    static func fields(of response: OutboundResponse) -> [String: JSONValue] {
+        if let object = JSONValue.parse(response.body)?.objectValue { return object }
+        let text = String(decoding: response.body, as: UTF8.self)
+        guard text.contains("=") else { return [:] }
+        var result: [String: JSONValue] = [:]
+        for (name, value) in FormEncoding.decode(text) { result[name] = .string(value) }
+        return result
+    }
+}

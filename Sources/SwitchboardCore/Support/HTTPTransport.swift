@@ -1,0 +1,57 @@
+import Foundation
+
+/// One outbound HTTP request, free of any HTTP framework so that logic above it can be tested.
+public struct OutboundRequest: Sendable {
+    public var method: String
+    public var url: URL
+    public var headers: [(name: String, value: String)]
+    public var body: Data?
+    public var timeout: TimeInterval
+
+    public init(method: String, url: URL, headers: [(name: String, value: String)] = [], body: Data? = nil, timeout: TimeInterval = 20) {
+        self.method = method
+        self.url = url
+        self.headers = headers
+        self.body = body
+        self.timeout = timeout
+    }
+
+    public func header(_ name: String) -> String? {
+        headers.first { $0.name.lowercased() == name.lowercased() }?.value
+    }
+}
+
+public struct OutboundResponse: Sendable {
+    public var status: Int
+    public var headers: [(name: String, value: String)]
+    public var body: Data
+
+    public init(status: Int, headers: [(name: String, value: String)] = [], body: Data = Data()) {
+        self.status = status
+        self.headers = headers
+        self.body = body
+    }
+
+    public func header(_ name: String) -> String? {
+        headers.first { $0.name.lowercased() == name.lowercased() }?.value
+    }
+}
+
+/// Why a request never produced a response: the network, a timeout. Always transient.
+public struct TransportError: Error, Sendable, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// The HTTP client seam: AsyncHTTPClient in production, a closure in tests.
+public protocol HTTPTransport: Sendable {
+    /// Sends the request; throws `TransportError` when no response arrived.
+    func send(_ request: OutboundRequest) async throws -> OutboundResponse
+}
+
+/// A transport made of one closure, for tests and adapters.
+public struct ClosureTransport: HTTPTransport {
+    let handler: @Sendable (OutboundRequest) async throws -> OutboundResponse
+    public init(_ handler: @escaping @Sendable (OutboundRequest) async throws -> OutboundResponse) { self.handler = handler }
+    public func send(_ request: OutboundRequest) async throws -> OutboundResponse { try await handler(request) }
+}

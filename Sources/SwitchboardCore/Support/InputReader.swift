@@ -1,0 +1,178 @@
+import Foundation
+
+/// Reads a JSON request body field by field, collecting every violation before failing.
+///
+/// Handlers use it instead of `Decodable` so that each error names its field, unknown fields
+/// are refused (a typo in `clientSecret` must not be silently dropped), and lengths are bounded.
+public final class InputReader {
+    public private(set) var errors: [Problem.FieldError] = []
+    private let object: [String: JSONValue]
+    private var consumed: Set<String> = []
+    private let path: String
+
+    /// Parses `data` as a JSON object; throws a problem when it is not one.
+    public convenience init(body data: Data) throws(Problem) {
+        if data.isEmpty || data.allSatisfy({ $0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 }) {
+            self.init(object: [:])
+            return
+        }
+        guard let value = JSONValue.parse(data) else {
+            throw Problem.invalidJSON("The request body is not valid JSON.")
+        }
+        guard case .object(let object) = value else {
+            throw Problem.invalidJSON("The request body must be a JSON object, not \(value.kindDescription).")
+        }
+        self.init(object: object)
+    }
+
+    public init(object: [String: JSONValue], path: String = "") {
+        self.object = object
+        self.path = path
+    }
+
+    public func has(_ key: String) -> Bool { object[key] != nil }
+
+    public func fail(_ key: String, _ detail: String) {
+        errors.append(.init(field: path + key, detail: detail))
+    }
+
+    private func value(_ key: String, required: Bool) -> JSONValue? {
+        consumed.insert(key)
+        guard let value = object[key], value != .null else {
+            if required { fail(key, "is required") }
+            return nil
+        }
+        return value
+    }
+
+    public func string(_ key: String, required: Bool = false, maxLength: Int = 200, allowEmpty: Bool = false) -> String? {
+        guard let value = value(key, required: required) else { return nil }
+        guard case .string(let string) = value else {
+            fail(key, "must be a string, not \(value.kindDescription)")
+            return nil
+        }
+        let trimmed = string.trimmingCharacters(in: .whitespacesAndNewlines)
+        if trimmed.isEmpty && !allowEmpty {
+            fail(key, "must not be empty")
+            return nil
+        }
+        if string.count > maxLength {
+            fail(key, "must be at most \(maxLength) characters (got \(string.count))")
+            return nil
+        }
+        return trimmed
+    }
+
+    public func bool(_ key: String, required: Bool = false) -> Bool? {
+        guard let value = value(key, required: required) else { return nil }
+        guard case .bool(let bool) = value else {
+            fail(key, "must be true or false, not \(value.kindDescription)")
+            return nil
+        }
+        return bool
+    }
+
+    /// An absolute http(s) URL; `{placeholders}` are allowed when `allowTemplate` is set.
+    public func url(_ key: String, required: Bool = false, allowTemplate: Bool = false) -> String? {
+        guard let string = string(key, required: required, maxLength: 2048) else { return nil }
+        if let problem = URLRules.problem(with: string, allowTemplate: allowTemplate) {
+            fail(key, problem)
+            return nil
+        }
+        return string
+    }
+
+    public func oneOf<E: RawRepresentable & CaseIterable>(_ key: String, _ type: E.Type, required: Bool = false) -> E? where E.RawValue == String {
+        guard let string = string(key, required: required, maxLength: 64) else { return nil }
+        guard let value = E(rawValue: string) else {
+            let allowed = E.allCases.map { "'\($0.rawValue)'" }.joined(separator: ", ")
+            fail(key, "must be one of \(allowed), not '\(Problem.clip(string, to: 32))'")
+            return nil
+        }
+        return value
+    }
+
+    public func stringArray(_ key: String, maxCount: Int = 100, maxLength: Int = 200) -> [String]? {
+        guard let value = value(key, required: false) else { return nil }
+        guard case .array(let items) = value else {
+            fail(key, "must be an array of strings, not \(value.kindDescription)")
+            return nil
+        }
+        if items.count > maxCount {
+            fail(key, "must hold at most \(maxCount) items (got \(items.count))")
+            return nil
+        }
+        var result: [String] = []
+        for (index, item) in items.enumerated() {
+            guard case .string(let string) = item, !string.trimmingCharacters(in: .whitespaces).isEmpty else {
+                fail("\(key)[\(index)]", "must be a non-empty string, not \(item.kindDescription)")
+                continue
+            }
+            guard string.count <= maxLength else {
+                fail("\(key)[\(index)]", "must be at most \(maxLength) characters")
+                continue
+            }
+            result.append(string.trimmingCharacters(in: .whitespaces))
+        }
+        return result
+    }
+
+    /// A flat object of string values (extra authorization parameters, template fields).
+    public func stringMap(_ key: String, maxCount: Int = 50, maxLength: Int = 1000) -> [String: String]? {
+        guard let value = value(key, required: false) else { return nil }
+        guard case .object(let members) = value else {
+            fail(key, "must be an object of strings, not \(value.kindDescription)")
+            return nil
+        }
+        if members.count > maxCount {
+            fail(key, "must hold at most \(maxCount) entries (got \(members.count))")
+            return nil
+        }
+        var result: [String: String] = [:]
+        for (name, item) in members.sorted(by: { $0.key < $1.key }) {
+            guard name.count <= 100, !name.isEmpty else {
+                fail("\(key).\(Problem.clip(name, to: 32))", "names must be 1 to 100 characters")
+                continue
+            }
+            guard case .string(let string) = item else {
+                fail("\(key).\(name)", "must be a string, not \(item.kindDescription)")
+                continue
+            }
+            guard string.count <= maxLength else {
+                fail("\(key).\(name)", "must be at most \(maxLength) characters")
+                continue
+            }
+            result[name] = string
+        }
+        return result
+    }
+
+    /// Refuses fields nobody read, then throws every collected error as one problem.
+    public func finish() throws(Problem) {
+        for key in object.keys.sorted() where !consumed.contains(key) {
+            fail(key, "is not a known field")
+        }
+        if !errors.isEmpty { throw Problem.validation(errors) }
+    }
+}
+
+/// What Switchboard accepts as a provider URL.
+public enum URLRules {
+    /// Nil when `string` is an acceptable absolute http(s) URL, else why not.
+    public static func problem(with string: String, allowTemplate: Bool) -> String? {
+        var candidate = string
+        if allowTemplate {
+            candidate = URLTemplate.placeholderPattern.stringByReplacingMatches(
+                in: string, range: NSRange(string.startIndex..., in: string), withTemplate: "x")
+        } else if string.contains("{") || string.contains("}") {
+            return "must not contain {placeholders}"
+        }
+        guard let components = URLComponents(string: candidate), let scheme = components.scheme?.lowercased(),
+              let host = components.host, !host.isEmpty
+        else { return "must be an absolute URL such as https://example.com/path" }
+        guard scheme == "https" || scheme == "http" else { return "must use https (or http for local testing), not '\(scheme)'" }
+        if components.user != nil || components.password != nil { return "must not carry credentials" }
+        if components.fragment != nil { return "must not have a #fragment" }
+        return nil
+    }
+}

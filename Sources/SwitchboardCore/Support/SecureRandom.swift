@@ -1,0 +1,44 @@
+import Crypto
+import Foundation
+
+/// Unguessable values: OAuth `state`, PKCE verifiers, API keys, connect-link tokens.
+public enum SecureRandom {
+    /// `byteCount` random bytes from the system CSPRNG.
+    public static func bytes(_ byteCount: Int) -> [UInt8] {
+        var generator = SystemRandomNumberGenerator()
+        return (0..<byteCount).map { _ in UInt8.random(in: .min ... .max, using: &generator) }
+    }
+
+    /// A base64url string (no padding) carrying `byteCount` random bytes; 32 bytes = 256 bits.
+    public static func token(bytes byteCount: Int = 32) -> String {
+        Base64URL.encode(bytes(byteCount))
+    }
+
+    /// A lowercase hex identifier of `byteCount` random bytes.
+    public static func hexIdentifier(bytes byteCount: Int = 12) -> String {
+        bytes(byteCount).map { String(format: "%02x", $0) }.joined()
+    }
+}
+
+/// base64url without padding (RFC 4648 §5), as PKCE and URL-borne tokens need.
+public enum Base64URL {
+    public static func encode<D: Sequence>(_ bytes: D) -> String where D.Element == UInt8 {
+        Data(bytes).base64EncodedString()
+            .replacingOccurrences(of: "+", with: "-")
+            .replacingOccurrences(of: "/", with: "_")
+            .replacingOccurrences(of: "=", with: "")
+    }
+
+    public static func decode(_ string: String) -> Data? {
+        var base64 = string.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        while base64.count % 4 != 0 { base64 += "=" }
+        return Data(base64Encoded: base64)
+    }
+}
+
+/// SHA-256 hex digests, used to store look-up-only secrets (API keys, `state`) as hashes.
+public enum Digest {
+    public static func sha256Hex(_ string: String) -> String {
+        SHA256.hash(data: Data(string.utf8)).map { String(format: "%02x", $0) }.joined()
+    }
+}

@@ -1,0 +1,88 @@
+import AsyncHTTPClient
+import Foundation
+import Hummingbird
+import Logging
+import NIOCore
+import Prometheus
+import Providers
+import ServiceLifecycle
+import SwitchboardCore
+import SwitchboardStore
+
+/// What the app runs with besides its settings: the seams tests replace.
+public struct Dependencies: Sendable {
+    public var transport: any HTTPTransport
+    public var clock: any WallClock
+    public var metrics: PrometheusCollectorRegistry
+
+    public init(transport: any HTTPTransport = AHCTransport(), clock: any WallClock = SystemWallClock(),
+                metrics: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
+        self.transport = transport
+        self.clock = clock
+        self.metrics = metrics
+    }
+}
+
+/// Opens the store the settings name, without migrating.
+public func openStore(settings: ServerSettings, logger: Logger) throws -> Store {
+    Store(database: try Database(location: settings.database, logger: logger), vault: settings.vault, logger: logger)
+}
+
+/// Builds the whole server: `serve`, `demo` and the tests all go through here.
+public func buildApplication(
+    settings: ServerSettings,
+    dependencies: Dependencies = Dependencies(),
+    logger: Logger? = nil,
+    onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
+) async throws -> some ApplicationProtocol {
+    let logger: Logger = {
+        var logger = logger ?? Logger(label: "switchboard")
+        logger.logLevel = settings.logLevel
+        return logger
+    }()
+    let store = try openStore(settings: settings, logger: logger)
+    let router = buildRouter(settings: settings, store: store, dependencies: dependencies, logger: logger)
+    var app = Application(
+        router: router,
+        configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "switchboard"),
+        onServerRunning: onServerRunning,
+        logger: logger
+    )
+    app.addServices(StoreService(store: store))
+    app.beforeServerStarts {
+        let applied = try await store.migrate()
+        if !applied.isEmpty { logger.info("database migrated", metadata: ["applied": "\(applied)", "database": "\(settings.database)"]) }
+    }
+    return app
+}
+
+/// The routes, for `buildApplication` and for in-process tests that bring their own store.
+public func buildRouter(settings: ServerSettings, store: Store, dependencies: Dependencies, logger: Logger) -> Router<AppRequestContext> {
+    let router = Router(context: AppRequestContext.self)
+    router.addMiddleware {
+        RequestLogMiddleware()
+        MetricsMiddleware()
+        ProblemMiddleware()
+    }
+    let authorization = AuthorizationService(store: store, settings: settings, transport: dependencies.transport, clock: dependencies.clock, logger: logger)
+    let tokens = TokenService(store: store, transport: dependencies.transport, clock: dependencies.clock, logger: logger)
+
+    SystemController(store: store, registry: dependencies.metrics).register(on: router)
+    OAuthCallbackController(authorization: authorization).register(on: router)
+
+    let api = router.group("v1").add(middleware: APIKeyMiddleware(store: store)).group(context: WorkspaceRequestContext.self)
+    api.addRoutes(AuthProfilesController(store: store, settings: settings, clock: dependencies.clock).endpoints, atPath: "auth-profiles")
+    api.addRoutes(IntegrationsController(store: store, settings: settings, authorization: authorization, tokens: tokens,
+                                         transport: dependencies.transport, clock: dependencies.clock).endpoints, atPath: "integrations")
+    return router
+}
+
+/// Closes the database pools on graceful shutdown.
+struct StoreService: Service {
+    let store: Store
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        await store.shutdown()
+    }
+}

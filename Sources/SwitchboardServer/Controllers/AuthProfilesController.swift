@@ -1,0 +1,129 @@
+import Foundation
+import Hummingbird
+import SwitchboardCore
+import SwitchboardStore
+
+/// `/v1/auth-profiles`: a workspace's own OAuth v2 apps (the guide's "Custom" authorization).
+struct AuthProfilesController: Sendable {
+    let store: Store
+    let settings: ServerSettings
+    let clock: any WallClock
+
+    var endpoints: RouteCollection<WorkspaceRequestContext> {
+        let routes = RouteCollection(context: WorkspaceRequestContext.self)
+        routes.post(use: create)
+        routes.get(use: list)
+        routes.get("{id}", use: show)
+        routes.patch("{id}", use: update)
+        routes.delete("{id}", use: delete)
+        return routes
+    }
+
+    @Sendable func create(request: Request, context: WorkspaceRequestContext) async throws -> Response {
+        let input = try await request.inputReader(context: context)
+        let now = clock.now()
+        var profile = AuthProfile(
+            id: Identifier.make("ap"), workspaceID: context.workspace.id, name: "", description: nil, clientID: "", clientSecret: "",
+            authorizationURL: "", tokenURL: "", refreshTokenURL: nil, scopes: [], pkce: false, tokenRequestFormat: .form,
+            exchangeStyle: .standard, authorizationParameters: [:], fields: [:], createdAt: now, updatedAt: now
+        )
+        try Self.apply(input, to: &profile, creating: true)
+        try await store.insert(profile)
+        return JSONResponse.make(represent(profile), status: .created)
+    }
+
+    @Sendable func list(request: Request, context: WorkspaceRequestContext) async throws -> Response {
+        JSONResponse.list(try await store.authProfiles(workspaceID: context.workspace.id).map(represent))
+    }
+
+    @Sendable func show(request: Request, context: WorkspaceRequestContext) async throws -> Response {
+        JSONResponse.make(represent(try await load(context)))
+    }
+
+    @Sendable func update(request: Request, context: WorkspaceRequestContext) async throws -> Response {
+        var profile = try await load(context)
+        let input = try await request.inputReader(context: context)
+        try Self.apply(input, to: &profile, creating: false)
+        profile.updatedAt = clock.now()
+        guard try await store.update(profile) else { throw Problem.notFound("authorization profile", id: profile.id) }
+        return JSONResponse.make(represent(profile))
+    }
+
+    @Sendable func delete(request: Request, context: WorkspaceRequestContext) async throws -> Response {
+        let id = try context.parameters.require("id")
+        switch try await store.deleteAuthProfile(id: id, workspaceID: context.workspace.id) {
+        case .deleted: return Response(status: .noContent)
+        case .notFound: throw Problem.notFound("authorization profile", id: id)
+        case .inUse(let integrations):
+            throw Problem.conflict("auth_profile_in_use",
+                                   "The profile is used by integration(s) \(integrations.joined(separator: ", ")); delete them or move them to another profile first.")
+        }
+    }
+
+    private func load(_ context: WorkspaceRequestContext) async throws -> AuthProfile {
+        let id = try context.parameters.require("id")
+        guard let profile = try await store.authProfile(id: id, workspaceID: context.workspace.id) else {
+            throw Problem.notFound("authorization profile", id: id)
+        }
+        return profile
+    }
+
+    /// Reads the profile form; on create the required fields must all be there, on update any subset.
+    static func apply(_ input: InputReader, to profile: inout AuthProfile, creating: Bool) throws {
+        if let name = input.string("name", required: creating) { profile.name = name }
+        if input.has("description") { profile.description = input.string("description", maxLength: 2000, allowEmpty: true) }
+        if let clientID = input.string("clientId", required: creating, maxLength: 512) { profile.clientID = clientID }
+        if let secret = input.string("clientSecret", required: creating, maxLength: 4096) { profile.clientSecret = secret }
+        if let url = input.url("authorizationURL", required: creating, allowTemplate: true) { profile.authorizationURL = url }
+        let tokenURL = input.url("tokenURL", required: creating, allowTemplate: true)
+        if let tokenURL { profile.tokenURL = tokenURL }
+        if input.has("refreshTokenURL") { profile.refreshTokenURL = input.url("refreshTokenURL", allowTemplate: true) }
+        if let scopes = input.stringArray("scopes") { profile.scopes = scopes }
+        if let pkce = input.bool("pkce") { profile.pkce = pkce }
+        if let format = input.oneOf("tokenRequestFormat", TokenRequestFormat.self) { profile.tokenRequestFormat = format }
+        if let style = input.oneOf("exchangeStyle", TokenExchangeStyle.self) {
+            profile.exchangeStyle = style
+        } else if let tokenURL, creating || !input.has("exchangeStyle") {
+            profile.exchangeStyle = .inferred(fromTokenURL: tokenURL)
+        }
+        if let parameters = input.stringMap("authorizationParameters") {
+            for key in parameters.keys.sorted() where reservedAuthorizationParameters.contains(key) {
+                input.fail("authorizationParameters.\(key)", "is set by Switchboard and cannot be overridden")
+            }
+            profile.authorizationParameters = parameters
+        }
+        if let fields = input.stringMap("fields") { profile.fields = fields }
+        try input.finish()
+        let missing = profile.missingFields
+        if !missing.isEmpty {
+            throw Problem.validation(missing.map { .init(field: "fields.\($0)", detail: "is used as {\($0)} in a URL and must be given") })
+        }
+    }
+
+    static let reservedAuthorizationParameters: Set<String> = [
+        "client_id", "state", "redirect_uri", "response_type", "code_challenge", "code_challenge_method", "scope",
+    ]
+
+    func represent(_ profile: AuthProfile) -> JSONValue {
+        .object([
+            "id": .string(profile.id),
+            "name": .string(profile.name),
+            "description": .optional(profile.description),
+            "type": .string("oauth2"),
+            "clientId": .string(profile.clientID),
+            "clientSecretSet": .bool(!profile.clientSecret.isEmpty),
+            "authorizationURL": .string(profile.authorizationURL),
+            "tokenURL": .string(profile.tokenURL),
+            "refreshTokenURL": .string(profile.refreshTokenURL ?? profile.tokenURL),
+            "scopes": .strings(profile.scopes),
+            "pkce": .bool(profile.pkce),
+            "tokenRequestFormat": .string(profile.tokenRequestFormat.rawValue),
+            "exchangeStyle": .string(profile.exchangeStyle.rawValue),
+            "authorizationParameters": .map(profile.authorizationParameters),
+            "fields": .map(profile.fields),
+            "callbackURL": .string(settings.callbackURL),
+            "createdAt": .time(profile.createdAt),
+            "updatedAt": .time(profile.updatedAt),
+        ])
+    }
+}

@@ -1,0 +1,230 @@
+import Foundation
+import Hummingbird
+import Providers
+import SwitchboardCore
+import SwitchboardStore
+
+/// `/v1/integrations`: configure, authorize, enable and disable Intercom integrations.
+struct IntegrationsController: Sendable {
+    let store: Store
+    let settings: ServerSettings
+    let authorization: AuthorizationService
+    let tokens: TokenService
+    let transport: any HTTPTransport
+    let clock: any WallClock
+
+    var endpoints: RouteCollection<WorkspaceRequestContext> {
+        let routes = RouteCollection(context: WorkspaceRequestContext.self)
+        routes.post(use: create)
+        routes.get(use: list)
+        routes.get("{id}", use: show)
+        routes.patch("{id}", use: update)
+        routes.delete("{id}", use: delete)
+        routes.post("{id}/authorize", use: authorize)
+        routes.post("{id}/enable", use: enable)
+        routes.post("{id}/disable", use: disable)
+        routes.get("{id}/connections", use: connections)
+        return routes
+    }
+
+    @Sendable func create(request: Request, context: WorkspaceRequestContext) async throws -> Response {
+        let input = try await request.inputReader(context: context)
+        let name = input.string("name", required: true)
+        let provider = input.oneOf("provider", Provider.self) ?? (input.has("provider") ? nil : .intercom)
+        let app = input.oneOf("app", AppKind.self, required: true)
+        let profileID = input.string("authProfileId", maxLength: 64)
+        let mode = input.oneOf("authorization", AuthorizationMode.self, required: true)
+        let region = input.oneOf("region", IntercomRegion.self)
+        let notifyURL = input.url("notifyURL")
+        if app == .custom && profileID == nil && !input.errors.contains(where: { $0.field == "authProfileId" }) {
+            input.fail("authProfileId", "is required when app is 'custom'")
+        }
+        if app == .system && profileID != nil { input.fail("authProfileId", "must not be set when app is 'system'") }
+        try input.finish()
+        guard let name, let provider, let app, let mode else { throw Problem.validation(input.errors) }
+        if app == .custom, let profileID, try await store.authProfile(id: profileID, workspaceID: context.workspace.id) == nil {
+            throw Problem.validation([.init(field: "authProfileId", detail: "no authorization profile '\(Problem.clip(profileID))' exists in this workspace")])
+        }
+        if app == .system, settings.systemApp == nil {
+            throw Problem(status: 422, code: "system_app_not_configured", title: "System app not configured",
+                          detail: "This deployment has no system Intercom app; choose app 'custom' with an authorization profile.", field: "app")
+        }
+        let now = clock.now()
+        let integration = Integration(
+            id: Identifier.make("int"), workspaceID: context.workspace.id, name: name, provider: provider, app: app,
+            authProfileID: app == .custom ? profileID : nil, authorization: mode, region: region, notifyURL: notifyURL,
+            enablement: .never, createdAt: now, updatedAt: now
+        )
+        try await store.insert(integration)
+        return JSONResponse.make(try await represent(IntegrationRecord(integration: integration, sharedConnectionStatus: nil)), status: .created)
+    }
+
+    @Sendable func list(request: Request, context: WorkspaceRequestContext) async throws -> Response {
+        var items: [JSONValue] = []
+        for record in try await store.integrations(workspaceID: context.workspace.id) { items.append(try await represent(record)) }
+        return JSONResponse.list(items)
+    }
+
+    @Sendable func show(request: Request, context: WorkspaceRequestContext) async throws -> Response {
+        JSONResponse.make(try await represent(try await load(context)))
+    }
+
+    /// Name, region and notify URL can change; which app and mode an integration uses cannot, since its credentials come from them.
+    @Sendable func update(request: Request, context: WorkspaceRequestContext) async throws -> Response {
+        var record = try await load(context)
+        let input = try await request.inputReader(context: context)
+        if let name = input.string("name") { record.integration.name = name }
+        if input.has("region") { record.integration.region = input.oneOf("region", IntercomRegion.self) }
+        if input.has("notifyURL") { record.integration.notifyURL = input.url("notifyURL") }
+        for field in ["provider", "app", "authProfileId", "authorization"] where input.has(field) {
+            _ = input.string(field, allowEmpty: true)
+            input.fail(field, "cannot be changed after creation; create a new integration instead")
+        }
+        try input.finish()
+        record.integration.updatedAt = clock.now()
+        guard try await store.update(record.integration) else { throw Problem.notFound("integration", id: record.integration.id) }
+        return JSONResponse.make(try await represent(record))
+    }
+
+    @Sendable func delete(request: Request, context: WorkspaceRequestContext) async throws -> Response {
+        let id = try context.parameters.require("id")
+        guard try await store.deleteIntegration(id: id, workspaceID: context.workspace.id) else { throw Problem.notFound("integration", id: id) }
+        return Response(status: .noContent)
+    }
+
+    /// Starts the pre-authorization: the answer's URL goes to the provider's login.
+    @Sendable func authorize(request: Request, context: WorkspaceRequestContext) async throws -> Response {
+        let record = try await load(context)
+        let input = try await request.inputReader(context: context)
+        try input.finish()
+        guard record.integration.authorization == .preauthorized else {
+            throw Problem.conflict("per_user_integration",
+                                   "This integration is per-user: each end user authorizes through a connect link. Admins authorize only pre-authorized integrations.",
+                                   field: "authorization")
+        }
+        let started = try await authorization.start(integration: record.integration, endUserID: Connection.sharedUser)
+        return JSONResponse.make(.object([
+            "authorizationURL": .string(started.authorizationURL.absoluteString),
+            "expiresAt": .time(started.expiresAt),
+            "callbackURL": .string(settings.callbackURL),
+        ]))
+    }
+
+    /// Enables the integration; a pre-authorized one must have a connection that works now.
+    @Sendable func enable(request: Request, context: WorkspaceRequestContext) async throws -> Response {
+        var record = try await load(context)
+        let app = try await authorization.oauthApp(for: record.integration)
+        if record.integration.authorization == .preauthorized {
+            try await verifySharedConnection(record.integration, app: app)
+            record = try await load(context)
+        }
+        record.integration.enablement = .enabled
+        record.integration.updatedAt = clock.now()
+        try await store.update(record.integration)
+        return JSONResponse.make(try await represent(record))
+    }
+
+    @Sendable func disable(request: Request, context: WorkspaceRequestContext) async throws -> Response {
+        var record = try await load(context)
+        record.integration.enablement = .disabled
+        record.integration.updatedAt = clock.now()
+        try await store.update(record.integration)
+        return JSONResponse.make(try await represent(record))
+    }
+
+    @Sendable func connections(request: Request, context: WorkspaceRequestContext) async throws -> Response {
+        let record = try await load(context)
+        let connections = try await store.connections(integrationID: record.integration.id, workspaceID: context.workspace.id)
+        return JSONResponse.list(connections.map(Self.represent))
+    }
+
+    /// Checks the shared connection against the provider (`/me`), refreshing its token first if due.
+    private func verifySharedConnection(_ integration: Integration, app: OAuthApp) async throws {
+        guard let connection = try await store.connection(integrationID: integration.id, endUserID: Connection.sharedUser),
+              connection.status != .revoked
+        else {
+            throw Problem.conflict("authorization_required",
+                                   "Authorize the integration first: POST /v1/integrations/\(integration.id)/authorize, then complete the provider's login.")
+        }
+        let token: String
+        do {
+            token = try await tokens.accessToken(for: connection, app: app)
+        } catch .needsReauthorization(let why) {
+            throw Problem.conflict("reauthorization_required", "The stored authorization no longer works (\(why)). Authorize the integration again.")
+        } catch .unavailable(let why) {
+            throw Problem(status: 503, code: "provider_unavailable", title: "Provider unavailable",
+                          detail: "Intercom could not confirm the connection (\(why)). Try again shortly.")
+        }
+        let base = apiBase(integration, connection)
+        do {
+            _ = try await AccountIdentifier(definition: .intercom, transport: transport).identify(accessToken: token, apiBase: base)
+        } catch .unauthorized(let code, let message) {
+            try await store.markNeedsReauthorization(connectionID: connection.id, reason: "Intercom refused the token (\(code): \(message))", now: clock.now())
+            throw Problem.conflict("reauthorization_required", "Intercom refused the stored authorization (\(code)). Authorize the integration again.")
+        } catch .refused(let why) {
+            throw Problem.conflict("account_refused", "The connected account cannot be used: \(why).")
+        } catch .unavailable(let why) {
+            throw Problem(status: 503, code: "provider_unavailable", title: "Provider unavailable",
+                          detail: "Intercom could not confirm the connection (\(why)). Try again shortly.")
+        }
+    }
+
+    func apiBase(_ integration: Integration, _ connection: Connection?) -> URL {
+        let region = integration.region ?? connection?.account.region.flatMap(IntercomRegion.init(intercomName:)) ?? .us
+        return settings.intercomAPIBaseURLs[region] ?? ServerSettings.intercomDefaultAPIBases[.us]!
+    }
+
+    private func load(_ context: WorkspaceRequestContext) async throws -> IntegrationRecord {
+        let id = try context.parameters.require("id")
+        guard let record = try await store.integration(id: id, workspaceID: context.workspace.id) else {
+            throw Problem.notFound("integration", id: id)
+        }
+        return record
+    }
+
+    func represent(_ record: IntegrationRecord) async throws -> JSONValue {
+        let integration = record.integration
+        var connection: JSONValue = .null
+        if integration.authorization == .preauthorized,
+           let shared = try await store.connection(integrationID: integration.id, endUserID: Connection.sharedUser) {
+            connection = Self.represent(shared)
+        }
+        return .object([
+            "id": .string(integration.id),
+            "name": .string(integration.name),
+            "provider": .string(integration.provider.rawValue),
+            "app": .string(integration.app.rawValue),
+            "authProfileId": .optional(integration.authProfileID),
+            "authorization": .string(integration.authorization.rawValue),
+            "region": .optional(integration.region?.rawValue),
+            "notifyURL": .optional(integration.notifyURL),
+            "status": .string(record.status.rawValue),
+            "connection": connection,
+            "callbackURL": .string(settings.callbackURL),
+            "createdAt": .time(integration.createdAt),
+            "updatedAt": .time(integration.updatedAt),
+        ])
+    }
+
+    /// A connection as the API shows it: the account and health, never a token.
+    static func represent(_ connection: Connection) -> JSONValue {
+        .object([
+            "id": .string(connection.id),
+            "userId": connection.endUserID == Connection.sharedUser ? .null : .string(connection.endUserID),
+            "status": .string(connection.status.rawValue),
+            "account": .object([
+                "id": .string(connection.account.id),
+                "name": .string(connection.account.name),
+                "region": .optional(connection.account.region),
+                "adminEmail": .optional(connection.account.adminEmail),
+            ]),
+            "scope": .optional(connection.tokens.scope),
+            "expiresAt": .time(connection.tokens.expiresAt),
+            "refreshable": .bool(connection.tokens.refreshToken != nil),
+            "lastError": .optional(connection.lastError),
+            "lastRefreshedAt": .time(connection.lastRefreshedAt),
+            "createdAt": .time(connection.createdAt),
+            "updatedAt": .time(connection.updatedAt),
+        ])
+    }
+}

@@ -1,0 +1,55 @@
+import Foundation
+import Hummingbird
+import Mustache
+import SwitchboardCore
+
+/// `GET /oauth/callback`: where the provider sends the browser back.
+struct OAuthCallbackController: Sendable {
+    let authorization: AuthorizationService
+
+    func register(on router: Router<AppRequestContext>) {
+        router.get("/oauth/callback", use: callback)
+    }
+
+    @Sendable func callback(request: Request, context: AppRequestContext) async throws -> Response {
+        let query = request.uri.queryParameters
+        // Hummingbird's query parser already percent-decodes; a code ending in "=" arrives intact.
+        func value(_ name: String) -> String? {
+            guard let raw = query[name[...]] else { return nil }
+            return String(raw)
+        }
+        let outcome = await authorization.complete(
+            state: value("state"), code: value("code"), error: value("error"), errorDescription: value("error_description")
+        )
+        switch outcome {
+        case .connected(let integrationName, let account):
+            return Pages.html(.ok, Pages.render(title: "Connected", heading: "Intercom workspace \(account.name) connected",
+                message: "\(integrationName) can now act in \(account.name)\(account.adminEmail.map { " as \($0)" } ?? ""). You can close this window and return to Switchboard.",
+                success: true))
+        case .failed(let status, let heading, let message):
+            return Pages.html(.init(code: status), Pages.render(title: heading, heading: heading, message: message, success: false))
+        }
+    }
+}
+
+/// Small HTML pages shown to people in a browser.
+enum Pages {
+    static let template = try! MustacheTemplate(string: """
+        <!doctype html>
+        <html lang="en"><head><meta charset="utf-8"><title>{{title}} · Switchboard</title>
+        <meta name="viewport" content="width=device-width, initial-scale=1">
+        <style>body{font-family:system-ui,sans-serif;background:#f6f7f9;margin:0;padding:56px 16px;color:#111}
+        main{max-width:480px;margin:auto;background:#fff;border-radius:12px;padding:32px;box-shadow:0 1px 4px #0002}
+        h1{font-size:21px;margin-top:0}.ok{color:#0a7d32}.fail{color:#b00020}</style></head>
+        <body><main><h1 class="{{#success}}ok{{/success}}{{^success}}fail{{/success}}">{{heading}}</h1><p>{{message}}</p></main></body></html>
+        """)
+
+    static func render(title: String, heading: String, message: String, success: Bool) -> String {
+        template.render(["title": title, "heading": heading, "message": message, "success": success])
+    }
+
+    static func html(_ status: HTTPResponse.Status, _ body: String) -> Response {
+        Response(status: status, headers: [.contentType: "text/html; charset=utf-8", .cacheControl: "no-store"],
+                 body: .init(byteBuffer: ByteBuffer(string: body)))
+    }
+}

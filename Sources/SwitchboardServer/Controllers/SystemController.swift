@@ -1,0 +1,46 @@
+import Foundation
+import Hummingbird
+import Prometheus
+import SQLKit
+import SwitchboardCore
+import SwitchboardStore
+
+/// `/health`, `/metrics`, `/openapi.yaml`.
+struct SystemController: Sendable {
+    let store: Store
+    let registry: PrometheusCollectorRegistry
+
+    func register(on router: Router<AppRequestContext>) {
+        router.get("/health", use: health)
+        router.get("/metrics", use: metrics)
+        router.get("/openapi.yaml", use: openAPI)
+    }
+
+    /// Healthy when the database answers.
+    @Sendable func health(request: Request, context: AppRequestContext) async throws -> Response {
+        do {
+            try await store.database.withConnection { db in try await db.raw("SELECT 1").run() }
+            return JSONResponse.make(.object(["status": .string("ok"), "database": .string("ok")]))
+        } catch {
+            return JSONResponse.make(.object(["status": .string("unavailable"), "database": .string("unreachable")]), status: .serviceUnavailable)
+        }
+    }
+
+    @Sendable func metrics(request: Request, context: AppRequestContext) async throws -> Response {
+        Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: .init(byteBuffer: ByteBuffer(bytes: registry.emitToBuffer())))
+    }
+
+    @Sendable func openAPI(request: Request, context: AppRequestContext) async throws -> Response {
+        Response(status: .ok, headers: [.contentType: "application/yaml"], body: .init(byteBuffer: ByteBuffer(string: OpenAPIDocument.text)))
+    }
+}
+
+/// The admin API's OpenAPI description, bundled with the server.
+public enum OpenAPIDocument {
+    public static let text: String = {
+        guard let url = Bundle.module.url(forResource: "openapi", withExtension: "yaml", subdirectory: "Resources"),
+              let text = try? String(contentsOf: url, encoding: .utf8)
+        else { fatalError("openapi.yaml is missing from the SwitchboardServer bundle") }
+        return text
+    }()
+}

@@ -1,0 +1,97 @@
+import Foundation
+import Hummingbird
+import Logging
+import SwitchboardCore
+import SwitchboardStore
+
+extension Problem: HTTPResponseError {
+    public var status: HTTPResponse.Status { .init(code: httpStatus) }
+
+    public func response(from request: Request, context: some RequestContext) throws -> Response {
+        var headers: HTTPFields = [.contentType: "application/problem+json"]
+        if httpStatus == 401 { headers[.wwwAuthenticate] = "Bearer" }
+        return Response(status: .init(code: httpStatus), headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: jsonBody())))
+    }
+}
+
+/// Turns every failure into problem+json: ours pass through, Hummingbird's are translated, anything else is a 500
+/// whose cause goes to the log (by type only) and never to the client.
+struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch let problem as Problem {
+            throw problem
+        } catch let error as HTTPError {
+            throw Self.problem(for: error, request: request)
+        } catch {
+            context.logger.error("unhandled error", metadata: ["error.type": "\(type(of: error))", "path": "\(request.uri.path)"])
+            throw Problem.internalError()
+        }
+    }
+
+    static func problem(for error: HTTPError, request: Request) -> Problem {
+        switch error.status {
+        case .notFound:
+            return Problem(status: 404, code: "route_not_found", title: "Not found", detail: "No route matches \(request.method) \(Problem.clip(request.uri.path, to: 200)).")
+        case .methodNotAllowed:
+            return Problem(status: 405, code: "method_not_allowed", title: "Method not allowed", detail: "\(request.method) is not allowed on \(Problem.clip(request.uri.path, to: 200)).")
+        case .contentTooLarge:
+            return Problem(status: 413, code: "body_too_large", title: "Body too large", detail: "The request body is larger than this endpoint accepts.")
+        default:
+            return Problem(status: Int(error.status.code), code: "http_\(error.status.code)", title: error.status.reasonPhrase,
+                           detail: error.body ?? error.status.reasonPhrase)
+        }
+    }
+}
+
+/// Logs method, path (never the query: the OAuth callback carries `code` and `state` there), status and duration.
+struct RequestLogMiddleware<Context: RequestContext>: RouterMiddleware {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let start = ContinuousClock.now
+        do {
+            let response = try await next(request, context)
+            log(request, context: context, status: Int(response.status.code), start: start)
+            return response
+        } catch {
+            let status = (error as? any HTTPResponseError).map { Int($0.status.code) } ?? 500
+            log(request, context: context, status: status, start: start)
+            throw error
+        }
+    }
+
+    private func log(_ request: Request, context: Context, status: Int, start: ContinuousClock.Instant) {
+        let elapsed = ContinuousClock.now - start
+        let milliseconds = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
+        context.logger.info("request", metadata: [
+            "method": "\(request.method)", "path": "\(Self.redactedPath(request.uri.path))", "status": "\(status)",
+            "ms": "\(String(format: "%.1f", milliseconds))",
+        ])
+    }
+
+    /// Connect-link tokens live in the path; only their first characters are logged.
+    static func redactedPath(_ path: String) -> String {
+        guard path.hasPrefix("/connect/") else { return path }
+        return "/connect/" + String(path.dropFirst("/connect/".count).prefix(6)) + "…"
+    }
+}
+
+/// Looks up the workspace of a bearer API key on `/v1` routes.
+struct APIKeyMiddleware: RouterMiddleware {
+    typealias Context = AppRequestContext
+    let store: Store
+
+    func handle(_ request: Request, context: AppRequestContext, next: (Request, AppRequestContext) async throws -> Response) async throws -> Response {
+        guard let header = request.headers[.authorization] else { throw Problem.unauthenticated }
+        let parts = header.split(separator: " ", maxSplits: 1)
+        guard parts.count == 2, parts[0].lowercased() == "bearer", !parts[1].isEmpty, parts[1].count <= 200 else {
+            throw Problem.unauthenticated
+        }
+        guard let workspace = try await store.workspace(forAPIKey: String(parts[1]).trimmingCharacters(in: .whitespaces)) else {
+            throw Problem.invalidAPIKey
+        }
+        var context = context
+        context.workspace = workspace
+        return try await next(request, context)
+    }
+}

@@ -1,0 +1,174 @@
+import Foundation
+import Logging
+import Providers
+import SwitchboardCore
+import SwitchboardStore
+
+/// The OAuth 2.0 round trip: start (state, PKCE, URL), and the callback (claim, exchange, identify, store).
+public struct AuthorizationService: Sendable {
+    let store: Store
+    let settings: ServerSettings
+    let transport: any HTTPTransport
+    let clock: any WallClock
+    let logger: Logger
+
+    /// The OAuth client an integration authorizes with: the system app or its custom profile.
+    func oauthApp(for integration: Integration) async throws -> OAuthApp {
+        switch integration.app {
+        case .system:
+            guard let app = settings.systemApp else {
+                throw Problem(status: 409, code: "system_app_not_configured", title: "System app not configured",
+                              detail: "This deployment has no system Intercom app (intercom.client.id / intercom.client.secret). Use a custom authorization profile, or ask the operator to configure one.",
+                              field: "app")
+            }
+            return OAuthApp(clientID: app.clientID, clientSecret: app.clientSecret, authorizationURL: app.authorizationURL,
+                            tokenURL: app.tokenURL, exchangeStyle: ProviderDefinition.intercom.oauth.exchangeStyle)
+        case .custom:
+            guard let profileID = integration.authProfileID,
+                  let profile = try await store.authProfile(id: profileID, workspaceID: integration.workspaceID)
+            else {
+                throw Problem(status: 409, code: "auth_profile_missing", title: "Authorization profile missing",
+                              detail: "The integration's authorization profile no longer exists; set authProfileId to an existing profile.",
+                              field: "authProfileId")
+            }
+            do {
+                return try profile.oauthApp()
+            } catch {
+                throw Problem(status: 409, code: "auth_profile_incomplete", title: "Authorization profile incomplete",
+                              detail: "The profile's URLs use placeholders that its fields do not fill: \(error.names.joined(separator: ", ")).",
+                              field: "fields")
+            }
+        }
+    }
+
+    public struct Started: Sendable {
+        public let authorizationURL: URL
+        public let expiresAt: Date
+    }
+
+    /// Creates an authorization request for `endUserID` (empty for the shared connection) and the URL to send the browser to.
+    func start(integration: Integration, endUserID: String) async throws -> Started {
+        let app = try await oauthApp(for: integration)
+        let state = OAuthState.generate()
+        let pkce = app.pkce ? PKCE() : nil
+        let now = clock.now()
+        let request = AuthorizationRequest(
+            id: Identifier.make("authreq"), workspaceID: integration.workspaceID, integrationID: integration.id, endUserID: endUserID,
+            stateHash: Digest.sha256Hex(state), pkceVerifier: pkce?.verifier, redirectURI: settings.callbackURL,
+            status: .pending, createdAt: now, expiresAt: now.addingTimeInterval(AuthorizationRequest.lifetime), error: nil
+        )
+        guard let url = app.authorizationRequestURL(state: state, redirectURI: settings.callbackURL, pkce: pkce) else {
+            throw Problem(status: 409, code: "authorization_url_invalid", title: "Authorization URL invalid",
+                          detail: "The authorization URL could not be built from the app's settings.", field: "authorizationURL")
+        }
+        try await store.insert(request)
+        return Started(authorizationURL: url, expiresAt: request.expiresAt)
+    }
+
+    /// What the callback page says.
+    public enum Outcome: Sendable, Equatable {
+        case connected(integrationName: String, account: ProviderAccount)
+        case failed(status: Int, heading: String, message: String)
+    }
+
+    /// Handles `GET /oauth/callback`. Any failure stores no connection.
+    func complete(state: String?, code: String?, error: String?, errorDescription: String?) async -> Outcome {
+        guard let state, OAuthState.isWellFormed(state) else {
+            return .failed(status: 400, heading: "This authorization link is not valid",
+                           message: "The callback has no state Switchboard issued. Start the authorization again from Switchboard.")
+        }
+        let claim: AuthorizationClaim
+        do {
+            claim = try await store.claimAuthorization(state: state, now: clock.now())
+        } catch {
+            logger.error("claiming an authorization failed", metadata: ["error.type": "\(type(of: error))"])
+            return .failed(status: 500, heading: "Something went wrong", message: "Switchboard could not read the authorization. Try again.")
+        }
+        let request: AuthorizationRequest
+        switch claim {
+        case .unknown:
+            return .failed(status: 400, heading: "This authorization link is not valid",
+                           message: "Switchboard did not start this authorization. Start it again from Switchboard.")
+        case .expired:
+            return .failed(status: 400, heading: "This authorization has expired",
+                           message: "Authorizations must be completed within 10 minutes. Start again from Switchboard.")
+        case .alreadyUsed:
+            return .failed(status: 400, heading: "This authorization was already used",
+                           message: "Each authorization link works once. Start again from Switchboard if you need to reconnect.")
+        case .claimed(let claimed):
+            request = claimed
+        }
+        let outcome = await exchange(request: request, code: code, error: error, errorDescription: errorDescription)
+        if case .failed(_, _, let message) = outcome {
+            try? await store.failAuthorization(requestID: request.id, reason: message)
+        }
+        return outcome
+    }
+
+    private func exchange(request: AuthorizationRequest, code: String?, error: String?, errorDescription: String?) async -> Outcome {
+        if let error {
+            let denied = error == "access_denied"
+            return .failed(status: denied ? 403 : 400, heading: denied ? "Access was not granted" : "Intercom reported an error",
+                           message: denied ? "You declined the authorization, so nothing was connected."
+                               : "The provider answered '\(Problem.clip(error, to: 64))'\(errorDescription.map { ": " + Problem.clip($0, to: 200) } ?? ""). Nothing was connected.")
+        }
+        guard let code, !code.isEmpty, code.count <= 4096 else {
+            return .failed(status: 400, heading: "No authorization code", message: "The provider sent no code back. Nothing was connected.")
+        }
+        let integrationRecord: IntegrationRecord?
+        do { integrationRecord = try await store.integration(id: request.integrationID) } catch { integrationRecord = nil }
+        guard let integration = integrationRecord?.integration else {
+            return .failed(status: 404, heading: "Integration not found", message: "The integration this authorization was for no longer exists.")
+        }
+        let app: OAuthApp
+        do { app = try await oauthApp(for: integration) } catch let problem as Problem {
+            return .failed(status: 409, heading: "The integration cannot be authorized", message: problem.detail)
+        } catch {
+            return .failed(status: 500, heading: "Something went wrong", message: "The integration's app could not be loaded.")
+        }
+        guard let tokenRequest = app.codeExchangeRequest(code: code, redirectURI: request.redirectURI, codeVerifier: request.pkceVerifier) else {
+            return .failed(status: 409, heading: "The token URL is invalid", message: "Fix the token URL of the authorization profile.")
+        }
+        let grant: TokenGrant
+        do {
+            let response = try await transport.send(tokenRequest)
+            switch TokenResponse.parse(response, now: clock.now()) {
+            case .success(let granted): grant = granted
+            case .failure(let failure):
+                logger.warning("code exchange refused", metadata: ["integration": "\(integration.id)", "reason": "\(failure.summary)"])
+                return .failed(status: 502, heading: "Intercom did not accept the authorization",
+                               message: "The token endpoint refused the code (\(failure.summary)). Nothing was connected; try again.")
+            }
+        } catch {
+            logger.warning("code exchange failed", metadata: ["integration": "\(integration.id)", "error": "\(error)"])
+            return .failed(status: 502, heading: "Intercom could not be reached",
+                           message: "The token endpoint did not answer. Nothing was connected; try again.")
+        }
+        let apiBase = settings.intercomAPIBaseURLs[integration.region ?? .us] ?? ServerSettings.intercomDefaultAPIBases[.us]!
+        let account: ProviderAccount
+        do {
+            account = try await AccountIdentifier(definition: .intercom, transport: transport).identify(accessToken: grant.accessToken, apiBase: apiBase)
+        } catch {
+            let message: String
+            switch error {
+            case .unauthorized(let code, let text): message = "Intercom refused the new token (\(code): \(text))."
+            case .refused(let why): message = "The account cannot be connected: \(why)."
+            case .unavailable(let why): message = why
+            }
+            return .failed(status: 502, heading: "The Intercom account could not be identified", message: message + " Nothing was connected.")
+        }
+        let now = clock.now()
+        let connection = Connection(
+            id: Identifier.make("conn"), workspaceID: integration.workspaceID, integrationID: integration.id, endUserID: request.endUserID,
+            status: .active, account: account, tokens: grant, lastError: nil, lastRefreshedAt: nil, createdAt: now, updatedAt: now
+        )
+        do {
+            _ = try await store.completeAuthorization(requestID: request.id, connection: connection, now: now)
+        } catch {
+            logger.error("storing a connection failed", metadata: ["error.type": "\(type(of: error))"])
+            return .failed(status: 500, heading: "Something went wrong", message: "The connection could not be stored. Nothing was connected; try again.")
+        }
+        logger.info("connection stored", metadata: ["integration": "\(integration.id)", "account": "\(account.id)"])
+        return .connected(integrationName: integration.name, account: account)
+    }
+}

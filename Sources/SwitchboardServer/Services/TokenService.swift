@@ -1,0 +1,126 @@
+import Foundation
+import Logging
+import SwitchboardCore
+import SwitchboardStore
+
+/// Hands out usable access tokens, refreshing them shortly before they expire.
+///
+/// One refresh per connection at a time: within an instance, callers share one task; across
+/// instances, a lease row in the database decides who refreshes while the others wait and reread.
+public final class TokenService: Sendable {
+    public enum Failure: Error, Sendable, Equatable {
+        /// The provider refused the grant; a new authorization is needed.
+        case needsReauthorization(String)
+        /// The provider or network failed; the connection is intact and a later try may work.
+        case unavailable(String)
+    }
+
+    let store: Store
+    let transport: any HTTPTransport
+    let clock: any WallClock
+    let logger: Logger
+    let instanceID = Identifier.make("inst")
+    private let flights = SingleFlight<String, String>()
+    /// How long a caller waits for another instance's refresh before giving up.
+    let waitLimit: Duration
+    let pollInterval: Duration
+
+    public init(store: Store, transport: any HTTPTransport, clock: any WallClock, logger: Logger,
+                waitLimit: Duration = .seconds(35), pollInterval: Duration = .milliseconds(100)) {
+        self.store = store
+        self.transport = transport
+        self.clock = clock
+        self.logger = logger
+        self.waitLimit = waitLimit
+        self.pollInterval = pollInterval
+    }
+
+    /// A token for `connection`, refreshed first if it is due.
+    public func accessToken(for connection: Connection, app: OAuthApp) async throws(Failure) -> String {
+        if connection.status == .needsReauthorization { throw .needsReauthorization(connection.lastError ?? "the provider refused the stored authorization") }
+        if connection.status == .revoked { throw .needsReauthorization("the connection was disconnected") }
+        guard connection.refreshDue(at: clock.now()) else { return connection.tokens.accessToken }
+        do {
+            return try await flights.run(key: connection.id) { try await self.refreshAcrossInstances(connectionID: connection.id, app: app) }
+        } catch let failure as Failure {
+            throw failure
+        } catch {
+            throw .unavailable("refresh failed: \(type(of: error))")
+        }
+    }
+
+    private func refreshAcrossInstances(connectionID: String, app: OAuthApp) async throws -> String {
+        let deadline = ContinuousClock.now.advanced(by: waitLimit)
+        while true {
+            guard let current = try await store.connection(id: connectionID) else { throw Failure.needsReauthorization("the connection no longer exists") }
+            if current.status != .active { throw Failure.needsReauthorization(current.lastError ?? "the connection needs a new authorization") }
+            if !current.refreshDue(at: clock.now()) { return current.tokens.accessToken }
+            if try await store.acquireRefreshLease(connectionID: connectionID, owner: instanceID, now: clock.now(), duration: RefreshPolicy.leaseDuration) {
+                return try await refresh(connectionID: connectionID, app: app)
+            }
+            // Another instance is refreshing: wait for its result rather than spend the refresh token twice.
+            if ContinuousClock.now >= deadline {
+                if let expiresAt = current.tokens.expiresAt, expiresAt > clock.now() { return current.tokens.accessToken }
+                throw Failure.unavailable("another instance's refresh did not finish in time")
+            }
+            try await Task.sleep(for: pollInterval)
+        }
+    }
+
+    /// Performs the refresh while holding the lease.
+    private func refresh(connectionID: String, app: OAuthApp) async throws -> String {
+        // Reread under the lease: the refresh token may have rotated since the caller read it.
+        guard let connection = try await store.connection(id: connectionID), let refreshToken = connection.tokens.refreshToken else {
+            throw Failure.needsReauthorization("the connection has no refresh token")
+        }
+        if !connection.refreshDue(at: clock.now()) {
+            _ = try await store.storeRefreshedTokens(connectionID: connectionID, owner: instanceID, grant: connection.tokens,
+                                                     keepRefreshToken: refreshToken, now: clock.now())
+            return connection.tokens.accessToken
+        }
+        guard let request = app.refreshRequest(refreshToken: refreshToken) else {
+            try await store.recordRefreshFailure(connectionID: connectionID, owner: instanceID, reason: "the refresh token URL is invalid", permanent: false, now: clock.now())
+            throw Failure.unavailable("the refresh token URL is invalid")
+        }
+        let outcome: Result<TokenGrant, TokenEndpointError>
+        do {
+            outcome = TokenResponse.parse(try await transport.send(request), now: clock.now())
+        } catch {
+            outcome = .failure(.transient(description: "\(error)"))
+        }
+        switch outcome {
+        case .success(let grant):
+            guard try await store.storeRefreshedTokens(connectionID: connectionID, owner: instanceID, grant: grant,
+                                                       keepRefreshToken: refreshToken, now: clock.now()) else {
+                throw Failure.unavailable("the refresh lease expired before the new tokens were stored")
+            }
+            logger.info("token refreshed", metadata: ["connection": "\(connectionID)"])
+            return grant.accessToken
+        case .failure(.permanent(let code, let description)):
+            let reason = "the provider refused the refresh token (\(code): \(description))"
+            try await store.recordRefreshFailure(connectionID: connectionID, owner: instanceID, reason: reason, permanent: true, now: clock.now())
+            logger.warning("refresh refused; connection needs reauthorization", metadata: ["connection": "\(connectionID)", "code": "\(code)"])
+            throw Failure.needsReauthorization(reason)
+        case .failure(let failure):
+            // Transient or misconfigured: the connection stays; the failure is recorded and reported.
+            let reason = "refresh failed: \(failure.summary)"
+            try await store.recordRefreshFailure(connectionID: connectionID, owner: instanceID, reason: reason, permanent: false, now: clock.now())
+            logger.warning("refresh failed; will retry later", metadata: ["connection": "\(connectionID)", "reason": "\(failure.summary)"])
+            if let expiresAt = connection.tokens.expiresAt, expiresAt > clock.now() { return connection.tokens.accessToken }
+            throw Failure.unavailable(reason)
+        }
+    }
+}
+
+/// Concurrent callers with the same key share one running task and its result.
+actor SingleFlight<Key: Hashable & Sendable, Value: Sendable> {
+    private var running: [Key: Task<Value, any Error>] = [:]
+
+    func run(key: Key, _ operation: @escaping @Sendable () async throws -> Value) async throws -> Value {
+        if let task = running[key] { return try await task.value }
+        let task = Task { try await operation() }
+        running[key] = task
+        defer { running[key] = nil }
+        return try await task.value
+    }
+}

@@ -1,0 +1,175 @@
+import Configuration
+import Crypto
+import Foundation
+import Logging
+import SwitchboardCore
+import SwitchboardStore
+
+/// The deployment's own Intercom app, set once by the operator.
+public struct SystemAppSettings: Sendable, Equatable {
+    public var clientID: String
+    public var clientSecret: String
+    public var authorizationURL: String
+    public var tokenURL: String
+
+    public init(clientID: String, clientSecret: String, authorizationURL: String, tokenURL: String) {
+        self.clientID = clientID
+        self.clientSecret = clientSecret
+        self.authorizationURL = authorizationURL
+        self.tokenURL = tokenURL
+    }
+}
+
+/// Everything `serve` needs, read once at start-up.
+public struct ServerSettings: Sendable {
+    public var host: String
+    public var port: Int
+    /// Callback and connect URLs are built from it.
+    public var publicURL: URL
+    public var database: DatabaseLocation
+    public var masterKey: SymmetricKey
+    public var previousMasterKeys: [SymmetricKey]
+    public var systemApp: SystemAppSettings?
+    public var intercomAPIBaseURLs: [IntercomRegion: URL]
+    public var logLevel: Logger.Level
+
+    public init(
+        host: String = "127.0.0.1", port: Int = 8080, publicURL: URL? = nil, database: DatabaseLocation,
+        masterKey: SymmetricKey, previousMasterKeys: [SymmetricKey] = [], systemApp: SystemAppSettings? = nil,
+        intercomAPIBaseURLs: [IntercomRegion: URL] = ServerSettings.intercomDefaultAPIBases, logLevel: Logger.Level = .info
+    ) {
+        self.host = host
+        self.port = port
+        self.publicURL = publicURL ?? URL(string: "http://\(host):\(port)")!
+        self.database = database
+        self.masterKey = masterKey
+        self.previousMasterKeys = previousMasterKeys
+        self.systemApp = systemApp
+        self.intercomAPIBaseURLs = intercomAPIBaseURLs
+        self.logLevel = logLevel
+    }
+
+    public static let intercomDefaultAPIBases: [IntercomRegion: URL] = [
+        .us: URL(string: "https://api.intercom.io")!,
+        .eu: URL(string: "https://api.eu.intercom.io")!,
+        .au: URL(string: "https://api.au.intercom.io")!,
+    ]
+
+    /// The OAuth redirect URL to paste into Intercom's "Redirect URLs".
+    public var callbackURL: String { publicURL.appendingPathComponent("oauth/callback").absoluteString }
+
+    public var vault: TokenVault { TokenVault(masterKey: masterKey, previousKeys: previousMasterKeys) }
+}
+
+/// A setting that is missing or malformed; its description is the one line printed at start-up.
+public struct SettingsError: Error, CustomStringConvertible {
+    public let key: String
+    public let problem: String
+
+    public var description: String {
+        let flag = "--" + key.replacingOccurrences(of: ".", with: "-")
+        let env = "SWITCHBOARD_" + key.uppercased().replacingOccurrences(of: ".", with: "_")
+        return "setting '\(key)' (\(flag) or \(env)) \(problem)"
+    }
+}
+
+extension ServerSettings {
+    /// The keys `serve` reads; flags are `--key-with-dashes`, environment variables `SWITCHBOARD_KEY_WITH_UNDERSCORES`.
+    public enum Key {
+        public static let host = "host"
+        public static let port = "port"
+        public static let publicURL = "public.url"
+        public static let database = "database.url"
+        public static let masterKey = "master.key"
+        public static let previousMasterKeys = "master.previous.keys"
+        public static let intercomClientID = "intercom.client.id"
+        public static let intercomClientSecret = "intercom.client.secret"
+        public static let intercomAuthorizeURL = "intercom.authorize.url"
+        public static let intercomTokenURL = "intercom.token.url"
+        public static let intercomAPIUS = "intercom.api.us"
+        public static let intercomAPIEU = "intercom.api.eu"
+        public static let intercomAPIAU = "intercom.api.au"
+        public static let logLevel = "log.level"
+    }
+
+    /// Reads and checks every setting; the first problem found is thrown, naming its setting.
+    public static func load(from reader: ConfigReader) throws(SettingsError) -> ServerSettings {
+        func text(_ key: String, secret: Bool = false) -> String? {
+            guard let value = reader.string(forKey: ConfigKey(key), isSecret: secret)?.trimmingCharacters(in: .whitespaces), !value.isEmpty else {
+                return nil
+            }
+            return value
+        }
+        func url(_ key: String, default fallback: String? = nil) throws(SettingsError) -> URL? {
+            guard let raw = text(key) ?? fallback else { return nil }
+            if let problem = URLRules.problem(with: raw, allowTemplate: false) { throw SettingsError(key: key, problem: problem) }
+            return URL(string: raw.hasSuffix("/") ? String(raw.dropLast()) : raw)
+        }
+
+        let host = text(Key.host) ?? "127.0.0.1"
+        var port = 8080
+        if let raw = text(Key.port) {
+            guard let value = Int(raw), (1...65535).contains(value) else {
+                throw SettingsError(key: Key.port, problem: "must be a port number from 1 to 65535, not '\(Problem.clip(raw, to: 20))'")
+            }
+            port = value
+        }
+        let publicURL = try url(Key.publicURL)
+
+        let database: DatabaseLocation
+        do {
+            database = try DatabaseLocation(parsing: text(Key.database, secret: true) ?? "sqlite:./switchboard.sqlite")
+        } catch {
+            throw SettingsError(key: Key.database, problem: "is malformed: \(error)")
+        }
+
+        guard let rawKey = text(Key.masterKey, secret: true) else {
+            throw SettingsError(key: Key.masterKey, problem: "is required: 32 random bytes, base64 (make one with 'openssl rand -base64 32')")
+        }
+        let masterKey: SymmetricKey
+        do { masterKey = try TokenVault.key(base64: rawKey) } catch {
+            throw SettingsError(key: Key.masterKey, problem: "is malformed: \(error)")
+        }
+        var previous: [SymmetricKey] = []
+        for raw in (text(Key.previousMasterKeys, secret: true) ?? "").split(separator: ",") {
+            do { previous.append(try TokenVault.key(base64: String(raw))) } catch {
+                throw SettingsError(key: Key.previousMasterKeys, problem: "is malformed: \(error)")
+            }
+        }
+
+        var systemApp: SystemAppSettings?
+        let clientID = text(Key.intercomClientID)
+        let clientSecret = text(Key.intercomClientSecret, secret: true)
+        switch (clientID, clientSecret) {
+        case (nil, nil):
+            systemApp = nil
+        case (.some, nil):
+            throw SettingsError(key: Key.intercomClientSecret, problem: "is required when intercom.client.id is set")
+        case (nil, .some):
+            throw SettingsError(key: Key.intercomClientID, problem: "is required when intercom.client.secret is set")
+        case (.some(let id), .some(let secret)):
+            systemApp = SystemAppSettings(
+                clientID: id, clientSecret: secret,
+                authorizationURL: try url(Key.intercomAuthorizeURL, default: "https://app.intercom.com/oauth")!.absoluteString,
+                tokenURL: try url(Key.intercomTokenURL, default: "https://api.intercom.io/auth/eagle/token")!.absoluteString
+            )
+        }
+        let bases: [IntercomRegion: URL] = [
+            .us: try url(Key.intercomAPIUS, default: "https://api.intercom.io")!,
+            .eu: try url(Key.intercomAPIEU, default: "https://api.eu.intercom.io")!,
+            .au: try url(Key.intercomAPIAU, default: "https://api.au.intercom.io")!,
+        ]
+
+        var level = Logger.Level.info
+        if let raw = text(Key.logLevel) {
+            guard let parsed = Logger.Level(rawValue: raw.lowercased()) else {
+                throw SettingsError(key: Key.logLevel, problem: "must be one of trace, debug, info, notice, warning, error, critical")
+            }
+            level = parsed
+        }
+        return ServerSettings(
+            host: host, port: port, publicURL: publicURL, database: database, masterKey: masterKey, previousMasterKeys: previous,
+            systemApp: systemApp, intercomAPIBaseURLs: bases, logLevel: level
+        )
+    }
+}

@@ -1,0 +1,139 @@
+import AsyncKit
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import PostgresKit
+import SQLKit
+import SQLiteKit
+
+/// Where the data lives: an SQLite file (the embedded default) or PostgreSQL.
+public enum DatabaseLocation: Sendable, Equatable, CustomStringConvertible {
+    case sqlite(path: String)
+    case postgres(url: String)
+
+    /// Parses `sqlite:PATH`, `sqlite://PATH`, or a `postgres://` / `postgresql://` URL.
+    public init(parsing string: String) throws(DatabaseError) {
+        if string.hasPrefix("sqlite://") {
+            self = .sqlite(path: String(string.dropFirst("sqlite://".count)))
+        } else if string.hasPrefix("sqlite:") {
+            self = .sqlite(path: String(string.dropFirst("sqlite:".count)))
+        } else if string.hasPrefix("postgres://") || string.hasPrefix("postgresql://") {
+            guard URL(string: string)?.host != nil else { throw .badLocation("the PostgreSQL URL has no host") }
+            self = .postgres(url: string)
+        } else {
+            throw .badLocation("expected sqlite:PATH or postgres://USER:PASSWORD@HOST:PORT/DATABASE")
+        }
+        if case .sqlite(let path) = self, path.isEmpty { throw .badLocation("sqlite: needs a file path") }
+    }
+
+    /// Says where, without a password.
+    public var description: String {
+        switch self {
+        case .sqlite(let path):
+            return "sqlite:\(path)"
+        case .postgres(let url):
+            guard var components = URLComponents(string: url) else { return "postgres://…" }
+            if components.password != nil { components.password = "…" }
+            return components.string ?? "postgres://…"
+        }
+    }
+}
+
+public enum DatabaseError: Error, CustomStringConvertible {
+    case badLocation(String)
+    public var description: String {
+        switch self {
+        case .badLocation(let why): "database setting is malformed: \(why)"
+        }
+    }
+}
+
+public enum SQLDialectKind: Sendable {
+    case sqlite
+    case postgres
+}
+
+/// Opens SQLite connections tuned for several connections and processes sharing one file.
+struct TunedSQLiteSource: ConnectionPoolSource {
+    let base: SQLiteConnectionSource
+
+    func makeConnection(logger: Logger, on eventLoop: any EventLoop) -> EventLoopFuture<SQLiteConnection> {
+        base.makeConnection(logger: logger, on: eventLoop).flatMap { connection in
+            // WAL lets readers run beside a writer; busy_timeout makes a writer wait for a lock
+            // (another pooled connection, or `switchboard keys create` in another process) instead of failing.
+            connection.query("PRAGMA journal_mode=WAL")
+                .flatMap { _ in connection.query("PRAGMA busy_timeout=10000") }
+                .flatMap { _ in connection.query("PRAGMA synchronous=NORMAL") }
+                .map { _ in connection }
+        }
+    }
+}
+
+/// Pooled connections to either back-end, handed out as SQLKit databases.
+public final class Database: @unchecked Sendable {
+    private enum Pool {
+        case sqlite(EventLoopGroupConnectionPool<TunedSQLiteSource>)
+        case postgres(EventLoopGroupConnectionPool<PostgresConnectionSource>)
+    }
+
+    private let pool: Pool
+    public let dialect: SQLDialectKind
+    public let location: DatabaseLocation
+    private let logger: Logger
+
+    public init(location: DatabaseLocation, logger: Logger, eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) throws {
+        self.location = location
+        self.logger = logger
+        switch location {
+        case .sqlite(let path):
+            let directory = URL(fileURLWithPath: path).deletingLastPathComponent()
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            let source = TunedSQLiteSource(base: SQLiteConnectionSource(configuration: .init(storage: .file(path: path), enableForeignKeys: true)))
+            pool = .sqlite(EventLoopGroupConnectionPool(source: source, maxConnectionsPerEventLoop: 2, logger: logger, on: eventLoopGroup))
+            dialect = .sqlite
+        case .postgres(let url):
+            let configuration = try SQLPostgresConfiguration(url: url)
+            let source = PostgresConnectionSource(sqlConfiguration: configuration)
+            pool = .postgres(EventLoopGroupConnectionPool(source: source, maxConnectionsPerEventLoop: 4, logger: logger, on: eventLoopGroup))
+            dialect = .postgres
+        }
+    }
+
+    /// Runs `body` on one pooled connection.
+    public func withConnection<R: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
+        switch pool {
+        case .sqlite(let pool):
+            let connection = try await pool.requestConnection(logger: logger).get()
+            defer { pool.releaseConnection(connection, logger: logger) }
+            return try await body(connection.sql(queryLogLevel: .trace))
+        case .postgres(let pool):
+            let connection = try await pool.requestConnection(logger: logger).get()
+            defer { pool.releaseConnection(connection, logger: logger) }
+            return try await body(connection.sql(queryLogLevel: .trace))
+        }
+    }
+
+    /// Runs `body` in one transaction: committed if it returns, rolled back if it throws.
+    public func transaction<R: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
+        try await withConnection { db in
+            // IMMEDIATE takes SQLite's write lock up front, so two writers queue rather than deadlock.
+            try await db.raw(SQLQueryString(dialect == .sqlite ? "BEGIN IMMEDIATE" : "BEGIN")).run()
+            do {
+                let result = try await body(db)
+                try await db.raw("COMMIT").run()
+                return result
+            } catch {
+                try? await db.raw("ROLLBACK").run()
+                throw error
+            }
+        }
+    }
+
+    public func shutdown() async {
+        switch pool {
+        case .sqlite(let pool): try? await pool.shutdownAsync()
+        case .postgres(let pool): try? await pool.shutdownAsync()
+        }
+    }
+}

@@ -1,0 +1,152 @@
+import Foundation
+import Logging
+import SQLKit
+
+/// One numbered schema change. Released migrations are never edited: add a new one.
+struct Migration: Sendable {
+    let version: Int
+    let name: String
+    let statements: [String]
+}
+
+/// The schema, in order. The same SQL serves SQLite and PostgreSQL.
+enum Migrations {
+    static let all: [Migration] = [
+        Migration(version: 1, name: "workspaces, keys, profiles, integrations, connections, authorization requests", statements: [
+            """
+            CREATE TABLE workspaces (
+                id TEXT PRIMARY KEY,
+                name TEXT NOT NULL UNIQUE,
+                created_at BIGINT NOT NULL
+            )
+            """,
+            """
+            CREATE TABLE api_keys (
+                id TEXT PRIMARY KEY,
+                workspace_id TEXT NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+                key_hash TEXT NOT NULL UNIQUE,
+                display_prefix TEXT NOT NULL,
+                created_at BIGINT NOT NULL,
+                revoked_at BIGINT
+            )
+            """,
+            """
+            CREATE TABLE auth_profiles (
+                id TEXT PRIMARY KEY,
+                workspace_id TEXT NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+                name TEXT NOT NULL,
+                description TEXT,
+                client_id TEXT NOT NULL,
+                client_secret_sealed TEXT NOT NULL,
+                authorization_url TEXT NOT NULL,
+                token_url TEXT NOT NULL,
+                refresh_token_url TEXT,
+                scopes TEXT NOT NULL,
+                pkce INTEGER NOT NULL,
+                token_request_format TEXT NOT NULL,
+                exchange_style TEXT NOT NULL,
+                authorization_parameters TEXT NOT NULL,
+                fields TEXT NOT NULL,
+                created_at BIGINT NOT NULL,
+                updated_at BIGINT NOT NULL
+            )
+            """,
+            "CREATE INDEX auth_profiles_workspace ON auth_profiles (workspace_id)",
+            """
+            CREATE TABLE integrations (
+                id TEXT PRIMARY KEY,
+                workspace_id TEXT NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+                name TEXT NOT NULL,
+                provider TEXT NOT NULL,
+                app TEXT NOT NULL,
+                auth_profile_id TEXT REFERENCES auth_profiles(id) ON DELETE RESTRICT,
+                authorization_mode TEXT NOT NULL,
+                region TEXT,
+                notify_url TEXT,
+                enablement TEXT NOT NULL,
+                created_at BIGINT NOT NULL,
+                updated_at BIGINT NOT NULL
+            )
+            """,
+            "CREATE INDEX integrations_workspace ON integrations (workspace_id)",
+            "CREATE INDEX integrations_profile ON integrations (auth_profile_id)",
+            """
+            CREATE TABLE connections (
+                id TEXT PRIMARY KEY,
+                workspace_id TEXT NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+                integration_id TEXT NOT NULL REFERENCES integrations(id) ON DELETE CASCADE,
+                end_user_id TEXT NOT NULL,
+                status TEXT NOT NULL,
+                account_id TEXT NOT NULL,
+                account_name TEXT NOT NULL,
+                account_region TEXT,
+                admin_id TEXT,
+                admin_email TEXT,
+                access_token_sealed TEXT NOT NULL,
+                refresh_token_sealed TEXT,
+                token_type TEXT NOT NULL,
+                scope TEXT,
+                expires_at BIGINT,
+                last_error TEXT,
+                last_refreshed_at BIGINT,
+                refresh_lease_owner TEXT,
+                refresh_lease_until BIGINT,
+                created_at BIGINT NOT NULL,
+                updated_at BIGINT NOT NULL,
+                UNIQUE (integration_id, end_user_id)
+            )
+            """,
+            """
+            CREATE TABLE authorization_requests (
+                id TEXT PRIMARY KEY,
+                workspace_id TEXT NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+                integration_id TEXT NOT NULL REFERENCES integrations(id) ON DELETE CASCADE,
+                end_user_id TEXT NOT NULL,
+                state_hash TEXT NOT NULL UNIQUE,
+                pkce_verifier_sealed TEXT,
+                redirect_uri TEXT NOT NULL,
+                status TEXT NOT NULL,
+                created_at BIGINT NOT NULL,
+                expires_at BIGINT NOT NULL,
+                error TEXT
+            )
+            """,
+            "CREATE INDEX authorization_requests_expiry ON authorization_requests (status, expires_at)",
+        ]),
+    ]
+
+    /// Applies every migration not yet recorded, each in its own transaction; safe to run from several instances at once.
+    static func run(on database: Database, logger: Logger) async throws -> [Int] {
+        try await database.withConnection { db in
+            try await db.raw("""
+                CREATE TABLE IF NOT EXISTS schema_migrations (
+                    version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)
+                """).run()
+        }
+        var applied: [Int] = []
+        for migration in all {
+            let ran = try await database.transaction { db in
+                if database.dialect == .postgres {
+                    // Serialises migrators across instances; released at COMMIT.
+                    try await db.raw("SELECT pg_advisory_xact_lock(7263514)").run()
+                }
+                let done = try await db.select().column("version").from("schema_migrations")
+                    .where("version", .equal, migration.version).first()
+                if done != nil { return false }
+                for statement in migration.statements {
+                    try await db.raw(SQLQueryString(statement)).run()
+                }
+                try await db.insert(into: "schema_migrations")
+                    .columns("version", "name", "applied_at")
+                    .values(SQLBind(migration.version), SQLBind(migration.name), SQLBind(Int64(Date().timeIntervalSince1970)))
+                    .run()
+                return true
+            }
+            if ran {
+                logger.info("applied migration", metadata: ["version": "\(migration.version)", "name": "\(migration.name)"])
+                applied.append(migration.version)
+            }
+        }
+        return applied
+    }
+}

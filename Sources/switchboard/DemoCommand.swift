@@ -1,0 +1,111 @@
+import ArgumentParser
+import Foundation
+import Hummingbird
+import IntercomSandbox
+import Logging
+import Metrics
+import Prometheus
+import ServiceLifecycle
+import UnixSignals
+import SwitchboardCore
+import SwitchboardServer
+import SwitchboardStore
+
+struct Demo: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run Switchboard and the Intercom sandbox together, on SQLite, with the system app, a workspace and an API key ready."
+    )
+
+    @Option(help: "Switchboard's port.") var port = 8080
+    @Option(name: .customLong("sandbox-port"), help: "The Intercom sandbox's port.") var sandboxPort = 8081
+    @Option(name: .customLong("data"), help: "Where the demo keeps its database, master key and credentials.") var data = "./.switchboard"
+    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error.") var logLevel = "notice"
+
+    func validate() throws {
+        guard (1...65535).contains(port) else { throw ValidationError("--port must be from 1 to 65535") }
+        guard (1...65535).contains(sandboxPort) else { throw ValidationError("--sandbox-port must be from 1 to 65535") }
+        guard port != sandboxPort else { throw ValidationError("--port and --sandbox-port must differ") }
+        guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error") }
+    }
+
+    func run() async throws {
+        let host = "127.0.0.1"
+        let demoData = DemoData(directory: data)
+        try demoData.prepare()
+        let masterKey = try demoData.masterKey()
+        let sandboxURL = "http://\(host):\(sandboxPort)"
+        let level = Logger.Level(rawValue: logLevel) ?? .notice
+
+        var state = demoData.loadState() ?? DemoData.State(
+            systemClientID: UUID().uuidString.lowercased(), systemClientSecret: SecureRandom.token(bytes: 24), apiKey: nil
+        )
+        let sandboxBase = URL(string: sandboxURL)!
+        let settings = ServerSettings(
+            host: host, port: port, publicURL: URL(string: "http://\(host):\(port)")!,
+            database: .sqlite(path: demoData.databasePath), masterKey: try TokenVault.key(base64: masterKey),
+            systemApp: SystemAppSettings(clientID: state.systemClientID, clientSecret: state.systemClientSecret,
+                                         authorizationURL: sandboxURL + "/oauth", tokenURL: sandboxURL + "/auth/eagle/token"),
+            intercomAPIBaseURLs: [.us: sandboxBase, .eu: sandboxBase, .au: sandboxBase], logLevel: level
+        )
+
+        // The deployment's system app exists in the sandbox's developer hub with Switchboard's callback URL.
+        let sandboxState = SandboxState(seed: .standard)
+        _ = await sandboxState.registerApp(name: "Switchboard", redirectURLs: [settings.callbackURL],
+                                           clientID: state.systemClientID, clientSecret: state.systemClientSecret)
+
+        let logger = makeLogger("switchboard", level: level)
+        let store = try openStore(settings: settings, logger: logger)
+        try await store.migrate()
+        let workspace = try await store.workspace(named: "Demo", createIfMissing: true)!
+        let existingKeyWorks: Bool
+        if let key = state.apiKey { existingKeyWorks = try await store.workspace(forAPIKey: key) != nil } else { existingKeyWorks = false }
+        if !existingKeyWorks {
+            let key = AdminAPIKey.generate()
+            try await store.addAPIKey(workspaceID: workspace.id, key: key)
+            state.apiKey = key
+        }
+        try demoData.save(state)
+        await store.shutdown()
+        let apiKey = state.apiKey!
+
+        let registry = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+        let ready = Readiness(count: 2) {
+            print("""
+                API: http://\(host):\(port)/v1
+                API key: \(apiKey)
+                Intercom sandbox: \(sandboxURL)
+                Sandbox login: \(SandboxSeed.standard.workspaces[0].admins[0].email) / \(SandboxSeed.standard.workspaces[0].admins[0].password)
+                Callback URL: \(settings.callbackURL)
+                """)
+            fflush(stdout)
+        }
+        let sandbox = buildSandboxApplication(
+            configuration: SandboxConfiguration(host: host, port: sandboxPort), state: sandboxState,
+            logger: makeLogger("intercom-sandbox", level: level)
+        ) { _ in await ready.arrive() }
+        let switchboard = try await buildApplication(settings: settings, dependencies: Dependencies(metrics: registry), logger: logger) { _ in
+            await ready.arrive()
+        }
+        let group = ServiceGroup(configuration: .init(services: [
+            .init(service: sandbox), .init(service: switchboard),
+        ], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
+    }
+}
+
+/// Runs `action` once `count` servers have said they are listening.
+actor Readiness {
+    private var remaining: Int
+    private let action: @Sendable () -> Void
+
+    init(count: Int, action: @escaping @Sendable () -> Void) {
+        self.remaining = count
+        self.action = action
+    }
+
+    func arrive() {
+        remaining -= 1
+        if remaining == 0 { action() }
+    }
+}

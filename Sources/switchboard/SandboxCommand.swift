@@ -1,0 +1,85 @@
+import ArgumentParser
+import AsyncHTTPClient
+import Foundation
+import Hummingbird
+import IntercomSandbox
+import Logging
+import NIOCore
+import NIOHTTP1
+
+struct SandboxCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sandbox",
+        abstract: "The local Intercom: OAuth pages, token endpoint, /me, developer hub.",
+        subcommands: [Run.self, RegisterApp.self],
+        defaultSubcommand: Run.self
+    )
+
+    struct Run: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Run the Intercom sandbox.")
+
+        @Option(help: "Listen address.") var host = "127.0.0.1"
+        @Option(help: "Listen port.") var port = 8081
+        @Option(help: "A JSON seed file: {\"workspaces\":[…],\"apps\":[…]}; default: two workspaces with one admin each.") var seed: String?
+        @Option(name: .customLong("app"), help: "Register an app: CLIENT_ID:CLIENT_SECRET:REDIRECT_URL (repeatable).") var apps: [String] = []
+
+        func run() async throws {
+            var seedData = SandboxSeed.standard
+            if let seed {
+                do { seedData = try SandboxSeed.load(path: seed) } catch { throw CLIError("--seed '\(seed)' is not a valid seed file: \(error)") }
+            }
+            for spec in apps {
+                let parts = spec.split(separator: ":", maxSplits: 2).map(String.init)
+                guard parts.count == 3, !parts[0].isEmpty, !parts[1].isEmpty, parts[2].contains("://") else {
+                    throw CLIError("--app must be CLIENT_ID:CLIENT_SECRET:REDIRECT_URL")
+                }
+                seedData.apps.append(SandboxApp(name: "App \(parts[0])", clientID: parts[0], clientSecret: parts[1], redirectURLs: [parts[2]]))
+            }
+            let seeded = seedData
+            let configuration = SandboxConfiguration(host: host, port: port, seed: seeded)
+            let logger = makeLogger("intercom-sandbox", level: .info)
+            let app = buildSandboxApplication(configuration: configuration, logger: logger) { _ in
+                print("Intercom sandbox: http://\(configuration.host):\(configuration.port)")
+                for workspace in seeded.workspaces {
+                    for admin in workspace.admins { print("Sandbox login: \(admin.email) / \(admin.password)  (\(workspace.name))") }
+                }
+                fflush(stdout)
+            }
+            try await app.runService()
+        }
+    }
+
+    struct RegisterApp: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "register-app",
+            abstract: "Register an app in a running sandbox's developer hub; prints its client id and secret."
+        )
+
+        @Option(name: .customLong("sandbox"), help: "The sandbox's URL.") var sandboxURL = "http://127.0.0.1:8081"
+        @Option(help: "The app's name.") var name: String
+        @Option(name: .customLong("redirect-url"), help: "A redirect URL (repeatable), e.g. Switchboard's callback URL.") var redirectURLs: [String]
+
+        func run() async throws {
+            guard !redirectURLs.isEmpty else { throw CLIError("give at least one --redirect-url") }
+            var request = HTTPClientRequest(url: sandboxURL + "/_sandbox/apps")
+            request.method = .POST
+            request.headers.add(name: "Content-Type", value: "application/json")
+            let body = try JSONSerialization.data(withJSONObject: ["name": name, "redirectURLs": redirectURLs])
+            request.body = .bytes(ByteBuffer(bytes: body))
+            let response: HTTPClientResponse
+            do {
+                response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
+            } catch {
+                throw CLIError("the sandbox at \(sandboxURL) could not be reached: \(error)")
+            }
+            let data = Data(try await response.body.collect(upTo: 1 << 20).readableBytesView)
+            let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any]
+            guard response.status == .created, let clientID = object?["clientId"] as? String, let secret = object?["clientSecret"] as? String else {
+                let message = ((object?["errors"] as? [[String: Any]])?.first?["message"] as? String) ?? "HTTP \(response.status.code)"
+                throw CLIError("the sandbox refused the app: \(message)")
+            }
+            print("Client ID: \(clientID)")
+            print("Client secret: \(secret)")
+        }
+    }
+}

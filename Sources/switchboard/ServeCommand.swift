@@ -1,0 +1,68 @@
+import ArgumentParser
+import Foundation
+import Hummingbird
+import Logging
+import Metrics
+import Prometheus
+import ServiceLifecycle
+import SwitchboardServer
+import SwitchboardStore
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run Switchboard for production (settings from flags, SWITCHBOARD_* environment variables, or --config FILE)."
+    )
+
+    @OptionGroup var database: DatabaseOptions
+    @Option(help: "Listen address.") var host: String?
+    @Option(help: "Listen port.") var port: Int?
+    @Option(name: .customLong("public-url"), help: "The URL users reach Switchboard at; callback URLs are built from it.") var publicURL: String?
+    @Option(name: .customLong("master-previous-keys"), help: "Comma-separated older master keys, during a rotation.") var previousKeys: String?
+    @Option(name: .customLong("intercom-client-id"), help: "The system Intercom app's client id.") var intercomClientID: String?
+    @Option(name: .customLong("intercom-client-secret"), help: "The system Intercom app's client secret (prefer SWITCHBOARD_INTERCOM_CLIENT_SECRET).") var intercomClientSecret: String?
+    @Option(name: .customLong("intercom-authorize-url"), help: "Default https://app.intercom.com/oauth.") var intercomAuthorizeURL: String?
+    @Option(name: .customLong("intercom-token-url"), help: "Default https://api.intercom.io/auth/eagle/token.") var intercomTokenURL: String?
+    @Option(name: .customLong("intercom-api-us"), help: "Default https://api.intercom.io.") var intercomAPIUS: String?
+    @Option(name: .customLong("intercom-api-eu"), help: "Default https://api.eu.intercom.io.") var intercomAPIEU: String?
+    @Option(name: .customLong("intercom-api-au"), help: "Default https://api.au.intercom.io.") var intercomAPIAU: String?
+    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error.") var logLevel: String?
+
+    func run() async throws {
+        var flags = try database.entries()
+        let optional: [(String, Any?)] = [
+            (ServerSettings.Key.host, host), (ServerSettings.Key.port, port), (ServerSettings.Key.publicURL, publicURL),
+            (ServerSettings.Key.previousMasterKeys, previousKeys),
+            (ServerSettings.Key.intercomClientID, intercomClientID), (ServerSettings.Key.intercomClientSecret, intercomClientSecret),
+            (ServerSettings.Key.intercomAuthorizeURL, intercomAuthorizeURL), (ServerSettings.Key.intercomTokenURL, intercomTokenURL),
+            (ServerSettings.Key.intercomAPIUS, intercomAPIUS), (ServerSettings.Key.intercomAPIEU, intercomAPIEU),
+            (ServerSettings.Key.intercomAPIAU, intercomAPIAU), (ServerSettings.Key.logLevel, logLevel),
+        ]
+        for (key, value) in optional { if let value { flags[key] = "\(value)" } }
+        let settings = try await SettingsReader.settings(flags: flags, configFile: database.configFile)
+        let logger = makeLogger("switchboard", level: settings.logLevel)
+        let registry = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+        logger.info("starting", metadata: [
+            "database": "\(settings.database)", "publicURL": "\(settings.publicURL)",
+            "systemApp": "\(settings.systemApp == nil ? "not configured" : "configured")",
+        ])
+        let app = try await buildApplication(settings: settings, dependencies: Dependencies(metrics: registry), logger: logger) { _ in
+            logger.notice("listening", metadata: ["address": "\(settings.host):\(settings.port)", "callbackURL": "\(settings.callbackURL)"])
+        }
+        try await app.runService()
+    }
+}
+
+struct Migrate: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Apply pending database migrations and exit.")
+
+    @OptionGroup var database: DatabaseOptions
+
+    func run() async throws {
+        let store = try await openAdminStore(database)
+        defer { Task { await store.shutdown() } }
+        let applied = try await store.migrate()
+        print(applied.isEmpty ? "Database is up to date." : "Applied migrations: \(applied.map(String.init).joined(separator: ", ")).")
+        await store.shutdown()
+    }
+}
