@@ -82,7 +82,11 @@ public final class Database: @unchecked Sendable {
     public let location: DatabaseLocation
     private let logger: Logger
 
-    public init(location: DatabaseLocation, logger: Logger, eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) throws {
+    /// - Parameter postgresSearchPath: schemas to use on PostgreSQL (tests give each run its own).
+    public init(
+        location: DatabaseLocation, logger: Logger, postgresSearchPath: [String]? = nil,
+        eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+    ) throws {
         self.location = location
         self.logger = logger
         switch location {
@@ -93,7 +97,8 @@ public final class Database: @unchecked Sendable {
             pool = .sqlite(EventLoopGroupConnectionPool(source: source, maxConnectionsPerEventLoop: 2, logger: logger, on: eventLoopGroup))
             dialect = .sqlite
         case .postgres(let url):
-            let configuration = try SQLPostgresConfiguration(url: url)
+            var configuration = try SQLPostgresConfiguration(url: url)
+            if let postgresSearchPath { configuration.searchPath = postgresSearchPath }
             let source = PostgresConnectionSource(sqlConfiguration: configuration)
             pool = .postgres(EventLoopGroupConnectionPool(source: source, maxConnectionsPerEventLoop: 4, logger: logger, on: eventLoopGroup))
             dialect = .postgres

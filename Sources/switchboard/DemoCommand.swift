@@ -71,14 +71,13 @@ struct Demo: AsyncParsableCommand {
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
         let ready = Readiness(count: 2) {
-            print("""
+            emit("""
                 API: http://\(host):\(port)/v1
                 API key: \(apiKey)
                 Intercom sandbox: \(sandboxURL)
                 Sandbox login: \(SandboxSeed.standard.workspaces[0].admins[0].email) / \(SandboxSeed.standard.workspaces[0].admins[0].password)
                 Callback URL: \(settings.callbackURL)
                 """)
-            fflush(stdout)
         }
         let sandbox = buildSandboxApplication(
             configuration: SandboxConfiguration(host: host, port: sandboxPort), state: sandboxState,

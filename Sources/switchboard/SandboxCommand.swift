@@ -39,11 +39,10 @@ struct SandboxCommand: AsyncParsableCommand {
             let configuration = SandboxConfiguration(host: host, port: port, seed: seeded)
             let logger = makeLogger("intercom-sandbox", level: .info)
             let app = buildSandboxApplication(configuration: configuration, logger: logger) { _ in
-                print("Intercom sandbox: http://\(configuration.host):\(configuration.port)")
+                emit("Intercom sandbox: http://\(configuration.host):\(configuration.port)")
                 for workspace in seeded.workspaces {
-                    for admin in workspace.admins { print("Sandbox login: \(admin.email) / \(admin.password)  (\(workspace.name))") }
+                    for admin in workspace.admins { emit("Sandbox login: \(admin.email) / \(admin.password)  (\(workspace.name))") }
                 }
-                fflush(stdout)
             }
             try await app.runService()
         }

@@ -81,3 +81,8 @@ func makeLogger(_ label: String, level: Logger.Level) -> Logger {
     logger.logLevel = level
     return logger
 }
+
+/// Writes a line to stdout unbuffered, so a caller reading a pipe sees it at once.
+func emit(_ text: String) {
+    FileHandle.standardOutput.write(Data((text.hasSuffix("\n") ? text : text + "\n").utf8))
+}

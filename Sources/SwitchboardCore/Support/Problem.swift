@@ -47,7 +47,7 @@ public struct Problem: Error, Sendable, Equatable, Codable {
         }
         for (key, value) in extra ?? [:] where object[key] == nil { object[key] = value }
         let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return (try? encoder.encode(JSONValue.object(object))) ?? Data()
     }
 }

@@ -1,0 +1,112 @@
+import Foundation
+import Testing
+@testable import SwitchboardCore
+
+@Suite("Input reader")
+struct InputReaderTests {
+    func reader(_ json: String) throws -> InputReader { try InputReader(body: Data(json.utf8)) }
+
+    @Test("collects every violation, by field, then refuses unknown fields")
+    func collectsAll() throws {
+        let input = try reader(#"{"name":5,"pkce":"yes","scopes":["a",""],"extra":1,"url":"ftp://x"}"#)
+        _ = input.string("name", required: true)
+        _ = input.string("clientId", required: true)
+        _ = input.bool("pkce")
+        _ = input.stringArray("scopes")
+        _ = input.url("url")
+        do {
+            try input.finish()
+            Issue.record("finish must throw")
+        } catch {
+            #expect(error.httpStatus == 422)
+            #expect(error.code == "validation_failed")
+            #expect(error.errors?.map(\.field) == ["name", "clientId", "pkce", "scopes[1]", "url", "extra"])
+            #expect(error.field == "name")
+        }
+    }
+
+    @Test("over-long strings are refused with the limit named")
+    func tooLong() throws {
+        let input = try reader("{\"name\":\"\(String(repeating: "x", count: 201))\"}")
+        #expect(input.string("name", maxLength: 200) == nil)
+        #expect(input.errors.first?.detail.contains("at most 200") == true)
+    }
+
+    @Test("non-JSON and non-object bodies are a 400 problem")
+    func malformed() {
+        #expect(throws: Problem.self) { try InputReader(body: Data("{\"a\":".utf8)) }
+        do { _ = try InputReader(body: Data("[1,2]".utf8)) } catch {
+            #expect(error.code == "invalid_json")
+            #expect(error.detail.contains("an array"))
+        }
+    }
+
+    @Test("an empty body reads as an empty object")
+    func empty() throws {
+        let input = try reader("  ")
+        try input.finish()
+    }
+
+    @Test("URL rules: absolute http(s), templates only where allowed")
+    func urls() {
+        #expect(URLRules.problem(with: "https://{tenant}.example.com/x", allowTemplate: true) == nil)
+        #expect(URLRules.problem(with: "https://{tenant}.example.com/x", allowTemplate: false) != nil)
+        #expect(URLRules.problem(with: "javascript:alert(1)", allowTemplate: false) != nil)
+        #expect(URLRules.problem(with: "https://user:pw@example.com", allowTemplate: false) != nil)
+        #expect(URLRules.problem(with: "http://127.0.0.1:8081/oauth", allowTemplate: false) == nil)
+    }
+}
+
+@Suite("Problems")
+struct ProblemTests {
+    @Test("the body is problem+json with code, detail, field and each error")
+    func body() throws {
+        let problem = Problem.validation([.init(field: "a", detail: "is required"), .init(field: "b", detail: "must be a string")])
+        let object = try #require(JSONValue.parse(problem.jsonBody())?.objectValue)
+        #expect(object["status"] == .number(422))
+        #expect(object["code"] == .string("validation_failed"))
+        #expect(object["field"] == .string("a"))
+        #expect(object["errors"]?.arrayValue?.count == 2)
+        #expect(object["type"] == .string("https://switchboard.dev/problems/validation_failed"))
+    }
+}
+
+@Suite("Integration status")
+struct IntegrationStatusTests {
+    func integration(_ mode: AuthorizationMode, _ enablement: Enablement) -> Integration {
+        Integration(id: "i", workspaceID: "w", name: "n", provider: .intercom, app: .system, authProfileID: nil, authorization: mode,
+                    region: nil, notifyURL: nil, enablement: enablement, createdAt: Date(), updatedAt: Date())
+    }
+
+    @Test("pre-authorized: configured → authorized → enabled ⇄ disabled; a dead connection is an error")
+    func preauthorized() {
+        #expect(integration(.preauthorized, .never).status(sharedConnection: nil) == .configured)
+        #expect(integration(.preauthorized, .never).status(sharedConnection: .active) == .authorized)
+        #expect(integration(.preauthorized, .enabled).status(sharedConnection: .active) == .enabled)
+        #expect(integration(.preauthorized, .disabled).status(sharedConnection: .active) == .disabled)
+        #expect(integration(.preauthorized, .enabled).status(sharedConnection: .needsReauthorization) == .error)
+        #expect(integration(.preauthorized, .never).status(sharedConnection: .revoked) == .configured)
+    }
+
+    @Test("per-user: enablement alone decides")
+    func perUser() {
+        #expect(integration(.perUser, .never).status(sharedConnection: nil) == .configured)
+        #expect(integration(.perUser, .enabled).status(sharedConnection: nil) == .enabled)
+        #expect(integration(.perUser, .disabled).status(sharedConnection: nil) == .disabled)
+    }
+
+    @Test("refresh is due only for expiring, refreshable tokens")
+    func refreshDue() {
+        let now = Date(timeIntervalSince1970: 1_000_000)
+        func connection(expiresIn: TimeInterval?, refresh: String?) -> Connection {
+            Connection(id: "c", workspaceID: "w", integrationID: "i", endUserID: "", status: .active, account: .init(id: "a", name: "A"),
+                       tokens: TokenGrant(accessToken: "t", refreshToken: refresh, expiresAt: expiresIn.map { now.addingTimeInterval($0) }),
+                       lastError: nil, lastRefreshedAt: nil, createdAt: now, updatedAt: now)
+        }
+        #expect(!connection(expiresIn: nil, refresh: nil).refreshDue(at: now))
+        #expect(!connection(expiresIn: 3600, refresh: "r").refreshDue(at: now))
+        #expect(connection(expiresIn: 60, refresh: "r").refreshDue(at: now))
+        #expect(connection(expiresIn: -5, refresh: "r").refreshDue(at: now))
+        #expect(!connection(expiresIn: 60, refresh: nil).refreshDue(at: now), "nothing to refresh with")
+    }
+}

@@ -1,0 +1,284 @@
+import Foundation
+import SQLKit
+import SwitchboardCore
+import SwitchboardStore
+import SwitchboardTestSupport
+import Testing
+
+func makeProfile(workspaceID: String, secret: String = "profile-secret-\(UUID().uuidString)") -> AuthProfile {
+    AuthProfile(
+        id: Identifier.make("ap"), workspaceID: workspaceID, name: "Custom", description: "d", clientID: "cid", clientSecret: secret,
+        authorizationURL: "https://{tenant}.example/oauth", tokenURL: "https://idp.example/token", refreshTokenURL: nil,
+        scopes: ["read", "write"], pkce: true, tokenRequestFormat: .json, exchangeStyle: .standard,
+        authorizationParameters: ["audience": "x"], fields: ["tenant": "acme"], createdAt: Date(unixSeconds: 1_800_000_000),
+        updatedAt: Date(unixSeconds: 1_800_000_000)
+    )
+}
+
+func makeIntegration(workspaceID: String, profileID: String? = nil, mode: AuthorizationMode = .preauthorized) -> Integration {
+    Integration(
+        id: Identifier.make("int"), workspaceID: workspaceID, name: "Bot", provider: .intercom, app: profileID == nil ? .system : .custom,
+        authProfileID: profileID, authorization: mode, region: nil, notifyURL: nil, enablement: .never,
+        createdAt: Date(unixSeconds: 1_800_000_000), updatedAt: Date(unixSeconds: 1_800_000_000)
+    )
+}
+
+func makeConnection(_ integration: Integration, endUser: String = Connection.sharedUser, access: String = "access-\(UUID().uuidString)",
+                    refresh: String? = nil, expiresAt: Date? = nil) -> Connection {
+    Connection(
+        id: Identifier.make("conn"), workspaceID: integration.workspaceID, integrationID: integration.id, endUserID: endUser, status: .active,
+        account: ProviderAccount(id: "acme7x2k", name: "Acme", region: "US"),
+        tokens: TokenGrant(accessToken: access, refreshToken: refresh, expiresAt: expiresAt),
+        lastError: nil, lastRefreshedAt: nil, createdAt: Date(unixSeconds: 1_800_000_000), updatedAt: Date(unixSeconds: 1_800_000_000)
+    )
+}
+
+func makeRequest(_ integration: Integration, state: String, endUser: String = Connection.sharedUser, expiresAt: Date) -> AuthorizationRequest {
+    AuthorizationRequest(
+        id: Identifier.make("authreq"), workspaceID: integration.workspaceID, integrationID: integration.id, endUserID: endUser,
+        stateHash: Digest.sha256Hex(state), pkceVerifier: "verifier-\(state.prefix(4))", redirectURI: "https://sb/cb", status: .pending,
+        createdAt: expiresAt.addingTimeInterval(-600), expiresAt: expiresAt, error: nil
+    )
+}
+
+/// Stores an integration with a completed shared connection.
+func connect(_ store: Store, _ integration: Integration, connection: Connection) async throws -> Connection {
+    let request = makeRequest(integration, state: OAuthState.generate(), endUser: connection.endUserID, expiresAt: Date().addingTimeInterval(600))
+    try await store.insert(request)
+    return try await store.completeAuthorization(requestID: request.id, connection: connection, now: Date())
+}
+
+@Suite("Store")
+struct StoreTests {
+    @Test("the PostgreSQL back-end is exercised", .enabled(if: Backend.postgresURL != nil, "SWITCHBOARD_TEST_POSTGRES_URL is not set"))
+    func postgresRuns() async throws {
+        try await TestStore.with(.postgres) { test in
+            let applied = try await test.store.migrate()
+            #expect(applied.isEmpty, "migrations were already applied")
+        }
+    }
+
+    @Test("migrations apply once and are idempotent", arguments: Backend.available)
+    func migrations(backend: Backend) async throws {
+        try await TestStore.with(backend) { test in
+            #expect(try await test.store.migrate() == [])
+            let versions = try await test.store.database.withConnection { db in
+                try await db.select().column("version").from("schema_migrations").all().map { try $0.decode(column: "version", as: Int.self) }
+            }
+            #expect(versions == [1])
+        }
+    }
+
+    @Test("an API key finds its workspace; an unknown key finds nothing; only the hash is stored", arguments: Backend.available)
+    func apiKeys(backend: Backend) async throws {
+        try await TestStore.with(backend) { test in
+            let workspace = try await test.store.makeWorkspace()
+            let key = AdminAPIKey.generate()
+            try await test.store.addAPIKey(workspaceID: workspace.id, key: key)
+            #expect(try await test.store.workspace(forAPIKey: key)?.id == workspace.id)
+            #expect(try await test.store.workspace(forAPIKey: key + "x") == nil)
+            let stored = try await test.store.database.withConnection { db in
+                try await db.select().column("key_hash").from("api_keys").all().map { try $0.decode(column: "key_hash", as: String.self) }
+            }
+            #expect(stored == [AdminAPIKey.hash(key)])
+            #expect(try await test.store.workspace(named: workspace.name, createIfMissing: true)?.id == workspace.id, "names are unique")
+        }
+    }
+
+    @Test("profiles round-trip every field, and other workspaces cannot see them", arguments: Backend.available)
+    func profiles(backend: Backend) async throws {
+        try await TestStore.with(backend) { test in
+            let mine = try await test.store.makeWorkspace(), theirs = try await test.store.makeWorkspace()
+            var profile = makeProfile(workspaceID: mine.id)
+            try await test.store.insert(profile)
+            #expect(try await test.store.authProfile(id: profile.id, workspaceID: mine.id) == profile)
+            #expect(try await test.store.authProfile(id: profile.id, workspaceID: theirs.id) == nil)
+            #expect(try await test.store.authProfiles(workspaceID: theirs.id).isEmpty)
+            profile.clientSecret = "rotated-secret"
+            profile.scopes = []
+            profile.refreshTokenURL = "https://idp.example/refresh"
+            #expect(try await test.store.update(profile))
+            #expect(try await test.store.authProfile(id: profile.id, workspaceID: mine.id) == profile)
+            var foreign = profile
+            foreign.workspaceID = theirs.id
+            #expect(try await test.store.update(foreign) == false, "updating through another workspace changes nothing")
+        }
+    }
+
+    @Test("a profile in use cannot be deleted; deleting an integration removes its connections and requests", arguments: Backend.available)
+    func deletion(backend: Backend) async throws {
+        try await TestStore.with(backend) { test in
+            let store = test.store
+            let workspace = try await store.makeWorkspace()
+            let profile = makeProfile(workspaceID: workspace.id)
+            try await store.insert(profile)
+            let integration = makeIntegration(workspaceID: workspace.id, profileID: profile.id)
+            try await store.insert(integration)
+            _ = try await connect(store, integration, connection: makeConnection(integration))
+            #expect(try await store.deleteAuthProfile(id: profile.id, workspaceID: workspace.id) == .inUse(integrationIDs: [integration.id]))
+            #expect(try await store.deleteIntegration(id: integration.id, workspaceID: "someone-else") == false)
+            #expect(try await store.deleteIntegration(id: integration.id, workspaceID: workspace.id))
+            let leftovers = try await store.database.withConnection { db in
+                (try await db.select().column("id").from("connections").all().count,
+                 try await db.select().column("id").from("authorization_requests").all().count)
+            }
+            #expect(leftovers == (0, 0))
+            #expect(try await store.deleteAuthProfile(id: profile.id, workspaceID: workspace.id) == .deleted)
+            #expect(try await store.deleteAuthProfile(id: profile.id, workspaceID: workspace.id) == .notFound)
+        }
+    }
+
+    @Test("a state is accepted once, before it expires", arguments: Backend.available)
+    func stateSingleUse(backend: Backend) async throws {
+        try await TestStore.with(backend) { test in
+            let store = test.store
+            let workspace = try await store.makeWorkspace()
+            let integration = makeIntegration(workspaceID: workspace.id)
+            try await store.insert(integration)
+            let now = Date(unixSeconds: 1_800_000_000)
+            let fresh = OAuthState.generate(), stale = OAuthState.generate()
+            let request = makeRequest(integration, state: fresh, expiresAt: now.addingTimeInterval(600))
+            try await store.insert(request)
+            try await store.insert(makeRequest(integration, state: stale, expiresAt: now.addingTimeInterval(-1)))
+
+            guard case .claimed(let claimed) = try await store.claimAuthorization(state: fresh, now: now) else {
+                Issue.record("a fresh state must be claimed")
+                return
+            }
+            #expect(claimed.id == request.id)
+            #expect(claimed.pkceVerifier == request.pkceVerifier)
+            #expect(try await store.claimAuthorization(state: fresh, now: now) == .alreadyUsed)
+            #expect(try await store.claimAuthorization(state: stale, now: now) == .expired)
+            #expect(try await store.claimAuthorization(state: stale, now: now) == .expired)
+            #expect(try await store.claimAuthorization(state: OAuthState.generate(), now: now) == .unknown)
+        }
+    }
+
+    @Test("twenty concurrent callbacks with one state: exactly one claims it", arguments: Backend.available)
+    func concurrentClaims(backend: Backend) async throws {
+        try await TestStore.with(backend) { test in
+            let store = test.store
+            let workspace = try await store.makeWorkspace()
+            let integration = makeIntegration(workspaceID: workspace.id)
+            try await store.insert(integration)
+            let state = OAuthState.generate()
+            try await store.insert(makeRequest(integration, state: state, expiresAt: Date().addingTimeInterval(600)))
+            let claims = try await withThrowingTaskGroup(of: AuthorizationClaim.self) { group in
+                for _ in 0..<20 { group.addTask { try await store.claimAuthorization(state: state, now: Date()) } }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            #expect(claims.filter { if case .claimed = $0 { true } else { false } }.count == 1)
+            #expect(claims.filter { $0 == .alreadyUsed }.count == 19)
+        }
+    }
+
+    @Test("reconnecting replaces the connection in place", arguments: Backend.available)
+    func reconnect(backend: Backend) async throws {
+        try await TestStore.with(backend) { test in
+            let store = test.store
+            let workspace = try await store.makeWorkspace()
+            let integration = makeIntegration(workspaceID: workspace.id)
+            try await store.insert(integration)
+            let first = try await connect(store, integration, connection: makeConnection(integration, access: "first"))
+            let second = try await connect(store, integration, connection: makeConnection(integration, access: "second", refresh: "r2"))
+            #expect(second.id == first.id)
+            let all = try await store.connections(integrationID: integration.id, workspaceID: workspace.id)
+            #expect(all.count == 1)
+            #expect(all.first?.tokens.accessToken == "second")
+            #expect(all.first?.tokens.refreshToken == "r2")
+            #expect(try await store.integration(id: integration.id, workspaceID: workspace.id)?.status == .authorized)
+        }
+    }
+
+    @Test("the refresh lease is exclusive until released or expired; refreshed tokens need the lease", arguments: Backend.available)
+    func refreshLease(backend: Backend) async throws {
+        try await TestStore.with(backend) { test in
+            let store = test.store
+            let workspace = try await store.makeWorkspace()
+            let integration = makeIntegration(workspaceID: workspace.id)
+            try await store.insert(integration)
+            let connection = try await connect(store, integration, connection: makeConnection(integration, refresh: "r1", expiresAt: Date()))
+            let now = Date()
+            #expect(try await store.acquireRefreshLease(connectionID: connection.id, owner: "A", now: now, duration: 30))
+            #expect(try await store.acquireRefreshLease(connectionID: connection.id, owner: "B", now: now, duration: 30) == false)
+            let grant = TokenGrant(accessToken: "new", refreshToken: "r2", expiresAt: now.addingTimeInterval(3600))
+            #expect(try await store.storeRefreshedTokens(connectionID: connection.id, owner: "B", grant: grant, keepRefreshToken: "r1", now: now) == false)
+            #expect(try await store.connection(id: connection.id)?.tokens.accessToken == connection.tokens.accessToken, "B wrote nothing")
+            #expect(try await store.acquireRefreshLease(connectionID: connection.id, owner: "B", now: now.addingTimeInterval(31), duration: 30),
+                    "an expired lease can be taken over")
+            #expect(try await store.storeRefreshedTokens(connectionID: connection.id, owner: "B", grant: grant, keepRefreshToken: "r1", now: now))
+            let stored = try #require(try await store.connection(id: connection.id))
+            #expect(stored.tokens.accessToken == "new")
+            #expect(stored.tokens.refreshToken == "r2")
+            #expect(try await store.acquireRefreshLease(connectionID: connection.id, owner: "C", now: now, duration: 30), "storing released the lease")
+        }
+    }
+
+    @Test("a permanent refresh failure marks the connection and turns the integration to error", arguments: Backend.available)
+    func permanentFailure(backend: Backend) async throws {
+        try await TestStore.with(backend) { test in
+            let store = test.store
+            let workspace = try await store.makeWorkspace()
+            var integration = makeIntegration(workspaceID: workspace.id)
+            integration.enablement = .enabled
+            try await store.insert(integration)
+            let connection = try await connect(store, integration, connection: makeConnection(integration, refresh: "r1", expiresAt: Date()))
+            try await store.recordRefreshFailure(connectionID: connection.id, owner: nil, reason: "503 from provider", permanent: false, now: Date())
+            #expect(try await store.connection(id: connection.id)?.status == .active, "a transient failure never kills a connection")
+            #expect(try await store.connection(id: connection.id)?.lastError == "503 from provider")
+            try await store.markNeedsReauthorization(connectionID: connection.id, reason: "invalid_grant", now: Date())
+            #expect(try await store.connection(id: connection.id)?.status == .needsReauthorization)
+            #expect(try await store.integration(id: integration.id, workspaceID: workspace.id)?.status == .error)
+        }
+    }
+
+    @Test("rotating the master key re-seals every secret; the old key alone no longer opens them", arguments: Backend.available)
+    func masterKeyRotation(backend: Backend) async throws {
+        let oldVault = TestStore.vault()
+        try await TestStore.with(backend, vault: oldVault) { test in
+            let store = test.store
+            let workspace = try await store.makeWorkspace()
+            let profile = makeProfile(workspaceID: workspace.id, secret: "the-secret")
+            try await store.insert(profile)
+            let integration = makeIntegration(workspaceID: workspace.id, profileID: profile.id)
+            try await store.insert(integration)
+            let connection = try await connect(store, integration, connection: makeConnection(integration, access: "acc", refresh: "ref"))
+            try await store.insert(makeRequest(integration, state: OAuthState.generate(), expiresAt: Date().addingTimeInterval(600)))
+
+            let newVault = TestStore.vault()
+            #expect(try await store.resealAll(with: newVault) == 5, "secret, access, refresh, and two PKCE verifiers")
+            let rotated = Store(database: store.database, vault: newVault, logger: TestStore.logger)
+            #expect(try await rotated.authProfile(id: profile.id, workspaceID: workspace.id)?.clientSecret == "the-secret")
+            #expect(try await rotated.connection(id: connection.id)?.tokens.refreshToken == "ref")
+            await #expect(throws: TokenVault.VaultError.self) { try await store.connection(id: connection.id) }
+        }
+    }
+
+    @Test("the raw SQLite file holds no plaintext token, refresh token, client secret or verifier")
+    func noPlaintextOnDisk() async throws {
+        try await TestStore.with(.sqlite) { test in
+            let store = test.store
+            let workspace = try await store.makeWorkspace()
+            let secret = "client-secret-\(UUID().uuidString)", access = "access-\(UUID().uuidString)", refresh = "refresh-\(UUID().uuidString)"
+            let profile = makeProfile(workspaceID: workspace.id, secret: secret)
+            try await store.insert(profile)
+            let integration = makeIntegration(workspaceID: workspace.id, profileID: profile.id)
+            try await store.insert(integration)
+            let request = makeRequest(integration, state: "state-\(UUID().uuidString)", expiresAt: Date().addingTimeInterval(600))
+            try await store.insert(request)
+            _ = try await connect(store, integration, connection: makeConnection(integration, access: access, refresh: refresh))
+            // Force the WAL into the main file too, then read every file's bytes.
+            try await store.database.withConnection { db in try await db.raw("PRAGMA wal_checkpoint(FULL)").run() }
+            let directory = URL(fileURLWithPath: test.sqlitePath!).deletingLastPathComponent()
+            var bytes = Data()
+            for file in try FileManager.default.contentsOfDirectory(atPath: directory.path) {
+                bytes += try Data(contentsOf: directory.appendingPathComponent(file))
+            }
+            #expect(!bytes.isEmpty)
+            for plaintext in [secret, access, refresh, request.pkceVerifier!] {
+                #expect(bytes.range(of: Data(plaintext.utf8)) == nil, "found \(plaintext.prefix(12))… in the database file")
+            }
+            #expect(bytes.range(of: Data("sbv1.".utf8)) != nil, "sealed values are there")
+        }
+    }
+}
