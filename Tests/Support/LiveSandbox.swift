@@ -1,0 +1,109 @@
+import AsyncHTTPClient
+import Foundation
+import Hummingbird
+import IntercomSandbox
+import Logging
+import NIOCore
+import NIOHTTP1
+import ServiceLifecycle
+
+/// The Intercom sandbox on a real loopback port, for tests where Switchboard must reach it over HTTP.
+public final class LiveSandbox: Sendable {
+    public let url: String
+    public let state: SandboxState
+    private let task: Task<Void, any Error>
+    private let group: ServiceGroup
+
+    private init(url: String, state: SandboxState, task: Task<Void, any Error>, group: ServiceGroup) {
+        self.url = url
+        self.state = state
+        self.task = task
+        self.group = group
+    }
+
+    public static func start(seed: SandboxSeed = .standard) async throws -> LiveSandbox {
+        let state = SandboxState(seed: seed)
+        let (stream, continuation) = AsyncStream.makeStream(of: Int.self)
+        var logger = Logger(label: "sandbox-test")
+        logger.logLevel = .warning
+        let app = buildSandboxApplication(configuration: SandboxConfiguration(host: "127.0.0.1", port: 0), state: state, logger: logger) { channel in
+            continuation.yield(channel.localAddress?.port ?? 0)
+            continuation.finish()
+        }
+        let group = ServiceGroup(configuration: .init(services: [.init(service: app)], logger: logger))
+        let task = Task { try await group.run() }
+        var port = 0
+        for await value in stream { port = value }
+        guard port != 0 else { throw TestSupportError("the sandbox did not start") }
+        return LiveSandbox(url: "http://127.0.0.1:\(port)", state: state, task: task, group: group)
+    }
+
+    public func stop() async {
+        await group.triggerGracefulShutdown()
+        _ = try? await task.value
+    }
+}
+
+/// A person in a browser: opens the provider's authorization URL, logs in, answers consent.
+public enum SandboxBrowser {
+    /// An HTTP client that does not follow redirects, so the test sees each Location.
+    public static let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: .init(redirectConfiguration: .disallow))
+
+    public struct Page: Sendable {
+        public let status: Int
+        public let location: String?
+        public let body: String
+    }
+
+    public static func get(_ url: String) async throws -> Page {
+        let response = try await client.execute(HTTPClientRequest(url: url), timeout: .seconds(10))
+        let body = try await response.body.collect(upTo: 1 << 20)
+        return Page(status: Int(response.status.code), location: response.headers.first(name: "location"), body: String(buffer: body))
+    }
+
+    public static func postForm(_ url: String, _ fields: [(String, String)]) async throws -> Page {
+        var request = HTTPClientRequest(url: url)
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: "application/x-www-form-urlencoded")
+        var allowed = CharacterSet.alphanumerics
+        allowed.insert(charactersIn: "-._~")
+        request.body = .bytes(ByteBuffer(string: fields.map { "\($0.0)=\($0.1.addingPercentEncoding(withAllowedCharacters: allowed)!)" }.joined(separator: "&")))
+        let response = try await client.execute(request, timeout: .seconds(10))
+        let body = try await response.body.collect(upTo: 1 << 20)
+        return Page(status: Int(response.status.code), location: response.headers.first(name: "location"), body: String(buffer: body))
+    }
+
+    /// Walks login and consent from an authorization URL, filling the forms as a person would; returns where the provider redirects.
+    public static func authorize(_ authorizationURL: String, email: String = "ada@acme.test", password: String = "sandbox-password",
+                                 decision: String = "allow") async throws -> String {
+        let login = try await get(authorizationURL)
+        guard login.status == 200 else { throw TestSupportError("the login page answered \(login.status): \(login.body.prefix(300))") }
+        guard let base = URL(string: authorizationURL), let origin = URL(string: "/", relativeTo: base)?.absoluteURL.absoluteString.dropLast() else {
+            throw TestSupportError("bad authorization URL")
+        }
+        var fields = hiddenFields(login.body)
+        fields.append(("email", email))
+        fields.append(("password", password))
+        let consent = try await postForm(origin + "/oauth/login", fields)
+        guard consent.status == 200 else { throw TestSupportError("login answered \(consent.status)") }
+        var answer = hiddenFields(consent.body)
+        answer.append(("decision", decision))
+        let redirect = try await postForm(origin + "/oauth/authorize", answer)
+        guard redirect.status == 302, let location = redirect.location else { throw TestSupportError("consent answered \(redirect.status)") }
+        return location
+    }
+
+    /// The hidden inputs of a form, as the browser would submit them (HTML entities decoded).
+    static func hiddenFields(_ html: String) -> [(String, String)] {
+        html.matches(of: /<input type="hidden" name="([^"]+)" value="([^"]*)">/).map { match in
+            (String(match.1), decodeEntities(String(match.2)))
+        }
+    }
+
+    static func decodeEntities(_ text: String) -> String {
+        text.replacingOccurrences(of: "&quot;", with: "\"").replacingOccurrences(of: "&#39;", with: "'")
+            .replacingOccurrences(of: "&lt;", with: "<").replacingOccurrences(of: "&gt;", with: ">")
+            .replacingOccurrences(of: "&#x2F;", with: "/").replacingOccurrences(of: "&#x3D;", with: "=")
+            .replacingOccurrences(of: "&amp;", with: "&")
+    }
+}

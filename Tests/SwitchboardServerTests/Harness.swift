@@ -1,0 +1,137 @@
+import AsyncHTTPClient
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import IntercomSandbox
+import Logging
+import Providers
+import SwitchboardCore
+import SwitchboardServer
+import SwitchboardStore
+import SwitchboardTestSupport
+import SQLKit
+import Testing
+
+/// Switchboard in process on a fresh store, talking to a live sandbox over loopback.
+struct Harness: Sendable {
+    let test: TestStore
+    let sandbox: LiveSandbox
+    let settings: ServerSettings
+    let clock: ManualWallClock
+    let logs: LogCapture
+    let systemApp: SandboxApp
+    let apiKey: String
+    let workspace: Workspace
+
+    var store: Store { test.store }
+
+    static func with(_ backend: Backend = .sqlite, systemApp configured: Bool = true, transport: (any HTTPTransport)? = nil,
+                     _ body: @escaping @Sendable (Harness, any TestClientProtocol) async throws -> Void) async throws {
+        let sandbox = try await LiveSandbox.start()
+        do {
+            try await TestStore.with(backend) { test in
+                let publicURL = URL(string: "https://switchboard.test")!
+                let app = await sandbox.state.registerApp(name: "Switchboard", redirectURLs: [publicURL.appendingPathComponent("oauth/callback").absoluteString])
+                let base = URL(string: sandbox.url)!
+                let settings = ServerSettings(
+                    host: "127.0.0.1", port: 0, publicURL: publicURL, database: .sqlite(path: "/unused"),
+                    masterKey: try TokenVault.key(base64: TokenVault.generateKeyBase64()),
+                    systemApp: configured ? SystemAppSettings(clientID: app.clientID, clientSecret: app.clientSecret,
+                                                              authorizationURL: sandbox.url + "/oauth", tokenURL: sandbox.url + "/auth/eagle/token") : nil,
+                    intercomAPIBaseURLs: [.us: base, .eu: base, .au: base], logLevel: .trace
+                )
+                let workspace = try await test.store.makeWorkspace()
+                let key = AdminAPIKey.generate()
+                try await test.store.addAPIKey(workspaceID: workspace.id, key: key)
+                let clock = ManualWallClock(Date())
+                let logs = LogCapture()
+                let harness = Harness(test: test, sandbox: sandbox, settings: settings, clock: clock, logs: logs, systemApp: app, apiKey: key, workspace: workspace)
+                let router = buildRouter(settings: settings, store: test.store,
+                                         dependencies: Dependencies(transport: transport ?? AHCTransport(), clock: clock), logger: logs.logger())
+                let application = Application(router: router, logger: logs.logger(label: "app"))
+                try await application.test(.router) { client in try await body(harness, client) }
+            }
+        } catch {
+            await sandbox.stop()
+            throw error
+        }
+        await sandbox.stop()
+    }
+
+    var auth: HTTPFields { [.authorization: "Bearer \(apiKey)", .contentType: "application/json"] }
+
+    /// Another workspace's key, for isolation tests.
+    func otherWorkspaceKey() async throws -> String {
+        let other = try await store.makeWorkspace("other")
+        let key = AdminAPIKey.generate()
+        try await store.addAPIKey(workspaceID: other.id, key: key)
+        return key
+    }
+}
+
+extension TestClientProtocol {
+    func call(_ method: HTTPRequest.Method, _ uri: String, _ harness: Harness, json: String? = nil, key: String? = nil) async throws -> TestResponse {
+        var headers = harness.auth
+        if let key { headers[.authorization] = "Bearer \(key)" }
+        return try await execute(uri: uri, method: method, headers: headers, body: json.map { ByteBuffer(string: $0) })
+    }
+}
+
+func object(_ response: TestResponse) throws -> [String: Any] {
+    try #require(try JSONSerialization.jsonObject(with: Data(String(buffer: response.body).utf8)) as? [String: Any], "not JSON: \(String(buffer: response.body).prefix(300))")
+}
+
+func text(_ response: TestResponse) -> String { String(buffer: response.body) }
+
+/// Checks a problem+json answer and returns its body.
+@discardableResult
+func expectProblem(_ response: TestResponse, _ status: Int, code: String, field: String? = nil, sourceLocation: SourceLocation = #_sourceLocation) throws -> [String: Any] {
+    #expect(Int(response.status.code) == status, "status", sourceLocation: sourceLocation)
+    #expect(response.headers[.contentType] == "application/problem+json", sourceLocation: sourceLocation)
+    let body = try object(response)
+    #expect(body["code"] as? String == code, "code in \(body)", sourceLocation: sourceLocation)
+    #expect((body["detail"] as? String)?.isEmpty == false, sourceLocation: sourceLocation)
+    if let field { #expect(body["field"] as? String == field, "field in \(body)", sourceLocation: sourceLocation) }
+    return body
+}
+
+func queryItems(_ url: String) -> [String: String] {
+    var result: [String: String] = [:]
+    for item in URLComponents(string: url)?.queryItems ?? [] { result[item.name] = item.value }
+    return result
+}
+
+/// The path and query of the callback URL the provider redirected to, to replay it against the in-process app.
+func callbackURI(_ location: String) throws -> String {
+    let components = try #require(URLComponents(string: location))
+    return components.path + "?" + (components.percentEncodedQuery ?? "")
+}
+
+extension Harness {
+    func createIntegration(_ client: any TestClientProtocol, app: String = "system", profileID: String? = nil,
+                           authorization: String = "preauthorized") async throws -> String {
+        var fields = "\"name\":\"Support bot\",\"app\":\"\(app)\",\"authorization\":\"\(authorization)\""
+        if let profileID { fields += ",\"authProfileId\":\"\(profileID)\"" }
+        let response = try await client.call(.post, "/v1/integrations", self, json: "{\(fields)}")
+        #expect(response.status == .created, "\(text(response))")
+        return try #require(try object(response)["id"] as? String)
+    }
+
+    /// Starts the authorization and returns the provider URL.
+    func startAuthorization(_ client: any TestClientProtocol, integrationID: String) async throws -> String {
+        let response = try await client.call(.post, "/v1/integrations/\(integrationID)/authorize", self)
+        #expect(response.status == .ok, "\(text(response))")
+        return try #require(try object(response)["authorizationURL"] as? String)
+    }
+
+    /// Authorize, walk the sandbox as Ada, and deliver the callback; returns the callback response.
+    func preauthorize(_ client: any TestClientProtocol, integrationID: String, email: String = "ada@acme.test") async throws -> TestResponse {
+        let url = try await startAuthorization(client, integrationID: integrationID)
+        let location = try await SandboxBrowser.authorize(url, email: email)
+        return try await client.execute(uri: try callbackURI(location), method: .get)
+    }
+
+    func connectionCount() async throws -> Int {
+        try await store.database.withConnection { db in try await db.select().column("id").from("connections").all().count }
+    }
+}
