@@ -1,0 +1,173 @@
+import Foundation
+import Logging
+import SwitchboardCore
+@testable import SwitchboardServer
+import SwitchboardStore
+import SwitchboardTestSupport
+import Testing
+
+/// A standard OAuth token endpoint (RFC 6749) whose answers the test scripts; it counts refreshes.
+final class FakeTokenEndpoint: @unchecked Sendable {
+    enum Answer { case grant, invalidGrant, unavailable, networkDown }
+    private let lock = NSLock()
+    private var refreshes: [String] = []
+    private var answer: Answer = .grant
+    private var counter = 0
+    let delay: Duration
+
+    init(delay: Duration = .milliseconds(50)) { self.delay = delay }
+
+    func answer(_ answer: Answer) { lock.withLock { self.answer = answer } }
+    var refreshTokensSeen: [String] { lock.withLock { refreshes } }
+
+    var transport: ClosureTransport {
+        ClosureTransport { request in
+            let fields = Dictionary(uniqueKeysWithValues: FormEncoding.decode(String(decoding: request.body ?? Data(), as: UTF8.self)))
+            try await Task.sleep(for: self.delay)
+            let (answer, n): (Answer, Int) = self.lock.withLock {
+                self.refreshes.append(fields["refresh_token"] ?? "?")
+                self.counter += 1
+                return (self.answer, self.counter)
+            }
+            switch answer {
+            case .grant:
+                let body = #"{"access_token":"access-\#(n)","token_type":"bearer","expires_in":3600,"refresh_token":"refresh-\#(n)"}"#
+                return OutboundResponse(status: 200, body: Data(body.utf8))
+            case .invalidGrant:
+                return OutboundResponse(status: 400, body: Data(#"{"error":"invalid_grant","error_description":"revoked"}"#.utf8))
+            case .unavailable:
+                return OutboundResponse(status: 503, body: Data("down".utf8))
+            case .networkDown:
+                throw TransportError("connection refused")
+            }
+        }
+    }
+}
+
+let standardApp = OAuthApp(clientID: "cid", clientSecret: "sec", authorizationURL: "https://idp.example/authorize", tokenURL: "https://idp.example/token")
+
+/// An integration with a shared connection whose token expires in `expiresIn` seconds.
+func refreshFixture(_ store: Store, expiresIn: TimeInterval, enabled: Bool = true, now: Date) async throws -> (Integration, Connection) {
+    let workspace = try await store.makeWorkspace()
+    let integration = Integration(
+        id: Identifier.make("int"), workspaceID: workspace.id, name: "Bot", provider: .intercom, app: .system, authProfileID: nil,
+        authorization: .preauthorized, region: nil, notifyURL: nil, enablement: enabled ? .enabled : .never, createdAt: now, updatedAt: now
+    )
+    try await store.insert(integration)
+    let request = AuthorizationRequest(
+        id: Identifier.make("authreq"), workspaceID: workspace.id, integrationID: integration.id, endUserID: "", stateHash: "h-\(UUID())",
+        pkceVerifier: nil, redirectURI: "https://sb/cb", status: .processing, createdAt: now, expiresAt: now.addingTimeInterval(600), error: nil
+    )
+    try await store.insert(request)
+    let connection = try await store.completeAuthorization(requestID: request.id, connection: Connection(
+        id: Identifier.make("conn"), workspaceID: workspace.id, integrationID: integration.id, endUserID: "", status: .active,
+        account: ProviderAccount(id: "acct", name: "Acct"),
+        tokens: TokenGrant(accessToken: "access-0", refreshToken: "refresh-0", expiresAt: now.addingTimeInterval(expiresIn)),
+        lastError: nil, lastRefreshedAt: nil, createdAt: now, updatedAt: now
+    ), now: now)
+    return (integration, connection)
+}
+
+@Suite("Token refresh")
+struct RefreshTests {
+    let clock = ManualWallClock(Date(timeIntervalSince1970: 1_800_000_000))
+
+    func service(_ store: Store, _ endpoint: FakeTokenEndpoint) -> TokenService {
+        TokenService(store: store, transport: endpoint.transport, clock: clock, logger: TestStore.logger,
+                     waitLimit: .seconds(10), pollInterval: .milliseconds(20))
+    }
+
+    @Test("a token far from expiry is used as is")
+    func notDue() async throws {
+        try await TestStore.with(.sqlite) { test in
+            let endpoint = FakeTokenEndpoint()
+            let (_, connection) = try await refreshFixture(test.store, expiresIn: 3600, now: clock.now())
+            #expect(try await service(test.store, endpoint).accessToken(for: connection, app: standardApp) == "access-0")
+            #expect(endpoint.refreshTokensSeen.isEmpty)
+        }
+    }
+
+    @Test("thirty concurrent callers in one instance cause one refresh and all get its token; the rotated refresh token is stored",
+          arguments: Backend.available)
+    func singleFlight(backend: Backend) async throws {
+        try await TestStore.with(backend) { test in
+            let endpoint = FakeTokenEndpoint()
+            let (_, connection) = try await refreshFixture(test.store, expiresIn: 60, now: clock.now())
+            let tokens = service(test.store, endpoint)
+            let results = try await withThrowingTaskGroup(of: String.self) { group in
+                for _ in 0..<30 { group.addTask { try await tokens.accessToken(for: connection, app: standardApp) } }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            #expect(Set(results) == ["access-1"])
+            #expect(endpoint.refreshTokensSeen == ["refresh-0"])
+            let stored = try #require(try await test.store.connection(id: connection.id))
+            #expect(stored.tokens.refreshToken == "refresh-1")
+            #expect(stored.tokens.expiresAt == clock.now().addingTimeInterval(3600))
+            #expect(stored.lastRefreshedAt != nil)
+        }
+    }
+
+    @Test("two instances sharing a database: one refresh, both get the new token", arguments: Backend.available)
+    func acrossInstances(backend: Backend) async throws {
+        try await TestStore.with(backend) { test in
+            let endpoint = FakeTokenEndpoint(delay: .milliseconds(200))
+            let (_, connection) = try await refreshFixture(test.store, expiresIn: 30, now: clock.now())
+            let first = service(test.store, endpoint), second = service(test.store, endpoint)
+            #expect(first.instanceID != second.instanceID)
+            async let a = first.accessToken(for: connection, app: standardApp)
+            async let b = second.accessToken(for: connection, app: standardApp)
+            let (tokenA, tokenB) = try await (a, b)
+            #expect(tokenA == "access-1")
+            #expect(tokenB == "access-1")
+            #expect(endpoint.refreshTokensSeen == ["refresh-0"], "the refresh token was spent once")
+        }
+    }
+
+    @Test("invalid_grant marks the connection needs_reauthorization and the integration error")
+    func permanentRefusal() async throws {
+        try await TestStore.with(.sqlite) { test in
+            let endpoint = FakeTokenEndpoint()
+            endpoint.answer(.invalidGrant)
+            let (integration, connection) = try await refreshFixture(test.store, expiresIn: 10, now: clock.now())
+            await #expect(throws: TokenService.Failure.self) { try await service(test.store, endpoint).accessToken(for: connection, app: standardApp) }
+            let stored = try #require(try await test.store.connection(id: connection.id))
+            #expect(stored.status == .needsReauthorization)
+            #expect(stored.lastError?.contains("invalid_grant") == true)
+            #expect(try await test.store.integration(id: integration.id)?.status == .error)
+            // A dead connection is not retried.
+            await #expect(throws: TokenService.Failure.needsReauthorization(stored.lastError!)) {
+                try await service(test.store, endpoint).accessToken(for: stored, app: standardApp)
+            }
+            #expect(endpoint.refreshTokensSeen.count == 1)
+        }
+    }
+
+    @Test("a 503 or a network failure never kills the connection: still-valid tokens are used, expired ones report unavailable",
+          arguments: [FakeTokenEndpoint.Answer.unavailable, .networkDown])
+    func transientFailure(answer: FakeTokenEndpoint.Answer) async throws {
+        try await TestStore.with(.sqlite) { test in
+            let endpoint = FakeTokenEndpoint()
+            endpoint.answer(answer)
+            let (integration, connection) = try await refreshFixture(test.store, expiresIn: 60, now: clock.now())
+            #expect(try await service(test.store, endpoint).accessToken(for: connection, app: standardApp) == "access-0")
+            var stored = try #require(try await test.store.connection(id: connection.id))
+            #expect(stored.status == .active)
+            #expect(stored.lastError?.hasPrefix("refresh failed") == true)
+            #expect(try await test.store.integration(id: integration.id)?.status == .enabled)
+
+            clock.advance(by: 120)
+            stored = try #require(try await test.store.connection(id: connection.id))
+            do {
+                _ = try await service(test.store, endpoint).accessToken(for: stored, app: standardApp)
+                Issue.record("an expired token with a failing refresh must not be handed out")
+            } catch {
+                guard case TokenService.Failure.unavailable = error else { Issue.record("expected unavailable, got \(error)"); return }
+            }
+            #expect(try await test.store.connection(id: connection.id)?.status == .active)
+
+            endpoint.answer(.grant)
+            #expect(try await service(test.store, endpoint).accessToken(for: stored, app: standardApp).hasPrefix("access-"), "a later try recovers")
+            #expect(try await test.store.connection(id: connection.id)?.lastError == nil)
+        }
+    }
+}
