@@ -1,0 +1,247 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOHTTP1
+import SwitchboardTestSupport
+import Testing
+
+/// JSON over real HTTP to a running Switchboard.
+struct API {
+    let base: String
+    let key: String
+
+    func call(_ method: HTTPMethod, _ path: String, _ json: String? = nil) async throws -> (status: Int, body: [String: Any]) {
+        var request = HTTPClientRequest(url: base + path)
+        request.method = method
+        request.headers.add(name: "Authorization", value: "Bearer \(key)")
+        if let json {
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.body = .bytes(ByteBuffer(string: json))
+        }
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(20))
+        let data = Data(try await response.body.collect(upTo: 1 << 20).readableBytesView)
+        return (Int(response.status.code), (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] ?? [:])
+    }
+}
+
+/// `switchboard sandbox` and `switchboard serve` as separate processes on loopback.
+struct RunningSystem {
+    let sandbox: ChildProcess
+    let server: ChildProcess
+    let sandboxURL: String
+    let serverURL: String
+    let databaseURL: String
+    let systemSecret: String
+
+    var callbackURL: String { serverURL + "/oauth/callback" }
+
+    static func start(databaseURL: String) async throws -> RunningSystem {
+        let sandboxPort = try freePort(), serverPort = try freePort()
+        let sandboxURL = "http://127.0.0.1:\(sandboxPort)", serverURL = "http://127.0.0.1:\(serverPort)"
+        let systemID = "system-\(UUID().uuidString.prefix(8))", systemSecret = "system-secret-\(UUID().uuidString)"
+        let sandbox = try ChildProcess(arguments: ["sandbox", "--port", "\(sandboxPort)", "--app", "\(systemID):\(systemSecret):\(serverURL)/oauth/callback"])
+        try await sandbox.waitUntilServing(sandboxURL + "/health")
+        let server = try ChildProcess(arguments: ["serve"], environment: [
+            "SWITCHBOARD_PORT": "\(serverPort)",
+            "SWITCHBOARD_PUBLIC_URL": serverURL,
+            "SWITCHBOARD_DATABASE_URL": databaseURL,
+            "SWITCHBOARD_MASTER_KEY": Data((0..<32).map { _ in UInt8.random(in: 0...255) }).base64EncodedString(),
+            "SWITCHBOARD_INTERCOM_CLIENT_ID": systemID,
+            "SWITCHBOARD_INTERCOM_CLIENT_SECRET": systemSecret,
+            "SWITCHBOARD_INTERCOM_AUTHORIZE_URL": sandboxURL + "/oauth",
+            "SWITCHBOARD_INTERCOM_TOKEN_URL": sandboxURL + "/auth/eagle/token",
+            "SWITCHBOARD_INTERCOM_API_US": sandboxURL,
+            "SWITCHBOARD_INTERCOM_API_EU": sandboxURL,
+            "SWITCHBOARD_INTERCOM_API_AU": sandboxURL,
+            "SWITCHBOARD_LOG_LEVEL": "trace",
+        ])
+        do {
+            try await server.waitUntilServing(serverURL + "/health")
+        } catch {
+            _ = await sandbox.stop()
+            throw error
+        }
+        return RunningSystem(sandbox: sandbox, server: server, sandboxURL: sandboxURL, serverURL: serverURL, databaseURL: databaseURL, systemSecret: systemSecret)
+    }
+
+    func stop() async -> (Int32?, Int32?) {
+        (await server.stop(), await sandbox.stop())
+    }
+
+    /// `switchboard keys create`, as an operator would run it while the server runs.
+    func createKey(workspace: String) async throws -> String {
+        let result = try await ChildProcess.run(["keys", "create", "--database-url", databaseURL, "--workspace", workspace])
+        #expect(result.status == 0, "keys create failed: \(result.stderr)")
+        let lines = result.stdout.split(separator: "\n")
+        #expect(lines.count == 1, "keys create prints the key and nothing else")
+        return String(try #require(lines.first))
+    }
+}
+
+enum Storage: String, CaseIterable, CustomStringConvertible {
+    case sqlite, postgres
+    var description: String { rawValue }
+    static var available: [Storage] { Backend.postgresURL == nil ? [.sqlite] : [.sqlite, .postgres] }
+}
+
+/// A database for one run, and how to read its raw bytes (SQLite only).
+func withDatabase(_ storage: Storage, _ body: (String, String?) async throws -> Void) async throws {
+    switch storage {
+    case .sqlite:
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("sb-e2e-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try await body("sqlite:" + directory.appendingPathComponent("switchboard.sqlite").path, directory.path)
+    case .postgres:
+        let database = try await ScratchPostgresDatabase.create()
+        do { try await body(database.url, nil) } catch {
+            await database.drop()
+            throw error
+        }
+        await database.drop()
+    }
+}
+
+@Suite("End to end: the real binaries over loopback", .serialized)
+struct EndToEndTests {
+    @Test("the guide's pre-authorize steps, custom profile and system app, through serve and sandbox", arguments: Storage.available)
+    func preauthorize(storage: Storage) async throws {
+        try await withDatabase(storage) { databaseURL, sqliteDirectory in
+            let system = try await RunningSystem.start(databaseURL: databaseURL)
+            var observed: [String] = [system.systemSecret]
+            do {
+                let api = API(base: system.serverURL, key: try await system.createKey(workspace: "E2E"))
+                observed.append(api.key)
+
+                // Custom: create the app in the developer hub, then the profile from its credentials.
+                let registered = try await ChildProcess.run(["sandbox", "register-app", "--sandbox", system.sandboxURL, "--name", "Acme app",
+                                                             "--redirect-url", system.callbackURL])
+                #expect(registered.status == 0, "\(registered.stderr)")
+                let clientID = try #require(registered.stdout.firstMatch(of: /Client ID: (\S+)/)?.1)
+                let clientSecret = try #require(registered.stdout.firstMatch(of: /Client secret: (\S+)/)?.1)
+                observed.append(String(clientSecret))
+                let profile = try await api.call(.POST, "/v1/auth-profiles", """
+                    {"name":"Intercom","clientId":"\(clientID)","clientSecret":"\(clientSecret)",
+                     "authorizationURL":"\(system.sandboxURL)/oauth?client_id=****&state=abc",
+                     "tokenURL":"\(system.sandboxURL)/auth/eagle/token","refreshTokenURL":"\(system.sandboxURL)/auth/eagle/token"}
+                    """)
+                #expect(profile.status == 201)
+                #expect(profile.body["callbackURL"] as? String == system.callbackURL)
+                let profileID = try #require(profile.body["id"] as? String)
+
+                for (app, extra) in [("custom", ",\"authProfileId\":\"\(profileID)\""), ("system", "")] {
+                    let integration = try await api.call(.POST, "/v1/integrations",
+                                                         "{\"name\":\"\(app) bot\",\"app\":\"\(app)\",\"authorization\":\"preauthorized\"\(extra)}")
+                    #expect(integration.status == 201)
+                    let id = try #require(integration.body["id"] as? String)
+                    let authorize = try await api.call(.POST, "/v1/integrations/\(id)/authorize")
+                    let url = try #require(authorize.body["authorizationURL"] as? String)
+                    let location = try await SandboxBrowser.authorize(url, email: "bea@globex.test")
+                    #expect(location.hasPrefix(system.callbackURL + "?code="))
+                    observed.append(contentsOf: [queryValue(location, "code"), queryValue(url, "state")].compactMap { $0 })
+                    let page = try await SandboxBrowser.get(location)
+                    #expect(page.status == 200, "\(page.body)")
+                    #expect(page.body.contains("Intercom workspace Globex Europe connected"))
+                    #expect(try await api.call(.GET, "/v1/integrations/\(id)").body["status"] as? String == "authorized")
+                    let enabled = try await api.call(.POST, "/v1/integrations/\(id)/enable")
+                    #expect(enabled.status == 200)
+                    #expect(enabled.body["status"] as? String == "enabled")
+                    let connection = try #require(enabled.body["connection"] as? [String: Any])
+                    #expect((connection["account"] as? [String: Any])?["region"] as? String == "Europe")
+                    #expect(try await SandboxBrowser.get(location).status == 400, "the callback works once")
+                }
+            } catch {
+                _ = await system.stop()
+                throw error
+            }
+            let (serverExit, _) = await system.stop()
+            #expect(serverExit == 0, "serve shuts down cleanly on SIGTERM")
+
+            let log = system.server.stderr
+            #expect(log.contains("/oauth/callback"), "serve logged the requests")
+            for secret in observed {
+                #expect(!log.contains(secret), "serve's log holds a secret (\(secret.prefix(6))…)")
+            }
+            if let sqliteDirectory {
+                var bytes = Data()
+                for file in try FileManager.default.contentsOfDirectory(atPath: sqliteDirectory) {
+                    bytes += (try? Data(contentsOf: URL(fileURLWithPath: sqliteDirectory).appendingPathComponent(file))) ?? Data()
+                }
+                for secret in observed.dropFirst(2) where secret.count > 8 {
+                    #expect(bytes.range(of: Data(secret.utf8)) == nil, "the database file holds a plaintext secret")
+                }
+            }
+        }
+    }
+
+    @Test("serve refuses to start without a master key, in one line naming the setting")
+    func missingMasterKey() async throws {
+        let result = try await ChildProcess.run(["serve", "--port", "\(try freePort())", "--database-url", "sqlite:/tmp/sb-never-\(UUID()).sqlite"])
+        #expect(result.status != 0)
+        let lines = result.stderr.split(separator: "\n")
+        #expect(lines.count == 1, "one line: \(result.stderr)")
+        #expect(result.stderr.contains("master.key") && result.stderr.contains("SWITCHBOARD_MASTER_KEY"))
+    }
+
+    @Test("serve names a malformed setting without echoing secrets", arguments: [
+        (["--port", "99999"], "port"),
+        (["--master-key", "c2hvcnQ="], "master.key"),
+        (["--database-url", "mysql://x"], "database.url"),
+        (["--public-url", "not a url"], "public.url"),
+        (["--intercom-client-id", "abc"], "intercom.client.secret"),
+        (["--log-level", "loud"], "log.level"),
+    ])
+    func malformedSettings(arguments: [String], key: String) async throws {
+        var all = ["serve", "--master-key", Data(count: 32).base64EncodedString(), "--database-url", "sqlite:/tmp/sb-never-\(UUID()).sqlite"]
+        all += arguments
+        let result = try await ChildProcess.run(all)
+        #expect(result.status != 0)
+        #expect(result.stderr.split(separator: "\n").count == 1, "\(result.stderr)")
+        #expect(result.stderr.contains("'\(key)'"), "\(result.stderr)")
+        #expect(!result.stderr.contains(Data(count: 32).base64EncodedString()))
+    }
+
+    @Test("keys create without a database says how to choose one")
+    func keysNeedDatabase() async throws {
+        let result = try await ChildProcess.run(["keys", "create", "--workspace", "x"])
+        #expect(result.status != 0)
+        #expect(result.stderr.contains("--data DIR"))
+    }
+
+    @Test("demo prints its lines, keeps its master key private, and reuses everything on restart")
+    func demo() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("sb-demo-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        var keys: [String] = []
+        for _ in 0..<2 {
+            let port = try freePort(), sandboxPort = try freePort()
+            let demo = try ChildProcess(arguments: ["demo", "--port", "\(port)", "--sandbox-port", "\(sandboxPort)", "--data", directory.path])
+            let deadline = ContinuousClock.now.advanced(by: .seconds(30))
+            while !demo.stdout.contains("Sandbox login:") && ContinuousClock.now < deadline && demo.process.isRunning {
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            let output = demo.stdout
+            #expect(output.contains("API: http://127.0.0.1:\(port)/v1"), "\(output)\n\(demo.stderr)")
+            #expect(output.contains("Intercom sandbox: http://127.0.0.1:\(sandboxPort)"))
+            #expect(output.contains("Console: http://127.0.0.1:\(port)/console"))
+            #expect(output.contains("Sandbox login: ada@acme.test / sandbox-password"))
+            let key = try #require(output.firstMatch(of: /API key: (\S+)/)?.1)
+            keys.append(String(key))
+            let api = API(base: "http://127.0.0.1:\(port)", key: String(key))
+            #expect(try await api.call(.GET, "/v1/integrations").status == 200)
+            if keys.count == 1 {
+                #expect(try await api.call(.POST, "/v1/integrations", #"{"name":"kept","app":"system","authorization":"preauthorized"}"#).status == 201)
+            } else {
+                #expect(try await api.call(.GET, "/v1/integrations").body["count"] as? Int == 1, "data survives a restart")
+            }
+            #expect(await demo.stop() == 0)
+        }
+        #expect(keys[0] == keys[1], "the demo reuses its API key")
+        let attributes = try FileManager.default.attributesOfItem(atPath: directory.appendingPathComponent("master.key").path)
+        #expect((attributes[.posixPermissions] as? Int) == 0o600)
+    }
+}
+
+func queryValue(_ url: String, _ name: String) -> String? {
+    URLComponents(string: url)?.queryItems?.first { $0.name == name }?.value
+}
