@@ -70,10 +70,14 @@ public func buildRouter(settings: ServerSettings, store: Store, dependencies: De
     SystemController(store: store, registry: dependencies.metrics).register(on: router)
     OAuthCallbackController(authorization: authorization).register(on: router)
 
+    let profiles = AuthProfilesController(store: store, settings: settings, clock: dependencies.clock)
+    let integrations = IntegrationsController(store: store, settings: settings, authorization: authorization, tokens: tokens,
+                                              transport: dependencies.transport, clock: dependencies.clock)
     let api = router.group("v1").add(middleware: APIKeyMiddleware(store: store)).group(context: WorkspaceRequestContext.self)
-    api.addRoutes(AuthProfilesController(store: store, settings: settings, clock: dependencies.clock).endpoints, atPath: "auth-profiles")
-    api.addRoutes(IntegrationsController(store: store, settings: settings, authorization: authorization, tokens: tokens,
-                                         transport: dependencies.transport, clock: dependencies.clock).endpoints, atPath: "integrations")
+    api.addRoutes(profiles.endpoints, atPath: "auth-profiles")
+    api.addRoutes(integrations.endpoints, atPath: "integrations")
+    ConsoleController(store: store, settings: settings, integrations: integrations, profiles: profiles,
+                      signer: ConsoleSession.Signer(masterKey: settings.masterKey), clock: dependencies.clock).register(on: router)
     return router
 }
 

@@ -73,12 +73,17 @@ extension Store {
 
     /// The workspace a presented key belongs to, or nil for an unknown or revoked key.
     public func workspace(forAPIKey key: String) async throws -> Workspace? {
+        try await workspace(forAPIKeyHash: AdminAPIKey.hash(key))
+    }
+
+    /// The workspace of a key known by its hash (console sessions keep only the hash).
+    public func workspace(forAPIKeyHash hash: String) async throws -> Workspace? {
         try await database.withConnection { db in
             try await db.select().columns(SQLColumn("id", table: "workspaces"), SQLColumn("name", table: "workspaces"),
                                           SQLColumn("created_at", table: "workspaces"))
                 .from("api_keys")
                 .join(SQLIdentifier("workspaces"), on: SQLColumn("workspace_id", table: "api_keys"), .equal, SQLColumn("id", table: "workspaces"))
-                .where(SQLColumn("key_hash", table: "api_keys"), .equal, SQLBind(AdminAPIKey.hash(key)))
+                .where(SQLColumn("key_hash", table: "api_keys"), .equal, SQLBind(hash))
                 .where(SQLColumn("revoked_at", table: "api_keys"), .is, SQLLiteral.null)
                 .first(decoding: WorkspaceRow.self)?.model
         }

@@ -72,6 +72,7 @@ struct Demo: AsyncParsableCommand {
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
         let ready = Readiness(count: 2) {
             emit("""
+                Console: http://\(host):\(port)/console
                 API: http://\(host):\(port)/v1
                 API key: \(apiKey)
                 Intercom sandbox: \(sandboxURL)

@@ -20,16 +20,21 @@ struct AuthProfilesController: Sendable {
     }
 
     @Sendable func create(request: Request, context: WorkspaceRequestContext) async throws -> Response {
-        let input = try await request.inputReader(context: context)
+        let profile = try await createProfile(try await request.inputReader(context: context), workspace: context.workspace)
+        return JSONResponse.make(represent(profile), status: .created)
+    }
+
+    /// Creates a profile from checked input; the API and the console both come here.
+    func createProfile(_ input: InputReader, workspace: Workspace) async throws -> AuthProfile {
         let now = clock.now()
         var profile = AuthProfile(
-            id: Identifier.make("ap"), workspaceID: context.workspace.id, name: "", description: nil, clientID: "", clientSecret: "",
+            id: Identifier.make("ap"), workspaceID: workspace.id, name: "", description: nil, clientID: "", clientSecret: "",
             authorizationURL: "", tokenURL: "", refreshTokenURL: nil, scopes: [], pkce: false, tokenRequestFormat: .form,
             exchangeStyle: .standard, authorizationParameters: [:], fields: [:], createdAt: now, updatedAt: now
         )
         try Self.apply(input, to: &profile, creating: true)
         try await store.insert(profile)
-        return JSONResponse.make(represent(profile), status: .created)
+        return profile
     }
 
     @Sendable func list(request: Request, context: WorkspaceRequestContext) async throws -> Response {
@@ -50,9 +55,13 @@ struct AuthProfilesController: Sendable {
     }
 
     @Sendable func delete(request: Request, context: WorkspaceRequestContext) async throws -> Response {
-        let id = try context.parameters.require("id")
-        switch try await store.deleteAuthProfile(id: id, workspaceID: context.workspace.id) {
-        case .deleted: return Response(status: .noContent)
+        try await deleteProfile(id: try context.parameters.require("id"), workspace: context.workspace)
+        return Response(status: .noContent)
+    }
+
+    func deleteProfile(id: String, workspace: Workspace) async throws {
+        switch try await store.deleteAuthProfile(id: id, workspaceID: workspace.id) {
+        case .deleted: return
         case .notFound: throw Problem.notFound("authorization profile", id: id)
         case .inUse(let integrations):
             throw Problem.conflict("auth_profile_in_use",

@@ -28,7 +28,12 @@ struct IntegrationsController: Sendable {
     }
 
     @Sendable func create(request: Request, context: WorkspaceRequestContext) async throws -> Response {
-        let input = try await request.inputReader(context: context)
+        let record = try await createIntegration(try await request.inputReader(context: context), workspace: context.workspace)
+        return JSONResponse.make(try await represent(record), status: .created)
+    }
+
+    /// Creates an integration from checked input; the API and the console both come here.
+    func createIntegration(_ input: InputReader, workspace: Workspace) async throws -> IntegrationRecord {
         let name = input.string("name", required: true)
         let provider = input.oneOf("provider", Provider.self) ?? (input.has("provider") ? nil : .intercom)
         let app = input.oneOf("app", AppKind.self, required: true)
@@ -42,7 +47,7 @@ struct IntegrationsController: Sendable {
         if app == .system && profileID != nil { input.fail("authProfileId", "must not be set when app is 'system'") }
         try input.finish()
         guard let name, let provider, let app, let mode else { throw Problem.validation(input.errors) }
-        if app == .custom, let profileID, try await store.authProfile(id: profileID, workspaceID: context.workspace.id) == nil {
+        if app == .custom, let profileID, try await store.authProfile(id: profileID, workspaceID: workspace.id) == nil {
             throw Problem.validation([.init(field: "authProfileId", detail: "no authorization profile '\(Problem.clip(profileID))' exists in this workspace")])
         }
         if app == .system, settings.systemApp == nil {
@@ -51,12 +56,12 @@ struct IntegrationsController: Sendable {
         }
         let now = clock.now()
         let integration = Integration(
-            id: Identifier.make("int"), workspaceID: context.workspace.id, name: name, provider: provider, app: app,
+            id: Identifier.make("int"), workspaceID: workspace.id, name: name, provider: provider, app: app,
             authProfileID: app == .custom ? profileID : nil, authorization: mode, region: region, notifyURL: notifyURL,
             enablement: .never, createdAt: now, updatedAt: now
         )
         try await store.insert(integration)
-        return JSONResponse.make(try await represent(IntegrationRecord(integration: integration, sharedConnectionStatus: nil)), status: .created)
+        return IntegrationRecord(integration: integration, sharedConnectionStatus: nil)
     }
 
     @Sendable func list(request: Request, context: WorkspaceRequestContext) async throws -> Response {
@@ -87,22 +92,19 @@ struct IntegrationsController: Sendable {
     }
 
     @Sendable func delete(request: Request, context: WorkspaceRequestContext) async throws -> Response {
-        let id = try context.parameters.require("id")
-        guard try await store.deleteIntegration(id: id, workspaceID: context.workspace.id) else { throw Problem.notFound("integration", id: id) }
+        try await deleteIntegration(id: try context.parameters.require("id"), workspace: context.workspace)
         return Response(status: .noContent)
+    }
+
+    func deleteIntegration(id: String, workspace: Workspace) async throws {
+        guard try await store.deleteIntegration(id: id, workspaceID: workspace.id) else { throw Problem.notFound("integration", id: id) }
     }
 
     /// Starts the pre-authorization: the answer's URL goes to the provider's login.
     @Sendable func authorize(request: Request, context: WorkspaceRequestContext) async throws -> Response {
-        let record = try await load(context)
         let input = try await request.inputReader(context: context)
         try input.finish()
-        guard record.integration.authorization == .preauthorized else {
-            throw Problem.conflict("per_user_integration",
-                                   "This integration is per-user: each end user authorizes through a connect link. Admins authorize only pre-authorized integrations.",
-                                   field: "authorization")
-        }
-        let started = try await authorization.start(integration: record.integration, endUserID: Connection.sharedUser)
+        let started = try await startAuthorization(id: try context.parameters.require("id"), workspace: context.workspace)
         return JSONResponse.make(.object([
             "authorizationURL": .string(started.authorizationURL.absoluteString),
             "expiresAt": .time(started.expiresAt),
@@ -110,26 +112,39 @@ struct IntegrationsController: Sendable {
         ]))
     }
 
+    func startAuthorization(id: String, workspace: Workspace) async throws -> AuthorizationService.Started {
+        let record = try await load(id: id, workspace: workspace)
+        guard record.integration.authorization == .preauthorized else {
+            throw Problem.conflict("per_user_integration",
+                                   "This integration is per-user: each end user authorizes through a connect link. Admins authorize only pre-authorized integrations.",
+                                   field: "authorization")
+        }
+        return try await authorization.start(integration: record.integration, endUserID: Connection.sharedUser)
+    }
+
     /// Enables the integration; a pre-authorized one must have a connection that works now.
     @Sendable func enable(request: Request, context: WorkspaceRequestContext) async throws -> Response {
-        var record = try await load(context)
-        let app = try await authorization.oauthApp(for: record.integration)
-        if record.integration.authorization == .preauthorized {
-            try await verifySharedConnection(record.integration, app: app)
-            record = try await load(context)
-        }
-        record.integration.enablement = .enabled
-        record.integration.updatedAt = clock.now()
-        try await store.update(record.integration)
-        return JSONResponse.make(try await represent(record))
+        JSONResponse.make(try await represent(try await setEnabled(true, id: try context.parameters.require("id"), workspace: context.workspace)))
     }
 
     @Sendable func disable(request: Request, context: WorkspaceRequestContext) async throws -> Response {
-        var record = try await load(context)
-        record.integration.enablement = .disabled
+        JSONResponse.make(try await represent(try await setEnabled(false, id: try context.parameters.require("id"), workspace: context.workspace)))
+    }
+
+    /// Enabling a pre-authorized integration first proves its connection works now.
+    func setEnabled(_ enabled: Bool, id: String, workspace: Workspace) async throws -> IntegrationRecord {
+        var record = try await load(id: id, workspace: workspace)
+        if enabled {
+            let app = try await authorization.oauthApp(for: record.integration)
+            if record.integration.authorization == .preauthorized {
+                try await verifySharedConnection(record.integration, app: app)
+                record = try await load(id: id, workspace: workspace)
+            }
+        }
+        record.integration.enablement = enabled ? .enabled : .disabled
         record.integration.updatedAt = clock.now()
         try await store.update(record.integration)
-        return JSONResponse.make(try await represent(record))
+        return record
     }
 
     @Sendable func connections(request: Request, context: WorkspaceRequestContext) async throws -> Response {
@@ -175,8 +190,11 @@ struct IntegrationsController: Sendable {
     }
 
     private func load(_ context: WorkspaceRequestContext) async throws -> IntegrationRecord {
-        let id = try context.parameters.require("id")
-        guard let record = try await store.integration(id: id, workspaceID: context.workspace.id) else {
+        try await load(id: try context.parameters.require("id"), workspace: context.workspace)
+    }
+
+    func load(id: String, workspace: Workspace) async throws -> IntegrationRecord {
+        guard let record = try await store.integration(id: id, workspaceID: workspace.id) else {
             throw Problem.notFound("integration", id: id)
         }
         return record

@@ -22,10 +22,10 @@ struct OAuthCallbackController: Sendable {
             state: value("state"), code: value("code"), error: value("error"), errorDescription: value("error_description")
         )
         switch outcome {
-        case .connected(let integrationName, let account):
+        case .connected(let integrationID, let integrationName, let account):
             return Pages.html(.ok, Pages.render(title: "Connected", heading: "Intercom workspace \(account.name) connected",
                 message: "\(integrationName) can now act in \(account.name)\(account.adminEmail.map { " as \($0)" } ?? ""). You can close this window and return to Switchboard.",
-                success: true))
+                success: true, link: (href: "/console/integrations/\(integrationID)", text: "Back to the integration")))
         case .failed(let status, let heading, let message):
             return Pages.html(.init(code: status), Pages.render(title: heading, heading: heading, message: message, success: false))
         }
@@ -41,11 +41,14 @@ enum Pages {
         <style>body{font-family:system-ui,sans-serif;background:#f6f7f9;margin:0;padding:56px 16px;color:#111}
         main{max-width:480px;margin:auto;background:#fff;border-radius:12px;padding:32px;box-shadow:0 1px 4px #0002}
         h1{font-size:21px;margin-top:0}.ok{color:#0a7d32}.fail{color:#b00020}</style></head>
-        <body><main><h1 class="{{#success}}ok{{/success}}{{^success}}fail{{/success}}">{{heading}}</h1><p>{{message}}</p></main></body></html>
+        <body><main><h1 class="{{#success}}ok{{/success}}{{^success}}fail{{/success}}">{{heading}}</h1><p>{{message}}</p>
+        {{#link}}<p><a href="{{href}}">{{text}}</a></p>{{/link}}</main></body></html>
         """)
 
-    static func render(title: String, heading: String, message: String, success: Bool) -> String {
-        template.render(["title": title, "heading": heading, "message": message, "success": success])
+    static func render(title: String, heading: String, message: String, success: Bool, link: (href: String, text: String)? = nil) -> String {
+        var values: [String: Any] = ["title": title, "heading": heading, "message": message, "success": success]
+        if let link { values["link"] = ["href": link.href, "text": link.text] }
+        return template.render(values)
     }
 
     static func html(_ status: HTTPResponse.Status, _ body: String) -> Response {

@@ -67,7 +67,7 @@ public struct AuthorizationService: Sendable {
 
     /// What the callback page says.
     public enum Outcome: Sendable, Equatable {
-        case connected(integrationName: String, account: ProviderAccount)
+        case connected(integrationID: String, integrationName: String, account: ProviderAccount)
         case failed(status: Int, heading: String, message: String)
     }
 
@@ -169,6 +169,6 @@ public struct AuthorizationService: Sendable {
             return .failed(status: 500, heading: "Something went wrong", message: "The connection could not be stored. Nothing was connected; try again.")
         }
         logger.info("connection stored", metadata: ["integration": "\(integration.id)", "account": "\(account.id)"])
-        return .connected(integrationName: integration.name, account: account)
+        return .connected(integrationID: integration.id, integrationName: integration.name, account: account)
     }
 }

@@ -1,0 +1,285 @@
+import Foundation
+import Hummingbird
+import SwitchboardCore
+import SwitchboardStore
+
+/// `/console`: the guide's steps in a browser — sign in, create a profile, add Intercom, authorize, enable.
+///
+/// It calls the same operations as the admin API, so both surfaces behave alike.
+struct ConsoleController: Sendable {
+    let store: Store
+    let settings: ServerSettings
+    let integrations: IntegrationsController
+    let profiles: AuthProfilesController
+    let signer: ConsoleSession.Signer
+    let clock: any WallClock
+
+    func register(on router: Router<AppRequestContext>) {
+        router.get("/console", use: home)
+        router.post("/console/login", use: login)
+        router.post("/console/logout", use: logout)
+        router.get("/console/integrations", use: listIntegrations)
+        router.post("/console/integrations", use: createIntegration)
+        router.get("/console/integrations/{id}", use: showIntegration)
+        router.post("/console/integrations/{id}/{action}", use: integrationAction)
+        router.get("/console/auth-profiles", use: listProfiles)
+        router.post("/console/auth-profiles", use: createProfile)
+        router.post("/console/auth-profiles/{id}/delete", use: deleteProfile)
+    }
+
+    /// A signed-in admin: the workspace and the session's CSRF token.
+    struct SignedIn {
+        let workspace: Workspace
+        let csrf: String
+        let cookie: String
+    }
+
+    // MARK: Sign-in
+
+    @Sendable func home(request: Request, context: AppRequestContext) async throws -> Response {
+        if try await signedIn(request) != nil { return redirect("/console/integrations") }
+        return page("login", title: "Sign in", session: nil, [:], notice: request.uri.queryParameters["notice"].map(String.init))
+    }
+
+    @Sendable func login(request: Request, context: AppRequestContext) async throws -> Response {
+        let form = try await formFields(request, context: context)
+        let key = (form["apiKey"] ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !key.isEmpty, key.count <= 200, let workspace = try await store.workspace(forAPIKey: key) else {
+            return page("login", title: "Sign in", session: nil, [:], status: .unauthorized, error: "That API key is unknown or revoked.")
+        }
+        let session = ConsoleSession(workspaceID: workspace.id, keyHash: AdminAPIKey.hash(key),
+                                     expiresAt: clock.now().addingTimeInterval(ConsoleSession.lifetime).unixSeconds)
+        var response = redirect("/console/integrations")
+        response.setCookie(Cookie(name: ConsoleSession.cookieName, value: signer.cookieValue(for: session), maxAge: Int(ConsoleSession.lifetime),
+                                  path: "/console", secure: settings.publicURL.scheme == "https", httpOnly: true, sameSite: .lax))
+        return response
+    }
+
+    @Sendable func logout(request: Request, context: AppRequestContext) async throws -> Response {
+        var response = redirect("/console?notice=Signed%20out.")
+        response.setCookie(Cookie(name: ConsoleSession.cookieName, value: "", maxAge: 0, path: "/console", httpOnly: true, sameSite: .lax))
+        return response
+    }
+
+    // MARK: Integrations
+
+    @Sendable func listIntegrations(request: Request, context: AppRequestContext) async throws -> Response {
+        guard let session = try await signedIn(request) else { return redirect("/console") }
+        return try await integrationsPage(session, notice: request.uri.queryParameters["notice"].map(String.init))
+    }
+
+    @Sendable func createIntegration(request: Request, context: AppRequestContext) async throws -> Response {
+        let (session, form) = try await authorizedPost(request, context: context)
+        guard let session else { return forbidden() }
+        var object: [String: JSONValue] = [:]
+        for key in ["name", "app", "authorization"] { if let value = form[key], !value.isEmpty { object[key] = .string(value) } }
+        if form["app"] == "custom", let profile = form["authProfileId"], !profile.isEmpty { object["authProfileId"] = .string(profile) }
+        do {
+            let record = try await integrations.createIntegration(InputReader(object: object), workspace: session.workspace)
+            return redirect("/console/integrations/\(record.integration.id)?notice=" + escape("Integration added."))
+        } catch let problem as Problem {
+            return try await integrationsPage(session, problem: problem, form: form)
+        }
+    }
+
+    @Sendable func showIntegration(request: Request, context: AppRequestContext) async throws -> Response {
+        guard let session = try await signedIn(request) else { return redirect("/console") }
+        let id = try context.parameters.require("id")
+        let query = request.uri.queryParameters
+        return try await integrationPage(id: id, session: session, notice: query["notice"].map(String.init), error: query["error"].map(String.init))
+    }
+
+    /// authorize (redirects to the provider), enable, disable, delete.
+    @Sendable func integrationAction(request: Request, context: AppRequestContext) async throws -> Response {
+        let (session, _) = try await authorizedPost(request, context: context)
+        guard let session else { return forbidden() }
+        let id = try context.parameters.require("id")
+        let back = "/console/integrations/\(id)"
+        do {
+            switch try context.parameters.require("action") {
+            case "authorize":
+                let started = try await integrations.startAuthorization(id: id, workspace: session.workspace)
+                return Response(status: .seeOther, headers: [.location: started.authorizationURL.absoluteString])
+            case "enable":
+                _ = try await integrations.setEnabled(true, id: id, workspace: session.workspace)
+                return redirect(back + "?notice=" + escape("Enabled. Assistants can now use this integration."))
+            case "disable":
+                _ = try await integrations.setEnabled(false, id: id, workspace: session.workspace)
+                return redirect(back + "?notice=" + escape("Disabled."))
+            case "delete":
+                try await integrations.deleteIntegration(id: id, workspace: session.workspace)
+                return redirect("/console/integrations?notice=" + escape("Integration deleted, with every credential under it."))
+            default:
+                return notFound(session)
+            }
+        } catch let problem as Problem {
+            if problem.httpStatus == 404 { return notFound(session) }
+            return redirect(back + "?error=" + escape(problem.detail))
+        }
+    }
+
+    // MARK: Authorization profiles
+
+    @Sendable func listProfiles(request: Request, context: AppRequestContext) async throws -> Response {
+        guard let session = try await signedIn(request) else { return redirect("/console") }
+        return try await profilesPage(session, notice: request.uri.queryParameters["notice"].map(String.init))
+    }
+
+    @Sendable func createProfile(request: Request, context: AppRequestContext) async throws -> Response {
+        let (session, form) = try await authorizedPost(request, context: context)
+        guard let session else { return forbidden() }
+        var object: [String: JSONValue] = [:]
+        for key in ["name", "description", "clientId", "clientSecret", "authorizationURL", "tokenURL", "refreshTokenURL", "tokenRequestFormat"] {
+            if let value = form[key], !value.trimmingCharacters(in: .whitespaces).isEmpty { object[key] = .string(value) }
+        }
+        if let scopes = form["scopes"], !scopes.trimmingCharacters(in: .whitespaces).isEmpty {
+            object["scopes"] = .array(scopes.split(whereSeparator: { $0 == " " || $0 == "," }).map { .string(String($0)) })
+        }
+        object["pkce"] = .bool(form["pkce"] == "true")
+        do {
+            let profile = try await profiles.createProfile(InputReader(object: object), workspace: session.workspace)
+            return redirect("/console/auth-profiles?notice=" + escape("Profile \(profile.name) saved. Select it when adding Intercom."))
+        } catch let problem as Problem {
+            return try await profilesPage(session, problem: problem, form: form)
+        }
+    }
+
+    @Sendable func deleteProfile(request: Request, context: AppRequestContext) async throws -> Response {
+        let (session, _) = try await authorizedPost(request, context: context)
+        guard let session else { return forbidden() }
+        do {
+            try await profiles.deleteProfile(id: try context.parameters.require("id"), workspace: session.workspace)
+            return redirect("/console/auth-profiles?notice=" + escape("Profile deleted."))
+        } catch let problem as Problem {
+            return try await profilesPage(session, problem: problem, form: [:])
+        }
+    }
+
+    // MARK: Pages
+
+    private func integrationsPage(_ session: SignedIn, notice: String? = nil, problem: Problem? = nil, form: [String: String] = [:]) async throws -> Response {
+        let records = try await store.integrations(workspaceID: session.workspace.id)
+        var rows: [[String: Any]] = []
+        for record in records {
+            let shared = record.integration.authorization == .preauthorized
+                ? try await store.connection(integrationID: record.integration.id, endUserID: Connection.sharedUser) : nil
+            rows.append([
+                "id": record.integration.id, "name": record.integration.name, "status": record.status.rawValue,
+                "appLabel": Self.appLabel(record.integration.app), "modeLabel": Self.modeLabel(record.integration.authorization),
+                "account": shared.map { "\($0.account.name) (\($0.account.id))" } ?? "—",
+            ])
+        }
+        let profileRows = try await store.authProfiles(workspaceID: session.workspace.id).map {
+            ["id": $0.id, "name": $0.name, "selected": form["authProfileId"] == $0.id] as [String: Any]
+        }
+        return page("integrations", title: "Integrations", session: session, [
+            "integrations": rows, "hasIntegrations": !rows.isEmpty, "profiles": profileRows, "systemAppConfigured": settings.systemApp != nil,
+            "form": ["name": form["name"] ?? "", "perUser": form["authorization"] == "per_user", "custom": form["app"] == "custom"],
+        ], status: problem.map { .init(code: $0.httpStatus) } ?? .ok, notice: notice, problem: problem)
+    }
+
+    private func integrationPage(id: String, session: SignedIn, notice: String?, error: String?) async throws -> Response {
+        guard let record = try await store.integration(id: id, workspaceID: session.workspace.id) else { return notFound(session) }
+        let integration = record.integration
+        var values: [String: Any] = [
+            "id": integration.id, "name": integration.name, "status": record.status.rawValue,
+            "appLabel": Self.appLabel(integration.app), "modeLabel": Self.modeLabel(integration.authorization),
+            "callbackURL": settings.callbackURL, "perUser": integration.authorization == .perUser,
+            "canAuthorize": integration.authorization == .preauthorized,
+            "authorizeLabel": record.sharedConnectionStatus == nil ? "Authorize" : "Authorize again",
+            "canEnable": record.status != .enabled && (integration.authorization == .perUser || record.sharedConnectionStatus == .active),
+            "canDisable": record.status == .enabled,
+        ]
+        if let profileID = integration.authProfileID {
+            values["profileName"] = try await store.authProfile(id: profileID, workspaceID: session.workspace.id)?.name
+        }
+        if integration.authorization == .preauthorized, let connection = try await store.connection(integrationID: id, endUserID: Connection.sharedUser) {
+            values["connection"] = [
+                "status": connection.status.rawValue, "accountName": connection.account.name, "accountID": connection.account.id,
+                "region": connection.account.region as Any, "adminEmail": connection.account.adminEmail as Any, "lastError": connection.lastError as Any,
+            ]
+        }
+        return page("integration", title: integration.name, session: session, values, notice: notice, error: error)
+    }
+
+    private func profilesPage(_ session: SignedIn, notice: String? = nil, problem: Problem? = nil, form: [String: String] = [:]) async throws -> Response {
+        let rows = try await store.authProfiles(workspaceID: session.workspace.id).map {
+            ["id": $0.id, "name": $0.name, "clientID": $0.clientID, "authorizationURL": $0.authorizationURL, "tokenURL": $0.tokenURL, "csrf": session.csrf]
+        }
+        var formValues: [String: Any] = [:]
+        for key in ["name", "description", "clientId", "authorizationURL", "tokenURL", "refreshTokenURL", "scopes"] { formValues[key] = form[key] ?? "" }
+        formValues["pkce"] = form["pkce"] == "true"
+        formValues["json"] = form["tokenRequestFormat"] == "json"
+        return page("profiles", title: "Authorization profiles", session: session, [
+            "profiles": rows, "hasProfiles": !rows.isEmpty, "callbackURL": settings.callbackURL, "form": formValues,
+        ], status: problem.map { .init(code: $0.httpStatus) } ?? .ok, notice: notice, problem: problem)
+    }
+
+    private func page(_ name: String, title: String, session: SignedIn?, _ values: [String: Any], status: HTTPResponse.Status = .ok,
+                      notice: String? = nil, error: String? = nil, problem: Problem? = nil) -> Response {
+        var frame: [String: Any] = ["signedIn": session != nil]
+        if let session { frame["workspaceName"] = session.workspace.name; frame["csrf"] = session.csrf }
+        if let notice { frame["notice"] = notice }
+        if let problem {
+            frame["error"] = problem.errors == nil ? problem.detail : "Please correct these fields:"
+            frame["errors"] = (problem.errors ?? []).map { ["field": Self.fieldLabels[$0.field] ?? $0.field, "detail": $0.detail] }
+            frame["hasErrors"] = !(problem.errors ?? []).isEmpty
+        } else if let error {
+            frame["error"] = error
+        }
+        return Pages.html(status, ConsoleTemplates.page(name, title: title, frame: frame, values))
+    }
+
+    private func notFound(_ session: SignedIn) -> Response {
+        page("message", title: "Not found", session: session, [
+            "heading": "Not found", "message": "Nothing with that id exists in this workspace.",
+        ], status: .notFound)
+    }
+
+    private func forbidden() -> Response {
+        Pages.html(.forbidden, Pages.render(title: "Not allowed", heading: "Your console session has expired",
+                                            message: "Sign in to the console again and repeat the action.", success: false))
+    }
+
+    // MARK: Plumbing
+
+    /// The signed-in admin, if the request carries a valid, unexpired session whose API key still exists.
+    private func signedIn(_ request: Request) async throws -> SignedIn? {
+        guard let cookie = request.cookies[ConsoleSession.cookieName]?.value, !cookie.isEmpty,
+              let session = signer.session(from: cookie, now: clock.now()),
+              let workspace = try await store.workspace(forAPIKeyHash: session.keyHash), workspace.id == session.workspaceID
+        else { return nil }
+        return SignedIn(workspace: workspace, csrf: signer.csrfToken(forCookie: cookie), cookie: cookie)
+    }
+
+    /// A POST from a signed-in admin with a valid CSRF token, and its form; nil session when either fails.
+    private func authorizedPost(_ request: Request, context: AppRequestContext) async throws -> (SignedIn?, [String: String]) {
+        let form = try await formFields(request, context: context)
+        guard let session = try await signedIn(request), signer.isValidCSRF(form["csrf"], cookie: session.cookie) else { return (nil, form) }
+        return (session, form)
+    }
+
+    private func formFields(_ request: Request, context: AppRequestContext) async throws -> [String: String] {
+        let buffer = try await request.body.collect(upTo: 64 * 1024)
+        var fields: [String: String] = [:]
+        for (name, value) in FormEncoding.decode(String(buffer: buffer)) where fields[name] == nil { fields[name] = value }
+        return fields
+    }
+
+    private func redirect(_ location: String) -> Response {
+        Response(status: .seeOther, headers: [.location: location, .cacheControl: "no-store"])
+    }
+
+    private func escape(_ text: String) -> String { FormEncoding.escape(text) }
+
+    /// API field names as the console's forms label them.
+    static let fieldLabels: [String: String] = [
+        "name": "Name", "description": "Description", "clientId": "Client ID", "clientSecret": "Client secret",
+        "authorizationURL": "Authorization URL", "tokenURL": "Token request URL", "refreshTokenURL": "Refresh token URL",
+        "scopes": "Scopes", "tokenRequestFormat": "Token request body", "app": "OAuth app", "authorization": "Authorization type",
+        "authProfileId": "Authorization profile",
+    ]
+
+    static func appLabel(_ app: AppKind) -> String { app == .system ? "System" : "Custom" }
+    static func modeLabel(_ mode: AuthorizationMode) -> String { mode == .preauthorized ? "Pre-authorized" : "Users authorize" }
+}

@@ -1,0 +1,134 @@
+import Mustache
+
+/// The console's HTML. Mustache escapes every `{{value}}`; only `{{{content}}}` (our own rendered HTML) is raw.
+enum ConsoleTemplates {
+    static let layout = """
+        <!doctype html>
+        <html lang="en"><head><meta charset="utf-8"><title>{{title}} · Switchboard</title>
+        <meta name="viewport" content="width=device-width, initial-scale=1">
+        <style>
+        body{font-family:system-ui,sans-serif;margin:0;background:#f6f7f9;color:#111}
+        header{background:#14213d;color:#fff;padding:12px 24px;display:flex;gap:20px;align-items:center}
+        header a{color:#fff;text-decoration:none} header strong{margin-right:auto} header form{margin:0}
+        main{max-width:960px;margin:24px auto;padding:0 16px}
+        section{background:#fff;border-radius:10px;padding:20px 24px;margin-bottom:20px;box-shadow:0 1px 3px #0002}
+        table{width:100%;border-collapse:collapse} th,td{text-align:left;padding:8px;border-bottom:1px solid #eee;vertical-align:top}
+        label{display:block;margin:10px 0 4px;font-weight:600} input[type=text],input[type=password],input[type=url],select,textarea{width:100%;padding:7px;box-sizing:border-box}
+        .hint{color:#555;font-size:13px;font-weight:normal} button{padding:8px 14px;border:0;border-radius:6px;background:#1f6feb;color:#fff;cursor:pointer}
+        button.secondary{background:#e6e8eb;color:#111} button.danger{background:#c62828}
+        .status{display:inline-block;padding:2px 8px;border-radius:10px;background:#e6e8eb;font-size:13px}
+        .status-enabled,.status-active{background:#d7f5dd} .status-authorized{background:#dbe8ff} .status-error,.status-needs_reauthorization{background:#ffd9d9}
+        .notice{background:#e7f6ec;border-left:4px solid #2e7d32;padding:10px 14px;margin-bottom:16px}
+        .error{background:#fdecea;border-left:4px solid #c62828;padding:10px 14px;margin-bottom:16px}
+        code.copy{background:#f1f3f5;padding:4px 8px;border-radius:4px;user-select:all;word-break:break-all}
+        .actions{display:flex;gap:8px;flex-wrap:wrap} .actions form{margin:0}
+        </style></head><body>
+        <header><strong>Switchboard</strong>
+        {{#signedIn}}<a href="/console/integrations">Integrations</a><a href="/console/auth-profiles">Authorization profiles</a>
+        <span class="hint" style="color:#cfd8e3">{{workspaceName}}</span>
+        <form method="post" action="/console/logout"><input type="hidden" name="csrf" value="{{csrf}}"><button class="secondary">Sign out</button></form>{{/signedIn}}
+        </header>
+        <main>
+        {{#notice}}<div class="notice" role="status">{{notice}}</div>{{/notice}}
+        {{#error}}<div class="error" role="alert">{{error}}{{#hasErrors}}<ul>{{#errors}}<li><strong>{{field}}</strong> {{detail}}</li>{{/errors}}</ul>{{/hasErrors}}</div>{{/error}}
+        {{{content}}}
+        </main></body></html>
+        """
+
+    static let login = """
+        <section><h1>Sign in to the console</h1>
+        <form method="post" action="/console/login">
+        <label for="apiKey">Admin API key <span class="hint">from <code>switchboard keys create --workspace NAME</code> (the demo prints one)</span></label>
+        <input id="apiKey" name="apiKey" type="password" autocomplete="off" required>
+        <p><button>Sign in</button></p></form></section>
+        """
+
+    static let integrations = """
+        <section><h1>Integrations</h1>
+        {{^integrations}}<p>No integrations yet. Add Intercom below.</p>{{/integrations}}
+        {{#hasIntegrations}}<table><thead><tr><th>Name</th><th>App</th><th>Authorization</th><th>Status</th><th>Intercom workspace</th></tr></thead><tbody>
+        {{#integrations}}<tr><td><a href="/console/integrations/{{id}}">{{name}}</a></td><td>{{appLabel}}</td><td>{{modeLabel}}</td>
+        <td><span class="status status-{{status}}">{{status}}</span></td><td>{{account}}</td></tr>{{/integrations}}
+        </tbody></table>{{/hasIntegrations}}</section>
+        <section><h2>Add Intercom</h2>
+        <form method="post" action="/console/integrations">
+        <input type="hidden" name="csrf" value="{{csrf}}">
+        <label for="name">Name</label><input id="name" name="name" type="text" value="{{form.name}}" required maxlength="200">
+        <label>Authorization type</label>
+        <label class="hint"><input type="radio" name="authorization" value="preauthorized" {{^form.perUser}}checked{{/form.perUser}}> Pre-authorize the integration (an admin authorizes once)</label>
+        <label class="hint"><input type="radio" name="authorization" value="per_user" {{#form.perUser}}checked{{/form.perUser}}> Allow users to authorize the integration (each end user, through a link in the conversation)</label>
+        <label>OAuth app</label>
+        {{#systemAppConfigured}}<label class="hint"><input type="radio" name="app" value="system" {{^form.custom}}checked{{/form.custom}}> System: this deployment's Intercom app</label>{{/systemAppConfigured}}
+        <label class="hint"><input type="radio" name="app" value="custom" {{#form.custom}}checked{{/form.custom}}{{^systemAppConfigured}}checked{{/systemAppConfigured}}> Custom: an authorization profile of your own</label>
+        <label for="authProfileId">Authorization profile <span class="hint">(custom only; <a href="/console/auth-profiles">create new</a>)</span></label>
+        <select id="authProfileId" name="authProfileId"><option value="">—</option>{{#profiles}}<option value="{{id}}" {{#selected}}selected{{/selected}}>{{name}}</option>{{/profiles}}</select>
+        <p><button>Add integration</button></p></form></section>
+        """
+
+    static let integration = """
+        <section><h1>{{name}} <span class="status status-{{status}}">{{status}}</span></h1>
+        <table>
+        <tr><th>Provider</th><td>Intercom</td></tr>
+        <tr><th>OAuth app</th><td>{{appLabel}}{{#profileName}} — {{profileName}}{{/profileName}}</td></tr>
+        <tr><th>Authorization</th><td>{{modeLabel}}</td></tr>
+        <tr><th>Callback URL</th><td><code class="copy">{{callbackURL}}</code><br><span class="hint">Intercom's Redirect URL for the app must include it.</span></td></tr>
+        {{#connection}}<tr><th>Connection</th><td><span class="status status-{{status}}">{{status}}</span> {{accountName}} ({{accountID}}{{#region}}, {{region}}{{/region}}){{#adminEmail}} as {{adminEmail}}{{/adminEmail}}
+        {{#lastError}}<br><span class="hint">Last error: {{lastError}}</span>{{/lastError}}</td></tr>{{/connection}}
+        </table>
+        <div class="actions" style="margin-top:16px">
+        {{#canAuthorize}}<form method="post" action="/console/integrations/{{id}}/authorize"><input type="hidden" name="csrf" value="{{csrf}}"><button>{{authorizeLabel}}</button></form>{{/canAuthorize}}
+        {{#canEnable}}<form method="post" action="/console/integrations/{{id}}/enable"><input type="hidden" name="csrf" value="{{csrf}}"><button>Enable</button></form>{{/canEnable}}
+        {{#canDisable}}<form method="post" action="/console/integrations/{{id}}/disable"><input type="hidden" name="csrf" value="{{csrf}}"><button class="secondary">Disable</button></form>{{/canDisable}}
+        <form method="post" action="/console/integrations/{{id}}/delete" onsubmit="return confirm('Delete this integration and every credential under it?')"><input type="hidden" name="csrf" value="{{csrf}}"><button class="danger">Delete</button></form>
+        </div>
+        {{#perUser}}<p class="hint">End users connect their own Intercom accounts through a link the assistant sends in the conversation.</p>{{/perUser}}
+        </section>
+        """
+
+    static let profiles = """
+        <section><h1>Authorization profiles</h1>
+        <p>Your own Intercom app ("Custom"). Paste this <strong>callback URL</strong> into the app's Redirect URLs in Intercom's Developer Hub (Authentication tab, "Use OAuth"):</p>
+        <p><code class="copy">{{callbackURL}}</code></p>
+        {{#hasProfiles}}<table><thead><tr><th>Name</th><th>Client ID</th><th>Authorization URL</th><th>Token URL</th><th></th></tr></thead><tbody>
+        {{#profiles}}<tr><td>{{name}}</td><td>{{clientID}}</td><td>{{authorizationURL}}</td><td>{{tokenURL}}</td>
+        <td><form method="post" action="/console/auth-profiles/{{id}}/delete"><input type="hidden" name="csrf" value="{{csrf}}"><button class="secondary">Delete</button></form></td></tr>{{/profiles}}
+        </tbody></table>{{/hasProfiles}}</section>
+        <section><h2>Create new (OAuth v2)</h2>
+        <form method="post" action="/console/auth-profiles">
+        <input type="hidden" name="csrf" value="{{csrf}}">
+        <label for="name">Identity provider name</label><input id="name" name="name" type="text" value="{{form.name}}" required maxlength="200">
+        <label for="description">Description</label><input id="description" name="description" type="text" value="{{form.description}}">
+        <label for="clientId">Client ID <span class="hint">Developer Hub → your app → Basic information</span></label><input id="clientId" name="clientId" type="text" value="{{form.clientId}}" required>
+        <label for="clientSecret">Client secret</label><input id="clientSecret" name="clientSecret" type="password" autocomplete="off" required>
+        <label for="authorizationURL">Authorization URL <span class="hint">e.g. https://app.intercom.com/oauth — Switchboard fills client_id and a fresh, random state itself</span></label>
+        <input id="authorizationURL" name="authorizationURL" type="text" value="{{form.authorizationURL}}" required>
+        <label for="tokenURL">Token request URL <span class="hint">e.g. https://api.intercom.io/auth/eagle/token</span></label><input id="tokenURL" name="tokenURL" type="text" value="{{form.tokenURL}}" required>
+        <label for="refreshTokenURL">Refresh token URL <span class="hint">defaults to the token URL</span></label><input id="refreshTokenURL" name="refreshTokenURL" type="text" value="{{form.refreshTokenURL}}">
+        <label for="scopes">Scopes <span class="hint">space-separated; Intercom sets permissions on the app instead</span></label><input id="scopes" name="scopes" type="text" value="{{form.scopes}}">
+        <label class="hint"><input type="checkbox" name="pkce" value="true" {{#form.pkce}}checked{{/form.pkce}}> Use PKCE (S256)</label>
+        <label for="tokenRequestFormat">Token request body</label>
+        <select id="tokenRequestFormat" name="tokenRequestFormat"><option value="form">form-encoded</option><option value="json" {{#form.json}}selected{{/form.json}}>JSON</option></select>
+        <p><button>Save authorization profile</button></p></form></section>
+        """
+
+    static let message = """
+        <section><h1>{{heading}}</h1><p>{{message}}</p><p><a href="/console/integrations">Back to integrations</a></p></section>
+        """
+
+    static let compiled: [String: MustacheTemplate] = {
+        var result: [String: MustacheTemplate] = [:]
+        for (name, text) in ["layout": layout, "login": login, "integrations": integrations, "integration": integration, "profiles": profiles, "message": message] {
+            result[name] = try! MustacheTemplate(string: text)
+        }
+        return result
+    }()
+
+    static func page(_ name: String, title: String, frame: [String: Any], _ values: [String: Any]) -> String {
+        var merged = frame
+        for (key, value) in values { merged[key] = value }
+        let content = compiled[name]!.render(merged)
+        merged["content"] = content
+        merged["title"] = title
+        return compiled["layout"]!.render(merged)
+    }
+}

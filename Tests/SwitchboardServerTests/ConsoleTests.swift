@@ -1,0 +1,181 @@
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import IntercomSandbox
+import SwitchboardCore
+import SwitchboardStore
+import SwitchboardTestSupport
+import Testing
+import SQLKit
+
+/// A browser session against the in-process console: keeps the cookie, reads the CSRF token from pages.
+struct ConsoleBrowser {
+    let client: any TestClientProtocol
+    var cookie: String?
+
+    static let formType: HTTPFields = [.contentType: "application/x-www-form-urlencoded"]
+
+    func headers(_ extra: HTTPFields = [:]) -> HTTPFields {
+        var headers = extra
+        if let cookie { headers[.cookie] = "sb_console=\(cookie)" }
+        return headers
+    }
+
+    func get(_ uri: String) async throws -> TestResponse {
+        try await client.execute(uri: uri, method: .get, headers: headers())
+    }
+
+    func post(_ uri: String, _ fields: [(String, String)]) async throws -> TestResponse {
+        try await client.execute(uri: uri, method: .post, headers: headers(Self.formType),
+                                 body: ByteBuffer(string: FormEncoding.encode(fields)))
+    }
+
+    mutating func signIn(_ key: String) async throws -> TestResponse {
+        let response = try await post("/console/login", [("apiKey", key)])
+        if let setCookie = response.headers[.setCookie], let value = setCookie.firstMatch(of: /sb_console=([^;]*)/)?.1 {
+            cookie = String(value)
+        }
+        return response
+    }
+
+    /// The CSRF token embedded in a console page.
+    func csrf() async throws -> String {
+        let page = text(try await get("/console/integrations"))
+        return String(try #require(page.firstMatch(of: /name="csrf" value="([^"]+)"/)?.1))
+    }
+}
+
+@Suite("Web console")
+struct ConsoleTests {
+    @Test("sign-in with an API key sets an HttpOnly, SameSite session cookie; a wrong key is refused")
+    func signIn() async throws {
+        try await Harness.with { harness, client in
+            var browser = ConsoleBrowser(client: client)
+            #expect(try await browser.get("/console/integrations").headers[.location] == "/console", "signed-out pages send you to sign in")
+            let wrong = try await browser.signIn("sbk_wrong")
+            #expect(wrong.status == .unauthorized)
+            #expect(text(wrong).contains("unknown or revoked"))
+            let ok = try await browser.signIn(harness.apiKey)
+            #expect(ok.status == .seeOther)
+            let setCookie = try #require(ok.headers[.setCookie])
+            #expect(setCookie.contains("HttpOnly") && setCookie.contains("SameSite=Lax") && setCookie.contains("Path=/console"))
+            #expect(setCookie.contains("Secure"), "the public URL is https")
+            #expect(!setCookie.contains(harness.apiKey), "the cookie never carries the key")
+            let page = try await browser.get("/console/integrations")
+            #expect(page.status == .ok)
+            #expect(text(page).contains(harness.workspace.name))
+        }
+    }
+
+    @Test("the guide's custom steps by form: create a profile, add Intercom, Authorize, Enable")
+    func guideStepsInConsole() async throws {
+        try await Harness.with { harness, client in
+            var browser = ConsoleBrowser(client: client)
+            _ = try await browser.signIn(harness.apiKey)
+            let profilesPage = text(try await browser.get("/console/auth-profiles"))
+            #expect(profilesPage.contains("https://switchboard.test/oauth/callback"), "the callback URL to paste into Intercom is shown")
+
+            let app = await harness.sandbox.state.registerApp(name: "Acme", redirectURLs: ["https://switchboard.test/oauth/callback"])
+            let csrf = try await browser.csrf()
+            let saved = try await browser.post("/console/auth-profiles", [
+                ("csrf", csrf), ("name", "Intercom (Acme)"), ("clientId", app.clientID), ("clientSecret", app.clientSecret),
+                ("authorizationURL", harness.sandbox.url + "/oauth?client_id=****&state=xyz"), ("tokenURL", harness.sandbox.url + "/auth/eagle/token"),
+                ("refreshTokenURL", ""), ("scopes", ""), ("tokenRequestFormat", "form"),
+            ])
+            #expect(saved.status == .seeOther, "\(text(saved))")
+            let profile = try #require(try await harness.store.authProfiles(workspaceID: harness.workspace.id).first)
+            #expect(profile.clientSecret == app.clientSecret)
+            #expect(!text(try await browser.get("/console/auth-profiles")).contains(app.clientSecret), "the secret is never shown")
+
+            let added = try await browser.post("/console/integrations", [
+                ("csrf", csrf), ("name", "Support bot"), ("authorization", "preauthorized"), ("app", "custom"), ("authProfileId", profile.id),
+            ])
+            #expect(added.status == .seeOther)
+            let detailURI = try #require(added.headers[.location]).split(separator: "?")[0]
+            let detail = text(try await browser.get(String(detailURI)))
+            #expect(detail.contains("configured") && detail.contains(">Authorize<"))
+            let id = String(detailURI.split(separator: "/").last!)
+
+            let authorize = try await browser.post("/console/integrations/\(id)/authorize", [("csrf", csrf)])
+            #expect(authorize.status == .seeOther)
+            let providerURL = try #require(authorize.headers[.location])
+            #expect(providerURL.hasPrefix(harness.sandbox.url + "/oauth?"))
+            let location = try await SandboxBrowser.authorize(providerURL)
+            let callback = try await client.execute(uri: try callbackURI(location), method: .get)
+            #expect(text(callback).contains("/console/integrations/\(id)"), "the page links back to the console")
+
+            let authorized = text(try await browser.get("/console/integrations/\(id)"))
+            #expect(authorized.contains("authorized") && authorized.contains("Acme Support"))
+            let enabled = try await browser.post("/console/integrations/\(id)/enable", [("csrf", csrf)])
+            #expect(enabled.headers[.location]?.contains("notice=") == true)
+            #expect(try await harness.store.integration(id: id, workspaceID: harness.workspace.id)?.status == .enabled)
+        }
+    }
+
+    @Test("the system app steps by form: Select System, Authorize, Enable")
+    func systemStepsInConsole() async throws {
+        try await Harness.with { harness, client in
+            var browser = ConsoleBrowser(client: client)
+            _ = try await browser.signIn(harness.apiKey)
+            let csrf = try await browser.csrf()
+            let added = try await browser.post("/console/integrations", [("csrf", csrf), ("name", "Bot"), ("authorization", "preauthorized"), ("app", "system")])
+            let id = String(try #require(added.headers[.location]).split(separator: "?")[0].split(separator: "/").last!)
+            let providerURL = try #require(try await browser.post("/console/integrations/\(id)/authorize", [("csrf", csrf)]).headers[.location])
+            _ = try await client.execute(uri: try callbackURI(try await SandboxBrowser.authorize(providerURL)), method: .get)
+            _ = try await browser.post("/console/integrations/\(id)/enable", [("csrf", csrf)])
+            #expect(text(try await browser.get("/console/integrations/\(id)")).contains("status-enabled"))
+        }
+    }
+
+    @Test("a form with errors is shown again with each field named; nothing is stored")
+    func formErrors() async throws {
+        try await Harness.with { harness, client in
+            var browser = ConsoleBrowser(client: client)
+            _ = try await browser.signIn(harness.apiKey)
+            let csrf = try await browser.csrf()
+            let response = try await browser.post("/console/auth-profiles", [("csrf", csrf), ("name", "X"), ("authorizationURL", "ftp://nope")])
+            #expect(response.status == .unprocessableContent)
+            let page = text(response)
+            for field in ["Client ID", "Client secret", "Authorization URL", "Token request URL"] { #expect(page.contains("<strong>\(field)</strong>")) }
+            #expect(page.contains("value=\"X\""), "what was typed is kept")
+            #expect(try await harness.store.authProfiles(workspaceID: harness.workspace.id).isEmpty)
+
+            let enable = try await browser.post("/console/integrations", [("csrf", csrf), ("name", "Bot"), ("authorization", "preauthorized"), ("app", "system")])
+            let id = String(try #require(enable.headers[.location]).split(separator: "?")[0].split(separator: "/").last!)
+            let refused = try await browser.post("/console/integrations/\(id)/enable", [("csrf", csrf)])
+            #expect(refused.headers[.location]?.contains("error=") == true, "enabling before authorizing is refused with a message")
+        }
+    }
+
+    @Test("posts without the session's CSRF token, with a tampered cookie, or after the key is gone are refused")
+    func forgery() async throws {
+        try await Harness.with { harness, client in
+            var browser = ConsoleBrowser(client: client)
+            _ = try await browser.signIn(harness.apiKey)
+            let noToken = try await browser.post("/console/integrations", [("name", "Bot"), ("authorization", "preauthorized"), ("app", "system")])
+            #expect(noToken.status == .forbidden)
+            let wrongToken = try await browser.post("/console/integrations", [("csrf", "AAAAAAAAAAAAAAAAAAAAAAAA"), ("name", "Bot"), ("app", "system")])
+            #expect(wrongToken.status == .forbidden)
+            #expect(try await harness.store.integrations(workspaceID: harness.workspace.id).isEmpty)
+
+            var tampered = browser
+            tampered.cookie = browser.cookie!.replacingOccurrences(of: harness.workspace.id, with: "ws_000000000000000000000000")
+            #expect(try await tampered.get("/console/integrations").headers[.location] == "/console")
+
+            try await harness.store.database.withConnection { db in try await db.raw("UPDATE api_keys SET revoked_at = 1").run() }
+            #expect(try await browser.get("/console/integrations").headers[.location] == "/console", "revoking the key ends the session")
+        }
+    }
+
+    @Test("names are escaped in pages")
+    func escaping() async throws {
+        try await Harness.with { harness, client in
+            _ = try await client.call(.post, "/v1/integrations", harness, json: #"{"name":"<script>alert(1)</script>","app":"system","authorization":"per_user"}"#)
+            var browser = ConsoleBrowser(client: client)
+            _ = try await browser.signIn(harness.apiKey)
+            let page = text(try await browser.get("/console/integrations"))
+            #expect(!page.contains("<script>alert(1)</script>"))
+            #expect(page.contains("&lt;script&gt;"))
+        }
+    }
+}
