@@ -94,10 +94,13 @@ extension ServerSettings {
 
     /// Reads and checks every setting; the first problem found is thrown, naming its setting.
     public static func load(from reader: ConfigReader) throws(SettingsError) -> ServerSettings {
+        // Every setting is read as text; a JSON file may hold a port as a number or a flag as a boolean.
         func text(_ key: String, secret: Bool = false) -> String? {
-            guard let value = reader.string(forKey: ConfigKey(key), isSecret: secret)?.trimmingCharacters(in: .whitespaces), !value.isEmpty else {
-                return nil
-            }
+            let configKey = ConfigKey(key.split(separator: ".").map(String.init))
+            let value = reader.string(forKey: configKey, isSecret: secret)
+                ?? reader.int(forKey: configKey, isSecret: secret).map(String.init)
+                ?? reader.bool(forKey: configKey, isSecret: secret).map(String.init)
+            guard let value = value?.trimmingCharacters(in: .whitespaces), !value.isEmpty else { return nil }
             return value
         }
         func url(_ key: String, default fallback: String? = nil) throws(SettingsError) -> URL? {

@@ -50,10 +50,13 @@ enum SettingsReader {
             }).prefixKeys(with: ConfigKey(["switchboard"])),
         ]
         if let configFile {
+            guard FileManager.default.isReadableFile(atPath: configFile) else {
+                throw CLIError("the settings file '\(configFile)' does not exist or cannot be read")
+            }
             do {
                 providers.append(try await FileProvider<JSONSnapshot>(filePath: .init(configFile)))
             } catch {
-                throw CLIError("the settings file '\(configFile)' could not be read as JSON: \(error)")
+                throw CLIError("the settings file '\(configFile)' is not a JSON object of settings (e.g. {\"database\": {\"url\": \"…\"}})")
             }
         }
         return ConfigReader(providers: providers)

@@ -201,6 +201,28 @@ struct EndToEndTests {
         #expect(!result.stderr.contains(Data(count: 32).base64EncodedString()))
     }
 
+    @Test("serve reads its settings from a JSON file, numbers included; flags win over the file")
+    func settingsFile() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("sb-config-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let filePort = try freePort(), flagPort = try freePort()
+        let file = directory.appendingPathComponent("settings.json")
+        let key = Data((0..<32).map { _ in UInt8.random(in: 0...255) }).base64EncodedString()
+        try Data("""
+            {"port": \(filePort), "public": {"url": "https://sb.example"}, "database": {"url": "sqlite:\(directory.path)/db.sqlite"},
+             "master": {"key": "\(key)"}, "log": {"level": "warning"}}
+            """.utf8).write(to: file)
+        let fromFile = try ChildProcess(arguments: ["serve", "--config", file.path])
+        try await fromFile.waitUntilServing("http://127.0.0.1:\(filePort)/health")
+        #expect(await fromFile.stop() == 0)
+        let overridden = try ChildProcess(arguments: ["serve", "--config", file.path, "--port", "\(flagPort)"])
+        try await overridden.waitUntilServing("http://127.0.0.1:\(flagPort)/health")
+        #expect(await overridden.stop() == 0)
+        let missing = try await ChildProcess.run(["serve", "--config", directory.appendingPathComponent("nope.json").path])
+        #expect(missing.status != 0 && missing.stderr.contains("does not exist"))
+    }
+
     @Test("keys create without a database says how to choose one")
     func keysNeedDatabase() async throws {
         let result = try await ChildProcess.run(["keys", "create", "--workspace", "x"])
