@@ -22,6 +22,7 @@ struct SandboxCommand: AsyncParsableCommand {
         @Option(help: "Listen port.") var port = 8081
         @Option(help: "A JSON seed file: {\"workspaces\":[…],\"apps\":[…]}; default: two workspaces with one admin each.") var seed: String?
         @Option(name: .customLong("app"), help: "Register an app: CLIENT_ID:CLIENT_SECRET:REDIRECT_URL (repeatable).") var apps: [String] = []
+        @Option(name: .customLong("admin"), help: "Add an admin: EMAIL:PASSWORD[:WORKSPACE NAME] (repeatable; a new workspace name creates it).") var admins: [String] = []
 
         func run() async throws {
             var seedData = SandboxSeed.standard
@@ -34,6 +35,20 @@ struct SandboxCommand: AsyncParsableCommand {
                     throw CLIError("--app must be CLIENT_ID:CLIENT_SECRET:REDIRECT_URL")
                 }
                 seedData.apps.append(SandboxApp(name: "App \(parts[0])", clientID: parts[0], clientSecret: parts[1], redirectURLs: [parts[2]]))
+            }
+            for (index, spec) in admins.enumerated() {
+                let parts = spec.split(separator: ":", maxSplits: 2).map(String.init)
+                guard parts.count >= 2, parts[0].contains("@"), !parts[1].isEmpty else {
+                    throw CLIError("--admin must be EMAIL:PASSWORD or EMAIL:PASSWORD:WORKSPACE NAME")
+                }
+                let admin = SandboxAdmin(id: String(991_268_000 + index), name: String(parts[0].split(separator: "@")[0]), email: parts[0], password: parts[1])
+                let workspaceName = parts.count == 3 ? parts[2] : seedData.workspaces.first?.name
+                if let position = seedData.workspaces.firstIndex(where: { $0.name == workspaceName }) {
+                    seedData.workspaces[position].admins.append(admin)
+                } else {
+                    let idCode = String(UUID().uuidString.lowercased().filter(\.isLetter).prefix(4)) + String(format: "%04d", index)
+                    seedData.workspaces.append(SandboxWorkspace(idCode: idCode, name: workspaceName ?? "Sandbox", admins: [admin]))
+                }
             }
             let seeded = seedData
             let configuration = SandboxConfiguration(host: host, port: port, seed: seeded)

@@ -236,20 +236,13 @@ struct EndToEndTests {
         defer { try? FileManager.default.removeItem(at: directory) }
         var keys: [String] = []
         for _ in 0..<2 {
-            let port = try freePort(), sandboxPort = try freePort()
-            let demo = try ChildProcess(arguments: ["demo", "--port", "\(port)", "--sandbox-port", "\(sandboxPort)", "--data", directory.path])
-            let deadline = ContinuousClock.now.advanced(by: .seconds(30))
-            while !demo.stdout.contains("Sandbox login:") && ContinuousClock.now < deadline && demo.process.isRunning {
-                try await Task.sleep(for: .milliseconds(50))
-            }
+            let (demo, api) = try await Self.startDemo(directory)
             let output = demo.stdout
-            #expect(output.contains("API: http://127.0.0.1:\(port)/v1"), "\(output)\n\(demo.stderr)")
-            #expect(output.contains("Intercom sandbox: http://127.0.0.1:\(sandboxPort)"))
-            #expect(output.contains("Console: http://127.0.0.1:\(port)/console"))
+            #expect(output.contains("Console: \(api.base)/console"), "\(output)")
+            #expect(output.contains("API: \(api.base)/v1"))
+            #expect(output.contains("Intercom sandbox: http://127.0.0.1:"))
             #expect(output.contains("Sandbox login: ada@acme.test / sandbox-password"))
-            let key = try #require(output.firstMatch(of: /API key: (\S+)/)?.1)
-            keys.append(String(key))
-            let api = API(base: "http://127.0.0.1:\(port)", key: String(key))
+            keys.append(api.key)
             #expect(try await api.call(.GET, "/v1/integrations").status == 200)
             if keys.count == 1 {
                 #expect(try await api.call(.POST, "/v1/integrations", #"{"name":"kept","app":"system","authorization":"preauthorized"}"#).status == 201)
@@ -261,6 +254,47 @@ struct EndToEndTests {
         #expect(keys[0] == keys[1], "the demo reuses its API key")
         let attributes = try FileManager.default.attributesOfItem(atPath: directory.appendingPathComponent("master.key").path)
         #expect((attributes[.posixPermissions] as? Int) == 0o600)
+    }
+}
+
+extension EndToEndTests {
+    /// Starts the demo in `directory` and returns it with its API.
+    static func startDemo(_ directory: URL) async throws -> (ChildProcess, API) {
+        let port = try freePort(), sandboxPort = try freePort()
+        let demo = try ChildProcess(arguments: ["demo", "--port", "\(port)", "--sandbox-port", "\(sandboxPort)", "--data", directory.path])
+        let deadline = ContinuousClock.now.advanced(by: .seconds(30))
+        while !demo.stdout.contains("Sandbox login:") && ContinuousClock.now < deadline && demo.process.isRunning {
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        let key = try #require(demo.stdout.firstMatch(of: /API key: (\S+)/)?.1, "demo output: \(demo.stdout) \(demo.stderr)")
+        return (demo, API(base: "http://127.0.0.1:\(port)", key: String(key)))
+    }
+
+    @Test("keys rotate-master re-encrypts the demo's secrets under a new key that the next start uses")
+    func rotateMaster() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("sb-rotate-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        var (demo, api) = try await Self.startDemo(directory)
+        let created = try await api.call(.POST, "/v1/auth-profiles", """
+            {"name":"p","clientId":"c","clientSecret":"rotate-me-secret","authorizationURL":"https://idp.example/a","tokenURL":"https://idp.example/t"}
+            """)
+        let id = try #require(created.body["id"] as? String)
+        #expect(await demo.stop() == 0)
+        let keyPath = directory.appendingPathComponent("master.key").path
+        let oldKey = try String(contentsOfFile: keyPath, encoding: .utf8)
+
+        let rotated = try await ChildProcess.run(["keys", "rotate-master", "--data", directory.path])
+        #expect(rotated.status == 0, "\(rotated.stderr)")
+        #expect(rotated.stderr.contains("Re-encrypted 1 secrets"))
+        #expect(rotated.stdout.isEmpty, "with --data the new key goes to the file, not the terminal")
+        let newKey = try String(contentsOfFile: keyPath, encoding: .utf8)
+        #expect(newKey != oldKey)
+        #expect((try FileManager.default.attributesOfItem(atPath: keyPath)[.posixPermissions] as? Int) == 0o600)
+
+        (demo, api) = try await Self.startDemo(directory)
+        let profile = try await api.call(.GET, "/v1/auth-profiles/\(id)")
+        #expect(profile.status == 200, "the secret opens under the new key")
+        #expect(await demo.stop() == 0)
     }
 }
 

@@ -41,6 +41,17 @@ func makeRequest(_ integration: Integration, state: String, endUser: String = Co
     )
 }
 
+extension Store {
+    /// A fresh workspace with one stored pre-authorized integration.
+    func insertIntegration(enablement: Enablement = .never) async throws -> (Workspace, Integration) {
+        let workspace = try await makeWorkspace()
+        var integration = makeIntegration(workspaceID: workspace.id)
+        integration.enablement = enablement
+        try await insert(integration)
+        return (workspace, integration)
+    }
+}
+
 /// Stores an integration with a completed shared connection.
 func connect(_ store: Store, _ integration: Integration, connection: Connection) async throws -> Connection {
     let request = makeRequest(integration, state: OAuthState.generate(), endUser: connection.endUserID, expiresAt: Date().addingTimeInterval(600))
@@ -132,9 +143,7 @@ struct StoreTests {
     func stateSingleUse(backend: Backend) async throws {
         try await TestStore.with(backend) { test in
             let store = test.store
-            let workspace = try await store.makeWorkspace()
-            let integration = makeIntegration(workspaceID: workspace.id)
-            try await store.insert(integration)
+            let (_, integration) = try await store.insertIntegration()
             let now = Date(unixSeconds: 1_800_000_000)
             let fresh = OAuthState.generate(), stale = OAuthState.generate()
             let request = makeRequest(integration, state: fresh, expiresAt: now.addingTimeInterval(600))
@@ -158,9 +167,7 @@ struct StoreTests {
     func concurrentClaims(backend: Backend) async throws {
         try await TestStore.with(backend) { test in
             let store = test.store
-            let workspace = try await store.makeWorkspace()
-            let integration = makeIntegration(workspaceID: workspace.id)
-            try await store.insert(integration)
+            let (_, integration) = try await store.insertIntegration()
             let state = OAuthState.generate()
             try await store.insert(makeRequest(integration, state: state, expiresAt: Date().addingTimeInterval(600)))
             let claims = try await withThrowingTaskGroup(of: AuthorizationClaim.self) { group in
@@ -176,9 +183,7 @@ struct StoreTests {
     func reconnect(backend: Backend) async throws {
         try await TestStore.with(backend) { test in
             let store = test.store
-            let workspace = try await store.makeWorkspace()
-            let integration = makeIntegration(workspaceID: workspace.id)
-            try await store.insert(integration)
+            let (workspace, integration) = try await store.insertIntegration()
             let first = try await connect(store, integration, connection: makeConnection(integration, access: "first"))
             let second = try await connect(store, integration, connection: makeConnection(integration, access: "second", refresh: "r2"))
             #expect(second.id == first.id)
@@ -194,9 +199,7 @@ struct StoreTests {
     func refreshLease(backend: Backend) async throws {
         try await TestStore.with(backend) { test in
             let store = test.store
-            let workspace = try await store.makeWorkspace()
-            let integration = makeIntegration(workspaceID: workspace.id)
-            try await store.insert(integration)
+            let (_, integration) = try await store.insertIntegration()
             let connection = try await connect(store, integration, connection: makeConnection(integration, refresh: "r1", expiresAt: Date()))
             let now = Date()
             #expect(try await store.acquireRefreshLease(connectionID: connection.id, owner: "A", now: now, duration: 30))
@@ -218,10 +221,7 @@ struct StoreTests {
     func permanentFailure(backend: Backend) async throws {
         try await TestStore.with(backend) { test in
             let store = test.store
-            let workspace = try await store.makeWorkspace()
-            var integration = makeIntegration(workspaceID: workspace.id)
-            integration.enablement = .enabled
-            try await store.insert(integration)
+            let (workspace, integration) = try await store.insertIntegration(enablement: .enabled)
             let connection = try await connect(store, integration, connection: makeConnection(integration, refresh: "r1", expiresAt: Date()))
             try await store.recordRefreshFailure(connectionID: connection.id, owner: nil, reason: "503 from provider", permanent: false, now: Date())
             #expect(try await store.connection(id: connection.id)?.status == .active, "a transient failure never kills a connection")
