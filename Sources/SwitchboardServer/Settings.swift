@@ -59,6 +59,13 @@ public struct ServerSettings: Sendable {
     public var callbackURL: String { publicURL.appendingPathComponent("oauth/callback").absoluteString }
 
     public var vault: TokenVault { TokenVault(masterKey: masterKey, previousKeys: previousMasterKeys) }
+
+    /// The Intercom API base for an integration: its own region if set, else the connected workspace's
+    /// (`app.region` from `/me`), else US.
+    public func intercomAPIBase(for integration: Integration, accountRegion: String? = nil) -> URL {
+        let region = integration.region ?? accountRegion.flatMap(IntercomRegion.init(intercomName:)) ?? .us
+        return intercomAPIBaseURLs[region] ?? ServerSettings.intercomDefaultAPIBases[region]!
+    }
 }
 
 /// A setting that is missing or malformed; its description is the one line printed at start-up.

@@ -50,7 +50,7 @@ public struct OAuthApp: Sendable, Equatable {
 }
 
 /// Parameters Switchboard owns in an authorization URL; a pasted URL's values for them are replaced.
-let reservedAuthorizationParameters: Set<String> = [
+public let reservedAuthorizationParameters: Set<String> = [
     "client_id", "state", "redirect_uri", "response_type", "code_challenge", "code_challenge_method", "scope",
 ]
 

@@ -55,9 +55,11 @@ public struct Problem: Error, Sendable, Equatable, Codable {
 extension Problem {
     public static func validation(_ errors: [FieldError]) -> Problem {
         let first = errors.first
-        let detail = errors.count == 1
-            ? "\(first!.field): \(first!.detail)"
-            : "\(errors.count) fields are invalid: " + errors.map { "\($0.field): \($0.detail)" }.joined(separator: "; ")
+        let detail = switch errors.count {
+        case 0: "The input is invalid."
+        case 1: "\(first!.field): \(first!.detail)"
+        default: "\(errors.count) fields are invalid: " + errors.map { "\($0.field): \($0.detail)" }.joined(separator: "; ")
+        }
         return Problem(status: 422, code: "validation_failed", title: "Invalid input", detail: detail, field: first?.field, errors: errors)
     }
 

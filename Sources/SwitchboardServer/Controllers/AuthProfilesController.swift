@@ -109,10 +109,6 @@ struct AuthProfilesController: Sendable {
         }
     }
 
-    static let reservedAuthorizationParameters: Set<String> = [
-        "client_id", "state", "redirect_uri", "response_type", "code_challenge", "code_challenge_method", "scope",
-    ]
-
     func represent(_ profile: AuthProfile) -> JSONValue {
         .object([
             "id": .string(profile.id),

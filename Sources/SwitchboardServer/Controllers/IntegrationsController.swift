@@ -170,7 +170,7 @@ struct IntegrationsController: Sendable {
             throw Problem(status: 503, code: "provider_unavailable", title: "Provider unavailable",
                           detail: "Intercom could not confirm the connection (\(why)). Try again shortly.")
         }
-        let base = apiBase(integration, connection)
+        let base = settings.intercomAPIBase(for: integration, accountRegion: connection.account.region)
         do {
             _ = try await AccountIdentifier(definition: .intercom, transport: transport).identify(accessToken: token, apiBase: base)
         } catch .unauthorized(let code, let message) {
@@ -182,11 +182,6 @@ struct IntegrationsController: Sendable {
             throw Problem(status: 503, code: "provider_unavailable", title: "Provider unavailable",
                           detail: "Intercom could not confirm the connection (\(why)). Try again shortly.")
         }
-    }
-
-    func apiBase(_ integration: Integration, _ connection: Connection?) -> URL {
-        let region = integration.region ?? connection?.account.region.flatMap(IntercomRegion.init(intercomName:)) ?? .us
-        return settings.intercomAPIBaseURLs[region] ?? ServerSettings.intercomDefaultAPIBases[.us]!
     }
 
     private func load(_ context: WorkspaceRequestContext) async throws -> IntegrationRecord {

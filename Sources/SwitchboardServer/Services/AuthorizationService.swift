@@ -144,7 +144,8 @@ public struct AuthorizationService: Sendable {
             return .failed(status: 502, heading: "Intercom could not be reached",
                            message: "The token endpoint did not answer. Nothing was connected; try again.")
         }
-        let apiBase = settings.intercomAPIBaseURLs[integration.region ?? .us] ?? ServerSettings.intercomDefaultAPIBases[.us]!
+        // The workspace's region is unknown until /me answers; the integration's region (or US) is asked first.
+        let apiBase = settings.intercomAPIBase(for: integration)
         let account: ProviderAccount
         do {
             account = try await AccountIdentifier(definition: .intercom, transport: transport).identify(accessToken: grant.accessToken, apiBase: apiBase)
