@@ -8,6 +8,20 @@ struct DeveloperHubRoutes: Sendable {
     func register(on router: Router<BasicRequestContext>) {
         router.post("/_sandbox/apps", use: create)
         router.get("/_sandbox/apps", use: list)
+        router.post("/_sandbox/tokens", use: token)
+    }
+
+    /// `{"clientId", "workspace", "admin"?}` → an access token for that app in that workspace.
+    @Sendable func token(request: Request, context: BasicRequestContext) async throws -> Response {
+        let buffer = try await request.body.collect(upTo: 1 << 16)
+        let object = (try? JSONSerialization.jsonObject(with: Data(String(buffer: buffer).utf8))) as? [String: Any] ?? [:]
+        guard let clientID = object["clientId"] as? String, let workspace = object["workspace"] as? String else {
+            throw IntercomError(.badRequest, code: "parameter_not_found", message: "clientId and workspace are required", field: "clientId")
+        }
+        guard let token = await state.issueToken(clientID: clientID, workspaceID: workspace, adminEmail: object["admin"] as? String) else {
+            throw IntercomError(.notFound, code: "not_found", message: "No such app, workspace or admin")
+        }
+        return JSONBody.response(status: .created, ["token": token, "token_type": "Bearer"])
     }
 
     @Sendable func create(request: Request, context: BasicRequestContext) async throws -> Response {

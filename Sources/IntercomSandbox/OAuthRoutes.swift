@@ -107,14 +107,9 @@ struct OAuthRoutes: Sendable {
         return JSONBody.response([String: String]())
     }
 
-    /// The bearer token's app, workspace and admin, or Intercom's 401.
     func authorize(_ request: Request) async throws -> (SandboxApp, SandboxWorkspace, SandboxAdmin) {
-        guard let token = request.bearerToken else { throw IntercomError.unauthorized }
-        switch await state.check(token: token) {
-        case .valid(let app, let workspace, let admin): return (app, workspace, admin)
-        case .revoked: throw IntercomError.tokenRevoked
-        case .unknown: throw IntercomError.unauthorized
-        }
+        let caller = try await state.caller(for: request)
+        return (caller.app, caller.workspace, caller.admin)
     }
 
     private func resolve(clientID: String, redirectURL: String?) async -> Result<(SandboxApp, String), PageFailure> {

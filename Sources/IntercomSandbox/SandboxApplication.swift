@@ -8,11 +8,14 @@ public struct SandboxConfiguration: Sendable {
     public var host: String
     public var port: Int
     public var seed: SandboxSeed
+    /// Requests a minute per app, enforced in 10-second windows (Intercom's default: 10,000).
+    public var rateLimitPerMinute: Int
 
-    public init(host: String = "127.0.0.1", port: Int = 8081, seed: SandboxSeed = .standard) {
+    public init(host: String = "127.0.0.1", port: Int = 8081, seed: SandboxSeed = .standard, rateLimitPerMinute: Int = 10_000) {
         self.host = host
         self.port = port
         self.seed = seed
+        self.rateLimitPerMinute = rateLimitPerMinute
     }
 }
 
@@ -24,7 +27,8 @@ public func buildSandboxApplication(
     onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
 ) -> some ApplicationProtocol {
     let state = state ?? SandboxState(seed: configuration.seed)
-    let router = buildSandboxRouter(state: state)
+    let router = buildSandboxRouter(state: state, data: SandboxData(seed: configuration.seed),
+                                    limiter: RateLimiter(perMinute: configuration.rateLimitPerMinute))
     return Application(
         router: router,
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "intercom-sandbox"),
@@ -34,10 +38,11 @@ public func buildSandboxApplication(
 }
 
 /// The sandbox's routes, for in-process tests.
-public func buildSandboxRouter(state: SandboxState) -> Router<BasicRequestContext> {
+public func buildSandboxRouter(state: SandboxState, data: SandboxData? = nil, limiter: RateLimiter = RateLimiter()) -> Router<BasicRequestContext> {
     let router = Router(context: BasicRequestContext.self)
     OAuthRoutes(state: state).register(on: router)
     DeveloperHubRoutes(state: state).register(on: router)
+    RestAPI(state: state, data: data ?? SandboxData(seed: .standard), limiter: limiter).register(on: router)
     router.get("/health") { _, _ in "ok" }
     return router
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Hummingbird
 
 /// An Intercom workspace ("app" in Intercom's legacy words) with its admins.
 public struct SandboxWorkspace: Sendable, Codable, Equatable {
@@ -185,6 +186,17 @@ public actor SandboxState {
         return token
     }
 
+    /// An access token for the app in one of the sandbox's workspaces, as Intercom's Developer Hub gives an app
+    /// for its own workspace; tests and benchmarks use it to skip the browser.
+    public func issueToken(clientID: String, workspaceID: String, adminEmail: String? = nil) -> String? {
+        guard apps[clientID] != nil, let workspace = workspaces[workspaceID],
+              let admin = adminEmail.flatMap({ email in workspace.admins.first { $0.email == email } }) ?? workspace.admins.first
+        else { return nil }
+        let token = Data(("tok:" + SandboxRandom.token(bytes: 30)).utf8).base64EncodedString()
+        tokens[token] = IssuedToken(clientID: clientID, workspaceID: workspaceID, adminID: admin.id, revoked: false)
+        return token
+    }
+
     enum TokenCheck {
         case valid(app: SandboxApp, workspace: SandboxWorkspace, admin: SandboxAdmin)
         case revoked
@@ -217,6 +229,18 @@ public actor SandboxState {
     }
 
     public func issuedTokenCount() -> Int { tokens.count }
+
+    /// Who a bearer token speaks for, or Intercom's 401 (`unauthorized`, `token_revoked`).
+    func caller(for request: Request) throws -> Caller {
+        guard let token = request.bearerToken else { throw IntercomError.unauthorized }
+        switch check(token: token) {
+        case .valid(let app, let workspace, let admin): return Caller(app: app, workspace: workspace, admin: admin)
+        case .revoked: throw IntercomError.tokenRevoked
+        case .unknown: throw IntercomError.unauthorized
+        }
+    }
+
+    func admins(workspaceID: String) -> [SandboxAdmin] { workspaces[workspaceID]?.admins ?? [] }
 }
 
 enum SandboxRandom {
@@ -229,4 +253,11 @@ enum SandboxRandom {
         Data(bytes(count)).base64EncodedString()
             .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
     }
+}
+
+/// The app, workspace and admin an access token speaks for.
+struct Caller: Sendable {
+    let app: SandboxApp
+    let workspace: SandboxWorkspace
+    let admin: SandboxAdmin
 }

@@ -1,0 +1,118 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+
+/// Intercom's REST API as the sandbox serves it.
+struct RestAPI: Sendable {
+    let state: SandboxState
+    let data: SandboxData
+    let limiter: RateLimiter
+
+    /// Versions the spec's `intercom_version` lists.
+    static let versions: Set<String> = Set(["1.0", "1.1", "1.2", "1.3", "1.4"] + (0...14).map { "2.\($0)" })
+
+    typealias Handler = @Sendable (Request, BasicRequestContext, Caller) async throws -> SJSON
+
+    /// Wraps a handler in what every Intercom call does: bearer auth, the version check, the app's rate limit
+    /// with its headers, and `error.list` bodies.
+    func endpoint(_ handler: @escaping Handler) -> @Sendable (Request, BasicRequestContext) async throws -> Response {
+        { request, context in
+            let caller = try await state.caller(for: request)
+            let decision = await limiter.take(caller.app.clientID)
+            var response: Response
+            do {
+                if let version = request.headers[HTTPField.Name("Intercom-Version")!], !RestAPI.versions.contains(version) {
+                    throw IntercomError(.badRequest, code: "intercom_version_invalid",
+                                        message: "Requested version '\(version.prefix(20))' is not valid", field: "Intercom-Version")
+                }
+                guard decision.allowed else { throw IntercomError(.tooManyRequests, code: "rate_limit_exceeded", message: "Rate Limit Exceeded") }
+                response = JSONBody.json(try await handler(request, context, caller))
+            } catch let error as IntercomError {
+                response = try error.response(from: request, context: context)
+            }
+            response.headers[HTTPField.Name("X-RateLimit-Limit")!] = String(decision.limit)
+            response.headers[HTTPField.Name("X-RateLimit-Remaining")!] = String(decision.remaining)
+            response.headers[HTTPField.Name("X-RateLimit-Reset")!] = String(decision.reset)
+            return response
+        }
+    }
+
+    /// The JSON body; an empty body is an empty object.
+    static func body(_ request: Request) async throws -> SJSON {
+        let buffer = try await request.body.collect(upTo: 1 << 20)
+        if buffer.readableBytes == 0 { return .object([:]) }
+        guard let json = SJSON.parse(Data(buffer.readableBytesView)) else {
+            throw IntercomError(.badRequest, code: "bad_request", message: "The request body is not valid JSON")
+        }
+        return json
+    }
+
+    func register(on router: Router<BasicRequestContext>) {
+        router.post("/contacts", use: endpoint { request, _, caller in try await data.createContact(caller.workspace.idCode, try await Self.body(request)) })
+        router.get("/contacts", use: endpoint { request, _, caller in
+            let query = request.uri.queryParameters
+            return try await data.listContacts(caller.workspace.idCode, perPage: try perPage(query["per_page"].map { .string(String($0)) }),
+                                               startingAfter: query["starting_after"].map(String.init))
+        })
+        router.post("/contacts/search", use: endpoint { request, _, caller in try await data.searchContacts(caller.workspace.idCode, try await Self.body(request)) })
+        router.post("/contacts/merge", use: endpoint { request, _, caller in try await data.mergeContacts(caller.workspace.idCode, try await Self.body(request)) })
+        router.get("/contacts/find_by_external_id/{external_id}", use: endpoint { _, context, caller in
+            try await data.contact(caller.workspace.idCode, externalID: try context.parameters.require("external_id"))
+        })
+        router.get("/contacts/{id}", use: endpoint { _, context, caller in
+            try await data.contact(caller.workspace.idCode, id: try context.parameters.require("id"))
+        })
+        router.put("/contacts/{id}", use: endpoint { request, context, caller in
+            try await data.updateContact(caller.workspace.idCode, id: try context.parameters.require("id"), try await Self.body(request))
+        })
+        router.delete("/contacts/{id}", use: endpoint { _, context, caller in
+            try await data.deleteContact(caller.workspace.idCode, id: try context.parameters.require("id"))
+        })
+        router.post("/contacts/{id}/archive", use: endpoint { _, context, caller in
+            try await data.setArchived(caller.workspace.idCode, id: try context.parameters.require("id"), true)
+        })
+        router.post("/contacts/{id}/unarchive", use: endpoint { _, context, caller in
+            try await data.setArchived(caller.workspace.idCode, id: try context.parameters.require("id"), false)
+        })
+        router.get("/contacts/{id}/tags", use: endpoint { _, context, caller in
+            try await data.contactTags(caller.workspace.idCode, contactID: try context.parameters.require("id"))
+        })
+        router.post("/contacts/{id}/tags", use: endpoint { request, context, caller in
+            try await data.tagContact(caller.workspace.idCode, contactID: try context.parameters.require("id"), try await Self.body(request))
+        })
+        router.delete("/contacts/{id}/tags/{tag_id}", use: endpoint { _, context, caller in
+            try await data.untagContact(caller.workspace.idCode, contactID: try context.parameters.require("id"), tagID: try context.parameters.require("tag_id"))
+        })
+        router.get("/contacts/{id}/notes", use: endpoint { request, context, caller in
+            let query = request.uri.queryParameters
+            return try await data.notes(caller.workspace.idCode, contactID: try context.parameters.require("id"),
+                                        perPage: try perPage(query["per_page"].map { .string(String($0)) }), startingAfter: query["starting_after"].map(String.init))
+        })
+        router.post("/contacts/{id}/notes", use: endpoint { request, context, caller in
+            try await data.addNote(caller.workspace.idCode, contactID: try context.parameters.require("id"), adminID: caller.admin.id, try await Self.body(request))
+        })
+        router.get("/tags", use: endpoint { _, _, caller in await data.tags(caller.workspace.idCode) })
+        router.post("/tags", use: endpoint { request, _, caller in try await data.createTag(caller.workspace.idCode, try await Self.body(request)) })
+        router.get("/admins", use: endpoint { _, _, caller in
+            .object(["type": .string("admin.list"), "admins": .array(await state.admins(workspaceID: caller.workspace.idCode).map(Self.adminJSON))])
+        })
+        router.get("/admins/{id}", use: endpoint { _, context, caller in
+            let id = try context.parameters.require("id")
+            guard let admin = await state.admins(workspaceID: caller.workspace.idCode).first(where: { $0.id == id }) else {
+                throw IntercomError(.notFound, code: "admin_not_found", message: "Admin not found")
+            }
+            return Self.adminJSON(admin)
+        })
+    }
+
+    static func adminJSON(_ admin: SandboxAdmin) -> SJSON {
+        .object([
+            "type": .string("admin"), "id": .string(admin.id), "name": .string(admin.name), "email": .string(admin.email),
+            "job_title": .string(""), "away_mode_enabled": .bool(false), "away_mode_reassign": .bool(false), "away_status_reason_id": .null,
+            "has_inbox_seat": .bool(true), "team_ids": .array([]),
+            // Unlike /me's admin_with_app, the admin schema's avatar is a URI string.
+            "avatar": .string("https://static.intercomassets.com/assets/default-avatars/admins/128.png"),
+        ])
+    }
+}

@@ -1,0 +1,55 @@
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import SwitchboardTestSupport
+import Testing
+@testable import IntercomSandbox
+
+/// The sandbox in process, with a token for Acme (US) and one for Globex (Europe).
+struct RestHarness: Sendable {
+    let client: any TestClientProtocol
+    let acme: String
+    let globex: String
+    let state: SandboxState
+    let time: TestTime
+
+    static func with(perMinute: Int = 10_000, _ body: @escaping @Sendable (RestHarness) async throws -> Void) async throws {
+        let time = TestTime()
+        let state = SandboxState(seed: .standard, now: { time.now() })
+        let app = await state.registerApp(name: "API tests", redirectURLs: ["https://example.test/cb"])
+        let acme = await state.issueToken(clientID: app.clientID, workspaceID: "acme7x2k")!
+        let globex = await state.issueToken(clientID: app.clientID, workspaceID: "glbx4eu9")!
+        let router = buildSandboxRouter(state: state, data: SandboxData(seed: .standard, now: { time.now() }),
+                                        limiter: RateLimiter(perMinute: perMinute, now: { time.now() }))
+        try await Application(router: router).test(.router) { client in
+            try await body(RestHarness(client: client, acme: acme, globex: globex, state: state, time: time))
+        }
+    }
+
+    /// Calls the API; `contract` names the spec's path template to check the response against.
+    @discardableResult
+    func call(_ method: HTTPRequest.Method, _ uri: String, _ json: String? = nil, token: String? = nil, headers extra: HTTPFields = [:],
+              contract: String? = nil, sourceLocation: SourceLocation = #_sourceLocation) async throws -> (status: Int, json: JSONNode, headers: HTTPFields) {
+        var headers: HTTPFields = [.authorization: "Bearer \(token ?? acme)", .accept: "application/json"]
+        if json != nil { headers[.contentType] = "application/json" }
+        for field in extra { headers[field.name] = field.value }
+        let response = try await client.execute(uri: uri, method: method, headers: headers, body: json.map { ByteBuffer(string: $0) })
+        let data = Data(response.body.readableBytesView)
+        let status = Int(response.status.code)
+        if let contract {
+            let violations = OpenAPIContract.intercom.violations(of: data, path: contract, method: method.rawValue, status: status)
+            #expect(violations.isEmpty, "\(method) \(uri) → \(status) breaks the spec: \(violations.prefix(5))", sourceLocation: sourceLocation)
+        }
+        return (status, JSONNode.parse(data) ?? .null, response.headers)
+    }
+
+    /// Creates a contact and returns its id.
+    func contact(_ json: String, token: String? = nil) async throws -> String {
+        let created = try await call(.post, "/contacts", json, token: token, contract: "/contacts")
+        #expect(created.status == 200, "\(created.json)")
+        return try #require(created.json["id"]?.string)
+    }
+}
+
+func errorCode(_ json: JSONNode) -> String? { json["errors"]?.array?.first?["code"]?.string }
+func errorField(_ json: JSONNode) -> String? { json["errors"]?.array?.first?["field"]?.string }

@@ -1,0 +1,123 @@
+import Foundation
+import Yams
+
+/// JSON as parsed for validation: booleans and numbers kept apart (Foundation's NSNumber blurs them).
+public indirect enum JSONNode: Sendable, Decodable, Equatable {
+    case null, bool(Bool), int(Int), double(Double), string(String), array([JSONNode]), object([String: JSONNode])
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        if container.decodeNil() { self = .null }
+        else if let value = try? container.decode(Bool.self) { self = .bool(value) }
+        else if let value = try? container.decode(Int.self) { self = .int(value) }
+        else if let value = try? container.decode(Double.self) { self = .double(value) }
+        else if let value = try? container.decode(String.self) { self = .string(value) }
+        else if let value = try? container.decode([JSONNode].self) { self = .array(value) }
+        else { self = .object(try container.decode([String: JSONNode].self)) }
+    }
+
+    public static func parse(_ data: Data) -> JSONNode? { try? JSONDecoder().decode(JSONNode.self, from: data) }
+
+    public subscript(key: String) -> JSONNode? { if case .object(let o) = self { o[key] } else { nil } }
+    public var string: String? { if case .string(let s) = self { s } else { nil } }
+    public var int: Int? { if case .int(let i) = self { i } else { nil } }
+    public var array: [JSONNode]? { if case .array(let a) = self { a } else { nil } }
+    public var object: [String: JSONNode]? { if case .object(let o) = self { o } else { nil } }
+}
+
+/// Intercom's official OpenAPI description, and a JSON-schema check of responses against it.
+///
+/// Supports what the description uses: `$ref`, `allOf` (with sibling `properties`), `oneOf`/`anyOf`, `nullable`,
+/// `type`, `enum`, `required`, `properties`, `items`, `additionalProperties`.
+public final class OpenAPIContract: @unchecked Sendable {
+    let document: [String: Any]
+
+    public static let intercom: OpenAPIContract = {
+        guard let url = Bundle.module.url(forResource: "intercom-openapi-2.14", withExtension: "yaml"),
+              let text = try? String(contentsOf: url, encoding: .utf8),
+              let loaded = try? Yams.load(yaml: text) as? [String: Any]
+        else { fatalError("the Intercom OpenAPI description is missing from the test support bundle") }
+        return OpenAPIContract(document: loaded)
+    }()
+
+    init(document: [String: Any]) { self.document = document }
+
+    /// The JSON schema of a response, if the description has one.
+    public func responseSchema(path: String, method: String, status: Int) -> [String: Any]? {
+        let paths = document["paths"] as? [String: Any]
+        let operation = (paths?[path] as? [String: Any])?[method.lowercased()] as? [String: Any]
+        let responses = operation?["responses"] as? [String: Any]
+        let response = responses?[String(status)] as? [String: Any]
+        let content = response?["content"] as? [String: Any]
+        return (content?["application/json"] as? [String: Any])?["schema"] as? [String: Any]
+    }
+
+    /// Every way `body` breaks the schema of `method path` answered with `status`; empty when it conforms.
+    public func violations(of body: Data, path: String, method: String, status: Int) -> [String] {
+        guard let schema = responseSchema(path: path, method: method, status: status) else {
+            return ["the description has no JSON schema for \(method.uppercased()) \(path) \(status)"]
+        }
+        guard let json = JSONNode.parse(body) else { return ["the body is not JSON"] }
+        return validate(json, schema, at: "$")
+    }
+
+    func resolve(_ schema: [String: Any]) -> [String: Any] {
+        guard let ref = schema["$ref"] as? String, ref.hasPrefix("#/") else { return schema }
+        var node: Any? = document
+        for part in ref.dropFirst(2).split(separator: "/") { node = (node as? [String: Any])?[String(part)] }
+        guard let resolved = node as? [String: Any] else { return [:] }
+        return resolve(resolved)
+    }
+
+    func validate(_ value: JSONNode, _ rawSchema: [String: Any], at path: String) -> [String] {
+        let schema = resolve(rawSchema)
+        if value == .null {
+            if schema["nullable"] as? Bool == true || schema.isEmpty { return [] }
+            if let types = schema["type"] as? [String], types.contains("null") { return [] }
+            // A null that the schema does not allow, unless a branch of oneOf/anyOf allows it.
+            let branches = (schema["oneOf"] as? [[String: Any]] ?? []) + (schema["anyOf"] as? [[String: Any]] ?? [])
+            if branches.contains(where: { validate(.null, $0, at: path).isEmpty }) { return [] }
+            if schema["type"] == nil && schema["allOf"] == nil && branches.isEmpty && schema["properties"] == nil { return [] }
+            return ["\(path): null is not allowed"]
+        }
+        var problems: [String] = []
+        for part in schema["allOf"] as? [[String: Any]] ?? [] { problems += validate(value, part, at: path) }
+        for key in ["oneOf", "anyOf"] {
+            guard let branches = schema[key] as? [[String: Any]], !branches.isEmpty else { continue }
+            if !branches.contains(where: { validate(value, $0, at: path).isEmpty }) {
+                problems.append("\(path): matches no branch of \(key) (\(branches.map { validate(value, $0, at: path).first ?? "" }.joined(separator: " | ")))")
+            }
+        }
+        if let type = schema["type"] as? String {
+            let ok: Bool = switch (type, value) {
+            case ("string", .string), ("boolean", .bool), ("integer", .int), ("array", .array), ("object", .object): true
+            case ("number", .int), ("number", .double): true
+            default: false
+            }
+            if !ok { return problems + ["\(path): expected \(type), got \(value)"] }
+        }
+        if let allowed = schema["enum"] as? [Any], let string = value.string {
+            let strings = allowed.map { "\($0)" }
+            if !strings.contains(string) { problems.append("\(path): '\(string)' is not one of \(strings)") }
+        }
+        if case .object(let members) = value {
+            for name in schema["required"] as? [String] ?? [] where members[name] == nil {
+                problems.append("\(path): required property '\(name)' is missing")
+            }
+            let properties = schema["properties"] as? [String: Any] ?? [:]
+            for (name, member) in members {
+                if let propertySchema = properties[name] as? [String: Any] {
+                    problems += validate(member, propertySchema, at: "\(path).\(name)")
+                } else if let additional = schema["additionalProperties"] as? [String: Any] {
+                    problems += validate(member, additional, at: "\(path).\(name)")
+                } else if schema["additionalProperties"] as? Bool == false {
+                    problems.append("\(path): property '\(name)' is not allowed")
+                }
+            }
+        }
+        if case .array(let items) = value, let itemSchema = schema["items"] as? [String: Any] {
+            for (index, item) in items.enumerated() { problems += validate(item, itemSchema, at: "\(path)[\(index)]") }
+        }
+        return problems
+    }
+}
