@@ -1,12 +1,21 @@
 import Foundation
+import Synchronization
 
 /// Id formats as Intercom issues them.
 enum IntercomIDs {
-    /// 24 hex characters, like a MongoDB ObjectId: 4 bytes of time, then 8 random bytes.
+    /// 24 hex characters, as a MongoDB ObjectId: 4 bytes of time, 5 bytes fixed per process, a 3-byte counter.
+    /// Like Intercom's ids, they sort in creation order.
     static func objectID(now: Date) -> String {
         let seconds = UInt32(truncatingIfNeeded: Int(now.timeIntervalSince1970))
-        return String(format: "%08x", seconds) + SandboxRandom.bytes(8).map { String(format: "%02x", $0) }.joined()
+        let count = counter.withLock { value -> UInt32 in
+            value = (value + 1) & 0xFFFFFF
+            return value
+        }
+        return String(format: "%08x", seconds) + processPart + String(format: "%06x", count)
     }
+
+    private static let processPart = SandboxRandom.bytes(5).map { String(format: "%02x", $0) }.joined()
+    private static let counter = Mutex<UInt32>(UInt32.random(in: 0..<0x800000))
 
     static func isObjectID(_ id: String) -> Bool {
         id.count == 24 && id.allSatisfy(\.isHexDigit)

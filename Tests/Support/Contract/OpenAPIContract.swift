@@ -61,6 +61,12 @@ public final class OpenAPIContract: @unchecked Sendable {
         return validate(json, schema, at: "$")
     }
 
+    /// Every way `body` breaks a named component schema (e.g. `error` for answers the paths do not list).
+    public func violations(of body: Data, schema name: String) -> [String] {
+        guard let json = JSONNode.parse(body) else { return ["the body is not JSON"] }
+        return validate(json, ["$ref": "#/components/schemas/\(name)"], at: "$")
+    }
+
     func resolve(_ schema: [String: Any]) -> [String: Any] {
         guard let ref = schema["$ref"] as? String, ref.hasPrefix("#/") else { return schema }
         var node: Any? = document
