@@ -10,12 +10,16 @@ public struct SandboxConfiguration: Sendable {
     public var seed: SandboxSeed
     /// Requests a minute per app, enforced in 10-second windows (Intercom's default: 10,000).
     public var rateLimitPerMinute: Int
+    /// Generated contacts per workspace (deterministic), for demos and benchmarks.
+    public var generatedContacts: Int
 
-    public init(host: String = "127.0.0.1", port: Int = 8081, seed: SandboxSeed = .standard, rateLimitPerMinute: Int = 10_000) {
+    public init(host: String = "127.0.0.1", port: Int = 8081, seed: SandboxSeed = .standard, rateLimitPerMinute: Int = 10_000,
+                generatedContacts: Int = 0) {
         self.host = host
         self.port = port
         self.seed = seed
         self.rateLimitPerMinute = rateLimitPerMinute
+        self.generatedContacts = generatedContacts
     }
 }
 
@@ -25,10 +29,15 @@ public func buildSandboxApplication(
     state: SandboxState? = nil,
     logger: Logger = Logger(label: "intercom-sandbox"),
     onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
-) -> some ApplicationProtocol {
+) async throws -> some ApplicationProtocol {
     let state = state ?? SandboxState(seed: configuration.seed)
-    let router = buildSandboxRouter(state: state, data: SandboxData(seed: configuration.seed),
-                                    limiter: RateLimiter(perMinute: configuration.rateLimitPerMinute))
+    let data = SandboxData(seed: configuration.seed)
+    if configuration.generatedContacts > 0 {
+        for workspace in configuration.seed.workspaces {
+            try await data.generateContacts(workspace.idCode, count: configuration.generatedContacts)
+        }
+    }
+    let router = buildSandboxRouter(state: state, data: data, limiter: RateLimiter(perMinute: configuration.rateLimitPerMinute))
     return Application(
         router: router,
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "intercom-sandbox"),

@@ -80,7 +80,7 @@ struct Demo: AsyncParsableCommand {
                 Callback URL: \(settings.callbackURL)
                 """)
         }
-        let sandbox = buildSandboxApplication(
+        let sandbox = try await buildSandboxApplication(
             configuration: SandboxConfiguration(host: host, port: sandboxPort), state: sandboxState,
             logger: makeLogger("intercom-sandbox", level: level)
         ) { _ in await ready.arrive() }

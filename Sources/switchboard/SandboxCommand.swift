@@ -22,6 +22,8 @@ struct SandboxCommand: AsyncParsableCommand {
         @Option(help: "Listen port.") var port = 8081
         @Option(help: "A JSON seed file: {\"workspaces\":[…],\"apps\":[…]}; default: two workspaces with one admin each.") var seed: String?
         @Option(name: .customLong("app"), help: "Register an app: CLIENT_ID:CLIENT_SECRET:REDIRECT_URL (repeatable).") var apps: [String] = []
+        @Option(name: .customLong("contacts"), help: "Generate this many contacts in each workspace (deterministic).") var contacts = 0
+        @Option(name: .customLong("rate-limit"), help: "Requests a minute per app, enforced in 10-second windows.") var rateLimit = 10_000
         @Option(name: .customLong("admin"), help: "Add an admin: EMAIL:PASSWORD[:WORKSPACE NAME] (repeatable; a new workspace name creates it).") var admins: [String] = []
 
         func run() async throws {
@@ -51,9 +53,11 @@ struct SandboxCommand: AsyncParsableCommand {
                 }
             }
             let seeded = seedData
-            let configuration = SandboxConfiguration(host: host, port: port, seed: seeded)
+            guard (0...1_000_000).contains(contacts) else { throw CLIError("--contacts must be from 0 to 1000000") }
+            guard rateLimit >= 6 else { throw CLIError("--rate-limit must be at least 6 a minute (one a 10-second window)") }
+            let configuration = SandboxConfiguration(host: host, port: port, seed: seeded, rateLimitPerMinute: rateLimit, generatedContacts: contacts)
             let logger = makeLogger("intercom-sandbox", level: .info)
-            let app = buildSandboxApplication(configuration: configuration, logger: logger) { _ in
+            let app = try await buildSandboxApplication(configuration: configuration, logger: logger) { _ in
                 emit("Intercom sandbox: http://\(configuration.host):\(configuration.port)")
                 for workspace in seeded.workspaces {
                     for admin in workspace.admins { emit("Sandbox login: \(admin.email) / \(admin.password)  (\(workspace.name))") }

@@ -26,7 +26,7 @@ public final class LiveSandbox: Sendable {
         let (stream, continuation) = AsyncStream.makeStream(of: Int.self)
         var logger = Logger(label: "sandbox-test")
         logger.logLevel = .warning
-        let app = buildSandboxApplication(configuration: SandboxConfiguration(host: "127.0.0.1", port: 0), state: state, logger: logger) { channel in
+        let app = try await buildSandboxApplication(configuration: SandboxConfiguration(host: "127.0.0.1", port: 0), state: state, logger: logger) { channel in
             continuation.yield(channel.localAddress?.port ?? 0)
             continuation.finish()
         }

@@ -33,10 +33,9 @@ public actor SandboxData {
 
     private var timestamp: Int { Int(now().timeIntervalSince1970) }
 
+    /// Runs `body` on a workspace's data in place (no copy of its dictionaries).
     private func with<R>(_ workspaceID: String, _ body: (inout Workspace) throws -> R) rethrows -> R {
-        var workspace = workspaces[workspaceID] ?? Workspace(timeZone: timeZones[workspaceID] ?? .gmt)
-        defer { workspaces[workspaceID] = workspace }
-        return try body(&workspace)
+        try body(&workspaces[workspaceID, default: Workspace(timeZone: timeZones[workspaceID] ?? .gmt)])
     }
 
     // MARK: Contacts
