@@ -92,6 +92,32 @@ struct RestAPI: Sendable {
         router.post("/contacts/{id}/notes", use: endpoint { request, context, caller in
             try await data.addNote(caller.workspace.idCode, contactID: try context.parameters.require("id"), adminID: caller.admin.id, try await Self.body(request))
         })
+        router.post("/conversations", use: endpoint { request, _, caller in try await data.createConversation(caller.workspace.idCode, try await Self.body(request)) })
+        router.get("/conversations", use: endpoint { request, _, caller in
+            let query = request.uri.queryParameters
+            return try await data.listConversations(caller.workspace.idCode, perPage: try perPage(query["per_page"].map { .string(String($0)) }),
+                                                    startingAfter: query["starting_after"].map(String.init))
+        })
+        router.post("/conversations/search", use: endpoint { request, _, caller in try await data.searchConversations(caller.workspace.idCode, try await Self.body(request)) })
+        router.get("/conversations/{id}", use: endpoint { _, context, caller in
+            try await data.conversation(caller.workspace.idCode, id: try context.parameters.require("id"))
+        })
+        router.put("/conversations/{id}", use: endpoint { request, context, caller in
+            try await data.updateConversation(caller.workspace.idCode, id: try context.parameters.require("id"), try await Self.body(request))
+        })
+        router.post("/conversations/{id}/reply", use: endpoint { request, context, caller in
+            try await data.reply(caller.workspace.idCode, id: try context.parameters.require("id"), try await Self.body(request))
+        })
+        router.post("/conversations/{id}/parts", use: endpoint { request, context, caller in
+            try await data.managePart(caller.workspace.idCode, id: try context.parameters.require("id"), try await Self.body(request))
+        })
+        router.post("/conversations/{id}/tags", use: endpoint { request, context, caller in
+            try await data.tagConversation(caller.workspace.idCode, id: try context.parameters.require("id"), try await Self.body(request))
+        })
+        router.delete("/conversations/{id}/tags/{tag_id}", use: endpoint { request, context, caller in
+            try await data.untagConversation(caller.workspace.idCode, id: try context.parameters.require("id"),
+                                             tagID: try context.parameters.require("tag_id"), try await Self.body(request))
+        })
         router.get("/tags", use: endpoint { _, _, caller in await data.tags(caller.workspace.idCode) })
         router.post("/tags", use: endpoint { request, _, caller in try await data.createTag(caller.workspace.idCode, try await Self.body(request)) })
         router.get("/admins", use: endpoint { _, _, caller in

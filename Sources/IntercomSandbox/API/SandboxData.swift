@@ -11,6 +11,9 @@ public actor SandboxData {
         var byExternalID: [String: String] = [:]
         var tags: [String: TagRecord] = [:]
         var notes: [String: NoteRecord] = [:]
+        var conversations: [String: ConversationRecord] = [:]
+        var conversationOrder: [String] = []
+        var admins: [String: SandboxAdmin] = [:]
         var nextNumericID = 1_000
         var timeZone: TimeZone
 
@@ -21,21 +24,22 @@ public actor SandboxData {
     }
 
     private var workspaces: [String: Workspace] = [:]
-    private let timeZones: [String: TimeZone]
     let now: @Sendable () -> Date
 
     public init(seed: SandboxSeed, now: @escaping @Sendable () -> Date = { Date() }) {
         self.now = now
-        var zones: [String: TimeZone] = [:]
-        for workspace in seed.workspaces { zones[workspace.idCode] = TimeZone(identifier: workspace.timezone) ?? .gmt }
-        self.timeZones = zones
+        for seeded in seed.workspaces {
+            var workspace = Workspace(timeZone: TimeZone(identifier: seeded.timezone) ?? .gmt)
+            for admin in seeded.admins { workspace.admins[admin.id] = admin }
+            workspaces[seeded.idCode] = workspace
+        }
     }
 
-    private var timestamp: Int { Int(now().timeIntervalSince1970) }
+    var timestamp: Int { Int(now().timeIntervalSince1970) }
 
     /// Runs `body` on a workspace's data in place (no copy of its dictionaries).
-    private func with<R>(_ workspaceID: String, _ body: (inout Workspace) throws -> R) rethrows -> R {
-        try body(&workspaces[workspaceID, default: Workspace(timeZone: timeZones[workspaceID] ?? .gmt)])
+    func with<R>(_ workspaceID: String, _ body: (inout Workspace) throws -> R) rethrows -> R {
+        try body(&workspaces[workspaceID, default: Workspace(timeZone: .gmt)])
     }
 
     // MARK: Contacts
@@ -267,7 +271,7 @@ public actor SandboxData {
 
     // MARK: Helpers
 
-    private func find(_ id: String, _ ws: Workspace) throws -> ContactRecord {
+    func find(_ id: String, _ ws: Workspace) throws -> ContactRecord {
         guard let contact = ws.contacts[id] else { throw IntercomError.contactNotFound }
         return contact
     }
