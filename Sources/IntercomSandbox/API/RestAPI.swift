@@ -118,6 +118,23 @@ struct RestAPI: Sendable {
             try await data.untagConversation(caller.workspace.idCode, id: try context.parameters.require("id"),
                                              tagID: try context.parameters.require("tag_id"), try await Self.body(request))
         })
+        router.get("/ticket_types", use: endpoint { _, _, caller in await data.ticketTypes(caller.workspace.idCode) })
+        router.get("/ticket_types/{id}", use: endpoint { _, context, caller in
+            try await data.ticketType(caller.workspace.idCode, id: try context.parameters.require("id"))
+        })
+        router.post("/tickets", use: endpoint { request, _, caller in
+            try await data.createTicket(caller.workspace.idCode, adminID: caller.admin.id, try await Self.body(request))
+        })
+        router.post("/tickets/search", use: endpoint { request, _, caller in try await data.searchTickets(caller.workspace.idCode, try await Self.body(request)) })
+        router.get("/tickets/{id}", use: endpoint { _, context, caller in
+            try await data.ticket(caller.workspace.idCode, id: try context.parameters.require("id"))
+        })
+        router.put("/tickets/{id}", use: endpoint { request, context, caller in
+            try await data.updateTicket(caller.workspace.idCode, id: try context.parameters.require("id"), try await Self.body(request))
+        })
+        router.post("/tickets/{id}/reply", use: endpoint { request, context, caller in
+            try await data.replyToTicket(caller.workspace.idCode, id: try context.parameters.require("id"), try await Self.body(request))
+        })
         router.get("/tags", use: endpoint { _, _, caller in await data.tags(caller.workspace.idCode) })
         router.post("/tags", use: endpoint { request, _, caller in try await data.createTag(caller.workspace.idCode, try await Self.body(request)) })
         router.get("/admins", use: endpoint { _, _, caller in

@@ -14,6 +14,10 @@ public actor SandboxData {
         var conversations: [String: ConversationRecord] = [:]
         var conversationOrder: [String] = []
         var admins: [String: SandboxAdmin] = [:]
+        var ticketTypes: [String: TicketTypeRecord] = Dictionary(uniqueKeysWithValues: TicketTypeRecord.seeded.map { ($0.id, $0) })
+        var tickets: [String: TicketRecord] = [:]
+        var ticketOrder: [String] = []
+        var nextTicketNumber = 0
         var nextNumericID = 1_000
         var timeZone: TimeZone
 
