@@ -38,6 +38,23 @@ struct RestAPI: Sendable {
         }
     }
 
+    /// An endpoint that answers `202 Accepted` with no body (event submission).
+    func accepted(_ handler: @escaping @Sendable (Request, BasicRequestContext, Caller) async throws -> Void) -> @Sendable (Request, BasicRequestContext) async throws -> Response {
+        let wrapped = endpoint { request, context, caller in
+            try await handler(request, context, caller)
+            return .null
+        }
+        return { request, context in
+            var response = try await wrapped(request, context)
+            if response.status == .ok {
+                response.status = .accepted
+                response.body = .init()
+                response.headers[.contentType] = nil
+            }
+            return response
+        }
+    }
+
     /// The JSON body; an empty body is an empty object.
     static func body(_ request: Request) async throws -> SJSON {
         let buffer = try await request.body.collect(upTo: 1 << 20)
@@ -134,6 +151,44 @@ struct RestAPI: Sendable {
         })
         router.post("/tickets/{id}/reply", use: endpoint { request, context, caller in
             try await data.replyToTicket(caller.workspace.idCode, id: try context.parameters.require("id"), try await Self.body(request))
+        })
+        router.post("/companies", use: endpoint { request, _, caller in try await data.upsertCompany(caller.workspace.idCode, try await Self.body(request)) })
+        router.get("/companies", use: endpoint { request, _, caller in
+            let query = request.uri.queryParameters
+            return try await data.retrieveCompany(caller.workspace.idCode, companyID: query["company_id"].map(String.init), name: query["name"].map(String.init))
+        })
+        router.post("/companies/list", use: endpoint { request, _, caller in
+            let query = request.uri.queryParameters
+            guard let page = Int(query["page"].map(String.init) ?? "1") else { throw IntercomError.invalid("page must be an integer", field: "page") }
+            return try await data.listCompanies(caller.workspace.idCode, page: page, perPage: try perPage(query["per_page"].map { .string(String($0)) }))
+        })
+        router.get("/companies/{id}", use: endpoint { _, context, caller in try await data.company(caller.workspace.idCode, id: try context.parameters.require("id")) })
+        router.put("/companies/{id}", use: endpoint { request, context, caller in
+            try await data.updateCompany(caller.workspace.idCode, id: try context.parameters.require("id"), try await Self.body(request))
+        })
+        router.delete("/companies/{id}", use: endpoint { _, context, caller in try await data.deleteCompany(caller.workspace.idCode, id: try context.parameters.require("id")) })
+        router.get("/companies/{id}/contacts", use: endpoint { _, context, caller in
+            try await data.companyContacts(caller.workspace.idCode, id: try context.parameters.require("id"))
+        })
+        router.get("/contacts/{id}/companies", use: endpoint { _, context, caller in
+            try await data.contactCompanies(caller.workspace.idCode, contactID: try context.parameters.require("id"))
+        })
+        router.post("/contacts/{id}/companies", use: endpoint { request, context, caller in
+            try await data.attachCompany(caller.workspace.idCode, contactID: try context.parameters.require("id"), try await Self.body(request))
+        })
+        router.delete("/contacts/{id}/companies/{company_id}", use: endpoint { _, context, caller in
+            try await data.detachCompany(caller.workspace.idCode, contactID: try context.parameters.require("id"), companyID: try context.parameters.require("company_id"))
+        })
+        router.get("/notes/{id}", use: endpoint { _, context, caller in try await data.note(caller.workspace.idCode, id: try context.parameters.require("id")) })
+        router.get("/data_attributes", use: endpoint { request, _, caller in
+            try await data.dataAttributes(caller.workspace.idCode, model: request.uri.queryParameters["model"].map(String.init))
+        })
+        router.post("/events", use: accepted { request, _, caller in try await data.submitEvent(caller.workspace.idCode, try await Self.body(request)) })
+        router.get("/events", use: endpoint { request, _, caller in
+            let query = request.uri.queryParameters
+            guard query["type"] == "user" else { throw IntercomError.invalid("type must be user", field: "type") }
+            return try await data.eventSummaries(caller.workspace.idCode, intercomUserID: query["intercom_user_id"].map(String.init),
+                                                 userID: query["user_id"].map(String.init), email: query["email"].map(String.init))
         })
         router.get("/tags", use: endpoint { _, _, caller in await data.tags(caller.workspace.idCode) })
         router.post("/tags", use: endpoint { request, _, caller in try await data.createTag(caller.workspace.idCode, try await Self.body(request)) })

@@ -18,6 +18,8 @@ public actor SandboxData {
         var tickets: [String: TicketRecord] = [:]
         var ticketOrder: [String] = []
         var nextTicketNumber = 0
+        var companies: [String: CompanyRecord] = [:]
+        var events: [EventRecord] = []
         var nextNumericID = 1_000
         var timeZone: TimeZone
 
@@ -244,7 +246,7 @@ public actor SandboxData {
             let contact = try find(contactID, ws)
             let notes = contact.noteIDs.compactMap { ws.notes[$0] }.sorted { ($0.createdAt, $0.id) > ($1.createdAt, $1.id) }
             let page = try Page.cut(notes, perPage: perPage, startingAfter: startingAfter, sortValue: { .int($0.createdAt) }, id: \.id, ascending: false)
-            return .object(["type": .string("list"), "data": .array(page.items.map { noteJSON($0, contact) }),
+            return .object(["type": .string("list"), "data": .array(page.items.map { noteJSON($0, contact, ws) }),
                             "total_count": .int(notes.count), "pages": page.json])
         }
     }
@@ -261,16 +263,8 @@ public actor SandboxData {
             ws.notes[note.id] = note
             contact.noteIDs.append(note.id)
             ws.contacts[contactID] = contact
-            return noteJSON(note, contact)
+            return noteJSON(note, contact, ws)
         }
-    }
-
-    private func noteJSON(_ note: NoteRecord, _ contact: ContactRecord) -> SJSON {
-        .object([
-            "type": .string("note"), "id": .string(note.id), "created_at": .int(note.createdAt),
-            "contact": .object(["type": .string("contact"), "id": .string(contact.id)]),
-            "author": .object(["type": .string("admin"), "id": .string(note.authorID)]), "body": .string(note.body),
-        ])
     }
 
     // MARK: Helpers
