@@ -4,11 +4,50 @@ import Hummingbird
 /// The developer hub, reduced to what a test or a demo needs: register an app, list apps.
 struct DeveloperHubRoutes: Sendable {
     let state: SandboxState
+    let faults: Faults
 
     func register(on router: Router<BasicRequestContext>) {
         router.post("/_sandbox/apps", use: create)
         router.get("/_sandbox/apps", use: list)
         router.post("/_sandbox/tokens", use: token)
+        router.post("/_sandbox/tokens/revoke", use: revoke)
+        router.get("/_sandbox/faults", use: showFaults)
+        router.put("/_sandbox/faults", use: setFaults)
+        router.delete("/_sandbox/faults", use: clearFaults)
+    }
+
+    /// `{"token"}` → revokes it, as an Intercom admin removing the app would; later calls get 401 `token_revoked`.
+    @Sendable func revoke(request: Request, context: BasicRequestContext) async throws -> Response {
+        let buffer = try await request.body.collect(upTo: 1 << 16)
+        guard let token = ((try? JSONSerialization.jsonObject(with: Data(String(buffer: buffer).utf8))) as? [String: Any])?["token"] as? String else {
+            throw IntercomError(.badRequest, code: "parameter_not_found", message: "token is required", field: "token")
+        }
+        guard await state.revoke(token: token) else { throw IntercomError(.notFound, code: "not_found", message: "No such token") }
+        return JSONBody.response(["revoked": true])
+    }
+
+    @Sendable func showFaults(request: Request, context: BasicRequestContext) async throws -> Response {
+        JSONBody.json(try SJSON.parse(JSONEncoder().encode(await faults.settings)) ?? .null)
+    }
+
+    /// Replaces the fault settings; fields left out are off.
+    @Sendable func setFaults(request: Request, context: BasicRequestContext) async throws -> Response {
+        let buffer = try await request.body.collect(upTo: 1 << 16)
+        let settings: FaultSettings
+        do {
+            settings = try JSONDecoder().decode(FaultSettings.self, from: Data(String(buffer: buffer).utf8))
+        } catch {
+            throw IntercomError(.badRequest, code: "parameter_invalid",
+                                message: "Expected {latencyMs, serverErrorRate, unavailableRate, rateLimitNext, tokenEndpointStatus}")
+        }
+        try settings.check()
+        await faults.set(settings)
+        return try await showFaults(request: request, context: context)
+    }
+
+    @Sendable func clearFaults(request: Request, context: BasicRequestContext) async throws -> Response {
+        await faults.set(FaultSettings())
+        return try await showFaults(request: request, context: context)
     }
 
     /// `{"clientId", "workspace", "admin"?}` → an access token for that app in that workspace.

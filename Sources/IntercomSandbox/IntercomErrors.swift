@@ -2,7 +2,9 @@ import Foundation
 import Hummingbird
 
 /// Intercom's error body: `{"type":"error.list","request_id":…,"errors":[{code, message, field?}]}`.
-struct IntercomError: HTTPResponseError {
+struct IntercomError: HTTPResponseError, CustomStringConvertible {
+    var description: String { "\(field.map { "\($0): " } ?? "")\(message)" }
+
     let status: HTTPResponse.Status
     let code: String
     let message: String

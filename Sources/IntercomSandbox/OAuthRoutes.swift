@@ -4,6 +4,7 @@ import Hummingbird
 /// `app.intercom.com/oauth` and `api.intercom.io/auth/eagle/token`, `/me`, `/auth/uninstall`, as documented.
 struct OAuthRoutes: Sendable {
     let state: SandboxState
+    let faults: Faults
 
     func register(on router: Router<BasicRequestContext>) {
         router.get("/oauth", use: start)
@@ -69,6 +70,10 @@ struct OAuthRoutes: Sendable {
     }
 
     @Sendable func token(request: Request, context: BasicRequestContext) async throws -> Response {
+        let failing = await faults.settings.tokenEndpointStatus
+        if failing != 0 {
+            throw IntercomError(.init(code: failing), code: failing == 503 ? "service_unavailable" : "server_error", message: "The token endpoint is failing (sandbox fault)")
+        }
         let fields = try await BodyFields.read(request, context: context)
         guard let code = fields["code"], let clientID = fields["client_id"], let secret = fields["client_secret"] else {
             let missing = ["code", "client_id", "client_secret"].first { fields[$0] == nil } ?? "code"

@@ -12,9 +12,12 @@ public struct SandboxConfiguration: Sendable {
     public var rateLimitPerMinute: Int
     /// Generated contacts per workspace (deterministic), for demos and benchmarks.
     public var generatedContacts: Int
+    /// Failures injected from the start (also settable at run time: `PUT /_sandbox/faults`).
+    public var faults: FaultSettings
 
     public init(host: String = "127.0.0.1", port: Int = 8081, seed: SandboxSeed = .standard, rateLimitPerMinute: Int = 10_000,
-                generatedContacts: Int = 0) {
+                generatedContacts: Int = 0, faults: FaultSettings = FaultSettings()) {
+        self.faults = faults
         self.host = host
         self.port = port
         self.seed = seed
@@ -37,7 +40,8 @@ public func buildSandboxApplication(
             try await data.generateContacts(workspace.idCode, count: configuration.generatedContacts)
         }
     }
-    let router = buildSandboxRouter(state: state, data: data, limiter: RateLimiter(perMinute: configuration.rateLimitPerMinute))
+    let router = buildSandboxRouter(state: state, data: data, limiter: RateLimiter(perMinute: configuration.rateLimitPerMinute),
+                                    faults: Faults(configuration.faults))
     return Application(
         router: router,
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "intercom-sandbox"),
@@ -47,11 +51,12 @@ public func buildSandboxApplication(
 }
 
 /// The sandbox's routes, for in-process tests.
-public func buildSandboxRouter(state: SandboxState, data: SandboxData? = nil, limiter: RateLimiter = RateLimiter()) -> Router<BasicRequestContext> {
+public func buildSandboxRouter(state: SandboxState, data: SandboxData? = nil, limiter: RateLimiter = RateLimiter(),
+                               faults: Faults = Faults()) -> Router<BasicRequestContext> {
     let router = Router(context: BasicRequestContext.self)
-    OAuthRoutes(state: state).register(on: router)
-    DeveloperHubRoutes(state: state).register(on: router)
-    RestAPI(state: state, data: data ?? SandboxData(seed: .standard), limiter: limiter).register(on: router)
+    OAuthRoutes(state: state, faults: faults).register(on: router)
+    DeveloperHubRoutes(state: state, faults: faults).register(on: router)
+    RestAPI(state: state, data: data ?? SandboxData(seed: .standard), limiter: limiter, faults: faults).register(on: router)
     router.get("/health") { _, _ in "ok" }
     return router
 }

@@ -24,6 +24,10 @@ struct SandboxCommand: AsyncParsableCommand {
         @Option(name: .customLong("app"), help: "Register an app: CLIENT_ID:CLIENT_SECRET:REDIRECT_URL (repeatable).") var apps: [String] = []
         @Option(name: .customLong("contacts"), help: "Generate this many contacts in each workspace (deterministic).") var contacts = 0
         @Option(name: .customLong("rate-limit"), help: "Requests a minute per app, enforced in 10-second windows.") var rateLimit = 10_000
+        @Option(name: .customLong("latency-ms"), help: "Fault: added latency on every REST call.") var latencyMs = 0
+        @Option(name: .customLong("server-error-rate"), help: "Fault: share (0…1) of REST calls answering 500.") var serverErrorRate = 0.0
+        @Option(name: .customLong("unavailable-rate"), help: "Fault: share (0…1) of REST calls answering 503.") var unavailableRate = 0.0
+        @Option(name: .customLong("fail-token-endpoint"), help: "Fault: the token endpoint answers this status (500, 502, 503).") var failTokenEndpoint = 0
         @Option(name: .customLong("admin"), help: "Add an admin: EMAIL:PASSWORD[:WORKSPACE NAME] (repeatable; a new workspace name creates it).") var admins: [String] = []
 
         func run() async throws {
@@ -55,7 +59,14 @@ struct SandboxCommand: AsyncParsableCommand {
             let seeded = seedData
             guard (0...1_000_000).contains(contacts) else { throw CLIError("--contacts must be from 0 to 1000000") }
             guard rateLimit >= 6 else { throw CLIError("--rate-limit must be at least 6 a minute (one a 10-second window)") }
-            let configuration = SandboxConfiguration(host: host, port: port, seed: seeded, rateLimitPerMinute: rateLimit, generatedContacts: contacts)
+            var faults = FaultSettings()
+            faults.latencyMs = latencyMs
+            faults.serverErrorRate = serverErrorRate
+            faults.unavailableRate = unavailableRate
+            faults.tokenEndpointStatus = failTokenEndpoint
+            do { try faults.validate() } catch { throw CLIError("fault settings: \(error)") }
+            let configuration = SandboxConfiguration(host: host, port: port, seed: seeded, rateLimitPerMinute: rateLimit,
+                                                     generatedContacts: contacts, faults: faults)
             let logger = makeLogger("intercom-sandbox", level: .info)
             let app = try await buildSandboxApplication(configuration: configuration, logger: logger) { _ in
                 emit("Intercom sandbox: http://\(configuration.host):\(configuration.port)")

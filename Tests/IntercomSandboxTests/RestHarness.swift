@@ -12,6 +12,7 @@ struct RestHarness: Sendable {
     let globex: String
     let state: SandboxState
     let time: TestTime
+    let faults: Faults
 
     static func with(perMinute: Int = 10_000, _ body: @escaping @Sendable (RestHarness) async throws -> Void) async throws {
         let time = TestTime()
@@ -19,10 +20,11 @@ struct RestHarness: Sendable {
         let app = await state.registerApp(name: "API tests", redirectURLs: ["https://example.test/cb"])
         let acme = await state.issueToken(clientID: app.clientID, workspaceID: "acme7x2k")!
         let globex = await state.issueToken(clientID: app.clientID, workspaceID: "glbx4eu9")!
+        let faults = Faults()
         let router = buildSandboxRouter(state: state, data: SandboxData(seed: .standard, now: { time.now() }),
-                                        limiter: RateLimiter(perMinute: perMinute, now: { time.now() }))
+                                        limiter: RateLimiter(perMinute: perMinute, now: { time.now() }), faults: faults)
         try await Application(router: router).test(.router) { client in
-            try await body(RestHarness(client: client, acme: acme, globex: globex, state: state, time: time))
+            try await body(RestHarness(client: client, acme: acme, globex: globex, state: state, time: time, faults: faults))
         }
     }
 

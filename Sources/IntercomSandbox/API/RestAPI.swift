@@ -8,6 +8,7 @@ struct RestAPI: Sendable {
     let state: SandboxState
     let data: SandboxData
     let limiter: RateLimiter
+    let faults: Faults
 
     /// Versions the spec's `intercom_version` lists.
     static let versions: Set<String> = Set(["1.0", "1.1", "1.2", "1.3", "1.4"] + (0...14).map { "2.\($0)" })
@@ -27,6 +28,9 @@ struct RestAPI: Sendable {
                                         message: "Requested version '\(version.prefix(20))' is not valid", field: "Intercom-Version")
                 }
                 guard decision.allowed else { throw IntercomError(.tooManyRequests, code: "rate_limit_exceeded", message: "Rate Limit Exceeded") }
+                let injected = await faults.next()
+                if injected.latency > 0 { try await Task.sleep(for: .milliseconds(injected.latency)) }
+                if let failure = injected.failure { throw failure }
                 response = JSONBody.json(try await handler(request, context, caller))
             } catch let error as IntercomError {
                 response = try error.response(from: request, context: context)
