@@ -14,10 +14,13 @@ public struct SandboxConfiguration: Sendable {
     public var generatedContacts: Int
     /// Failures injected from the start (also settable at run time: `PUT /_sandbox/faults`).
     public var faults: FaultSettings
+    /// An SQLite file that keeps the sandbox across restarts; nil keeps it in memory.
+    public var dataFile: String?
 
     public init(host: String = "127.0.0.1", port: Int = 8081, seed: SandboxSeed = .standard, rateLimitPerMinute: Int = 10_000,
-                generatedContacts: Int = 0, faults: FaultSettings = FaultSettings()) {
+                generatedContacts: Int = 0, faults: FaultSettings = FaultSettings(), dataFile: String? = nil) {
         self.faults = faults
+        self.dataFile = dataFile
         self.host = host
         self.port = port
         self.seed = seed
@@ -35,25 +38,36 @@ public func buildSandboxApplication(
 ) async throws -> some ApplicationProtocol {
     let state = state ?? SandboxState(seed: configuration.seed)
     let data = SandboxData(seed: configuration.seed)
-    if configuration.generatedContacts > 0 {
+    var persistence: SandboxPersistence?
+    var restored = false
+    if let file = configuration.dataFile {
+        let store = SandboxPersistence(path: file, state: state, data: data, logger: logger)
+        restored = try await store.load()
+        persistence = store
+    }
+    if configuration.generatedContacts > 0 && !restored {
         for workspace in configuration.seed.workspaces {
             try await data.generateContacts(workspace.idCode, count: configuration.generatedContacts)
         }
+        await persistence?.markDirty()
     }
     let router = buildSandboxRouter(state: state, data: data, limiter: RateLimiter(perMinute: configuration.rateLimitPerMinute),
-                                    faults: Faults(configuration.faults))
-    return Application(
+                                    faults: Faults(configuration.faults), persistence: persistence)
+    var app = Application(
         router: router,
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "intercom-sandbox"),
         onServerRunning: onServerRunning,
         logger: logger
     )
+    if let persistence { app.addServices(PersistenceService(persistence: persistence)) }
+    return app
 }
 
 /// The sandbox's routes, for in-process tests.
 public func buildSandboxRouter(state: SandboxState, data: SandboxData? = nil, limiter: RateLimiter = RateLimiter(),
-                               faults: Faults = Faults()) -> Router<BasicRequestContext> {
+                               faults: Faults = Faults(), persistence: SandboxPersistence? = nil) -> Router<BasicRequestContext> {
     let router = Router(context: BasicRequestContext.self)
+    if let persistence { router.add(middleware: MarkDirtyMiddleware(persistence: persistence)) }
     OAuthRoutes(state: state, faults: faults).register(on: router)
     DeveloperHubRoutes(state: state, faults: faults).register(on: router)
     RestAPI(state: state, data: data ?? SandboxData(seed: .standard), limiter: limiter, faults: faults).register(on: router)

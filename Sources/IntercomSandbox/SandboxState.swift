@@ -100,7 +100,7 @@ public actor SandboxState {
         let expiresAt: Date
     }
 
-    struct IssuedToken {
+    struct IssuedToken: Codable {
         let clientID: String
         let workspaceID: String
         let adminID: String
@@ -229,6 +229,25 @@ public actor SandboxState {
     }
 
     public func issuedTokenCount() -> Int { tokens.count }
+
+    /// What must survive a restart: apps, workspaces with their admins, and issued tokens.
+    /// (Consent sessions and codes live minutes and are not kept.)
+    struct Snapshot: Codable {
+        var apps: [SandboxApp]
+        var workspaces: [SandboxWorkspace]
+        var tokens: [String: IssuedToken]
+    }
+
+    func snapshot() -> Snapshot {
+        Snapshot(apps: Array(apps.values), workspaces: Array(workspaces.values), tokens: tokens)
+    }
+
+    func restore(_ snapshot: Snapshot) {
+        // An app registered in this process (the demo's system app, with this run's redirect URL) wins over its saved copy.
+        for app in snapshot.apps where apps[app.clientID] == nil { apps[app.clientID] = app }
+        for workspace in snapshot.workspaces { workspaces[workspace.idCode] = workspace }
+        for (token, issued) in snapshot.tokens { tokens[token] = issued }
+    }
 
     /// Who a bearer token speaks for, or Intercom's 401 (`unauthorized`, `token_revoked`).
     func caller(for request: Request) throws -> Caller {

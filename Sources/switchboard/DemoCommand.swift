@@ -80,8 +80,9 @@ struct Demo: AsyncParsableCommand {
                 Callback URL: \(settings.callbackURL)
                 """)
         }
+        // The sandbox keeps its data and issued tokens beside Switchboard's, so connections survive a restart.
         let sandbox = try await buildSandboxApplication(
-            configuration: SandboxConfiguration(host: host, port: sandboxPort), state: sandboxState,
+            configuration: SandboxConfiguration(host: host, port: sandboxPort, dataFile: demoData.sandboxPath), state: sandboxState,
             logger: makeLogger("intercom-sandbox", level: level)
         ) { _ in await ready.arrive() }
         let switchboard = try await buildApplication(settings: settings, dependencies: Dependencies(metrics: registry), logger: logger) { _ in

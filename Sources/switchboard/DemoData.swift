@@ -8,6 +8,7 @@ struct DemoData {
     var databasePath: String { (directory as NSString).appendingPathComponent("switchboard.sqlite") }
     var masterKeyPath: String { (directory as NSString).appendingPathComponent("master.key") }
     var statePath: String { (directory as NSString).appendingPathComponent("demo.json") }
+    var sandboxPath: String { (directory as NSString).appendingPathComponent("sandbox.sqlite") }
 
     /// The system app registered in the sandbox and the demo admin key; kept so a restart reuses them.
     struct State: Codable {

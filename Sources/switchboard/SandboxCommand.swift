@@ -22,6 +22,7 @@ struct SandboxCommand: AsyncParsableCommand {
         @Option(help: "Listen port.") var port = 8081
         @Option(help: "A JSON seed file: {\"workspaces\":[…],\"apps\":[…]}; default: two workspaces with one admin each.") var seed: String?
         @Option(name: .customLong("app"), help: "Register an app: CLIENT_ID:CLIENT_SECRET:REDIRECT_URL (repeatable).") var apps: [String] = []
+        @Option(name: .customLong("data"), help: "An SQLite file that keeps the sandbox (data, apps, tokens) across restarts.") var dataFile: String?
         @Option(name: .customLong("contacts"), help: "Generate this many contacts in each workspace (deterministic).") var contacts = 0
         @Option(name: .customLong("rate-limit"), help: "Requests a minute per app, enforced in 10-second windows.") var rateLimit = 10_000
         @Option(name: .customLong("latency-ms"), help: "Fault: added latency on every REST call.") var latencyMs = 0
@@ -66,7 +67,7 @@ struct SandboxCommand: AsyncParsableCommand {
             faults.tokenEndpointStatus = failTokenEndpoint
             do { try faults.validate() } catch { throw CLIError("fault settings: \(error)") }
             let configuration = SandboxConfiguration(host: host, port: port, seed: seeded, rateLimitPerMinute: rateLimit,
-                                                     generatedContacts: contacts, faults: faults)
+                                                     generatedContacts: contacts, faults: faults, dataFile: dataFile)
             let logger = makeLogger("intercom-sandbox", level: .info)
             let app = try await buildSandboxApplication(configuration: configuration, logger: logger) { _ in
                 emit("Intercom sandbox: http://\(configuration.host):\(configuration.port)")

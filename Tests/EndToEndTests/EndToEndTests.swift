@@ -245,9 +245,17 @@ struct EndToEndTests {
             keys.append(api.key)
             #expect(try await api.call(.GET, "/v1/integrations").status == 200)
             if keys.count == 1 {
-                #expect(try await api.call(.POST, "/v1/integrations", #"{"name":"kept","app":"system","authorization":"preauthorized"}"#).status == 201)
+                let created = try await api.call(.POST, "/v1/integrations", #"{"name":"kept","app":"system","authorization":"preauthorized"}"#)
+                let id = try #require(created.body["id"] as? String)
+                let url = try #require(try await api.call(.POST, "/v1/integrations/\(id)/authorize").body["authorizationURL"] as? String)
+                #expect(try await SandboxBrowser.get(try await SandboxBrowser.authorize(url)).status == 200)
+                #expect(try await api.call(.POST, "/v1/integrations/\(id)/enable").status == 200)
             } else {
-                #expect(try await api.call(.GET, "/v1/integrations").body["count"] as? Int == 1, "data survives a restart")
+                let listed = try await api.call(.GET, "/v1/integrations")
+                #expect(listed.body["count"] as? Int == 1, "data survives a restart")
+                let id = try #require((listed.body["data"] as? [[String: Any]])?.first?["id"] as? String)
+                let enabled = try await api.call(.POST, "/v1/integrations/\(id)/enable")
+                #expect(enabled.status == 200, "the sandbox kept the token it issued, so Intercom's /me still accepts it: \(enabled.body)")
             }
             #expect(await demo.stop() == 0)
         }

@@ -1,7 +1,7 @@
 import Foundation
 
 /// A contact (user or lead) as the sandbox stores it.
-struct ContactRecord: Sendable {
+struct ContactRecord: Sendable, Codable {
     var id: String
     var workspaceID: String
     var externalID: String?
@@ -125,14 +125,14 @@ struct ContactRecord: Sendable {
     }
 }
 
-struct TagRecord: Sendable {
+struct TagRecord: Sendable, Codable {
     var id: String
     var name: String
     var appliedAt: Int
     var json: SJSON { .object(["type": .string("tag"), "id": .string(id), "name": .string(name)]) }
 }
 
-struct NoteRecord: Sendable {
+struct NoteRecord: Sendable, Codable {
     var id: String
     var contactID: String
     var body: String

@@ -1,17 +1,28 @@
 import Foundation
 
 /// A conversation as the sandbox stores it.
-struct ConversationRecord: Sendable {
-    struct Part: Sendable {
+struct ConversationRecord: Sendable, Codable {
+    struct Reference: Sendable, Codable {
+        var type: String
+        var id: String
+    }
+
+    struct AppliedTag: Sendable, Codable {
+        var id: String
+        var appliedAt: Int
+        var by: String
+    }
+
+    struct Part: Sendable, Codable {
         var id: String
         var partType: String
         var body: String?
         var createdAt: Int
         var author: Author
-        var assignedTo: (type: String, id: String)?
+        var assignedTo: Reference?
     }
 
-    struct Author: Sendable {
+    struct Author: Sendable, Codable {
         var type: String
         var id: String
         var name: String?
@@ -40,7 +51,7 @@ struct ConversationRecord: Sendable {
     var deliveredAs: String
     var contactIDs: [String]
     var contactExternalIDs: [String: String] = [:]
-    var tags: [(id: String, appliedAt: Int, by: String)] = []
+    var tags: [AppliedTag] = []
     var parts: [Part] = []
     var customAttributes: [String: SJSON] = [:]
 

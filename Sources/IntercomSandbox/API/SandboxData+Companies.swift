@@ -1,7 +1,7 @@
 import Foundation
 import Hummingbird
 
-struct CompanyRecord: Sendable {
+struct CompanyRecord: Sendable, Codable {
     var id: String
     var companyID: String
     var name: String?
@@ -30,7 +30,7 @@ struct CompanyRecord: Sendable {
     }
 }
 
-struct EventRecord: Sendable {
+struct EventRecord: Sendable, Codable {
     var name: String
     var createdAt: Int
     var contactID: String

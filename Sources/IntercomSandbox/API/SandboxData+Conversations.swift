@@ -173,7 +173,7 @@ extension SandboxData {
                     conversation.adminAssigneeID = nil
                 } else if ws.admins[assignee] != nil {
                     conversation.adminAssigneeID = Int(assignee)
-                    part.assignedTo = ("admin", assignee)
+                    part.assignedTo = .init(type: "admin", id: assignee)
                 } else {
                     throw IntercomError(.notFound, code: "assignee_not_found", message: "Assignee not found", field: "assignee_id")
                 }
@@ -195,7 +195,7 @@ extension SandboxData {
             var conversation = try findConversation(id, ws)
             let admin = try adminAuthor(body["admin_id"], ws)
             guard let tag = ws.tags[tagID] else { throw IntercomError(.notFound, code: "tag_not_found", message: "Tag not found") }
-            if !conversation.tags.contains(where: { $0.id == tagID }) { conversation.tags.append((tagID, now, admin.id)) }
+            if !conversation.tags.contains(where: { $0.id == tagID }) { conversation.tags.append(.init(id: tagID, appliedAt: now, by: admin.id)) }
             ws.conversations[id] = conversation
             return tag.json
         }

@@ -3,7 +3,7 @@ import Hummingbird
 
 /// Every workspace's REST data, in memory. Each OAuth-connected workspace sees only its own.
 public actor SandboxData {
-    struct Workspace {
+    struct Workspace: Codable {
         var contacts: [String: ContactRecord] = [:]
         /// Contact ids by (created_at, id): list order, and the order cursors walk.
         var order: [String] = []
@@ -46,6 +46,13 @@ public actor SandboxData {
     /// Runs `body` on a workspace's data in place (no copy of its dictionaries).
     func with<R>(_ workspaceID: String, _ body: (inout Workspace) throws -> R) rethrows -> R {
         try body(&workspaces[workspaceID, default: Workspace(timeZone: .gmt)])
+    }
+
+    /// Every workspace's data, for persistence.
+    func snapshot() -> [String: Workspace] { workspaces }
+
+    func restore(_ snapshot: [String: Workspace]) {
+        for (id, workspace) in snapshot { workspaces[id] = workspace }
     }
 
     // MARK: Contacts

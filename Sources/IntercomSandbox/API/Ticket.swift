@@ -1,6 +1,6 @@
 import Foundation
 
-struct TicketState: Sendable {
+struct TicketState: Sendable, Codable {
     var id: String
     var category: String
     var label: String
@@ -17,7 +17,7 @@ struct TicketState: Sendable {
     ]
 }
 
-struct TicketTypeRecord: Sendable {
+struct TicketTypeRecord: Sendable, Codable {
     var id: String
     var name: String
     var icon: String
@@ -51,7 +51,7 @@ struct TicketTypeRecord: Sendable {
     }
 }
 
-struct TicketRecord: Sendable {
+struct TicketRecord: Sendable, Codable {
     var id: String
     var ticketID: String
     var typeID: String
