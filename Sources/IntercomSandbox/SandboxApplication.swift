@@ -16,6 +16,8 @@ public struct SandboxConfiguration: Sendable {
     public var faults: FaultSettings
     /// An SQLite file that keeps the sandbox across restarts; nil keeps it in memory.
     public var dataFile: String?
+    /// Generate a realistic workspace (contacts, companies, tags, conversations, tickets) in each workspace.
+    public var realisticSeed: Bool = false
 
     public init(host: String = "127.0.0.1", port: Int = 8081, seed: SandboxSeed = .standard, rateLimitPerMinute: Int = 10_000,
                 generatedContacts: Int = 0, faults: FaultSettings = FaultSettings(), dataFile: String? = nil) {
@@ -45,9 +47,13 @@ public func buildSandboxApplication(
         restored = try await store.load()
         persistence = store
     }
-    if configuration.generatedContacts > 0 && !restored {
+    if (configuration.generatedContacts > 0 || configuration.realisticSeed) && !restored {
         for workspace in configuration.seed.workspaces {
-            try await data.generateContacts(workspace.idCode, count: configuration.generatedContacts)
+            if configuration.realisticSeed {
+                try await data.generateWorkspace(workspace.idCode, contacts: max(300, configuration.generatedContacts))
+            } else {
+                try await data.generateContacts(workspace.idCode, count: configuration.generatedContacts)
+            }
         }
         await persistence?.markDirty()
     }

@@ -81,8 +81,11 @@ struct Demo: AsyncParsableCommand {
                 """)
         }
         // The sandbox keeps its data and issued tokens beside Switchboard's, so connections survive a restart.
+        // On its first start the demo's Intercom is filled with a realistic workspace (fixed seed) to act on.
+        var sandboxConfiguration = SandboxConfiguration(host: host, port: sandboxPort, dataFile: demoData.sandboxPath)
+        sandboxConfiguration.realisticSeed = true
         let sandbox = try await buildSandboxApplication(
-            configuration: SandboxConfiguration(host: host, port: sandboxPort, dataFile: demoData.sandboxPath), state: sandboxState,
+            configuration: sandboxConfiguration, state: sandboxState,
             logger: makeLogger("intercom-sandbox", level: level)
         ) { _ in await ready.arrive() }
         let switchboard = try await buildApplication(settings: settings, dependencies: Dependencies(metrics: registry), logger: logger) { _ in

@@ -20,7 +20,8 @@ struct SandboxCommand: AsyncParsableCommand {
 
         @Option(help: "Listen address.") var host = "127.0.0.1"
         @Option(help: "Listen port.") var port = 8081
-        @Option(help: "A JSON seed file: {\"workspaces\":[…],\"apps\":[…]}; default: two workspaces with one admin each.") var seed: String?
+        @Option(name: .customLong("seed-file"), help: "A JSON seed file: {\"workspaces\":[…],\"apps\":[…]}; default: two workspaces with their admins.") var seedFile: String?
+        @Flag(name: .customLong("seed"), help: "Fill each workspace with realistic data from a fixed seed: 300 contacts, companies, tags, conversations, tickets.") var realistic = false
         @Option(name: .customLong("app"), help: "Register an app: CLIENT_ID:CLIENT_SECRET:REDIRECT_URL (repeatable).") var apps: [String] = []
         @Option(name: .customLong("data"), help: "An SQLite file that keeps the sandbox (data, apps, tokens) across restarts.") var dataFile: String?
         @Option(name: .customLong("contacts"), help: "Generate this many contacts in each workspace (deterministic).") var contacts = 0
@@ -33,8 +34,8 @@ struct SandboxCommand: AsyncParsableCommand {
 
         func run() async throws {
             var seedData = SandboxSeed.standard
-            if let seed {
-                do { seedData = try SandboxSeed.load(path: seed) } catch { throw CLIError("--seed '\(seed)' is not a valid seed file: \(error)") }
+            if let seedFile {
+                do { seedData = try SandboxSeed.load(path: seedFile) } catch { throw CLIError("--seed-file '\(seedFile)' is not a valid seed file: \(error)") }
             }
             for spec in apps {
                 let parts = spec.split(separator: ":", maxSplits: 2).map(String.init)
@@ -66,11 +67,12 @@ struct SandboxCommand: AsyncParsableCommand {
             faults.unavailableRate = unavailableRate
             faults.tokenEndpointStatus = failTokenEndpoint
             do { try faults.validate() } catch { throw CLIError("fault settings: \(error)") }
-            let configuration = SandboxConfiguration(host: host, port: port, seed: seeded, rateLimitPerMinute: rateLimit,
+            var configuration = SandboxConfiguration(host: host, port: port, seed: seeded, rateLimitPerMinute: rateLimit,
                                                      generatedContacts: contacts, faults: faults, dataFile: dataFile)
+            configuration.realisticSeed = realistic
             let logger = makeLogger("intercom-sandbox", level: .info)
             let app = try await buildSandboxApplication(configuration: configuration, logger: logger) { _ in
-                emit("Intercom sandbox: http://\(configuration.host):\(configuration.port)")
+                emit("Intercom sandbox: http://\(host):\(port)")
                 for workspace in seeded.workspaces {
                     for admin in workspace.admins { emit("Sandbox login: \(admin.email) / \(admin.password)  (\(workspace.name))") }
                 }

@@ -54,3 +54,28 @@ struct PersistenceTests {
         #expect(try await SandboxPersistence(path: file, state: SandboxState(seed: .standard), data: reloaded, logger: Logger(label: "test")).load())
     }
 }
+
+@Suite("Sandbox seed")
+struct SeedTests {
+    @Test("--seed makes the same realistic workspace every time, and each workspace differs")
+    func realisticWorkspace() async throws {
+        func summary(_ workspaceID: String) async throws -> [String] {
+            let data = SandboxData(seed: .standard, now: { Date(timeIntervalSince1970: 1_800_000_000) })
+            try await data.generateWorkspace(workspaceID)
+            let contacts = try await data.listContacts(workspaceID, perPage: 150, startingAfter: nil)
+            let conversations = try await data.listConversations(workspaceID, perPage: 150, startingAfter: nil)
+            let tickets = try await data.searchTickets(workspaceID, .object(["query": .object(["field": .string("open"), "operator": .string("!="), "value": .string("x")])]))
+            let companies = try await data.listCompanies(workspaceID, page: 1, perPage: 50)
+            #expect(contacts["total_count"]?.int == 300)
+            #expect(conversations["total_count"]?.int == 100)
+            #expect(tickets["total_count"]?.int == 30)
+            #expect(companies["total_count"]?.int == 8)
+            let closed = conversations["conversations"]?.array?.filter { $0["state"]?.string == "closed" }.count ?? 0
+            #expect(closed > 10, "some conversations are closed")
+            return (contacts["data"]?.array ?? []).compactMap { $0["name"]?.string }
+        }
+        let first = try await summary("acme7x2k"), again = try await summary("acme7x2k"), other = try await summary("glbx4eu9")
+        #expect(first == again)
+        #expect(first != other)
+    }
+}
