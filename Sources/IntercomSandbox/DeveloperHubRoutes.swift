@@ -5,6 +5,7 @@ import Hummingbird
 struct DeveloperHubRoutes: Sendable {
     let state: SandboxState
     let faults: Faults
+    let webhooks: Webhooks
 
     func register(on router: Router<BasicRequestContext>) {
         router.post("/_sandbox/apps", use: create)
@@ -14,6 +15,25 @@ struct DeveloperHubRoutes: Sendable {
         router.get("/_sandbox/faults", use: showFaults)
         router.put("/_sandbox/faults", use: setFaults)
         router.delete("/_sandbox/faults", use: clearFaults)
+        router.put("/_sandbox/apps/{clientId}/webhooks", use: subscribe)
+        router.get("/_sandbox/webhooks/deliveries", use: deliveries)
+    }
+
+    /// `{"url", "topics": [...]}`: the app's webhook subscription, as set in the Developer Hub.
+    @Sendable func subscribe(request: Request, context: BasicRequestContext) async throws -> Response {
+        let clientID = try context.parameters.require("clientId")
+        guard await state.app(clientID: clientID) != nil else { throw IntercomError(.notFound, code: "not_found", message: "No such app") }
+        let buffer = try await request.body.collect(upTo: 1 << 16)
+        guard let subscription = try? JSONDecoder().decode(Webhooks.Subscription.self, from: Data(String(buffer: buffer).utf8)) else {
+            throw IntercomError(.badRequest, code: "parameter_invalid", message: "Expected {\"url\": \"…\", \"topics\": [\"…\"]}")
+        }
+        try await webhooks.subscribe(clientID: clientID, subscription)
+        return JSONBody.response(["url": subscription.url, "topics": subscription.topics])
+    }
+
+    @Sendable func deliveries(request: Request, context: BasicRequestContext) async throws -> Response {
+        let log = await webhooks.log()
+        return JSONBody.json(SJSON.parse((try? JSONEncoder().encode(log)) ?? Data("[]".utf8)).map { .object(["type": .string("list"), "data": $0]) } ?? .null)
     }
 
     /// `{"token"}` → revokes it, as an Intercom admin removing the app would; later calls get 401 `token_revoked`.

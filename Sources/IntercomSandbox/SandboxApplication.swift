@@ -71,12 +71,13 @@ public func buildSandboxApplication(
 
 /// The sandbox's routes, for in-process tests.
 public func buildSandboxRouter(state: SandboxState, data: SandboxData? = nil, limiter: RateLimiter = RateLimiter(),
-                               faults: Faults = Faults(), persistence: SandboxPersistence? = nil) -> Router<BasicRequestContext> {
+                               faults: Faults = Faults(), persistence: SandboxPersistence? = nil, webhooks: Webhooks? = nil) -> Router<BasicRequestContext> {
     let router = Router(context: BasicRequestContext.self)
+    let webhooks = webhooks ?? Webhooks(state: state)
     if let persistence { router.add(middleware: MarkDirtyMiddleware(persistence: persistence)) }
     OAuthRoutes(state: state, faults: faults).register(on: router)
-    DeveloperHubRoutes(state: state, faults: faults).register(on: router)
-    RestAPI(state: state, data: data ?? SandboxData(seed: .standard), limiter: limiter, faults: faults).register(on: router)
+    DeveloperHubRoutes(state: state, faults: faults, webhooks: webhooks).register(on: router)
+    RestAPI(state: state, data: data ?? SandboxData(seed: .standard), limiter: limiter, faults: faults, webhooks: webhooks).register(on: router)
     router.get("/health") { _, _ in "ok" }
     return router
 }

@@ -259,6 +259,12 @@ public actor SandboxState {
         }
     }
 
+    /// Apps installed in a workspace: those holding a live token there.
+    func installedApps(workspaceID: String) -> [SandboxApp] {
+        let ids = Set(tokens.values.filter { $0.workspaceID == workspaceID && !$0.revoked }.map(\.clientID))
+        return ids.sorted().compactMap { apps[$0] }
+    }
+
     func admins(workspaceID: String) -> [SandboxAdmin] { workspaces[workspaceID]?.admins ?? [] }
 }
 

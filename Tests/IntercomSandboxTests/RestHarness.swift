@@ -13,18 +13,26 @@ struct RestHarness: Sendable {
     let state: SandboxState
     let time: TestTime
     let faults: Faults
+    let app: SandboxApp
+    let webhooks: Webhooks
+    let sent: SentWebhooks
 
-    static func with(perMinute: Int = 10_000, _ body: @escaping @Sendable (RestHarness) async throws -> Void) async throws {
+    static func with(perMinute: Int = 10_000, webhookAnswers: [Int] = [], _ body: @escaping @Sendable (RestHarness) async throws -> Void) async throws {
         let time = TestTime()
         let state = SandboxState(seed: .standard, now: { time.now() })
         let app = await state.registerApp(name: "API tests", redirectURLs: ["https://example.test/cb"])
         let acme = await state.issueToken(clientID: app.clientID, workspaceID: "acme7x2k")!
         let globex = await state.issueToken(clientID: app.clientID, workspaceID: "glbx4eu9")!
         let faults = Faults()
+        let sent = SentWebhooks(answers: webhookAnswers)
+        let webhooks = Webhooks(state: state, retryDelays: [.milliseconds(10), .milliseconds(10)]) { url, body, headers in
+            await sent.record(url: url, body: body, headers: headers)
+        }
         let router = buildSandboxRouter(state: state, data: SandboxData(seed: .standard, now: { time.now() }),
-                                        limiter: RateLimiter(perMinute: perMinute, now: { time.now() }), faults: faults)
+                                        limiter: RateLimiter(perMinute: perMinute, now: { time.now() }), faults: faults, webhooks: webhooks)
         try await Application(router: router).test(.router) { client in
-            try await body(RestHarness(client: client, acme: acme, globex: globex, state: state, time: time, faults: faults))
+            try await body(RestHarness(client: client, acme: acme, globex: globex, state: state, time: time, faults: faults,
+                                       app: app, webhooks: webhooks, sent: sent))
         }
     }
 
@@ -59,3 +67,30 @@ struct RestHarness: Sendable {
 
 func errorCode(_ json: JSONNode) -> String? { json["errors"]?.array?.first?["code"]?.string }
 func errorField(_ json: JSONNode) -> String? { json["errors"]?.array?.first?["field"]?.string }
+
+/// Webhook posts the sandbox made, answered from a script (200 once the script runs out).
+actor SentWebhooks {
+    struct Post {
+        let url: String
+        let body: Data
+        let headers: [(String, String)]
+        var json: JSONNode { JSONNode.parse(body) ?? .null }
+        func header(_ name: String) -> String? { headers.first { $0.0.lowercased() == name.lowercased() }?.1 }
+    }
+
+    private(set) var posts: [Post] = []
+    private var answers: [Int]
+
+    init(answers: [Int]) { self.answers = answers }
+
+    func record(url: String, body: Data, headers: [(String, String)]) -> Int {
+        posts.append(Post(url: url, body: body, headers: headers))
+        return answers.isEmpty ? 200 : answers.removeFirst()
+    }
+
+    /// Waits (bounded) until `count` posts arrived; deliveries run in the background.
+    func waitFor(_ count: Int) async -> [Post] {
+        for _ in 0..<200 where posts.count < count { try? await Task.sleep(for: .milliseconds(10)) }
+        return posts
+    }
+}

@@ -9,6 +9,7 @@ struct RestAPI: Sendable {
     let data: SandboxData
     let limiter: RateLimiter
     let faults: Faults
+    let webhooks: Webhooks
 
     /// Versions the spec's `intercom_version` lists.
     static let versions: Set<String> = Set(["1.0", "1.1", "1.2", "1.3", "1.4"] + (0...14).map { "2.\($0)" })
@@ -70,7 +71,11 @@ struct RestAPI: Sendable {
     }
 
     func register(on router: Router<BasicRequestContext>) {
-        router.post("/contacts", use: endpoint { request, _, caller in try await data.createContact(caller.workspace.idCode, try await Self.body(request)) })
+        router.post("/contacts", use: endpoint { request, _, caller in
+            let contact = try await data.createContact(caller.workspace.idCode, try await Self.body(request))
+            await webhooks.emit(workspaceID: caller.workspace.idCode, topic: "contact.\(contact["role"]?.string ?? "user").created", item: contact)
+            return contact
+        })
         router.get("/contacts", use: endpoint { request, _, caller in
             let query = request.uri.queryParameters
             return try await data.listContacts(caller.workspace.idCode, perPage: try perPage(query["per_page"].map { .string(String($0)) }),
@@ -88,7 +93,9 @@ struct RestAPI: Sendable {
             try await data.updateContact(caller.workspace.idCode, id: try context.parameters.require("id"), try await Self.body(request))
         })
         router.delete("/contacts/{id}", use: endpoint { _, context, caller in
-            try await data.deleteContact(caller.workspace.idCode, id: try context.parameters.require("id"))
+            let deleted = try await data.deleteContact(caller.workspace.idCode, id: try context.parameters.require("id"))
+            await webhooks.emit(workspaceID: caller.workspace.idCode, topic: "contact.deleted", item: deleted)
+            return deleted
         })
         router.post("/contacts/{id}/archive", use: endpoint { _, context, caller in
             try await data.setArchived(caller.workspace.idCode, id: try context.parameters.require("id"), true)
@@ -100,7 +107,12 @@ struct RestAPI: Sendable {
             try await data.contactTags(caller.workspace.idCode, contactID: try context.parameters.require("id"))
         })
         router.post("/contacts/{id}/tags", use: endpoint { request, context, caller in
-            try await data.tagContact(caller.workspace.idCode, contactID: try context.parameters.require("id"), try await Self.body(request))
+            let id = try context.parameters.require("id")
+            let tag = try await data.tagContact(caller.workspace.idCode, contactID: id, try await Self.body(request))
+            let contact = try await data.contact(caller.workspace.idCode, id: id)
+            await webhooks.emit(workspaceID: caller.workspace.idCode, topic: "contact.\(contact["role"]?.string ?? "user").tag.created",
+                                item: .object(["type": .string("contact_tag"), "tag": tag, "contact": contact]))
+            return tag
         })
         router.delete("/contacts/{id}/tags/{tag_id}", use: endpoint { _, context, caller in
             try await data.untagContact(caller.workspace.idCode, contactID: try context.parameters.require("id"), tagID: try context.parameters.require("tag_id"))
@@ -113,7 +125,14 @@ struct RestAPI: Sendable {
         router.post("/contacts/{id}/notes", use: endpoint { request, context, caller in
             try await data.addNote(caller.workspace.idCode, contactID: try context.parameters.require("id"), adminID: caller.admin.id, try await Self.body(request))
         })
-        router.post("/conversations", use: endpoint { request, _, caller in try await data.createConversation(caller.workspace.idCode, try await Self.body(request)) })
+        router.post("/conversations", use: endpoint { request, _, caller in
+            let message = try await data.createConversation(caller.workspace.idCode, try await Self.body(request))
+            if let id = message["conversation_id"]?.string {
+                await webhooks.emit(workspaceID: caller.workspace.idCode, topic: "conversation.user.created",
+                                    item: try await data.conversation(caller.workspace.idCode, id: id))
+            }
+            return message
+        })
         router.get("/conversations", use: endpoint { request, _, caller in
             let query = request.uri.queryParameters
             return try await data.listConversations(caller.workspace.idCode, perPage: try perPage(query["per_page"].map { .string(String($0)) }),
@@ -127,10 +146,22 @@ struct RestAPI: Sendable {
             try await data.updateConversation(caller.workspace.idCode, id: try context.parameters.require("id"), try await Self.body(request))
         })
         router.post("/conversations/{id}/reply", use: endpoint { request, context, caller in
-            try await data.reply(caller.workspace.idCode, id: try context.parameters.require("id"), try await Self.body(request))
+            let body = try await Self.body(request)
+            let conversation = try await data.reply(caller.workspace.idCode, id: try context.parameters.require("id"), body)
+            let topic = body["type"]?.string != "admin" ? "conversation.user.replied"
+                : body["message_type"]?.string == "note" ? "conversation.admin.noted" : "conversation.admin.replied"
+            await webhooks.emit(workspaceID: caller.workspace.idCode, topic: topic, item: conversation)
+            return conversation
         })
         router.post("/conversations/{id}/parts", use: endpoint { request, context, caller in
-            try await data.managePart(caller.workspace.idCode, id: try context.parameters.require("id"), try await Self.body(request))
+            let body = try await Self.body(request)
+            let conversation = try await data.managePart(caller.workspace.idCode, id: try context.parameters.require("id"), body)
+            let topics = ["close": "conversation.admin.closed", "open": "conversation.admin.opened", "snoozed": "conversation.admin.snoozed",
+                          "assignment": "conversation.admin.assigned"]
+            if let topic = body["message_type"]?.string.flatMap({ topics[$0] }) {
+                await webhooks.emit(workspaceID: caller.workspace.idCode, topic: topic, item: conversation)
+            }
+            return conversation
         })
         router.post("/conversations/{id}/tags", use: endpoint { request, context, caller in
             try await data.tagConversation(caller.workspace.idCode, id: try context.parameters.require("id"), try await Self.body(request))
@@ -144,17 +175,31 @@ struct RestAPI: Sendable {
             try await data.ticketType(caller.workspace.idCode, id: try context.parameters.require("id"))
         })
         router.post("/tickets", use: endpoint { request, _, caller in
-            try await data.createTicket(caller.workspace.idCode, adminID: caller.admin.id, try await Self.body(request))
+            let ticket = try await data.createTicket(caller.workspace.idCode, adminID: caller.admin.id, try await Self.body(request))
+            await webhooks.emit(workspaceID: caller.workspace.idCode, topic: "ticket.created", item: ticket)
+            return ticket
         })
         router.post("/tickets/search", use: endpoint { request, _, caller in try await data.searchTickets(caller.workspace.idCode, try await Self.body(request)) })
         router.get("/tickets/{id}", use: endpoint { _, context, caller in
             try await data.ticket(caller.workspace.idCode, id: try context.parameters.require("id"))
         })
         router.put("/tickets/{id}", use: endpoint { request, context, caller in
-            try await data.updateTicket(caller.workspace.idCode, id: try context.parameters.require("id"), try await Self.body(request))
+            let id = try context.parameters.require("id")
+            let before = try await data.ticket(caller.workspace.idCode, id: id)
+            let ticket = try await data.updateTicket(caller.workspace.idCode, id: id, try await Self.body(request))
+            if before["ticket_state"]?["id"] != ticket["ticket_state"]?["id"] {
+                await webhooks.emit(workspaceID: caller.workspace.idCode, topic: "ticket.state.updated", item: ticket)
+            }
+            return ticket
         })
         router.post("/tickets/{id}/reply", use: endpoint { request, context, caller in
-            try await data.replyToTicket(caller.workspace.idCode, id: try context.parameters.require("id"), try await Self.body(request))
+            let body = try await Self.body(request)
+            let id = try context.parameters.require("id")
+            let part = try await data.replyToTicket(caller.workspace.idCode, id: id, body)
+            let topic = body["type"]?.string != "admin" ? "ticket.contact.replied"
+                : body["message_type"]?.string == "note" ? "ticket.note.created" : "ticket.admin.replied"
+            await webhooks.emit(workspaceID: caller.workspace.idCode, topic: topic, item: try await data.ticket(caller.workspace.idCode, id: id))
+            return part
         })
         router.post("/companies", use: endpoint { request, _, caller in try await data.upsertCompany(caller.workspace.idCode, try await Self.body(request)) })
         router.get("/companies", use: endpoint { request, _, caller in
