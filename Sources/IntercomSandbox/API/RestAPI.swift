@@ -43,8 +43,9 @@ struct RestAPI: Sendable {
         }
     }
 
-    /// An endpoint that answers `202 Accepted` with no body (event submission).
-    func accepted(_ handler: @escaping @Sendable (Request, BasicRequestContext, Caller) async throws -> Void) -> @Sendable (Request, BasicRequestContext) async throws -> Response {
+    /// An endpoint that answers `status` with no body (event submission: 202; tag deletion: 200).
+    func bodiless(_ status: HTTPResponse.Status, _ handler: @escaping @Sendable (Request, BasicRequestContext, Caller) async throws -> Void)
+        -> @Sendable (Request, BasicRequestContext) async throws -> Response {
         let wrapped = endpoint { request, context, caller in
             try await handler(request, context, caller)
             return .null
@@ -52,7 +53,7 @@ struct RestAPI: Sendable {
         return { request, context in
             var response = try await wrapped(request, context)
             if response.status == .ok {
-                response.status = .accepted
+                response.status = status
                 response.body = .init()
                 response.headers[.contentType] = nil
             }
@@ -232,7 +233,7 @@ struct RestAPI: Sendable {
         router.get("/data_attributes", use: endpoint { request, _, caller in
             try await data.dataAttributes(caller.workspace.idCode, model: request.uri.queryParameters["model"].map(String.init))
         })
-        router.post("/events", use: accepted { request, _, caller in try await data.submitEvent(caller.workspace.idCode, try await Self.body(request)) })
+        router.post("/events", use: bodiless(.accepted) { request, _, caller in try await data.submitEvent(caller.workspace.idCode, try await Self.body(request)) })
         router.get("/events", use: endpoint { request, _, caller in
             let query = request.uri.queryParameters
             guard query["type"] == "user" else { throw IntercomError.invalid("type must be user", field: "type") }
@@ -241,6 +242,10 @@ struct RestAPI: Sendable {
         })
         router.get("/tags", use: endpoint { _, _, caller in await data.tags(caller.workspace.idCode) })
         router.post("/tags", use: endpoint { request, _, caller in try await data.createTag(caller.workspace.idCode, try await Self.body(request)) })
+        router.get("/tags/{id}", use: endpoint { _, context, caller in try await data.tag(caller.workspace.idCode, id: try context.parameters.require("id")) })
+        router.delete("/tags/{id}", use: bodiless(.ok) { _, context, caller in
+            try await data.deleteTag(caller.workspace.idCode, id: try context.parameters.require("id"))
+        })
         router.get("/admins", use: endpoint { _, _, caller in
             .object(["type": .string("admin.list"), "admins": .array(await state.admins(workspaceID: caller.workspace.idCode).map(Self.adminJSON))])
         })

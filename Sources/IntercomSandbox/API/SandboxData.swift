@@ -140,7 +140,7 @@ public actor SandboxData {
         }
     }
 
-    /// `GET /contacts`: archived contacts are left out, as Intercom does.
+    /// `GET /contacts`: merged contacts are gone (as the description says); the sandbox also leaves archived ones out.
     public func listContacts(_ workspaceID: String, perPage: Int, startingAfter: String?) throws -> SJSON {
         try with(workspaceID) { ws in
             let contacts = ws.order.compactMap { ws.contacts[$0] }.filter { !$0.archived }
@@ -215,6 +215,25 @@ public actor SandboxData {
             let tag = TagRecord(id: ws.numericID(), name: name, appliedAt: now)
             ws.tags[tag.id] = tag
             return tag.json
+        }
+    }
+
+    public func tag(_ workspaceID: String, id: String) throws -> SJSON {
+        try with(workspaceID) { ws in
+            guard let tag = ws.tags[id] else { throw IntercomError(.notFound, code: "not_found", message: "Resource Not Found") }
+            return tag.json
+        }
+    }
+
+    /// Deletes a tag that nothing carries any more; a tag still applied is `tag_has_dependent_objects`.
+    public func deleteTag(_ workspaceID: String, id: String) throws {
+        try with(workspaceID) { ws in
+            guard ws.tags[id] != nil else { throw IntercomError(.notFound, code: "not_found", message: "Resource Not Found") }
+            let applied = ws.contacts.values.contains { $0.tagIDs.contains(id) } || ws.conversations.values.contains { $0.tags.contains { $0.id == id } }
+            guard !applied else {
+                throw IntercomError(.badRequest, code: "tag_has_dependent_objects", message: "Unable to delete Tag with dependent objects")
+            }
+            ws.tags[id] = nil
         }
     }
 
