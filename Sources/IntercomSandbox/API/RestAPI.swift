@@ -61,6 +61,12 @@ struct RestAPI: Sendable {
         }
     }
 
+    /// `per_page` and `starting_after` of a list call's query.
+    static func paging(_ request: Request) throws -> (perPage: Int, startingAfter: String?) {
+        let query = request.uri.queryParameters
+        return (try perPage(query["per_page"].map { .string(String($0)) }), query["starting_after"].map(String.init))
+    }
+
     /// The JSON body; an empty body is an empty object.
     static func body(_ request: Request) async throws -> SJSON {
         let buffer = try await request.body.collect(upTo: 1 << 20)
@@ -78,9 +84,8 @@ struct RestAPI: Sendable {
             return contact
         })
         router.get("/contacts", use: endpoint { request, _, caller in
-            let query = request.uri.queryParameters
-            return try await data.listContacts(caller.workspace.idCode, perPage: try perPage(query["per_page"].map { .string(String($0)) }),
-                                               startingAfter: query["starting_after"].map(String.init))
+            let paging = try Self.paging(request)
+            return try await data.listContacts(caller.workspace.idCode, perPage: paging.perPage, startingAfter: paging.startingAfter)
         })
         router.post("/contacts/search", use: endpoint { request, _, caller in try await data.searchContacts(caller.workspace.idCode, try await Self.body(request)) })
         router.post("/contacts/merge", use: endpoint { request, _, caller in try await data.mergeContacts(caller.workspace.idCode, try await Self.body(request)) })
@@ -119,9 +124,9 @@ struct RestAPI: Sendable {
             try await data.untagContact(caller.workspace.idCode, contactID: try context.parameters.require("id"), tagID: try context.parameters.require("tag_id"))
         })
         router.get("/contacts/{id}/notes", use: endpoint { request, context, caller in
-            let query = request.uri.queryParameters
+            let paging = try Self.paging(request)
             return try await data.notes(caller.workspace.idCode, contactID: try context.parameters.require("id"),
-                                        perPage: try perPage(query["per_page"].map { .string(String($0)) }), startingAfter: query["starting_after"].map(String.init))
+                                        perPage: paging.perPage, startingAfter: paging.startingAfter)
         })
         router.post("/contacts/{id}/notes", use: endpoint { request, context, caller in
             try await data.addNote(caller.workspace.idCode, contactID: try context.parameters.require("id"), adminID: caller.admin.id, try await Self.body(request))
@@ -135,9 +140,8 @@ struct RestAPI: Sendable {
             return message
         })
         router.get("/conversations", use: endpoint { request, _, caller in
-            let query = request.uri.queryParameters
-            return try await data.listConversations(caller.workspace.idCode, perPage: try perPage(query["per_page"].map { .string(String($0)) }),
-                                                    startingAfter: query["starting_after"].map(String.init))
+            let paging = try Self.paging(request)
+            return try await data.listConversations(caller.workspace.idCode, perPage: paging.perPage, startingAfter: paging.startingAfter)
         })
         router.post("/conversations/search", use: endpoint { request, _, caller in try await data.searchConversations(caller.workspace.idCode, try await Self.body(request)) })
         router.get("/conversations/{id}", use: endpoint { _, context, caller in
