@@ -56,6 +56,7 @@ let package = Package(
             dependencies: [
                 "SwitchboardCore",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Mustache", package: "swift-mustache"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             resources: [.copy("Definitions")],

@@ -76,6 +76,11 @@ public func buildRouter(settings: ServerSettings, store: Store, dependencies: De
     let api = router.group("v1").add(middleware: APIKeyMiddleware(store: store)).group(context: WorkspaceRequestContext.self)
     api.addRoutes(profiles.endpoints, atPath: "auth-profiles")
     api.addRoutes(integrations.endpoints, atPath: "integrations")
+    let actions = ActionsController(executor: ActionExecutor(
+        store: store, settings: settings, authorization: authorization, tokens: tokens, transport: dependencies.transport,
+        clock: dependencies.clock, logger: logger, catalog: .intercom))
+    api.addRoutes(actions.catalogEndpoints, atPath: "actions")
+    api.post("integrations/{id}/actions/{name}", use: actions.run)
     ConsoleController(store: store, settings: settings, integrations: integrations, profiles: profiles,
                       signer: ConsoleSession.Signer(masterKey: settings.masterKey), clock: dependencies.clock).register(on: router)
     return router

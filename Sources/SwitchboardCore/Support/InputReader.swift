@@ -147,6 +147,22 @@ public final class InputReader {
         return result
     }
 
+    /// A field's raw JSON, for values checked elsewhere (an action's input against its schema).
+    public func raw(_ key: String) -> JSONValue? {
+        consumed.insert(key)
+        return object[key]
+    }
+
+    /// A reader over a nested object; nil (with an error) when the field is not an object.
+    public func nested(_ key: String) -> InputReader? {
+        guard let value = value(key, required: false) else { return nil }
+        guard case .object(let members) = value else {
+            fail(key, "must be an object, not \(value.kindDescription)")
+            return nil
+        }
+        return InputReader(object: members, path: path + key + ".")
+    }
+
     /// Refuses fields nobody read, then throws every collected error as one problem.
     public func finish() throws(Problem) {
         for key in object.keys.sorted() where !consumed.contains(key) {

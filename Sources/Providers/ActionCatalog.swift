@@ -1,0 +1,65 @@
+import Foundation
+import Mustache
+import SwitchboardCore
+
+/// A provider's actions, read from its catalog file at start.
+public struct ActionCatalog: Sendable {
+    public let actions: [ActionTemplate]
+    private let byName: [String: ActionTemplate]
+    private let messages: [String: MustacheTemplate]
+
+    struct File: Decodable {
+        var provider: String
+        var actions: [ActionTemplate]
+    }
+
+    public init(actions: [ActionTemplate]) throws {
+        self.actions = actions
+        var byName: [String: ActionTemplate] = [:]
+        var messages: [String: MustacheTemplate] = [:]
+        for action in actions {
+            guard byName[action.name] == nil else { throw CatalogError("the action \(action.name) is defined twice") }
+            byName[action.name] = action
+            // Messages are plain text for an assistant to say: no HTML escaping.
+            messages[action.name] = try MustacheTemplate(string: "{{% CONTENT_TYPE: TEXT}}" + action.message)
+        }
+        self.byName = byName
+        self.messages = messages
+    }
+
+    public func action(named name: String) -> ActionTemplate? { byName[name] }
+
+    /// The assistant's message for an action's output.
+    public func message(for name: String, output: JSONValue) -> String {
+        guard let template = messages[name] else { return "" }
+        return template.render(Self.mustacheValue(output)).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    static func mustacheValue(_ value: JSONValue) -> Any {
+        switch value {
+        case .null: return ""
+        case .bool(let b): return b
+        case .number(let n): return n.rounded() == n && abs(n) < 1e15 ? Int(n) : n
+        case .string(let s): return s
+        case .array(let a): return a.map(mustacheValue)
+        case .object(let o): return o.mapValues(mustacheValue)
+        }
+    }
+
+    /// The bundled Intercom catalog.
+    public static let intercom: ActionCatalog = {
+        guard let url = Bundle.module.url(forResource: "intercom-actions", withExtension: "json", subdirectory: "Definitions"),
+              let data = try? Data(contentsOf: url)
+        else { fatalError("the Intercom action catalog is missing from the Providers bundle") }
+        do {
+            return try ActionCatalog(actions: JSONDecoder().decode(File.self, from: data).actions)
+        } catch {
+            fatalError("the Intercom action catalog is malformed: \(error)")
+        }
+    }()
+}
+
+public struct CatalogError: Error, CustomStringConvertible {
+    public let description: String
+    init(_ description: String) { self.description = description }
+}

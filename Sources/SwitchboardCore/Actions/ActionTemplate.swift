@@ -1,0 +1,111 @@
+import Foundation
+
+/// One catalog entry: what an action asks for, which Intercom call it makes, and what it answers.
+public struct ActionTemplate: Sendable, Decodable {
+    public struct RequestTemplate: Sendable, Decodable {
+        public var method: String
+        /// A path with `{input}` placeholders, percent-encoded when filled.
+        public var path: String
+        public var query: [String: String]?
+        /// JSON with `"{{input}}"` strings: a whole-string placeholder keeps the input's type, and is dropped when the input is absent.
+        public var body: JSONValue?
+    }
+
+    public struct Output: Sendable, Decodable {
+        /// A dotted path into the response (empty: the whole response).
+        public var pick: String?
+        public var schema: JSONValue?
+    }
+
+    public var name: String
+    public var title: String
+    public var description: String
+    public var input: JSONValue
+    public var prompts: [String: String]
+    public var request: RequestTemplate
+    public var output: Output
+    /// A Mustache template over the output (plain text), for the assistant to say.
+    public var message: String
+    /// What a 404 is about ("contact", "ticket"), for the problem's wording.
+    public var object: String?
+
+    public var isRead: Bool { request.method == "GET" || name.hasPrefix("intercom.search_") || name.hasPrefix("intercom.find_") }
+
+    /// The JSON the catalog endpoints show.
+    public var json: JSONValue {
+        var object: [String: JSONValue] = [
+            "name": .string(name), "title": .string(title), "description": .string(description), "input": input,
+            "prompts": .object(prompts.mapValues(JSONValue.string)), "method": .string(request.method), "path": .string(request.path),
+        ]
+        if let schema = output.schema { object["output"] = schema }
+        return .object(object)
+    }
+}
+
+/// Fills request templates from checked input.
+public enum RequestRendering {
+    public struct Rendered: Sendable, Equatable {
+        public var method: String
+        /// Path and query, relative to the API base.
+        public var pathAndQuery: String
+        public var body: JSONValue?
+    }
+
+    public static func render(_ template: ActionTemplate.RequestTemplate, input: [String: JSONValue]) -> Rendered {
+        var path = template.path
+        for (name, value) in input {
+            let text = value.stringValue ?? value.numberValue.map { InputSchema.format($0) } ?? ""
+            let escaped = text.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed.subtracting(CharacterSet(charactersIn: "/?#"))) ?? text
+            path = path.replacingOccurrences(of: "{\(name)}", with: escaped)
+        }
+        var items: [URLQueryItem] = []
+        for (name, value) in (template.query ?? [:]).sorted(by: { $0.key < $1.key }) {
+            guard let filled = fill(.string(value), input) else { continue }
+            items.append(URLQueryItem(name: name, value: filled.stringValue ?? filled.numberValue.map { InputSchema.format($0) } ?? ""))
+        }
+        if !items.isEmpty {
+            var components = URLComponents()
+            components.queryItems = items
+            path += "?" + (components.percentEncodedQuery ?? "")
+        }
+        return Rendered(method: template.method, pathAndQuery: path, body: template.body.flatMap { fill($0, input) })
+    }
+
+    /// Whether a template holds a placeholder whose input is absent.
+    static func lacksInput(_ template: JSONValue, _ input: [String: JSONValue]) -> Bool {
+        switch template {
+        case .string(let text):
+            return text.matches(of: /\{\{([A-Za-z0-9_]+)\}\}/).contains { input[String($0.1)] == nil }
+        case .array(let items): return items.contains { lacksInput($0, input) }
+        case .object(let members): return members.values.contains { lacksInput($0, input) }
+        default: return false
+        }
+    }
+
+    /// Replaces placeholders; nil means "leave this out" (an absent optional input).
+    static func fill(_ template: JSONValue, _ input: [String: JSONValue]) -> JSONValue? {
+        switch template {
+        case .string(let text):
+            if text.hasPrefix("{{"), text.hasSuffix("}}"), text.dropFirst(2).dropLast(2).allSatisfy({ $0 != "{" && $0 != "}" }) {
+                return input[String(text.dropFirst(2).dropLast(2))]
+            }
+            guard text.contains("{{") else { return template }
+            var result = text
+            for (name, value) in input { result = result.replacingOccurrences(of: "{{\(name)}}", with: value.stringValue ?? "\(value)") }
+            return result.contains("{{") ? nil : .string(result)
+        case .array(let items):
+            // An item that still lacks an input is dropped whole: optional search filters drop out of their group.
+            let filled = items.compactMap { item -> JSONValue? in
+                guard let value = fill(item, input) else { return nil }
+                return lacksInput(item, input) ? nil : value
+            }
+            return filled.isEmpty && !items.isEmpty ? nil : .array(filled)
+        case .object(let members):
+            var result: [String: JSONValue] = [:]
+            for (key, value) in members { if let filled = fill(value, input) { result[key] = filled } }
+            return result.isEmpty && !members.isEmpty ? nil : .object(result)
+        default:
+            return template
+        }
+    }
+}

@@ -1,0 +1,157 @@
+import Foundation
+import Logging
+import Providers
+import SwitchboardCore
+import SwitchboardStore
+
+/// Runs catalog actions against Intercom with an integration's connection.
+struct ActionExecutor: Sendable {
+    let store: Store
+    let settings: ServerSettings
+    let authorization: AuthorizationService
+    let tokens: TokenService
+    let transport: any HTTPTransport
+    let clock: any WallClock
+    let logger: Logger
+    let catalog: ActionCatalog
+
+    /// How long a 429 may be waited out before answering `rate_limited`.
+    static let maxRateLimitWait: TimeInterval = 10
+
+    struct Outcome: Sendable {
+        var result: JSONValue
+        var message: String
+        var requestID: String?
+    }
+
+    func run(action name: String, integrationID: String, workspace: Workspace, input: JSONValue, userID: String?) async throws -> Outcome {
+        guard let action = catalog.action(named: name) else {
+            throw Problem(status: 404, code: "action_not_found", title: "Not found", detail: "No action is named '\(Problem.clip(name))'; GET /v1/actions lists them.")
+        }
+        guard let record = try await store.integration(id: integrationID, workspaceID: workspace.id) else { throw Problem.notFound("integration", id: integrationID) }
+        let integration = record.integration
+        switch record.status {
+        case .enabled: break
+        case .error:
+            throw Problem.conflict("reauthorization_required", "Intercom refused the integration's stored authorization; authorize it again, then enable it.")
+        default:
+            throw Problem.conflict("integration_not_enabled", "The integration is \(record.status.rawValue); enable it first (POST /v1/integrations/\(integration.id)/enable).")
+        }
+
+        let endUser: String
+        switch integration.authorization {
+        case .preauthorized: endUser = Connection.sharedUser
+        case .perUser:
+            guard let userID, !userID.isEmpty else {
+                throw Problem.validation([.init(field: "user.id", detail: "is required: this integration acts with each end user's own Intercom account")])
+            }
+            endUser = userID
+        }
+        guard let connection = try await store.connection(integrationID: integration.id, endUserID: endUser), connection.status != .revoked else {
+            throw Problem(status: 409, code: "authorization_required", title: "Authorization required",
+                          detail: integration.authorization == .perUser ? "This user has not connected their Intercom account yet."
+                              : "The integration has no connection; authorize it first.")
+        }
+
+        guard case .object(var values) = input else {
+            throw Problem.validation([.init(field: "input", detail: "must be an object, not \(input.kindDescription)")])
+        }
+        let violations = InputSchema.violations(of: input, against: action.input, at: "input")
+        if !violations.isEmpty { throw Problem.validation(violations) }
+        if values["admin_id"] == nil, let adminID = connection.account.adminID { values["admin_id"] = .string(adminID) }
+
+        let app = try await authorization.oauthApp(for: integration)
+        let token: String
+        do {
+            token = try await tokens.accessToken(for: connection, app: app)
+        } catch .needsReauthorization(let why) {
+            throw Problem.conflict("reauthorization_required", "The stored authorization no longer works (\(why)). Authorize again.")
+        } catch .unavailable(let why) {
+            throw Problem(status: 503, code: "provider_unavailable", title: "Provider unavailable", detail: "Intercom could not be reached (\(why)).")
+        }
+
+        let rendered = RequestRendering.render(action.request, input: values)
+        let base = settings.intercomAPIBase(for: integration, accountRegion: connection.account.region)
+        guard let url = URL(string: base.absoluteString + rendered.pathAndQuery) else {
+            throw Problem(status: 500, code: "internal_error", title: "Internal error", detail: "The action's request could not be built.")
+        }
+        var request = OutboundRequest(method: rendered.method, url: url, headers: [
+            ("Authorization", "Bearer \(token)"), ("Accept", "application/json"), ("Intercom-Version", ProviderDefinition.intercom.api.version),
+        ], timeout: 20)
+        if let body = rendered.body {
+            request.body = try JSONEncoder().encode(body)
+            request.headers.append(("Content-Type", "application/json"))
+        }
+
+        let response = try await send(request, retryable: action.isRead, action: action)
+        let requestID = JSONValue.parse(response.body)?["request_id"]?.stringValue ?? response.header("X-Request-Id")
+        let json = JSONValue.parse(response.body) ?? .null
+        switch response.status {
+        case 200..<300:
+            let output = action.output.pick.map { path in path.isEmpty ? json : (json.value(at: path) ?? .null) } ?? json
+            return Outcome(result: output, message: catalog.message(for: action.name, output: output), requestID: requestID)
+        case 401:
+            let code = json["errors"]?.arrayValue?.first?["code"]?.stringValue ?? "unauthorized"
+            try await store.markNeedsReauthorization(connectionID: connection.id, reason: "Intercom answered 401 \(code)", now: clock.now())
+            throw Problem.conflict("reauthorization_required", "Intercom refused the stored authorization (\(code)). Authorize again.")
+        case 404:
+            let what = action.object ?? "object"
+            throw Problem(status: 404, code: "not_found", title: "Not found",
+                          detail: "Intercom has no such \(what): \(json["errors"]?.arrayValue?.first?["message"]?.stringValue ?? "not found").")
+        case 429:
+            let reset = response.header("X-RateLimit-Reset").flatMap(Double.init)
+            let retryAfter = max(1, Int((reset ?? clock.now().timeIntervalSince1970 + 10) - clock.now().timeIntervalSince1970))
+            throw Problem(status: 429, code: "rate_limited", title: "Rate limited", detail: "Intercom's rate limit is reached; retry in \(retryAfter) s.",
+                          extra: ["retryAfter": .number(Double(retryAfter))])
+        case 400..<500:
+            let errors = (json["errors"]?.arrayValue ?? []).map { error in
+                Problem.FieldError(field: error["field"]?.stringValue ?? "input", detail: error["message"]?.stringValue ?? "was refused")
+            }
+            throw Problem(status: 422, code: "provider_rejected", title: "Intercom refused the request",
+                          detail: "Intercom answered \(response.status): " + (errors.map { "\($0.field): \($0.detail)" }.joined(separator: "; ")),
+                          field: errors.first?.field, errors: errors.isEmpty ? nil : errors)
+        default:
+            throw Problem(status: 502, code: "provider_error", title: "Intercom failed",
+                          detail: "Intercom answered \(response.status)\(action.isRead ? " after retries" : "; the write was not repeated").")
+        }
+    }
+
+    /// Sends, retrying reads (never writes) after 5xx or network failures, and waiting out a short 429 once.
+    private func send(_ request: OutboundRequest, retryable: Bool, action: ActionTemplate) async throws -> OutboundResponse {
+        var attempt = 0
+        var waitedForRateLimit = false
+        while true {
+            attempt += 1
+            let response: OutboundResponse
+            do {
+                response = try await transport.send(request)
+            } catch {
+                if retryable && attempt < 3 {
+                    try await Task.sleep(for: Self.backoff(attempt))
+                    continue
+                }
+                throw Problem(status: 503, code: "provider_unavailable", title: "Provider unavailable",
+                              detail: "Intercom could not be reached\(retryable ? " after \(attempt) attempts" : "; the write was not repeated").")
+            }
+            if response.status == 429, !waitedForRateLimit, let reset = response.header("X-RateLimit-Reset").flatMap(Double.init) {
+                let wait = reset - clock.now().timeIntervalSince1970
+                if wait <= Self.maxRateLimitWait {
+                    waitedForRateLimit = true
+                    try await Task.sleep(for: .milliseconds(Int(max(0, wait) * 1000) + 50))
+                    continue
+                }
+            }
+            if response.status >= 500 && retryable && attempt < 3 {
+                try await Task.sleep(for: Self.backoff(attempt))
+                continue
+            }
+            return response
+        }
+    }
+
+    /// 100–200 ms, then 200–400 ms: jittered so that retries from many callers spread out.
+    static func backoff(_ attempt: Int) -> Duration {
+        let base = 100 * (1 << (attempt - 1))
+        return .milliseconds(base + Int.random(in: 0...base))
+    }
+}

@@ -1,0 +1,156 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOHTTP1
+import Hummingbird
+import HummingbirdTesting
+import IntercomSandbox
+import Providers
+import SwitchboardCore
+import SwitchboardStore
+import SwitchboardTestSupport
+import Testing
+
+extension Harness {
+    /// A pre-authorized, enabled integration connected to Acme (as Ada); returns its id.
+    func enabledIntegration(_ client: any TestClientProtocol) async throws -> String {
+        let id = try await createIntegration(client)
+        #expect(try await preauthorize(client, integrationID: id).status == .ok)
+        #expect(try await client.call(.post, "/v1/integrations/\(id)/enable", self).status == .ok)
+        return id
+    }
+
+    func run(_ client: any TestClientProtocol, _ integration: String, _ action: String, _ input: String) async throws -> TestResponse {
+        try await client.call(.post, "/v1/integrations/\(integration)/actions/\(action)", self, json: "{\"input\":\(input)}")
+    }
+}
+
+@Suite("Actions")
+struct ActionsTests {
+    @Test("the catalog lists every action with its input schema and the prompts for required inputs")
+    func catalog() async throws {
+        try await Harness.with { harness, client in
+            let listed = try object(try await client.call(.get, "/v1/actions", harness))
+            let actions = try #require(listed["data"] as? [[String: Any]])
+            #expect(actions.count == ActionCatalog.intercom.actions.count)
+            for action in ActionCatalog.intercom.actions {
+                let required = action.input["required"]?.arrayValue?.compactMap(\.stringValue) ?? []
+                for name in required where !["contact_id", "ticket_id", "conversation_id", "external_id", "ticket_type_id"].contains(name) {
+                    #expect(action.prompts[name] != nil, "\(action.name) has no prompt for \(name)")
+                }
+            }
+            #expect(try await client.call(.get, "/v1/actions/intercom.create_ticket", harness).status == .ok)
+            try expectProblem(try await client.call(.get, "/v1/actions/intercom.nope", harness), 404, code: "action_not_found")
+        }
+    }
+
+    @Test("every catalog action runs against the sandbox and answers a result and a message")
+    func walkTheCatalog() async throws {
+        try await Harness.with { harness, client in
+            let id = try await harness.enabledIntegration(client)
+            var ran: Set<String> = []
+            func run(_ action: String, _ input: String) async throws -> [String: Any] {
+                let response = try await harness.run(client, id, action, input)
+                #expect(response.status == .ok, "\(action): \(text(response))")
+                ran.insert(action)
+                let body = try object(response)
+                #expect((body["message"] as? String)?.isEmpty == false, "\(action) has no message")
+                return body
+            }
+            let me = try await run("intercom.who_am_i", "{}")
+            #expect(me["message"] as? String == "Connected as Ada Admin <ada@acme.test> in Acme Support.")
+            let contact = try #require((try await run("intercom.create_contact", #"{"email":"walk@example.com","name":"Walker","external_id":"w-1"}"#)["result"] as? [String: Any])?["id"] as? String)
+            #expect(try await run("intercom.get_contact", "{\"contact_id\":\"\(contact)\"}")["message"] as? String == "Walker <walk@example.com>, user.")
+            let found = try await run("intercom.find_contact_by_email", #"{"email":"walk@example.com"}"#)
+            #expect((found["result"] as? [[String: Any]])?.first?["id"] as? String == contact)
+            _ = try await run("intercom.find_contact_by_external_id", #"{"external_id":"w-1"}"#)
+            _ = try await run("intercom.add_note", "{\"contact_id\":\"\(contact)\",\"body\":\"Called back\"}")
+            let types = try await run("intercom.list_ticket_types", "{}")
+            #expect((types["message"] as? String)?.contains("1: Bug report (Customer)") == true)
+            let ticket = try await run("intercom.create_ticket", #"{"ticket_type_id":"1","email":"walk@example.com","title":"Cannot log in"}"#)
+            #expect(ticket["message"] as? String == "Ticket #1 is open: Cannot log in.")
+            let ticketID = try #require((ticket["result"] as? [String: Any])?["id"] as? String)
+            #expect(try await run("intercom.get_ticket", "{\"ticket_id\":\"\(ticketID)\"}")["message"] as? String == "Ticket #1 (Cannot log in) is Submitted.")
+            let listed = try await run("intercom.search_tickets", "{\"contact_id\":\"\(contact)\",\"state\":\"submitted\",\"limit\":5}")
+            #expect((listed["result"] as? [Any])?.count == 1)
+            _ = try await run("intercom.search_tickets", "{}")
+            let started = try await run("intercom.start_conversation", "{\"contact_id\":\"\(contact)\",\"body\":\"Hello?\"}")
+            let conversation = try #require((started["result"] as? [String: Any])?["conversation_id"] as? String)
+            _ = try await run("intercom.reply_as_admin", "{\"conversation_id\":\"\(conversation)\",\"body\":\"Hi! How can I help?\"}")
+            let closed = try await run("intercom.close_conversation", "{\"conversation_id\":\"\(conversation)\"}")
+            #expect(closed["message"] as? String == "Conversation \(conversation) is closed.")
+            #expect(ran == Set(ActionCatalog.intercom.actions.map(\.name)), "an action was added without a run here: \(Set(ActionCatalog.intercom.actions.map(\.name)).subtracting(ran))")
+        }
+    }
+
+    @Test("input is checked against the schema before any call; every violation is named")
+    func validation() async throws {
+        try await Harness.with { harness, client in
+            let id = try await harness.enabledIntegration(client)
+            let before = await harness.sandbox.state.issuedTokenCount()
+            let response = try await harness.run(client, id, "intercom.create_ticket", #"{"email":"nope","title":"","extra":1,"ticket_type_id":7}"#)
+            let body = try expectProblem(response, 422, code: "validation_failed")
+            let fields = (body["errors"] as? [[String: Any]])?.compactMap { $0["field"] as? String } ?? []
+            #expect(Set(fields) == ["input.email", "input.title", "input.extra", "input.ticket_type_id"])
+            try expectProblem(try await harness.run(client, id, "intercom.search_tickets", #"{"state":"done","limit":500}"#), 422, code: "validation_failed")
+            try expectProblem(try await harness.run(client, id, "intercom.who_am_i", "[]"), 422, code: "validation_failed", field: "input")
+            #expect(await harness.sandbox.state.issuedTokenCount() == before)
+        }
+    }
+
+    @Test("Intercom's answers become problems: not found, refused input, revoked token")
+    func providerErrors() async throws {
+        try await Harness.with { harness, client in
+            let id = try await harness.enabledIntegration(client)
+            let missing = try expectProblem(try await harness.run(client, id, "intercom.get_contact", #"{"contact_id":"000000000000000000000000"}"#), 404, code: "not_found")
+            #expect((missing["detail"] as? String)?.contains("contact") == true)
+            try expectProblem(try await harness.run(client, id, "intercom.create_contact", #"{"name":"No email"}"#), 422, code: "provider_rejected", field: "email")
+            let token = try #require(try await harness.store.connection(integrationID: id, endUserID: "")?.tokens.accessToken)
+            #expect(await harness.sandbox.state.revoke(token: token))
+            try expectProblem(try await harness.run(client, id, "intercom.who_am_i", "{}"), 409, code: "reauthorization_required")
+            #expect(try object(try await client.call(.get, "/v1/integrations/\(id)", harness))["status"] as? String == "error")
+        }
+    }
+
+    @Test("a disabled or never-authorized integration refuses to act")
+    func notEnabled() async throws {
+        try await Harness.with { harness, client in
+            let configured = try await harness.createIntegration(client)
+            try expectProblem(try await harness.run(client, configured, "intercom.who_am_i", "{}"), 409, code: "integration_not_enabled")
+            let enabled = try await harness.enabledIntegration(client)
+            _ = try await client.call(.post, "/v1/integrations/\(enabled)/disable", harness)
+            try expectProblem(try await harness.run(client, enabled, "intercom.who_am_i", "{}"), 409, code: "integration_not_enabled")
+        }
+    }
+}
+
+@Suite("Actions under Intercom faults")
+struct ActionFaultTests {
+    func setFaults(_ harness: Harness, _ json: String) async throws {
+        var request = HTTPClientRequest(url: harness.sandbox.url + "/_sandbox/faults")
+        request.method = .PUT
+        request.headers.add(name: "Content-Type", value: "application/json")
+        request.body = .bytes(ByteBuffer(string: json))
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(5))
+        #expect(response.status == .ok)
+    }
+
+    @Test("a 500 on a read is retried; a 500 on a write is reported and never repeated")
+    func serverErrors() async throws {
+        try await Harness.with { harness, client in
+            let id = try await harness.enabledIntegration(client)
+            let contact = try #require((try object(try await harness.run(client, id, "intercom.create_contact", #"{"email":"f@example.com"}"#))["result"] as? [String: Any])?["id"] as? String)
+            // Every second call fails: 1 ok, 2 fails, 3 ok, …
+            try await setFaults(harness, #"{"serverErrorRate":0.5}"#)
+            #expect(try await harness.run(client, id, "intercom.who_am_i", "{}").status == .ok, "call 1")
+            #expect(try await harness.run(client, id, "intercom.who_am_i", "{}").status == .ok, "call 2 failed and call 3 answered")
+            #expect(try await harness.run(client, id, "intercom.get_contact", "{\"contact_id\":\"\(contact)\"}").status == .ok, "call 4 fails, 5 answers")
+            // Call 6 fails: a retried write would land on call 7 and succeed, creating a note.
+            let write = try await harness.run(client, id, "intercom.add_note", "{\"contact_id\":\"\(contact)\",\"body\":\"once\"}")
+            try expectProblem(write, 502, code: "provider_error")
+            try await setFaults(harness, "{}")
+            let shown = try object(try await harness.run(client, id, "intercom.get_contact", "{\"contact_id\":\"\(contact)\"}"))
+            #expect(((shown["result"] as? [String: Any])?["notes"] as? [String: Any])?["total_count"] as? Int == 0, "the write was not repeated")
+        }
+    }
+}
