@@ -81,6 +81,7 @@ public func buildRouter(settings: ServerSettings, store: Store, dependencies: De
         clock: dependencies.clock, logger: logger, catalog: .intercom))
     api.addRoutes(actions.catalogEndpoints, atPath: "actions")
     api.post("integrations/{id}/actions/{name}", use: actions.run)
+    api.get("runs", use: actions.runs)
     ConsoleController(store: store, settings: settings, integrations: integrations, profiles: profiles,
                       signer: ConsoleSession.Signer(masterKey: settings.masterKey), clock: dependencies.clock).register(on: router)
     return router

@@ -113,6 +113,23 @@ enum Migrations {
             """,
             "CREATE INDEX authorization_requests_expiry ON authorization_requests (status, expires_at)",
         ]),
+        Migration(version: 2, name: "runs: the audit log of action executions", statements: [
+            """
+            CREATE TABLE runs (
+                id TEXT PRIMARY KEY,
+                workspace_id TEXT NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+                integration_id TEXT NOT NULL,
+                action TEXT NOT NULL,
+                end_user_id TEXT,
+                started_at_ms BIGINT NOT NULL,
+                duration_ms INTEGER NOT NULL,
+                outcome TEXT NOT NULL,
+                http_status INTEGER NOT NULL,
+                provider_request_id TEXT
+            )
+            """,
+            "CREATE INDEX runs_workspace_started ON runs (workspace_id, started_at_ms, id)",
+        ]),
     ]
 
     /// Applies every migration not yet recorded, each in its own transaction; safe to run from several instances at once.

@@ -9,6 +9,7 @@ import Providers
 import SwitchboardCore
 import SwitchboardStore
 import SwitchboardTestSupport
+import SQLKit
 import Testing
 
 extension Harness {
@@ -151,6 +152,43 @@ struct ActionFaultTests {
             try await setFaults(harness, "{}")
             let shown = try object(try await harness.run(client, id, "intercom.get_contact", "{\"contact_id\":\"\(contact)\"}"))
             #expect(((shown["result"] as? [String: Any])?["notes"] as? [String: Any])?["total_count"] as? Int == 0, "the write was not repeated")
+        }
+    }
+}
+
+@Suite("Audit log")
+struct RunsTests {
+    @Test("every run is recorded with its outcome, newest first, paged; never its input or output; per workspace")
+    func auditLog() async throws {
+        try await Harness.with { harness, client in
+            let id = try await harness.enabledIntegration(client)
+            for (action, input) in [("intercom.who_am_i", "{}"),
+                                    ("intercom.create_contact", #"{"email":"secret-input@example.com","name":"Private Person"}"#),
+                                    ("intercom.get_contact", #"{"contact_id":"000000000000000000000000"}"#),
+                                    ("intercom.create_ticket", #"{"email":"bad"}"#)] {
+                harness.clock.advance(by: 1)
+                _ = try await harness.run(client, id, action, input)
+            }
+            let page = try object(try await client.call(.get, "/v1/runs?limit=3", harness))
+            let runs = try #require(page["data"] as? [[String: Any]])
+            #expect(runs.map { $0["outcome"] as? String } == ["validation_failed", "not_found", "ok"])
+            #expect(runs.map { $0["action"] as? String } == ["intercom.create_ticket", "intercom.get_contact", "intercom.create_contact"])
+            #expect(runs.last?["status"] as? Int == 200)
+            let next = try #require(page["next"] as? String)
+            let rest = try object(try await client.call(.get, "/v1/runs?limit=3&starting_after=\(next)", harness))
+            #expect((rest["data"] as? [[String: Any]])?.map { $0["action"] as? String } == ["intercom.who_am_i"])
+            #expect(rest["next"] == nil)
+
+            let stored = try await harness.store.database.withConnection { db in
+                try await db.select().columns("*").from("runs").all().map { row in
+                    try ["action", "outcome", "end_user_id", "provider_request_id"].map { try row.decode(column: $0, as: String?.self) ?? "" }.joined(separator: " ")
+                }
+            }
+            #expect(stored.count == 4)
+            #expect(!stored.joined().contains("secret-input") && !stored.joined().contains("Private Person"))
+            let other = try await harness.otherWorkspaceKey()
+            #expect(try object(try await client.call(.get, "/v1/runs", harness, key: other))["count"] as? Int == 0)
+            try expectProblem(try await client.call(.get, "/v1/runs?limit=0", harness), 422, code: "validation_failed", field: "limit")
         }
     }
 }

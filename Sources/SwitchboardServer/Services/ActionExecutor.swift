@@ -24,7 +24,35 @@ struct ActionExecutor: Sendable {
         var requestID: String?
     }
 
+    /// Runs the action and records the run in the audit log, whatever its outcome.
     func run(action name: String, integrationID: String, workspace: Workspace, input: JSONValue, userID: String?) async throws -> Outcome {
+        let started = clock.now()
+        let timer = ContinuousClock.now
+        func record(_ outcome: String, _ status: Int, _ requestID: String?) async {
+            let elapsed = ContinuousClock.now - timer
+            let run = RunRecord(
+                id: Identifier.make("run"), workspaceID: workspace.id, integrationID: integrationID, action: Problem.clip(name, to: 100),
+                endUserID: userID, startedAtMs: Int64(started.timeIntervalSince1970 * 1000),
+                durationMs: Int(elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000),
+                outcome: outcome, httpStatus: status, providerRequestID: requestID)
+            do { try await store.insert(run) } catch {
+                logger.error("recording a run failed", metadata: ["error.type": "\(type(of: error))"])
+            }
+        }
+        do {
+            let outcome = try await execute(action: name, integrationID: integrationID, workspace: workspace, input: input, userID: userID)
+            await record("ok", 200, outcome.requestID)
+            return outcome
+        } catch let problem as Problem {
+            await record(problem.code, problem.httpStatus, nil)
+            throw problem
+        } catch {
+            await record("internal_error", 500, nil)
+            throw error
+        }
+    }
+
+    private func execute(action name: String, integrationID: String, workspace: Workspace, input: JSONValue, userID: String?) async throws -> Outcome {
         guard let action = catalog.action(named: name) else {
             throw Problem(status: 404, code: "action_not_found", title: "Not found", detail: "No action is named '\(Problem.clip(name))'; GET /v1/actions lists them.")
         }
