@@ -149,6 +149,16 @@ struct EndToEndTests {
                     let connection = try #require(enabled.body["connection"] as? [String: Any])
                     #expect((connection["account"] as? [String: Any])?["region"] as? String == "Europe")
                     #expect(try await SandboxBrowser.get(location).status == 400, "the callback works once")
+
+                    // The CLI runs an action through the server.
+                    let ran = try await ChildProcess.run(["actions", "run", "intercom.who_am_i", "--integration", id,
+                                                          "--url", system.serverURL, "--api-key", api.key])
+                    #expect(ran.status == 0, "\(ran.stderr)")
+                    #expect(ran.stdout.hasPrefix("Connected as Bea Berg <bea@globex.test> in Globex Europe."), "\(ran.stdout)")
+                    let refused = try await ChildProcess.run(["actions", "run", "intercom.find_contact_by_email", "--integration", id,
+                                                              "--input", #"{"email":"not-an-email"}"#, "--url", system.serverURL, "--api-key", api.key])
+                    #expect(refused.status != 0)
+                    #expect(refused.stderr.split(separator: "\n").count == 1 && refused.stderr.contains("validation_failed"), "\(refused.stderr)")
                 }
             } catch {
                 _ = await system.stop()
