@@ -42,7 +42,8 @@ public struct ActionCatalog: Sendable {
         case .number(let n): return n.rounded() == n && abs(n) < 1e15 ? Int(n) : n
         case .string(let s): return s
         case .array(let a): return a.map(mustacheValue)
-        case .object(let o): return o.mapValues(mustacheValue)
+        // Nulls are left out, so a `{{#field}}` section skips them as it would a missing field.
+        case .object(let o): return o.filter { $0.value != .null }.mapValues(mustacheValue)
         }
     }
 

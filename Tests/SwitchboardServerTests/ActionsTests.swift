@@ -36,7 +36,7 @@ struct ActionsTests {
             #expect(actions.count == ActionCatalog.intercom.actions.count)
             for action in ActionCatalog.intercom.actions {
                 let required = action.input["required"]?.arrayValue?.compactMap(\.stringValue) ?? []
-                for name in required where !["contact_id", "ticket_id", "conversation_id", "external_id", "ticket_type_id"].contains(name) {
+                for name in required {
                     #expect(action.prompts[name] != nil, "\(action.name) has no prompt for \(name)")
                 }
             }
@@ -80,6 +80,47 @@ struct ActionsTests {
             _ = try await run("intercom.reply_as_admin", "{\"conversation_id\":\"\(conversation)\",\"body\":\"Hi! How can I help?\"}")
             let closed = try await run("intercom.close_conversation", "{\"conversation_id\":\"\(conversation)\"}")
             #expect(closed["message"] as? String == "Conversation \(conversation) is closed.")
+
+            // Contacts.
+            #expect(try await run("intercom.update_contact", "{\"contact_id\":\"\(contact)\",\"phone\":\"+353 1 555\"}")["message"] as? String == "Contact \(contact) updated.")
+            let search = try await run("intercom.search_contacts", #"{"name_contains":"walk","role":"user","limit":10}"#)
+            #expect((search["result"] as? [[String: Any]])?.count == 1)
+            #expect(((try await run("intercom.list_contacts", #"{"limit":10}"#))["result"] as? [Any])?.count == 1)
+            #expect(try await run("intercom.list_notes", "{\"contact_id\":\"\(contact)\"}")["message"] as? String == "- <p>Called back</p>")
+            let tag = try #require((try await run("intercom.create_tag", #"{"name":"VIP"}"#)["result"] as? [String: Any])?["id"] as? String)
+            #expect(try await run("intercom.list_tags", "{}")["message"] as? String == "\(tag): VIP")
+            #expect(try await run("intercom.tag_contact", "{\"contact_id\":\"\(contact)\",\"tag_id\":\"\(tag)\"}")["message"] as? String == "Tagged VIP.")
+            _ = try await run("intercom.untag_contact", "{\"contact_id\":\"\(contact)\",\"tag_id\":\"\(tag)\"}")
+            let lead = try #require((try await run("intercom.create_contact", #"{"role":"lead","name":"Lead"}"#)["result"] as? [String: Any])?["id"] as? String)
+            #expect(try await run("intercom.merge_contacts", "{\"lead_id\":\"\(lead)\",\"user_id\":\"\(contact)\"}")["message"] as? String == "Merged into \(contact).")
+            let spare = try #require((try await run("intercom.create_contact", #"{"email":"spare@example.com"}"#)["result"] as? [String: Any])?["id"] as? String)
+            _ = try await run("intercom.archive_contact", "{\"contact_id\":\"\(spare)\"}")
+            #expect(try await run("intercom.delete_contact", "{\"contact_id\":\"\(spare)\"}")["message"] as? String == "Contact \(spare) deleted.")
+
+            // Conversations.
+            #expect(try await run("intercom.reopen_conversation", "{\"conversation_id\":\"\(conversation)\"}")["message"] as? String == "Conversation \(conversation) is open.")
+            _ = try await run("intercom.reply_as_contact", "{\"conversation_id\":\"\(conversation)\",\"contact_id\":\"\(contact)\",\"body\":\"Still there?\"}")
+            _ = try await run("intercom.add_conversation_note", "{\"conversation_id\":\"\(conversation)\",\"body\":\"VIP customer\"}")
+            #expect(try await run("intercom.assign_conversation", "{\"conversation_id\":\"\(conversation)\",\"assignee_id\":\"991267001\"}")["message"] as? String
+                    == "Conversation \(conversation) assigned to 991267001.")
+            _ = try await run("intercom.tag_conversation", "{\"conversation_id\":\"\(conversation)\",\"tag_id\":\"\(tag)\"}")
+            let later = Int(Date().timeIntervalSince1970) + 3600
+            _ = try await run("intercom.snooze_conversation", "{\"conversation_id\":\"\(conversation)\",\"snoozed_until\":\(later)}")
+            let got = try await run("intercom.get_conversation", "{\"conversation_id\":\"\(conversation)\"}")
+            #expect(got["message"] as? String == "Conversation \(conversation) is snoozed.")
+            #expect(((try await run("intercom.list_conversations", "{}"))["result"] as? [Any])?.count == 1)
+            #expect(((try await run("intercom.search_conversations", "{\"state\":\"snoozed\",\"contact_id\":\"\(contact)\"}"))["result"] as? [Any])?.count == 1)
+
+            // Tickets, companies, admins, events.
+            #expect(try await run("intercom.update_ticket", "{\"ticket_id\":\"\(ticketID)\",\"ticket_state_id\":\"2\"}")["message"] as? String == "Ticket #1 is In progress.")
+            _ = try await run("intercom.reply_to_ticket", "{\"ticket_id\":\"\(ticketID)\",\"body\":\"Working on it\"}")
+            let company = try #require((try await run("intercom.create_or_update_company", #"{"company_id":"c-1","name":"Acme Rockets","size":12}"#)["result"] as? [String: Any])?["id"] as? String)
+            _ = try await run("intercom.attach_contact_to_company", "{\"contact_id\":\"\(contact)\",\"company_id\":\"\(company)\"}")
+            #expect(try await run("intercom.get_company", "{\"id\":\"\(company)\"}")["message"] as? String == "Acme Rockets: 1 users.")
+            #expect(try await run("intercom.list_companies", "{}")["message"] as? String == "Acme Rockets (id \(company))")
+            #expect((try await run("intercom.list_admins", "{}")["message"] as? String)?.contains("991267001: Ada Admin <ada@acme.test>") == true)
+            #expect(try await run("intercom.submit_event", "{\"user_id\":\"w-1\",\"event_name\":\"ordered\",\"created_at\":\(Int(Date().timeIntervalSince1970))}")["message"] as? String
+                    == "Event recorded.")
             #expect(ran == Set(ActionCatalog.intercom.actions.map(\.name)), "an action was added without a run here: \(Set(ActionCatalog.intercom.actions.map(\.name)).subtracting(ran))")
         }
     }
