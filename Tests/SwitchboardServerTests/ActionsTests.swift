@@ -119,6 +119,8 @@ struct ActionsTests {
             #expect(try await run("intercom.get_company", "{\"id\":\"\(company)\"}")["message"] as? String == "Acme Rockets: 1 users.")
             #expect(try await run("intercom.list_companies", "{}")["message"] as? String == "Acme Rockets (id \(company))")
             #expect((try await run("intercom.list_admins", "{}")["message"] as? String)?.contains("991267001: Ada Admin <ada@acme.test>") == true)
+            let generic = try await run("intercom.api_request", #"{"method":"POST","path":"/tags","body":{"name":"From a raw call"}}"#)
+            #expect((generic["result"] as? [String: Any])?["name"] as? String == "From a raw call")
             #expect(try await run("intercom.submit_event", "{\"user_id\":\"w-1\",\"event_name\":\"ordered\",\"created_at\":\(Int(Date().timeIntervalSince1970))}")["message"] as? String
                     == "Event recorded.")
             #expect(ran == Set(ActionCatalog.intercom.actions.map(\.name)), "an action was added without a run here: \(Set(ActionCatalog.intercom.actions.map(\.name)).subtracting(ran))")
@@ -230,6 +232,24 @@ struct RunsTests {
             let other = try await harness.otherWorkspaceKey()
             #expect(try object(try await client.call(.get, "/v1/runs", harness, key: other))["count"] as? Int == 0)
             try expectProblem(try await client.call(.get, "/v1/runs?limit=0", harness), 422, code: "validation_failed", field: "limit")
+        }
+    }
+}
+
+@Suite("Generic Intercom calls")
+struct APIRequestTests {
+    @Test("any path of the integration's Intercom API works; anything that could reach another host is refused", arguments: [
+        "https://evil.example/contacts", "//evil.example/contacts", "/contacts/../../admin", "/contacts@evil.example", "contacts",
+        "/a b", "/contacts\\..\\x", "/x#frag", "/ok//double",
+    ])
+    func paths(path: String) async throws {
+        try await Harness.with { harness, client in
+            let id = try await harness.enabledIntegration(client)
+            let ok = try await harness.run(client, id, "intercom.api_request", #"{"method":"GET","path":"/contacts?per_page=2"}"#)
+            #expect(ok.status == .ok)
+            #expect((try object(ok)["result"] as? [String: Any])?["type"] as? String == "list")
+            let input = try String(decoding: JSONSerialization.data(withJSONObject: ["method": "GET", "path": path]), as: UTF8.self)
+            try expectProblem(try await harness.run(client, id, "intercom.api_request", input), 422, code: "validation_failed", field: "input.path")
         }
     }
 }

@@ -31,6 +31,11 @@ public struct ActionTemplate: Sendable, Decodable {
 
     public var isRead: Bool { request.method == "GET" || name.hasPrefix("intercom.search_") || name.hasPrefix("intercom.find_") }
 
+    /// Whether this call may be retried with `input` (the generic call is a read only for GET).
+    public func isRead(input: [String: JSONValue]) -> Bool {
+        request.method == "{{method}}" ? input["method"]?.stringValue == "GET" : isRead
+    }
+
     /// The JSON the catalog endpoints show.
     public var json: JSONValue {
         var object: [String: JSONValue] = [

@@ -98,10 +98,15 @@ struct ActionExecutor: Sendable {
             throw Problem(status: 503, code: "provider_unavailable", title: "Provider unavailable", detail: "Intercom could not be reached (\(why)).")
         }
 
-        let rendered = RequestRendering.render(action.request, input: values)
+        var rendered = RequestRendering.render(action.request, input: values)
         let base = settings.intercomAPIBase(for: integration, accountRegion: connection.account.region)
-        guard let url = URL(string: base.absoluteString + rendered.pathAndQuery) else {
-            throw Problem(status: 500, code: "internal_error", title: "Internal error", detail: "The action's request could not be built.")
+        if action.name == Self.genericAction {
+            // The generic call's method and path come from the input; the path is checked so no other host is ever reached with the token.
+            rendered.method = values["method"]?.stringValue ?? "GET"
+            rendered.pathAndQuery = try Self.checkedAPIPath(values["path"]?.stringValue ?? "")
+        }
+        guard let url = URL(string: base.absoluteString + rendered.pathAndQuery), url.host == base.host, url.scheme == base.scheme else {
+            throw Problem.validation([.init(field: "input.path", detail: "must be a path of the integration's Intercom API")])
         }
         var request = OutboundRequest(method: rendered.method, url: url, headers: [
             ("Authorization", "Bearer \(token)"), ("Accept", "application/json"), ("Intercom-Version", ProviderDefinition.intercom.api.version),
@@ -111,7 +116,7 @@ struct ActionExecutor: Sendable {
             request.headers.append(("Content-Type", "application/json"))
         }
 
-        let response = try await send(request, retryable: action.isRead, action: action)
+        let response = try await send(request, retryable: action.isRead(input: values), action: action)
         let requestID = JSONValue.parse(response.body)?["request_id"]?.stringValue ?? response.header("X-Request-Id")
         let json = JSONValue.parse(response.body) ?? .null
         switch response.status {
@@ -140,8 +145,22 @@ struct ActionExecutor: Sendable {
                           field: errors.first?.field, errors: errors.isEmpty ? nil : errors)
         default:
             throw Problem(status: 502, code: "provider_error", title: "Intercom failed",
-                          detail: "Intercom answered \(response.status)\(action.isRead ? " after retries" : "; the write was not repeated").")
+                          detail: "Intercom answered \(response.status)\(action.isRead(input: values) ? " after retries" : "; the write was not repeated").")
         }
+    }
+
+    static let genericAction = "intercom.api_request"
+
+    /// A relative API path: no scheme, no host, no `..`, no `//`, no backslash or `@`.
+    static func checkedAPIPath(_ path: String) throws -> String {
+        let pathPart = path.split(separator: "?", maxSplits: 1).first.map(String.init) ?? ""
+        let refused = !path.hasPrefix("/") || path.hasPrefix("//") || path.contains("://") || path.contains("\\") || path.contains("@")
+            || pathPart.split(separator: "/").contains("..") || pathPart.contains("//") || path.contains("#")
+            || path.unicodeScalars.contains { $0.value < 0x21 || $0.value == 0x7F }
+        if refused {
+            throw Problem.validation([.init(field: "input.path", detail: "must be a path of Intercom's API such as /contacts/123 (no host, '..', '//', '@' or spaces)")])
+        }
+        return path
     }
 
     /// Sends, retrying reads (never writes) after 5xx or network failures, and waiting out a short 429 once.
