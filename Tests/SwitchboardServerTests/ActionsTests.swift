@@ -253,3 +253,26 @@ struct APIRequestTests {
         }
     }
 }
+
+@Suite("List actions")
+struct ListActionTests {
+    @Test("limit follows starting_after cursors past Intercom's 150 a page, without repeats, and stops at the limit")
+    func followsCursors() async throws {
+        try await Harness.with { harness, client in
+            let id = try await harness.enabledIntegration(client)
+            var created: [String] = []
+            for index in 0..<170 {
+                let response = try object(try await harness.run(client, id, "intercom.create_contact", "{\"email\":\"bulk\(index)@example.com\"}"))
+                created.append(try #require((response["result"] as? [String: Any])?["id"] as? String))
+            }
+            let listed = try object(try await harness.run(client, id, "intercom.list_contacts", #"{"limit":160}"#))
+            let ids = (listed["result"] as? [[String: Any]])?.compactMap { $0["id"] as? String } ?? []
+            #expect(ids.count == 160)
+            #expect(ids == Array(created.prefix(160)), "in order, each once")
+            let searched = try object(try await harness.run(client, id, "intercom.search_contacts", #"{"email_domain":"example.com","limit":1000}"#))
+            #expect((searched["result"] as? [Any])?.count == 170, "all of them, over two pages")
+            let few = try object(try await harness.run(client, id, "intercom.list_contacts", #"{"limit":3}"#))
+            #expect((few["result"] as? [Any])?.count == 3)
+        }
+    }
+}

@@ -116,12 +116,31 @@ struct ActionExecutor: Sendable {
             request.headers.append(("Content-Type", "application/json"))
         }
 
-        let response = try await send(request, retryable: action.isRead(input: values), action: action)
-        let requestID = JSONValue.parse(response.body)?["request_id"]?.stringValue ?? response.header("X-Request-Id")
-        let json = JSONValue.parse(response.body) ?? .null
+        // List actions take `limit` and follow `starting_after` cursors, a page of at most 150 at a time, until it is reached.
+        let pages = action.input["properties"]?["limit"]?["maximum"]?.numberValue ?? 0 > 150 && action.output.pick != nil
+        let limit = Int(values["limit"]?.numberValue ?? 50)
+        var collected: [JSONValue] = []
+        var response: OutboundResponse
+        var json: JSONValue
+        while true {
+            if pages {
+                values["limit"] = .number(Double(min(150, limit - collected.count)))
+                let page = RequestRendering.render(action.request, input: values)
+                request.url = URL(string: base.absoluteString + page.pathAndQuery) ?? request.url
+                if let body = page.body { request.body = try JSONEncoder().encode(body) }
+            }
+            response = try await send(request, retryable: action.isRead(input: values), action: action)
+            json = JSONValue.parse(response.body) ?? .null
+            guard pages, (200..<300).contains(response.status) else { break }
+            collected += json.value(at: action.output.pick ?? "")?.arrayValue ?? []
+            guard collected.count < limit, let next = json["pages"]?["next"]?["starting_after"]?.stringValue else { break }
+            values["starting_after"] = .string(next)
+        }
+        let requestID = json["request_id"]?.stringValue ?? response.header("X-Request-Id")
         switch response.status {
         case 200..<300:
-            let output = action.output.pick.map { path in path.isEmpty ? json : (json.value(at: path) ?? .null) } ?? json
+            let output = pages ? .array(Array(collected.prefix(limit)))
+                : action.output.pick.map { path in path.isEmpty ? json : (json.value(at: path) ?? .null) } ?? json
             return Outcome(result: output, message: catalog.message(for: action.name, output: output), requestID: requestID)
         case 401:
             let code = json["errors"]?.arrayValue?.first?["code"]?.stringValue ?? "unauthorized"
