@@ -179,6 +179,20 @@ struct ActionFaultTests {
         #expect(response.status == .ok)
     }
 
+    @Test("a 429 within the bound is waited out until the window resets, then the call succeeds")
+    func rateLimitedThenSuccess() async throws {
+        try await Harness.with { harness, client in
+            let id = try await harness.enabledIntegration(client)
+            try await setFaults(harness, #"{"rateLimitNext":1}"#)
+            let start = ContinuousClock.now
+            let response = try await harness.run(client, id, "intercom.who_am_i", "{}")
+            #expect(response.status == .ok, "\(text(response))")
+            #expect(ContinuousClock.now - start < .seconds(12), "waited no longer than the 10-second window")
+            let runs = try object(try await client.call(.get, "/v1/runs?limit=1", harness))
+            #expect((runs["data"] as? [[String: Any]])?.first?["outcome"] as? String == "ok")
+        }
+    }
+
     @Test("a 500 on a read is retried; a 500 on a write is reported and never repeated")
     func serverErrors() async throws {
         try await Harness.with { harness, client in
