@@ -130,6 +130,21 @@ enum Migrations {
             """,
             "CREATE INDEX runs_workspace_started ON runs (workspace_id, started_at_ms, id)",
         ]),
+        Migration(version: 3, name: "idempotency keys for action writes", statements: [
+            """
+            CREATE TABLE idempotency_keys (
+                id TEXT NOT NULL UNIQUE,
+                workspace_id TEXT NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+                integration_id TEXT NOT NULL,
+                idempotency_key TEXT NOT NULL,
+                request_hash TEXT NOT NULL,
+                status TEXT NOT NULL,
+                outcome_sealed TEXT,
+                created_at BIGINT NOT NULL,
+                PRIMARY KEY (workspace_id, integration_id, idempotency_key)
+            )
+            """,
+        ]),
     ]
 
     /// Applies every migration not yet recorded, each in its own transaction; safe to run from several instances at once.

@@ -277,6 +277,7 @@ extension Store {
                 ("connections", "access_token_sealed", "access_token"),
                 ("connections", "refresh_token_sealed", "refresh_token"),
                 ("authorization_requests", "pkce_verifier_sealed", "pkce_verifier"),
+                ("idempotency_keys", "outcome_sealed", "outcome"),
             ]
             for (table, column, contextColumn) in columns {
                 let rows = try await db.select().columns("id", column).from(table).where(SQLColumn(column), .isNot, SQLLiteral.null).all()

@@ -290,3 +290,48 @@ struct ListActionTests {
         }
     }
 }
+
+@Suite("Idempotency keys")
+struct IdempotencyTests {
+    func run(_ harness: Harness, _ client: any TestClientProtocol, _ integration: String, _ action: String, _ input: String, key: String) async throws -> TestResponse {
+        try await client.call(.post, "/v1/integrations/\(integration)/actions/\(action)", harness, json: "{\"input\":\(input),\"idempotencyKey\":\"\(key)\"}")
+    }
+
+    @Test("a write with the same key runs once and answers the same; another input with that key is refused")
+    func once() async throws {
+        try await Harness.with { harness, client in
+            let id = try await harness.enabledIntegration(client)
+            _ = try await harness.run(client, id, "intercom.create_contact", #"{"email":"idem@example.com"}"#)
+            let input = #"{"ticket_type_id":"1","email":"idem@example.com","title":"Once only"}"#
+            let first = try await run(harness, client, id, "intercom.create_ticket", input, key: "k-1")
+            let second = try await run(harness, client, id, "intercom.create_ticket", input, key: "k-1")
+            #expect(first.status == .ok && second.status == .ok)
+            #expect(text(first) == text(second))
+            let tickets = try object(try await harness.run(client, id, "intercom.search_tickets", "{}"))
+            #expect((tickets["result"] as? [Any])?.count == 1, "one ticket, not two")
+            try expectProblem(try await run(harness, client, id, "intercom.create_ticket", #"{"ticket_type_id":"1","email":"idem@example.com","title":"Other"}"#, key: "k-1"),
+                              409, code: "idempotency_key_reused", field: "idempotencyKey")
+            #expect(try await run(harness, client, id, "intercom.create_ticket", input, key: "k-2").status == .ok, "a new key is a new write")
+        }
+    }
+
+    @Test("a failed write's outcome stands for its key; a failure before Intercom frees the key")
+    func failures() async throws {
+        try await Harness.with { harness, client in
+            let id = try await harness.enabledIntegration(client)
+            let contact = try #require((try object(try await harness.run(client, id, "intercom.create_contact", #"{"email":"f2@example.com"}"#))["result"] as? [String: Any])?["id"] as? String)
+            try await ActionFaultTests().setFaults(harness, #"{"serverErrorRate":1}"#)
+            let note = "{\"contact_id\":\"\(contact)\",\"body\":\"hello\"}"
+            try expectProblem(try await run(harness, client, id, "intercom.add_note", note, key: "n-1"), 502, code: "provider_error")
+            try await ActionFaultTests().setFaults(harness, "{}")
+            try expectProblem(try await run(harness, client, id, "intercom.add_note", note, key: "n-1"), 502, code: "provider_error")
+            let notes = try object(try await harness.run(client, id, "intercom.list_notes", "{\"contact_id\":\"\(contact)\"}"))
+            #expect((notes["result"] as? [Any])?.count == 0, "the same key never wrote")
+
+            _ = try await client.call(.post, "/v1/integrations/\(id)/disable", harness)
+            try expectProblem(try await run(harness, client, id, "intercom.add_note", note, key: "n-2"), 409, code: "integration_not_enabled")
+            _ = try await client.call(.post, "/v1/integrations/\(id)/enable", harness)
+            #expect(try await run(harness, client, id, "intercom.add_note", note, key: "n-2").status == .ok, "the key was freed")
+        }
+    }
+}

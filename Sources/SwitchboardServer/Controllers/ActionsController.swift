@@ -71,12 +71,66 @@ struct ActionsController: Sendable {
         let user = reader.has("user") ? reader.nested("user") : nil
         let userID = user?.string("id", maxLength: 200)
         _ = user?.string("conversationId", maxLength: 200)
+        let idempotencyKey = reader.string("idempotencyKey", maxLength: 200)
         if let user { try user.finish() }
         try reader.finish()
-        let outcome = try await executor.run(action: try context.parameters.require("name"), integrationID: try context.parameters.require("id"),
-                                             workspace: context.workspace, input: input, userID: userID)
-        var body: [String: JSONValue] = ["result": outcome.result, "message": .string(outcome.message)]
-        if let requestID = outcome.requestID { body["intercomRequestId"] = .string(requestID) }
-        return JSONResponse.make(.object(body))
+        let name = try context.parameters.require("name"), integrationID = try context.parameters.require("id")
+        let checkedInput = input, workspace = context.workspace
+        let runIt: @Sendable () async throws -> JSONValue = {
+            let outcome = try await executor.run(action: name, integrationID: integrationID, workspace: workspace, input: checkedInput, userID: userID)
+            var body: [String: JSONValue] = ["result": outcome.result, "message": .string(outcome.message)]
+            if let requestID = outcome.requestID { body["intercomRequestId"] = .string(requestID) }
+            return .object(body)
+        }
+        guard let idempotencyKey, let action = executor.catalog.action(named: name),
+              case .object(let values) = input, !action.isRead(input: values) else {
+            return JSONResponse.make(try await runIt())
+        }
+        return JSONResponse.make(try await once(key: idempotencyKey, workspace: context.workspace, integrationID: integrationID,
+                                                request: .object(["action": .string(name), "input": input, "user": .optional(userID)]), runIt))
+    }
+
+    /// Problems after which Intercom saw, or may have seen, the write: their outcome stands for the key.
+    static let outcomesThatStand: Set<String> = ["provider_rejected", "provider_error", "provider_unavailable", "not_found", "rate_limited"]
+
+    /// Runs a write at most once per idempotency key; a repeat gets the first outcome again.
+    private func once(key: String, workspace: Workspace, integrationID: String, request: JSONValue,
+                      _ body: @Sendable () async throws -> JSONValue) async throws -> JSONValue {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        let hash = Digest.sha256Hex(String(decoding: try encoder.encode(request), as: UTF8.self))
+        let store = executor.store
+        switch try await store.claimIdempotencyKey(workspaceID: workspace.id, integrationID: integrationID, key: key, requestHash: hash, now: executor.clock.now()) {
+        case .mismatch:
+            throw Problem.conflict("idempotency_key_reused", "This idempotencyKey was used for another action or input; use a new key.", field: "idempotencyKey")
+        case .inProgress:
+            throw Problem.conflict("idempotency_in_progress", "A call with this idempotencyKey is still running; retry shortly.", field: "idempotencyKey")
+        case .completed(let stored):
+            guard let outcome = JSONValue.parse(Data(stored.utf8)) else { throw Problem.internalError() }
+            if let problem = outcome["problem"], let data = try? JSONEncoder().encode(problem), let decoded = try? JSONDecoder().decode(Problem.self, from: data) {
+                throw decoded
+            }
+            return outcome["response"] ?? .null
+        case .claimed:
+            do {
+                let response = try await body()
+                try await store.completeIdempotencyKey(workspaceID: workspace.id, integrationID: integrationID, key: key,
+                                                       outcome: String(decoding: try encoder.encode(JSONValue.object(["response": response])), as: UTF8.self))
+                return response
+            } catch let problem as Problem {
+                if Self.outcomesThatStand.contains(problem.code) {
+                    let data = try JSONEncoder().encode(problem)
+                    let stored = JSONValue.object(["problem": JSONValue.parse(data) ?? .null])
+                    try await store.completeIdempotencyKey(workspaceID: workspace.id, integrationID: integrationID, key: key,
+                                                           outcome: String(decoding: try encoder.encode(stored), as: UTF8.self))
+                } else {
+                    try await store.releaseIdempotencyKey(workspaceID: workspace.id, integrationID: integrationID, key: key)
+                }
+                throw problem
+            } catch {
+                try? await store.releaseIdempotencyKey(workspaceID: workspace.id, integrationID: integrationID, key: key)
+                throw error
+            }
+        }
     }
 }
