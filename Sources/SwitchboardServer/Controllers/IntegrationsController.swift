@@ -161,15 +161,7 @@ struct IntegrationsController: Sendable {
             throw Problem.conflict("authorization_required",
                                    "Authorize the integration first: POST /v1/integrations/\(integration.id)/authorize, then complete the provider's login.")
         }
-        let token: String
-        do {
-            token = try await tokens.accessToken(for: connection, app: app)
-        } catch .needsReauthorization(let why) {
-            throw Problem.conflict("reauthorization_required", "The stored authorization no longer works (\(why)). Authorize the integration again.")
-        } catch .unavailable(let why) {
-            throw Problem(status: 503, code: "provider_unavailable", title: "Provider unavailable",
-                          detail: "Intercom could not confirm the connection (\(why)). Try again shortly.")
-        }
+        let token = try await tokens.accessTokenOrProblem(for: connection, app: app)
         let base = settings.intercomAPIBase(for: integration, accountRegion: connection.account.region)
         do {
             _ = try await AccountIdentifier(definition: .intercom, transport: transport).identify(accessToken: token, apiBase: base)

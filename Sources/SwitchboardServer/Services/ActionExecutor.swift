@@ -89,14 +89,7 @@ struct ActionExecutor: Sendable {
         if values["admin_id"] == nil, let adminID = connection.account.adminID { values["admin_id"] = .string(adminID) }
 
         let app = try await authorization.oauthApp(for: integration)
-        let token: String
-        do {
-            token = try await tokens.accessToken(for: connection, app: app)
-        } catch .needsReauthorization(let why) {
-            throw Problem.conflict("reauthorization_required", "The stored authorization no longer works (\(why)). Authorize again.")
-        } catch .unavailable(let why) {
-            throw Problem(status: 503, code: "provider_unavailable", title: "Provider unavailable", detail: "Intercom could not be reached (\(why)).")
-        }
+        let token = try await tokens.accessTokenOrProblem(for: connection, app: app)
 
         var rendered = RequestRendering.render(action.request, input: values)
         let base = settings.intercomAPIBase(for: integration, accountRegion: connection.account.region)

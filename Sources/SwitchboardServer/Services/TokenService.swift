@@ -112,6 +112,20 @@ public final class TokenService: Sendable {
     }
 }
 
+extension TokenService {
+    /// A token for `connection`, or the problem a caller answers when none can be had.
+    func accessTokenOrProblem(for connection: Connection, app: OAuthApp) async throws -> String {
+        do {
+            return try await accessToken(for: connection, app: app)
+        } catch .needsReauthorization(let why) {
+            throw Problem.conflict("reauthorization_required", "The stored authorization no longer works (\(why)). Authorize the integration again.")
+        } catch .unavailable(let why) {
+            throw Problem(status: 503, code: "provider_unavailable", title: "Provider unavailable",
+                          detail: "Intercom could not be reached (\(why)). Try again shortly.")
+        }
+    }
+}
+
 /// Concurrent callers with the same key share one running task and its result.
 actor SingleFlight<Key: Hashable & Sendable, Value: Sendable> {
     private var running: [Key: Task<Value, any Error>] = [:]
