@@ -11,7 +11,6 @@ struct OAuthRoutes: Sendable {
         router.post("/oauth/login", use: login)
         router.post("/oauth/authorize", use: decide)
         router.post("/auth/eagle/token", use: token)
-        router.get("/me", use: me)
         router.post("/auth/uninstall", use: uninstall)
     }
 
@@ -89,20 +88,21 @@ struct OAuthRoutes: Sendable {
         }
     }
 
-    @Sendable func me(request: Request, context: BasicRequestContext) async throws -> Response {
-        let (_, workspace, admin) = try await authorize(request)
-        return JSONBody.response([
-            "type": "admin",
-            "id": admin.id,
-            "email": admin.email,
-            "name": admin.name,
-            "email_verified": admin.emailVerified,
-            "app": [
-                "type": "app", "id_code": workspace.idCode, "name": workspace.name, "created_at": workspace.createdAt,
-                "secure": false, "identity_verification": false, "timezone": workspace.timezone, "region": workspace.region,
-            ] as [String: Any],
-            "avatar": ["type": "avatar", "image_url": "https://static.intercomassets.com/assets/default-avatars/admins/128.png"],
-            "has_inbox_seat": true,
+    /// `GET /me`: the admin behind the token and their workspace. Served by the REST API, which rate-limits it like any call.
+    static func me(_ caller: Caller) -> SJSON {
+        let (workspace, admin) = (caller.workspace, caller.admin)
+        return .object([
+            "type": .string("admin"),
+            "id": .string(admin.id),
+            "email": .string(admin.email),
+            "name": .string(admin.name),
+            "email_verified": .bool(admin.emailVerified),
+            "app": .object([
+                "type": .string("app"), "id_code": .string(workspace.idCode), "name": .string(workspace.name), "created_at": .int(workspace.createdAt),
+                "secure": .bool(false), "identity_verification": .bool(false), "timezone": .string(workspace.timezone), "region": .string(workspace.region),
+            ]),
+            "avatar": .object(["type": .string("avatar"), "image_url": .string("https://static.intercomassets.com/assets/default-avatars/admins/128.png")]),
+            "has_inbox_seat": .bool(true),
         ])
     }
 

@@ -29,7 +29,8 @@ public struct AHCTransport: HTTPTransport {
             )
         } catch let error as HTTPClientError {
             // The error names the failure (timeout, refused), never the request's headers or body.
-            throw TransportError("\(request.method) \(request.url.host ?? "?"): \(error)")
+            let timedOut = [HTTPClientError.deadlineExceeded, .readTimeout, .connectTimeout, .writeTimeout].contains(error)
+            throw TransportError("\(request.method) \(request.url.host ?? "?"): \(error)", kind: timedOut ? .timeout : .unreachable)
         } catch let error as TransportError {
             throw error
         } catch {

@@ -5,12 +5,42 @@ import SwitchboardCore
 /// A provider's actions, read from its catalog file at start.
 public struct ActionCatalog: Sendable {
     public let actions: [ActionTemplate]
+    /// The shared output schemas the actions' outputs were built from, by name.
+    public private(set) var schemas: [String: JSONValue] = [:]
     private let byName: [String: ActionTemplate]
     private let messages: [String: MustacheTemplate]
 
     struct File: Decodable {
         var provider: String
+        /// Output schemas shared by several actions; an action's output names one with `{"$ref": "#/schemas/NAME"}`.
+        var schemas: [String: JSONValue]?
         var actions: [ActionTemplate]
+    }
+
+    /// Reads a catalog file, replacing each `$ref` in output schemas with the schema it names, so the catalog
+    /// endpoints show every schema whole.
+    public init(file data: Data) throws {
+        let file = try JSONDecoder().decode(File.self, from: data)
+        let shared = file.schemas ?? [:]
+        func resolve(_ value: JSONValue) throws -> JSONValue {
+            switch value {
+            case .object(let members):
+                if let ref = members["$ref"]?.stringValue {
+                    let name = ref.hasPrefix("#/schemas/") ? String(ref.dropFirst("#/schemas/".count)) : ref
+                    guard let schema = shared[name] else { throw CatalogError("the schema \(ref) is not defined") }
+                    return try resolve(schema)
+                }
+                return .object(try members.mapValues(resolve))
+            case .array(let items): return .array(try items.map(resolve))
+            default: return value
+            }
+        }
+        var actions = file.actions
+        for index in actions.indices {
+            if let schema = actions[index].output.schema { actions[index].output.schema = try resolve(schema) }
+        }
+        try self.init(actions: actions)
+        self.schemas = shared
     }
 
     public init(actions: [ActionTemplate]) throws {
@@ -53,7 +83,7 @@ public struct ActionCatalog: Sendable {
               let data = try? Data(contentsOf: url)
         else { fatalError("the Intercom action catalog is missing from the Providers bundle") }
         do {
-            return try ActionCatalog(actions: JSONDecoder().decode(File.self, from: data).actions)
+            return try ActionCatalog(file: data)
         } catch {
             fatalError("the Intercom action catalog is malformed: \(error)")
         }

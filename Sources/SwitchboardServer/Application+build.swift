@@ -78,7 +78,7 @@ public func buildRouter(settings: ServerSettings, store: Store, dependencies: De
     api.addRoutes(integrations.endpoints, atPath: "integrations")
     let actions = ActionsController(executor: ActionExecutor(
         store: store, settings: settings, authorization: authorization, tokens: tokens, transport: dependencies.transport,
-        clock: dependencies.clock, logger: logger, catalog: .intercom))
+        clock: dependencies.clock, logger: logger, catalog: .intercom, pacer: RatePacer()))
     api.addRoutes(actions.catalogEndpoints, atPath: "actions")
     api.post("integrations/{id}/actions/{name}", use: actions.run)
     api.get("runs", use: actions.runs)

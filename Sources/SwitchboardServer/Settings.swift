@@ -32,11 +32,14 @@ public struct ServerSettings: Sendable {
     public var systemApp: SystemAppSettings?
     public var intercomAPIBaseURLs: [IntercomRegion: URL]
     public var logLevel: Logger.Level
+    /// How long one call to Intercom may take before it counts as timed out.
+    public var intercomTimeout: TimeInterval
 
     public init(
         host: String = "127.0.0.1", port: Int = 8080, publicURL: URL? = nil, database: DatabaseLocation,
         masterKey: SymmetricKey, previousMasterKeys: [SymmetricKey] = [], systemApp: SystemAppSettings? = nil,
-        intercomAPIBaseURLs: [IntercomRegion: URL] = ServerSettings.intercomDefaultAPIBases, logLevel: Logger.Level = .info
+        intercomAPIBaseURLs: [IntercomRegion: URL] = ServerSettings.intercomDefaultAPIBases, logLevel: Logger.Level = .info,
+        intercomTimeout: TimeInterval = 20
     ) {
         self.host = host
         self.port = port
@@ -47,6 +50,7 @@ public struct ServerSettings: Sendable {
         self.systemApp = systemApp
         self.intercomAPIBaseURLs = intercomAPIBaseURLs
         self.logLevel = logLevel
+        self.intercomTimeout = intercomTimeout
     }
 
     public static let intercomDefaultAPIBases: [IntercomRegion: URL] = [
@@ -97,6 +101,7 @@ extension ServerSettings {
         public static let intercomAPIEU = "intercom.api.eu"
         public static let intercomAPIAU = "intercom.api.au"
         public static let logLevel = "log.level"
+        public static let intercomTimeout = "intercom.timeout"
     }
 
     /// Reads and checks every setting; the first problem found is thrown, naming its setting.
@@ -177,9 +182,16 @@ extension ServerSettings {
             }
             level = parsed
         }
+        var timeout: TimeInterval = 20
+        if let raw = text(Key.intercomTimeout) {
+            guard let seconds = Double(raw), (1...300).contains(seconds) else {
+                throw SettingsError(key: Key.intercomTimeout, problem: "must be a number of seconds from 1 to 300, not '\(Problem.clip(raw, to: 20))'")
+            }
+            timeout = seconds
+        }
         return ServerSettings(
             host: host, port: port, publicURL: publicURL, database: database, masterKey: masterKey, previousMasterKeys: previous,
-            systemApp: systemApp, intercomAPIBaseURLs: bases, logLevel: level
+            systemApp: systemApp, intercomAPIBaseURLs: bases, logLevel: level, intercomTimeout: timeout
         )
     }
 }

@@ -153,7 +153,7 @@ extension Store {
         let row = try row(for: profile)
         return try await database.withConnection { db in
             try await db.update("auth_profiles")
-                .set(model: row)
+                .set(model: row, nilEncodingStrategy: .asNil)
                 .where("id", .equal, profile.id).where("workspace_id", .equal, profile.workspaceID)
                 .returning("id").first() != nil
         }
@@ -262,7 +262,7 @@ extension Store {
     public func update(_ integration: Integration) async throws -> Bool {
         let row = IntegrationRow(integration)
         return try await database.withConnection { db in
-            try await db.update("integrations").set(model: row)
+            try await db.update("integrations").set(model: row, nilEncodingStrategy: .asNil)
                 .where("id", .equal, integration.id).where("workspace_id", .equal, integration.workspaceID)
                 .returning("id").first() != nil
         }

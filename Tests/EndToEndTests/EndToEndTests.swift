@@ -199,6 +199,7 @@ struct EndToEndTests {
         (["--database-url", "mysql://x"], "database.url"),
         (["--public-url", "not a url"], "public.url"),
         (["--intercom-client-id", "abc"], "intercom.client.secret"),
+        (["--intercom-timeout", "0"], "intercom.timeout"),
         (["--log-level", "loud"], "log.level"),
     ])
     func malformedSettings(arguments: [String], key: String) async throws {

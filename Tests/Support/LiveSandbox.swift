@@ -21,12 +21,12 @@ public final class LiveSandbox: Sendable {
         self.group = group
     }
 
-    public static func start(seed: SandboxSeed = .standard) async throws -> LiveSandbox {
+    public static func start(seed: SandboxSeed = .standard, rateLimitPerMinute: Int = 10_000) async throws -> LiveSandbox {
         let state = SandboxState(seed: seed)
         let (stream, continuation) = AsyncStream.makeStream(of: Int.self)
         var logger = Logger(label: "sandbox-test")
         logger.logLevel = .warning
-        let app = try await buildSandboxApplication(configuration: SandboxConfiguration(host: "127.0.0.1", port: 0), state: state, logger: logger) { channel in
+        let app = try await buildSandboxApplication(configuration: SandboxConfiguration(host: "127.0.0.1", port: 0, rateLimitPerMinute: rateLimitPerMinute), state: state, logger: logger) { channel in
             continuation.yield(channel.localAddress?.port ?? 0)
             continuation.finish()
         }

@@ -56,6 +56,11 @@ struct ActionsTests {
                 ran.insert(action)
                 let body = try object(response)
                 #expect((body["message"] as? String)?.isEmpty == false, "\(action) has no message")
+                // The output matches the schema the catalog publishes for it.
+                let output = JSONValue.parse(Data(text(response).utf8))?["result"] ?? .null
+                let schema = try #require(ActionCatalog.intercom.action(named: action)?.output.schema)
+                let violations = InputSchema.violations(of: output, against: schema, at: "output")
+                #expect(violations.isEmpty, "\(action): \(violations.map { "\($0.field) \($0.detail)" })")
                 return body
             }
             let me = try await run("intercom.who_am_i", "{}")
@@ -333,5 +338,37 @@ struct IdempotencyTests {
             _ = try await client.call(.post, "/v1/integrations/\(id)/enable", harness)
             #expect(try await run(harness, client, id, "intercom.add_note", note, key: "n-2").status == .ok, "the key was freed")
         }
+    }
+}
+
+@Suite("Action output schemas")
+struct OutputSchemaContractTests {
+    /// The catalog's shared output schemas and the components of Intercom's OpenAPI description they describe.
+    static let components = [
+        "contact": "contact", "contact_deleted": "contact_deleted", "contact_archived": "contact_archived", "conversation": "conversation",
+        "message": "message", "ticket": "ticket", "ticket_reply": "ticket_reply", "ticket_type": "ticket_type", "company": "company",
+        "tag": "tag", "admin": "admin", "admin_with_app": "admin_with_app", "note": "note",
+    ]
+
+    @Test("every property an output schema declares exists in Intercom's description with the same type; every action but two has a real schema")
+    func outputSchemasMatchIntercom() throws {
+        let schemas = ActionCatalog.intercom.schemas
+        #expect(Set(schemas.keys) == Set(Self.components.keys), "each shared schema is mapped to Intercom's component")
+        for (name, schema) in schemas.sorted(by: { $0.key < $1.key }) {
+            let component = try #require(Self.components[name])
+            let theirs = try #require(OpenAPIContract.intercom.properties(ofComponent: component), "no component \(component)")
+            for (property, ours) in schema["properties"]?.objectValue ?? [:] {
+                guard let their = theirs[property] else {
+                    Issue.record("\(name).\(property) is not a property of Intercom's \(component)")
+                    continue
+                }
+                #expect(ours["type"]?.stringValue == their["type"] as? String, "\(name).\(property): ours \(ours["type"]?.stringValue ?? "-"), Intercom's \(their["type"] as? String ?? "-")")
+                if let values = ours["enum"]?.arrayValue?.compactMap(\.stringValue), let allowed = their["enum"] as? [String] {
+                    #expect(Set(values).isSubset(of: Set(allowed)), "\(name).\(property): \(values) against \(allowed)")
+                }
+            }
+        }
+        let bare = ActionCatalog.intercom.actions.filter { $0.output.schema?["type"] == nil }.map(\.name)
+        #expect(Set(bare) == ["intercom.submit_event", "intercom.api_request"], "\(bare)")
     }
 }

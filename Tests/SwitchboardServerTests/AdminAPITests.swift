@@ -68,6 +68,9 @@ struct AdminAPITests {
             #expect(!text(patched).contains("NEW-SECRET-VALUE"))
             #expect(try object(patched)["description"] as? String == "ours")
             #expect(try await harness.store.authProfile(id: id, workspaceID: harness.workspace.id)?.clientSecret == "NEW-SECRET-VALUE")
+            #expect(try await client.call(.patch, "/v1/auth-profiles/\(id)", harness, json: #"{"description":null}"#).status == .ok)
+            let cleared = try await harness.store.authProfile(id: id, workspaceID: harness.workspace.id)
+            #expect(cleared?.description == nil, "a null clears the stored value")
 
             let listed = try await client.call(.get, "/v1/auth-profiles", harness)
             #expect(try object(listed)["count"] as? Int == 1)
@@ -149,8 +152,13 @@ struct AdminAPITests {
             #expect(updated["name"] as? String == "Renamed")
             #expect(updated["region"] as? String == "EU")
             #expect(updated["notifyURL"] as? String == "https://bot.example/events")
-            let cleared = try object(try await client.call(.patch, "/v1/integrations/\(id)", harness, json: #"{"region":null}"#))
+            let cleared = try object(try await client.call(.patch, "/v1/integrations/\(id)", harness, json: #"{"region":null,"notifyURL":null}"#))
             #expect(cleared["region"] is NSNull)
+            // Cleared in the store too, not only in the answer.
+            let stored = try object(try await client.call(.get, "/v1/integrations/\(id)", harness))
+            #expect(stored["region"] is NSNull)
+            #expect(stored["notifyURL"] is NSNull)
+            #expect(stored["name"] as? String == "Renamed")
         }
     }
 

@@ -25,21 +25,27 @@ struct Harness: Sendable {
 
     var store: Store { test.store }
 
+    /// - Parameters:
+    ///   - realClock: Switchboard reads the system clock instead of the manual one (for waits that must really pass).
+    ///   - configure: changes the settings before the router is built.
     static func with(_ backend: Backend = .sqlite, systemApp configured: Bool = true, transport: (any HTTPTransport)? = nil,
+                     sandboxRateLimit: Int = 10_000, realClock: Bool = false,
+                     configure: @escaping @Sendable (inout ServerSettings, LiveSandbox) -> Void = { _, _ in },
                      _ body: @escaping @Sendable (Harness, any TestClientProtocol) async throws -> Void) async throws {
-        let sandbox = try await LiveSandbox.start()
+        let sandbox = try await LiveSandbox.start(rateLimitPerMinute: sandboxRateLimit)
         do {
             try await TestStore.with(backend) { test in
                 let publicURL = URL(string: "https://switchboard.test")!
                 let app = await sandbox.state.registerApp(name: "Switchboard", redirectURLs: [publicURL.appendingPathComponent("oauth/callback").absoluteString])
                 let base = URL(string: sandbox.url)!
-                let settings = ServerSettings(
+                var settings = ServerSettings(
                     host: "127.0.0.1", port: 0, publicURL: publicURL, database: .sqlite(path: "/unused"),
                     masterKey: try TokenVault.key(base64: TokenVault.generateKeyBase64()),
                     systemApp: configured ? SystemAppSettings(clientID: app.clientID, clientSecret: app.clientSecret,
                                                               authorizationURL: sandbox.url + "/oauth", tokenURL: sandbox.url + "/auth/eagle/token") : nil,
                     intercomAPIBaseURLs: [.us: base, .eu: base, .au: base], logLevel: .trace
                 )
+                configure(&settings, sandbox)
                 let workspace = try await test.store.makeWorkspace()
                 let key = AdminAPIKey.generate()
                 try await test.store.addAPIKey(workspaceID: workspace.id, key: key)
@@ -47,7 +53,7 @@ struct Harness: Sendable {
                 let logs = LogCapture()
                 let harness = Harness(test: test, sandbox: sandbox, settings: settings, clock: clock, logs: logs, systemApp: app, apiKey: key, workspace: workspace)
                 let router = buildRouter(settings: settings, store: test.store,
-                                         dependencies: Dependencies(transport: transport ?? AHCTransport(), clock: clock), logger: logs.logger())
+                                         dependencies: Dependencies(transport: transport ?? AHCTransport(), clock: realClock ? SystemWallClock() : clock), logger: logs.logger())
                 let application = Application(router: router, logger: logs.logger(label: "app"))
                 try await application.test(.router) { client in try await body(harness, client) }
             }

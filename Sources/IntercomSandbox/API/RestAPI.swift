@@ -78,6 +78,7 @@ struct RestAPI: Sendable {
     }
 
     func register(on router: Router<BasicRequestContext>) {
+        router.get("/me", use: endpoint { _, _, caller in OAuthRoutes.me(caller) })
         router.post("/contacts", use: endpoint { request, _, caller in
             let contact = try await data.createContact(caller.workspace.idCode, try await Self.body(request))
             await webhooks.emit(workspaceID: caller.workspace.idCode, topic: "contact.\(contact["role"]?.string ?? "user").created", item: contact)

@@ -39,8 +39,13 @@ public struct OutboundResponse: Sendable {
 
 /// Why a request never produced a response: the network, a timeout. Always transient.
 public struct TransportError: Error, Sendable, CustomStringConvertible {
+    public enum Kind: Sendable { case timeout, unreachable }
+    public var kind: Kind
     public var description: String
-    public init(_ description: String) { self.description = description }
+    public init(_ description: String, kind: Kind = .unreachable) {
+        self.description = description
+        self.kind = kind
+    }
 }
 
 /// The HTTP client seam: AsyncHTTPClient in production, a closure in tests.

@@ -14,6 +14,8 @@ struct ActionExecutor: Sendable {
     let clock: any WallClock
     let logger: Logger
     let catalog: ActionCatalog
+    /// Shared by every run of this instance: keeps calls inside each app-and-workspace rate-limit window.
+    let pacer: RatePacer
 
     /// How long a 429 may be waited out before answering `rate_limited`.
     static let maxRateLimitWait: TimeInterval = 10
@@ -103,7 +105,7 @@ struct ActionExecutor: Sendable {
         }
         var request = OutboundRequest(method: rendered.method, url: url, headers: [
             ("Authorization", "Bearer \(token)"), ("Accept", "application/json"), ("Intercom-Version", ProviderDefinition.intercom.api.version),
-        ], timeout: 20)
+        ], timeout: settings.intercomTimeout)
         if let body = rendered.body {
             request.body = try JSONEncoder().encode(body)
             request.headers.append(("Content-Type", "application/json"))
@@ -122,7 +124,8 @@ struct ActionExecutor: Sendable {
                 request.url = URL(string: base.absoluteString + page.pathAndQuery) ?? request.url
                 if let body = page.body { request.body = try JSONEncoder().encode(body) }
             }
-            response = try await send(request, retryable: action.isRead(input: values), action: action)
+            response = try await send(request, retryable: action.isRead(input: values),
+                                      paceKey: RatePacer.key(clientID: app.clientID, workspaceID: connection.account.id))
             json = JSONValue.parse(response.body) ?? .null
             guard pages, (200..<300).contains(response.status) else { break }
             collected += json.value(at: action.output.pick ?? "")?.arrayValue ?? []
@@ -176,22 +179,35 @@ struct ActionExecutor: Sendable {
     }
 
     /// Sends, retrying reads (never writes) after 5xx or network failures, and waiting out a short 429 once.
-    private func send(_ request: OutboundRequest, retryable: Bool, action: ActionTemplate) async throws -> OutboundResponse {
+    /// Each attempt first takes a slot of the rate-limit window, waiting for the next window when this one is used up.
+    private func send(_ request: OutboundRequest, retryable: Bool, paceKey: String) async throws -> OutboundResponse {
         var attempt = 0
         var waitedForRateLimit = false
+        var paced: TimeInterval = 0
         while true {
+            while case .wait(let until) = pacer.reserve(paceKey, now: clock.now()) {
+                let wait = max(0.01, until.timeIntervalSince(clock.now()))
+                if paced + wait > Self.maxRateLimitWait {
+                    let retryAfter = Int(wait.rounded(.up))
+                    throw Problem(status: 429, code: "rate_limited", title: "Rate limited",
+                                  detail: "Intercom's rate limit for this app and workspace is used up; retry in \(retryAfter) s.",
+                                  extra: ["retryAfter": .number(Double(retryAfter))])
+                }
+                paced += wait
+                try await Task.sleep(for: .milliseconds(Int(wait * 1000)))
+            }
             attempt += 1
             let response: OutboundResponse
             do {
                 response = try await transport.send(request)
-            } catch {
+            } catch let error as TransportError {
                 if retryable && attempt < 3 {
                     try await Task.sleep(for: Self.backoff(attempt))
                     continue
                 }
-                throw Problem(status: 503, code: "provider_unavailable", title: "Provider unavailable",
-                              detail: "Intercom could not be reached\(retryable ? " after \(attempt) attempts" : "; the write was not repeated").")
+                throw Self.unreachable(error, retryable: retryable, attempts: attempt, timeout: request.timeout)
             }
+            pacer.observe(paceKey, headers: response.headers)
             if response.status == 429, !waitedForRateLimit, let reset = response.header("X-RateLimit-Reset").flatMap(Double.init) {
                 let wait = reset - clock.now().timeIntervalSince1970
                 if wait <= Self.maxRateLimitWait {
@@ -205,6 +221,25 @@ struct ActionExecutor: Sendable {
                 continue
             }
             return response
+        }
+    }
+
+    /// No answer: a timeout on a write may still have been applied, and says so.
+    static func unreachable(_ error: TransportError, retryable: Bool, attempts: Int, timeout: TimeInterval) -> Problem {
+        let seconds = timeout.truncatingRemainder(dividingBy: 1) == 0 ? "\(Int(timeout))" : "\(timeout)"
+        switch (error.kind, retryable) {
+        case (.timeout, true):
+            return Problem(status: 504, code: "provider_timeout", title: "Provider timed out",
+                           detail: "Intercom did not answer within \(seconds) s, \(attempts) times.")
+        case (.timeout, false):
+            return Problem(status: 504, code: "provider_timeout", title: "Provider timed out",
+                           detail: "Intercom did not answer within \(seconds) s. The write may or may not have been applied, and it was not repeated: check before retrying, or retry with the same idempotencyKey.")
+        case (_, true):
+            return Problem(status: 503, code: "provider_unavailable", title: "Provider unavailable",
+                           detail: "Intercom could not be reached after \(attempts) attempts.")
+        case (_, false):
+            return Problem(status: 503, code: "provider_unavailable", title: "Provider unavailable",
+                           detail: "Intercom could not be reached; the write was not repeated.")
         }
     }
 

@@ -67,6 +67,21 @@ public final class OpenAPIContract: @unchecked Sendable {
         return validate(json, ["$ref": "#/components/schemas/\(name)"], at: "$")
     }
 
+    /// A component's properties, with those of its `allOf` parts merged in.
+    public func properties(ofComponent name: String) -> [String: [String: Any]]? {
+        guard let schema = (((document["components"] as? [String: Any])?["schemas"]) as? [String: Any])?[name] as? [String: Any] else { return nil }
+        func collect(_ schema: [String: Any]) -> [String: [String: Any]] {
+            let resolved = resolve(schema)
+            var result: [String: [String: Any]] = [:]
+            for part in resolved["allOf"] as? [[String: Any]] ?? [] { result.merge(collect(part)) { first, _ in first } }
+            for (key, value) in resolved["properties"] as? [String: Any] ?? [:] {
+                if let property = value as? [String: Any] { result[key] = resolve(property) }
+            }
+            return result
+        }
+        return collect(schema)
+    }
+
     func resolve(_ schema: [String: Any]) -> [String: Any] {
         guard let ref = schema["$ref"] as? String, ref.hasPrefix("#/") else { return schema }
         var node: Any? = document

@@ -1,0 +1,47 @@
+import Foundation
+import SwitchboardCore
+import Testing
+
+@Suite("Rate pacer")
+struct RatePacerTests {
+    let key = RatePacer.key(clientID: "app", workspaceID: "ws")
+    let reset: TimeInterval = 1_800_000_010
+    func at(_ seconds: TimeInterval) -> Date { Date(timeIntervalSince1970: seconds) }
+
+    @Test("before any response it sends; then it spends what the window has left and waits for the next window")
+    func spendsTheWindow() {
+        let pacer = RatePacer()
+        #expect(pacer.reserve(key, now: at(reset - 9)) == .send)
+        pacer.observe(key, limitPerMinute: 60, remaining: 2, reset: reset)
+        #expect(pacer.reserve(key, now: at(reset - 8)) == .send)
+        #expect(pacer.reserve(key, now: at(reset - 8)) == .send)
+        #expect(pacer.reserve(key, now: at(reset - 8)) == .wait(until: at(reset)))
+        // The next window opens with the whole allowance: 60 a minute is 10 a window.
+        for _ in 1...10 { #expect(pacer.reserve(key, now: at(reset)) == .send) }
+        #expect(pacer.reserve(key, now: at(reset + 3)) == .wait(until: at(reset + 10)))
+        // Several windows later, it starts afresh.
+        #expect(pacer.reserve(key, now: at(reset + 45)) == .send)
+    }
+
+    @Test("responses arriving out of order never raise what is left in a window; an older window's headers are ignored")
+    func outOfOrder() {
+        let pacer = RatePacer()
+        pacer.observe(key, limitPerMinute: 60, remaining: 1, reset: reset)
+        pacer.observe(key, limitPerMinute: 60, remaining: 5, reset: reset)
+        #expect(pacer.reserve(key, now: at(reset - 1)) == .send)
+        #expect(pacer.reserve(key, now: at(reset - 1)) == .wait(until: at(reset)))
+        pacer.observe(key, limitPerMinute: 60, remaining: 9, reset: reset - 10)
+        #expect(pacer.reserve(key, now: at(reset - 1)) == .wait(until: at(reset)))
+    }
+
+    @Test("each app and workspace has its own window; headers without a rate limit teach nothing")
+    func keys() {
+        let pacer = RatePacer()
+        pacer.observe(key, headers: [("X-RateLimit-Limit", "60"), ("X-RateLimit-Remaining", "0"), ("x-ratelimit-reset", "\(Int(reset))")])
+        #expect(pacer.reserve(key, now: at(reset - 1)) == .wait(until: at(reset)))
+        let other = RatePacer.key(clientID: "app", workspaceID: "other")
+        #expect(pacer.reserve(other, now: at(reset - 1)) == .send)
+        pacer.observe(other, headers: [("Content-Type", "application/json")])
+        #expect(pacer.reserve(other, now: at(reset - 1)) == .send)
+    }
+}
