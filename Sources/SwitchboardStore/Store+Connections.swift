@@ -77,6 +77,7 @@ extension Store {
     /// A reconnect replaces the (integration, user) connection in place: one connection per pair.
     /// Returns the stored connection, with the id it already had when it replaced one.
     public func completeAuthorization(requestID: String, connection: Connection, now: Date) async throws -> Connection {
+        defer { hot.invalidate() }
         let access = connection.tokens.accessToken
         let refresh = connection.tokens.refreshToken
         return try await database.transaction { db in
@@ -127,6 +128,7 @@ extension Store {
     /// is written together with the access token it came with, or not at all.
     /// False when the lease was lost (another instance took over), in which case nothing is written.
     public func storeRefreshedTokens(connectionID: String, owner: String, grant: TokenGrant, keepRefreshToken: String?, now: Date) async throws -> Bool {
+        defer { hot.invalidate() }
         let access = try vault.seal(grant.accessToken, context: Store.tokenContext(connectionID: connectionID, "access_token"))
         let refresh = try (grant.refreshToken ?? keepRefreshToken).map {
             try vault.seal($0, context: Store.tokenContext(connectionID: connectionID, "refresh_token"))
@@ -151,7 +153,8 @@ extension Store {
 
     /// Releases the lease after a failed refresh, recording why; a permanent failure also marks the connection dead.
     public func recordRefreshFailure(connectionID: String, owner: String?, reason: String, permanent: Bool, now: Date) async throws {
-        try await database.withConnection { db in
+        defer { hot.invalidate() }
+        return try await database.withConnection { db in
             var update = db.update("connections")
                 .set("last_error", to: Problem.clip(reason, to: 500))
                 .set("updated_at", to: now.unixSeconds)
@@ -166,7 +169,8 @@ extension Store {
 
     /// Marks a connection dead because the provider refused its token (401 / token_revoked).
     public func markNeedsReauthorization(connectionID: String, reason: String, now: Date) async throws {
-        try await recordRefreshFailure(connectionID: connectionID, owner: nil, reason: reason, permanent: true, now: now)
+        defer { hot.invalidate() }
+        return try await recordRefreshFailure(connectionID: connectionID, owner: nil, reason: reason, permanent: true, now: now)
     }
 }
 
@@ -270,7 +274,8 @@ extension Store {
     ///
     /// `self.vault` must be able to open every stored value (the current key, plus any previous ones).
     public func resealAll(with newVault: TokenVault) async throws -> Int {
-        try await database.transaction { db in
+        defer { hot.invalidate() }
+        return try await database.transaction { db in
             var count = 0
             let columns: [(table: String, column: String, contextColumn: String)] = [
                 ("auth_profiles", "client_secret_sealed", "client_secret"),

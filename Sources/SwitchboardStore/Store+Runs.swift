@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import SQLKit
 import SwitchboardCore
 
@@ -31,14 +32,58 @@ public struct RunRecord: Sendable, Equatable, Codable {
     }
 }
 
+/// Runs waiting to be written: recording one is a memory append, and they reach the database together,
+/// at most `delay` later, in one statement. Reading the log, and shutting down, write them first.
+actor RunBuffer {
+    static let delay: Duration = .milliseconds(100)
+    static let batch = 200
+
+    private var pending: [RunRecord] = []
+    private var scheduled = false
+
+    /// Adds a run; true when the caller should schedule a flush.
+    func add(_ run: RunRecord) -> Bool {
+        pending.append(run)
+        defer { scheduled = true }
+        return !scheduled
+    }
+
+    func take() -> [RunRecord] {
+        scheduled = false
+        defer { pending.removeAll(keepingCapacity: true) }
+        return pending
+    }
+}
+
 extension Store {
+    /// Records a run; it is written within `RunBuffer.delay`, or before the log is next read.
     public func insert(_ run: RunRecord) async throws {
-        try await database.withConnection { db in try await db.insert(into: "runs").model(run).run() }
+        guard await runBuffer.add(run) else { return }
+        Task {
+            try? await Task.sleep(for: RunBuffer.delay)
+            await flushRuns()
+        }
+    }
+
+    /// Writes the buffered runs now.
+    public func flushRuns() async {
+        let runs = await runBuffer.take()
+        guard !runs.isEmpty else { return }
+        do {
+            try await database.withConnection { db in
+                for start in stride(from: 0, to: runs.count, by: RunBuffer.batch) {
+                    try await db.insert(into: "runs").models(Array(runs[start..<min(runs.count, start + RunBuffer.batch)])).run()
+                }
+            }
+        } catch {
+            logger.error("recording runs failed", metadata: ["runs": "\(runs.count)", "error.type": "\(type(of: error))"])
+        }
     }
 
     /// A workspace's runs, newest first, after the cursor `(startedAtMs, id)` of the previous page's last run.
     public func runs(workspaceID: String, integrationID: String?, limit: Int, before cursor: (Int64, String)?) async throws -> [RunRecord] {
-        try await database.withConnection { db in
+        await flushRuns()
+        return try await database.withConnection { db in
             var query = db.select().columns("*").from("runs").where("workspace_id", .equal, workspaceID)
             if let integrationID { query = query.where("integration_id", .equal, integrationID) }
             if let (startedAt, id) = cursor {

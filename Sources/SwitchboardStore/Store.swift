@@ -11,6 +11,9 @@ public final class Store: Sendable {
     public let database: Database
     public let vault: TokenVault
     let logger: Logger
+    /// Reads repeated by every action call; every write below forgets them (`defer { hot.invalidate() }`).
+    let hot = HotReads()
+    let runBuffer = RunBuffer()
 
     public init(database: Database, vault: TokenVault, logger: Logger) {
         self.database = database
@@ -24,7 +27,25 @@ public final class Store: Sendable {
         try await Migrations.run(on: database, logger: logger)
     }
 
-    public func shutdown() async { await database.shutdown() }
+    public func shutdown() async {
+        await flushRuns()
+        await database.shutdown()
+    }
+
+    /// `workspace(forAPIKeyHash:)`, `integration(id:workspaceID:)` and `connection(integrationID:endUserID:)`, remembered
+    /// for a second (see `HotReads`): for the action path, where the same key, integration and connection recur.
+    public func cachedWorkspace(forAPIKey key: String) async throws -> Workspace? {
+        let hash = AdminAPIKey.hash(key)
+        return try await hot.value("key:" + hash) { try await workspace(forAPIKeyHash: hash) }
+    }
+
+    public func cachedIntegration(id: String, workspaceID: String) async throws -> IntegrationRecord? {
+        try await hot.value("integration:\(workspaceID):\(id)") { try await integration(id: id, workspaceID: workspaceID) }
+    }
+
+    public func cachedConnection(integrationID: String, endUserID: String) async throws -> Connection? {
+        try await hot.value("connection:\(integrationID):\(endUserID)") { try await connection(integrationID: integrationID, endUserID: endUserID) }
+    }
 
     static func json<T: Encodable>(_ value: T) -> String {
         let encoder = JSONEncoder()
@@ -49,7 +70,8 @@ struct WorkspaceRow: Codable {
 extension Store {
     /// The workspace named `name`, created if it does not exist yet.
     public func workspace(named name: String, createIfMissing: Bool, now: Date = Date()) async throws -> Workspace? {
-        try await database.transaction { db in
+        defer { hot.invalidate() }
+        return try await database.transaction { db in
             if let row = try await db.select().columns("*").from("workspaces").where("name", .equal, name).first(decoding: WorkspaceRow.self) {
                 return row.model
             }
@@ -62,7 +84,8 @@ extension Store {
 
     /// Stores a new admin key's hash; the key itself is never stored.
     public func addAPIKey(workspaceID: String, key: String, now: Date = Date()) async throws {
-        try await database.withConnection { db in
+        defer { hot.invalidate() }
+        return try await database.withConnection { db in
             try await db.insert(into: "api_keys")
                 .columns("id", "workspace_id", "key_hash", "display_prefix", "created_at")
                 .values(SQLBind(Identifier.make("key")), SQLBind(workspaceID), SQLBind(AdminAPIKey.hash(key)),
@@ -143,6 +166,7 @@ extension Store {
     }
 
     public func insert(_ profile: AuthProfile) async throws {
+        defer { hot.invalidate() }
         let row = try row(for: profile)
         try await database.withConnection { db in try await db.insert(into: "auth_profiles").model(row).run() }
     }
@@ -150,6 +174,7 @@ extension Store {
     /// Replaces every column of an existing profile; false when it is not in that workspace.
     @discardableResult
     public func update(_ profile: AuthProfile) async throws -> Bool {
+        defer { hot.invalidate() }
         let row = try row(for: profile)
         return try await database.withConnection { db in
             try await db.update("auth_profiles")
@@ -184,7 +209,8 @@ extension Store {
 
     /// Deletes a profile unless an integration still uses it.
     public func deleteAuthProfile(id: String, workspaceID: String) async throws -> DeleteOutcome {
-        try await database.transaction { db in
+        defer { hot.invalidate() }
+        return try await database.transaction { db in
             let users = try await db.select().column("id").from("integrations")
                 .where("auth_profile_id", .equal, id).where("workspace_id", .equal, workspaceID)
                 .all().map { try $0.decode(column: "id", as: String.self) }
@@ -254,12 +280,14 @@ public struct IntegrationRecord: Sendable, Equatable {
 
 extension Store {
     public func insert(_ integration: Integration) async throws {
+        defer { hot.invalidate() }
         let row = IntegrationRow(integration)
         try await database.withConnection { db in try await db.insert(into: "integrations").model(row).run() }
     }
 
     @discardableResult
     public func update(_ integration: Integration) async throws -> Bool {
+        defer { hot.invalidate() }
         let row = IntegrationRow(integration)
         return try await database.withConnection { db in
             try await db.update("integrations").set(model: row, nilEncodingStrategy: .asNil)
@@ -303,7 +331,8 @@ extension Store {
 
     /// Deletes an integration and, by cascade, every connection and authorization request under it.
     public func deleteIntegration(id: String, workspaceID: String) async throws -> Bool {
-        try await database.transaction { db in
+        defer { hot.invalidate() }
+        return try await database.transaction { db in
             // Explicit deletes keep the guarantee even where a driver runs with foreign keys off.
             try await db.delete(from: "connections").where("integration_id", .equal, id).where("workspace_id", .equal, workspaceID).run()
             try await db.delete(from: "authorization_requests").where("integration_id", .equal, id).where("workspace_id", .equal, workspaceID).run()

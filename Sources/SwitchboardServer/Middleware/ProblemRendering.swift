@@ -87,7 +87,7 @@ struct APIKeyMiddleware: RouterMiddleware {
         guard parts.count == 2, parts[0].lowercased() == "bearer", !parts[1].isEmpty, parts[1].count <= 200 else {
             throw Problem.unauthenticated
         }
-        guard let workspace = try await store.workspace(forAPIKey: String(parts[1]).trimmingCharacters(in: .whitespaces)) else {
+        guard let workspace = try await store.cachedWorkspace(forAPIKey: String(parts[1]).trimmingCharacters(in: .whitespaces)) else {
             throw Problem.invalidAPIKey
         }
         var context = context

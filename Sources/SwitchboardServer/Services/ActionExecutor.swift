@@ -58,7 +58,7 @@ struct ActionExecutor: Sendable {
         guard let action = catalog.action(named: name) else {
             throw Problem(status: 404, code: "action_not_found", title: "Not found", detail: "No action is named '\(Problem.clip(name))'; GET /v1/actions lists them.")
         }
-        guard let record = try await store.integration(id: integrationID, workspaceID: workspace.id) else { throw Problem.notFound("integration", id: integrationID) }
+        guard let record = try await store.cachedIntegration(id: integrationID, workspaceID: workspace.id) else { throw Problem.notFound("integration", id: integrationID) }
         let integration = record.integration
         switch record.status {
         case .enabled: break
@@ -77,7 +77,7 @@ struct ActionExecutor: Sendable {
             }
             endUser = userID
         }
-        guard let connection = try await store.connection(integrationID: integration.id, endUserID: endUser), connection.status != .revoked else {
+        guard let connection = try await store.cachedConnection(integrationID: integration.id, endUserID: endUser), connection.status != .revoked else {
             throw Problem(status: 409, code: "authorization_required", title: "Authorization required",
                           detail: integration.authorization == .perUser ? "This user has not connected their Intercom account yet."
                               : "The integration has no connection; authorize it first.")

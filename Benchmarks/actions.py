@@ -1,0 +1,200 @@
+"""Runs intercom.get_contact through Switchboard, beside the same Intercom call direct and through nginx.
+
+One run starts: the sandbox (10,000 contacts, rate limit out of the way), `switchboard serve` on a fresh
+SQLite file, wired to the sandbox as its Intercom, with an integration authorized through the sandbox's
+real login and consent pages; and nginx on loopback, proxying to the sandbox and adding the bearer header.
+Each target gets the same load (1 wrk thread, 16 connections, N seconds) after a 2-second warm-up.
+
+Through Switchboard each request also checks the admin API key, loads the integration and connection,
+decrypts the token, validates the input, paces the call and records the run in the audit log.
+"""
+import base64, html, http.client, json, os, re, shutil, socket, subprocess, sys, tempfile, time, urllib.parse
+
+binary, seconds = sys.argv[1], int(sys.argv[2])
+work = tempfile.mkdtemp(prefix="switchboard-bench-")
+processes = []
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def http_call(port, method, path, body=None, headers=None, form=None):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    all_headers = {"Accept": "application/json"}
+    data = None
+    if form is not None:
+        all_headers["Content-Type"] = "application/x-www-form-urlencoded"
+        data = urllib.parse.urlencode(form)
+    elif body is not None:
+        all_headers["Content-Type"] = "application/json"
+        data = json.dumps(body)
+    all_headers.update(headers or {})
+    conn.request(method, path, body=data, headers=all_headers)
+    response = conn.getresponse()
+    raw = response.read()
+    conn.close()
+    text = raw.decode()
+    parsed = json.loads(text) if text[:1] in ("{", "[") else text
+    return response.status, response.getheader("Location"), parsed
+
+
+def wait_for(port, name):
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        try:
+            if http_call(port, "GET", "/health")[0] == 200:
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise SystemExit(f"{name} did not start")
+
+
+def hidden_fields(page):
+    return [(name, html.unescape(value)) for name, value in re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', page)]
+
+
+def wrk(name, port, path, method="GET", body=None, headers=None):
+    lua = f'wrk.method = "{method}"\nwrk.headers["Accept"] = "application/json"\n'
+    for key, value in (headers or {}).items():
+        lua += f'wrk.headers["{key}"] = "{value}"\n'
+    if body is not None:
+        lua += 'wrk.headers["Content-Type"] = "application/json"\n'
+        lua += f"wrk.body = [[{json.dumps(body)}]]\n"
+    lua += "function response(status, headers, body) if status ~= 200 then io.stderr:write('status ' .. status .. '\\n') end end\n"
+    script = os.path.join(work, f"wrk-{port}.lua")
+    with open(script, "w") as f:
+        f.write(lua)
+    url = f"http://127.0.0.1:{port}{path}"
+    subprocess.run(["wrk", "-t1", "-c16", "-d2s", "-s", script, url], capture_output=True)
+    out = subprocess.run(["wrk", "-t1", "-c16", f"-d{seconds}s", "--latency", "-s", script, url], capture_output=True, text=True)
+    text = out.stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))
+
+    def percentile(p):
+        value, unit = re.search(rf"\s{p}%\s+([\d.]+)(us|ms|s)", text).groups()
+        return float(value) / 1000 if unit == "us" else float(value) * 1000 if unit == "s" else float(value)
+
+    errors = len(out.stderr.strip().splitlines()) if out.stderr.strip() else 0
+    errors += sum(int(n) for n in re.findall(r"Non-2xx or 3xx responses:\s+(\d+)", text))
+    socket_errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
+    if socket_errors:
+        errors += sum(int(n) for n in socket_errors.groups())
+    return name, rps, percentile(50), percentile(99), errors
+
+
+try:
+    sandbox_port, serve_port, nginx_port = free_port(), free_port(), free_port()
+    callback = f"http://127.0.0.1:{serve_port}/oauth/callback"
+    processes.append(subprocess.Popen(
+        [binary, "sandbox", "--port", str(sandbox_port), "--contacts", "10000", "--rate-limit", "1000000000",
+         "--app", f"bench:bench-secret:{callback}"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+    sandbox = f"http://127.0.0.1:{sandbox_port}"
+    environment = dict(os.environ, SWITCHBOARD_MASTER_KEY=base64.b64encode(os.urandom(32)).decode())
+    database = f"sqlite:{work}/switchboard.sqlite"
+    key = subprocess.run([binary, "keys", "create", "--workspace", "bench", "--database-url", database],
+                         env=environment, capture_output=True, text=True, check=True).stdout.strip()
+    processes.append(subprocess.Popen(
+        [binary, "serve", "--port", str(serve_port), "--database-url", database, "--public-url", f"http://127.0.0.1:{serve_port}",
+         "--intercom-client-id", "bench", "--intercom-authorize-url", f"{sandbox}/oauth", "--intercom-token-url", f"{sandbox}/auth/eagle/token",
+         "--intercom-api-us", sandbox, "--intercom-api-eu", sandbox, "--intercom-api-au", sandbox],
+        env=dict(environment, SWITCHBOARD_INTERCOM_CLIENT_SECRET="bench-secret"), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+    if os.environ.get("BENCH_DIAGNOSE"):
+        print(f"serve pid {processes[-1].pid}", file=sys.stderr, flush=True)
+    wait_for(sandbox_port, "the sandbox")
+    wait_for(serve_port, "switchboard serve")
+
+    # An integration, pre-authorized through the sandbox's login and consent pages, and enabled.
+    admin = {"Authorization": f"Bearer {key}"}
+    _, _, integration = http_call(serve_port, "POST", "/v1/integrations", {"name": "Bench", "app": "system", "authorization": "preauthorized"}, admin)
+    integration_id = integration["id"]
+    _, _, started = http_call(serve_port, "POST", f"/v1/integrations/{integration_id}/authorize", {}, admin)
+    authorize = urllib.parse.urlsplit(started["authorizationURL"])
+    _, _, login = http_call(sandbox_port, "GET", f"{authorize.path}?{authorize.query}")
+    _, _, consent = http_call(sandbox_port, "POST", "/oauth/login", form=hidden_fields(login) + [("email", "ada@acme.test"), ("password", "sandbox-password")])
+    _, location, _ = http_call(sandbox_port, "POST", "/oauth/authorize", form=hidden_fields(consent) + [("decision", "allow")])
+    back = urllib.parse.urlsplit(location)
+    status, _, _ = http_call(serve_port, "GET", f"{back.path}?{back.query}")
+    assert status == 200, f"the callback answered {status}"
+    status, _, enabled = http_call(serve_port, "POST", f"/v1/integrations/{integration_id}/enable", {}, admin)
+    assert status == 200, f"enable answered {status}: {enabled}"
+
+    # The same contact for every target; a token of the same app and workspace for the baselines.
+    _, _, issued = http_call(sandbox_port, "POST", "/_sandbox/tokens", {"clientId": "bench", "workspace": "acme7x2k"})
+    token = issued["token"]
+    bearer = {"Authorization": f"Bearer {token}", "Intercom-Version": "2.14"}
+    _, _, found = http_call(sandbox_port, "POST", "/contacts/search", {"query": {"field": "external_id", "operator": "=", "value": "user-5000"}}, bearer)
+    contact = found["data"][0]["id"]
+    status, _, ran = http_call(serve_port, "POST", f"/v1/integrations/{integration_id}/actions/intercom.get_contact",
+                               {"input": {"contact_id": contact}}, admin)
+    assert status == 200 and ran["result"]["id"] == contact, f"the action answered {status}: {ran}"
+
+    os.makedirs(f"{work}/nginx/logs", exist_ok=True)
+    with open(f"{work}/nginx/nginx.conf", "w") as conf:
+        conf.write(f"""daemon off;
+worker_processes auto;
+pid {work}/nginx/nginx.pid;
+error_log {work}/nginx/logs/error.log warn;
+events {{ worker_connections 1024; }}
+http {{
+  access_log off;
+  client_body_temp_path {work}/nginx/body; proxy_temp_path {work}/nginx/proxy;
+  fastcgi_temp_path {work}/nginx/fastcgi; uwsgi_temp_path {work}/nginx/uwsgi; scgi_temp_path {work}/nginx/scgi;
+  upstream intercom {{ server 127.0.0.1:{sandbox_port}; keepalive 32; }}
+  server {{
+    listen 127.0.0.1:{nginx_port};
+    location / {{
+      proxy_pass http://intercom;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header Authorization "Bearer {token}";
+      proxy_set_header Intercom-Version "2.14";
+    }}
+  }}
+}}
+""")
+    nginx_binary = shutil.which("nginx") or "/usr/sbin/nginx"
+    processes.append(subprocess.Popen([nginx_binary, "-p", f"{work}/nginx", "-c", f"{work}/nginx/nginx.conf"],
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+    deadline = time.time() + 10
+    while True:
+        try:
+            if http_call(nginx_port, "GET", f"/contacts/{contact}")[0] == 200:
+                break
+        except OSError:
+            pass
+        if time.time() > deadline:
+            raise SystemExit("nginx did not start")
+        time.sleep(0.1)
+
+    results = [
+        wrk("sandbox direct", sandbox_port, f"/contacts/{contact}", headers=bearer),
+        wrk("nginx + bearer header", nginx_port, f"/contacts/{contact}"),
+        wrk("switchboard get_contact", serve_port, f"/v1/integrations/{integration_id}/actions/intercom.get_contact", "POST",
+            {"input": {"contact_id": contact}}, admin),
+    ]
+    if os.environ.get("BENCH_DIAGNOSE"):
+        # Where the time goes: the server alone, then an admin read (key check and one query).
+        results += [
+            wrk("serve GET /health", serve_port, "/health"),
+            wrk("serve GET integration", serve_port, f"/v1/integrations/{integration_id}", headers=admin),
+        ]
+finally:
+    for process in reversed(processes):
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+    shutil.rmtree(work, ignore_errors=True)
+
+print(f"actions benchmark: GET one contact of 10,000; wrk 1 thread x 16 connections, {seconds}s each, {os.cpu_count()} cores")
+print(f"{'':26}{'req/s':>10}{'p50':>10}{'p99':>10}{'errors':>8}{'vs nginx':>10}")
+nginx = results[1]
+for name, rps, p50, p99, errors in results:
+    print(f"{name:26}{rps:10.0f}{p50:8.2f}ms{p99:8.2f}ms{errors:8d}{rps / nginx[1]:9.2f}x")
+direct, switchboard = results[0], results[2]
+print(f"switchboard: {switchboard[1] / nginx[1]:.2f}x nginx's throughput (target >= 0.80); "
+      f"p99 added over the direct call {switchboard[3] - direct[3]:+.2f} ms, over nginx {switchboard[3] - nginx[3]:+.2f} ms (target < 2 ms)")
