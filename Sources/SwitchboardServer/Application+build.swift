@@ -69,6 +69,7 @@ public func buildRouter(settings: ServerSettings, store: Store, dependencies: De
 
     SystemController(store: store, registry: dependencies.metrics).register(on: router)
     OAuthCallbackController(authorization: authorization).register(on: router)
+    ConnectController(store: store, settings: settings, authorization: authorization, clock: dependencies.clock, logger: logger).register(on: router)
 
     let profiles = AuthProfilesController(store: store, settings: settings, clock: dependencies.clock)
     let integrations = IntegrationsController(store: store, settings: settings, authorization: authorization, tokens: tokens,

@@ -34,12 +34,14 @@ public struct ServerSettings: Sendable {
     public var logLevel: Logger.Level
     /// How long one call to Intercom may take before it counts as timed out.
     public var intercomTimeout: TimeInterval
+    /// How long a connect link works.
+    public var connectLinkLifetime: TimeInterval
 
     public init(
         host: String = "127.0.0.1", port: Int = 8080, publicURL: URL? = nil, database: DatabaseLocation,
         masterKey: SymmetricKey, previousMasterKeys: [SymmetricKey] = [], systemApp: SystemAppSettings? = nil,
         intercomAPIBaseURLs: [IntercomRegion: URL] = ServerSettings.intercomDefaultAPIBases, logLevel: Logger.Level = .info,
-        intercomTimeout: TimeInterval = 20
+        intercomTimeout: TimeInterval = 20, connectLinkLifetime: TimeInterval = ConnectLink.defaultLifetime
     ) {
         self.host = host
         self.port = port
@@ -51,7 +53,11 @@ public struct ServerSettings: Sendable {
         self.intercomAPIBaseURLs = intercomAPIBaseURLs
         self.logLevel = logLevel
         self.intercomTimeout = intercomTimeout
+        self.connectLinkLifetime = connectLinkLifetime
     }
+
+    /// The URL of a connect link.
+    public func connectURL(token: String) -> String { publicURL.absoluteString + "/connect/" + token }
 
     public static let intercomDefaultAPIBases: [IntercomRegion: URL] = [
         .us: URL(string: "https://api.intercom.io")!,
@@ -102,6 +108,7 @@ extension ServerSettings {
         public static let intercomAPIAU = "intercom.api.au"
         public static let logLevel = "log.level"
         public static let intercomTimeout = "intercom.timeout"
+        public static let connectLinkTTL = "connect.link.ttl"
     }
 
     /// Reads and checks every setting; the first problem found is thrown, naming its setting.
@@ -189,9 +196,16 @@ extension ServerSettings {
             }
             timeout = seconds
         }
+        var linkLifetime = ConnectLink.defaultLifetime
+        if let raw = text(Key.connectLinkTTL) {
+            guard let seconds = Int(raw), (60...86_400).contains(seconds) else {
+                throw SettingsError(key: Key.connectLinkTTL, problem: "must be a number of seconds from 60 to 86400, not '\(Problem.clip(raw, to: 20))'")
+            }
+            linkLifetime = TimeInterval(seconds)
+        }
         return ServerSettings(
             host: host, port: port, publicURL: publicURL, database: database, masterKey: masterKey, previousMasterKeys: previous,
-            systemApp: systemApp, intercomAPIBaseURLs: bases, logLevel: level, intercomTimeout: timeout
+            systemApp: systemApp, intercomAPIBaseURLs: bases, logLevel: level, intercomTimeout: timeout, connectLinkLifetime: linkLifetime
         )
     }
 }

@@ -145,6 +145,26 @@ enum Migrations {
             )
             """,
         ]),
+        Migration(version: 4, name: "connect links for end users; authorization requests bound to a link and a browser", statements: [
+            """
+            CREATE TABLE connect_links (
+                id TEXT PRIMARY KEY,
+                workspace_id TEXT NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+                integration_id TEXT NOT NULL REFERENCES integrations(id) ON DELETE CASCADE,
+                end_user_id TEXT NOT NULL,
+                conversation_id TEXT,
+                token_hash TEXT NOT NULL UNIQUE,
+                reason TEXT NOT NULL,
+                status TEXT NOT NULL,
+                created_at BIGINT NOT NULL,
+                expires_at BIGINT NOT NULL,
+                completed_at BIGINT
+            )
+            """,
+            "CREATE INDEX connect_links_user ON connect_links (integration_id, end_user_id)",
+            "ALTER TABLE authorization_requests ADD COLUMN connect_link_id TEXT",
+            "ALTER TABLE authorization_requests ADD COLUMN browser_binding_hash TEXT",
+        ]),
     ]
 
     /// Applies every migration not yet recorded, each in its own transaction; safe to run from several instances at once.

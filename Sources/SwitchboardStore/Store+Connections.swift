@@ -77,17 +77,33 @@ extension Store {
     /// A reconnect replaces the (integration, user) connection in place: one connection per pair.
     /// Returns the stored connection, with the id it already had when it replaced one.
     public func completeAuthorization(requestID: String, connection: Connection, now: Date) async throws -> Connection {
+        try await completeAuthorization(requestID: requestID, connectLinkID: nil, connection: connection, now: now).connection
+    }
+
+    /// Stores the connection, completes the request and, for an end user's authorization, uses up its connect link:
+    /// all in one transaction, so a link that was already used stores nothing (`ConnectLinkUsed`).
+    public func completeAuthorization(requestID: String, connectLinkID: String?, connection: Connection, now: Date) async throws -> CompletedAuthorization {
         defer { hot.invalidate() }
         let access = connection.tokens.accessToken
         let refresh = connection.tokens.refreshToken
         return try await database.transaction { db in
-            let existing = try await db.select().columns("id", "created_at").from("connections")
+            if let connectLinkID {
+                let used = try await db.update("connect_links")
+                    .set("status", to: ConnectLinkStatus.completed.rawValue).set("completed_at", to: now.unixSeconds)
+                    .where("id", .equal, connectLinkID).where("status", .equal, ConnectLinkStatus.pending.rawValue)
+                    .returning("id").first()
+                if used == nil { throw ConnectLinkUsed() }
+            }
+            let existing = try await db.select().columns("id", "created_at", "status", "account_id").from("connections")
                 .where("integration_id", .equal, connection.integrationID).where("end_user_id", .equal, connection.endUserID)
                 .first()
             var stored = connection
+            var previous: CompletedAuthorization.Previous?
             if let existing {
                 stored.id = try existing.decode(column: "id", as: String.self)
                 stored.createdAt = Date(unixSeconds: try existing.decode(column: "created_at", as: Int64.self))
+                previous = .init(accountID: try existing.decode(column: "account_id", as: String.self),
+                                 status: ConnectionStatus(rawValue: try existing.decode(column: "status", as: String.self)) ?? .active)
             }
             let row = ConnectionRow(
                 id: stored.id, workspace_id: stored.workspaceID, integration_id: stored.integrationID, end_user_id: stored.endUserID,
@@ -106,7 +122,7 @@ extension Store {
             try await db.update("authorization_requests")
                 .set("status", to: AuthorizationRequestStatus.completed.rawValue)
                 .where("id", .equal, requestID).run()
-            return stored
+            return CompletedAuthorization(connection: stored, previous: previous)
         }
     }
 
@@ -188,6 +204,8 @@ struct AuthorizationRequestRow: Codable {
     var created_at: Int64
     var expires_at: Int64
     var error: String?
+    var connect_link_id: String?
+    var browser_binding_hash: String?
 }
 
 /// What a callback's `state` turned out to be.
@@ -209,7 +227,8 @@ extension Store {
             state_hash: request.stateHash,
             pkce_verifier_sealed: try request.pkceVerifier.map { try vault.seal($0, context: Store.verifierContext(requestID: request.id)) },
             redirect_uri: request.redirectURI, status: request.status.rawValue, created_at: request.createdAt.unixSeconds,
-            expires_at: request.expiresAt.unixSeconds, error: request.error
+            expires_at: request.expiresAt.unixSeconds, error: request.error,
+            connect_link_id: request.connectLinkID, browser_binding_hash: request.browserBindingHash
         )
         try await database.withConnection { db in try await db.insert(into: "authorization_requests").model(row).run() }
     }
@@ -232,7 +251,8 @@ extension Store {
                 stateHash: row.state_hash,
                 pkceVerifier: try row.pkce_verifier_sealed.map { try vault.open($0, context: Store.verifierContext(requestID: row.id)) },
                 redirectURI: row.redirect_uri, status: .processing, createdAt: Date(unixSeconds: row.created_at),
-                expiresAt: Date(unixSeconds: row.expires_at), error: row.error
+                expiresAt: Date(unixSeconds: row.expires_at), error: row.error,
+                connectLinkID: row.connect_link_id, browserBindingHash: row.browser_binding_hash
             ))
         }
         let existing = try await database.withConnection { db in

@@ -26,6 +26,7 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("intercom-api-eu"), help: "Default https://api.eu.intercom.io.") var intercomAPIEU: String?
     @Option(name: .customLong("intercom-api-au"), help: "Default https://api.au.intercom.io.") var intercomAPIAU: String?
     @Option(name: .customLong("intercom-timeout"), help: "Seconds one call to Intercom may take (default 20).") var intercomTimeout: String?
+    @Option(name: .customLong("connect-link-ttl"), help: "Seconds a connect link works (default 900).") var connectLinkTTL: String?
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error.") var logLevel: String?
 
     func run() async throws {
@@ -37,7 +38,7 @@ struct Serve: AsyncParsableCommand {
             (ServerSettings.Key.intercomAuthorizeURL, intercomAuthorizeURL), (ServerSettings.Key.intercomTokenURL, intercomTokenURL),
             (ServerSettings.Key.intercomAPIUS, intercomAPIUS), (ServerSettings.Key.intercomAPIEU, intercomAPIEU),
             (ServerSettings.Key.intercomAPIAU, intercomAPIAU), (ServerSettings.Key.logLevel, logLevel),
-            (ServerSettings.Key.intercomTimeout, intercomTimeout),
+            (ServerSettings.Key.intercomTimeout, intercomTimeout), (ServerSettings.Key.connectLinkTTL, connectLinkTTL),
         ]
         for (key, value) in optional { if let value { flags[key] = "\(value)" } }
         let settings = try await SettingsReader.settings(flags: flags, configFile: database.configFile)

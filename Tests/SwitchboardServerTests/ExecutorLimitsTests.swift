@@ -73,8 +73,9 @@ struct ExecutorLimitsTests {
             #expect((problem["detail"] as? String)?.contains("may or may not have been applied") == true)
             #expect(transport.count("POST", pathSuffix: "/contacts/\(contact)/notes") == 1, "the write was sent once")
 
-            let runs = try object(try await client.call(.get, "/v1/runs?limit=1", harness))
-            #expect((runs["data"] as? [[String: Any]])?.first?["outcome"] as? String == "provider_timeout")
+            let runs = try object(try await client.call(.get, "/v1/runs?limit=10", harness))
+            let noted = (runs["data"] as? [[String: Any]])?.first { $0["action"] as? String == "intercom.add_note" }
+            #expect(noted?["outcome"] as? String == "provider_timeout")
         }
     }
 

@@ -281,11 +281,18 @@ public struct AuthorizationRequest: Sendable, Equatable {
     public var createdAt: Date
     public var expiresAt: Date
     public var error: String?
+    /// The connect link that started it, for an end user's authorization; nil when an admin started it.
+    public var connectLinkID: String?
+    /// SHA-256 of the nonce in the cookie of the browser that started it: the callback must come from that browser.
+    public var browserBindingHash: String?
 
     public init(
         id: String, workspaceID: String, integrationID: String, endUserID: String, stateHash: String, pkceVerifier: String?,
-        redirectURI: String, status: AuthorizationRequestStatus, createdAt: Date, expiresAt: Date, error: String?
+        redirectURI: String, status: AuthorizationRequestStatus, createdAt: Date, expiresAt: Date, error: String?,
+        connectLinkID: String? = nil, browserBindingHash: String? = nil
     ) {
+        self.connectLinkID = connectLinkID
+        self.browserBindingHash = browserBindingHash
         self.id = id
         self.workspaceID = workspaceID
         self.integrationID = integrationID
@@ -298,6 +305,54 @@ public struct AuthorizationRequest: Sendable, Equatable {
         self.expiresAt = expiresAt
         self.error = error
     }
+}
+
+public enum ConnectLinkStatus: String, Sendable, Codable, CaseIterable {
+    case pending
+    case completed
+}
+
+/// Why a connect link was made: a first connection, or a new one after the provider refused the stored one.
+public enum ConnectLinkReason: String, Sendable, Codable, CaseIterable {
+    case connect
+    case reauthorize
+}
+
+/// The URL an assistant sends an end user: it starts an authorization for exactly that user. Only a hash of the token is stored.
+public struct ConnectLink: Sendable, Equatable {
+    /// How long a link works unless the `connect.link.ttl` setting says otherwise.
+    public static let defaultLifetime: TimeInterval = 15 * 60
+
+    public var id: String
+    public var workspaceID: String
+    public var integrationID: String
+    public var endUserID: String
+    public var conversationID: String?
+    public var tokenHash: String
+    public var reason: ConnectLinkReason
+    public var status: ConnectLinkStatus
+    public var createdAt: Date
+    public var expiresAt: Date
+    public var completedAt: Date?
+
+    public init(id: String, workspaceID: String, integrationID: String, endUserID: String, conversationID: String?, tokenHash: String,
+                reason: ConnectLinkReason, status: ConnectLinkStatus, createdAt: Date, expiresAt: Date, completedAt: Date?) {
+        self.id = id
+        self.workspaceID = workspaceID
+        self.integrationID = integrationID
+        self.endUserID = endUserID
+        self.conversationID = conversationID
+        self.tokenHash = tokenHash
+        self.reason = reason
+        self.status = status
+        self.createdAt = createdAt
+        self.expiresAt = expiresAt
+        self.completedAt = completedAt
+    }
+
+    /// The token in `/connect/{token}`: 256 random bits, base64url (43 characters).
+    public static func generateToken() -> String { SecureRandom.token(bytes: 32) }
+    public static func isWellFormed(_ token: String) -> Bool { OAuthState.isWellFormed(token) }
 }
 
 /// The OAuth `state` value: 256 random bits, base64url.

@@ -18,11 +18,15 @@ struct OAuthCallbackController: Sendable {
             guard let raw = query[name[...]] else { return nil }
             return String(raw)
         }
+        let jar = request.cookies
         let outcome = await authorization.complete(
-            state: value("state"), code: value("code"), error: value("error"), errorDescription: value("error_description")
+            state: value("state"), code: value("code"), error: value("error"), errorDescription: value("error_description"), cookie: { jar[$0]?.value }
         )
         switch outcome {
-        case .connected(let integrationID, let integrationName, let account):
+        case .connected(_, let integrationName, let account, true):
+            return Pages.html(.ok, Pages.render(title: "Connected", heading: "You're connected",
+                message: "Your Intercom account (\(account.name)) is connected to \(integrationName). You can return to the conversation.", success: true))
+        case .connected(let integrationID, let integrationName, let account, false):
             return Pages.html(.ok, Pages.render(title: "Connected", heading: "Intercom workspace \(account.name) connected",
                 message: "\(integrationName) can now act in \(account.name)\(account.adminEmail.map { " as \($0)" } ?? ""). You can close this window and return to Switchboard.",
                 success: true, link: (href: "/console/integrations/\(integrationID)", text: "Back to the integration")))
@@ -42,12 +46,15 @@ enum Pages {
         main{max-width:480px;margin:auto;background:#fff;border-radius:12px;padding:32px;box-shadow:0 1px 4px #0002}
         h1{font-size:21px;margin-top:0}.ok{color:#0a7d32}.fail{color:#b00020}</style></head>
         <body><main><h1 class="{{#success}}ok{{/success}}{{^success}}fail{{/success}}">{{heading}}</h1><p>{{message}}</p>
+        {{#form}}<form method="post" action="{{action}}"><button type="submit" style="font-size:16px;padding:10px 18px;border-radius:8px;border:0;background:#1f5eff;color:#fff;cursor:pointer">{{button}}</button></form>{{/form}}
         {{#link}}<p><a href="{{href}}">{{text}}</a></p>{{/link}}</main></body></html>
         """)
 
-    static func render(title: String, heading: String, message: String, success: Bool, link: (href: String, text: String)? = nil) -> String {
+    static func render(title: String, heading: String, message: String, success: Bool, link: (href: String, text: String)? = nil,
+                       form: (action: String, button: String)? = nil) -> String {
         var values: [String: Any] = ["title": title, "heading": heading, "message": message, "success": success]
         if let link { values["link"] = ["href": link.href, "text": link.text] }
+        if let form { values["form"] = ["action": form.action, "button": form.button] }
         return template.render(values)
     }
 

@@ -27,7 +27,8 @@ struct ActionExecutor: Sendable {
     }
 
     /// Runs the action and records the run in the audit log, whatever its outcome.
-    func run(action name: String, integrationID: String, workspace: Workspace, input: JSONValue, userID: String?) async throws -> Outcome {
+    func run(action name: String, integrationID: String, workspace: Workspace, input: JSONValue, userID: String?,
+             conversationID: String? = nil) async throws -> Outcome {
         let started = clock.now()
         let timer = ContinuousClock.now
         func record(_ outcome: String, _ status: Int, _ requestID: String?) async {
@@ -42,7 +43,8 @@ struct ActionExecutor: Sendable {
             }
         }
         do {
-            let outcome = try await execute(action: name, integrationID: integrationID, workspace: workspace, input: input, userID: userID)
+            let outcome = try await execute(action: name, integrationID: integrationID, workspace: workspace, input: input, userID: userID,
+                                            conversationID: conversationID)
             await record("ok", 200, outcome.requestID)
             return outcome
         } catch let problem as Problem {
@@ -54,7 +56,8 @@ struct ActionExecutor: Sendable {
         }
     }
 
-    private func execute(action name: String, integrationID: String, workspace: Workspace, input: JSONValue, userID: String?) async throws -> Outcome {
+    private func execute(action name: String, integrationID: String, workspace: Workspace, input: JSONValue, userID: String?,
+                         conversationID: String?) async throws -> Outcome {
         guard let action = catalog.action(named: name) else {
             throw Problem(status: 404, code: "action_not_found", title: "Not found", detail: "No action is named '\(Problem.clip(name))'; GET /v1/actions lists them.")
         }
@@ -77,10 +80,14 @@ struct ActionExecutor: Sendable {
             }
             endUser = userID
         }
-        guard let connection = try await store.cachedConnection(integrationID: integration.id, endUserID: endUser), connection.status != .revoked else {
+        let found = try await store.cachedConnection(integrationID: integration.id, endUserID: endUser)
+        if integration.authorization == .perUser, found?.status != .active {
+            throw try await authorizationRequired(integration, userID: endUser, conversationID: conversationID,
+                                                  reason: found?.status == .needsReauthorization ? .reauthorize : .connect)
+        }
+        guard let connection = found, connection.status != .revoked else {
             throw Problem(status: 409, code: "authorization_required", title: "Authorization required",
-                          detail: integration.authorization == .perUser ? "This user has not connected their Intercom account yet."
-                              : "The integration has no connection; authorize it first.")
+                          detail: "The integration has no connection; an admin must authorize it (POST /v1/integrations/\(integration.id)/authorize).")
         }
 
         guard case .object(var values) = input else {
@@ -91,7 +98,12 @@ struct ActionExecutor: Sendable {
         if values["admin_id"] == nil, let adminID = connection.account.adminID { values["admin_id"] = .string(adminID) }
 
         let app = try await authorization.oauthApp(for: integration)
-        let token = try await tokens.accessTokenOrProblem(for: connection, app: app)
+        let token: String
+        do {
+            token = try await tokens.accessTokenOrProblem(for: connection, app: app)
+        } catch let problem as Problem where problem.code == "reauthorization_required" && integration.authorization == .perUser {
+            throw try await authorizationRequired(integration, userID: endUser, conversationID: conversationID, reason: .reauthorize)
+        }
 
         var rendered = RequestRendering.render(action.request, input: values)
         let base = settings.intercomAPIBase(for: integration, accountRegion: connection.account.region)
@@ -141,6 +153,9 @@ struct ActionExecutor: Sendable {
         case 401:
             let code = json["errors"]?.arrayValue?.first?["code"]?.stringValue ?? "unauthorized"
             try await store.markNeedsReauthorization(connectionID: connection.id, reason: "Intercom answered 401 \(code)", now: clock.now())
+            if integration.authorization == .perUser {
+                throw try await authorizationRequired(integration, userID: endUser, conversationID: conversationID, reason: .reauthorize)
+            }
             throw Problem.conflict("reauthorization_required", "Intercom refused the stored authorization (\(code)). Authorize again.")
         case 404:
             let what = action.object ?? "object"
@@ -165,6 +180,20 @@ struct ActionExecutor: Sendable {
     }
 
     static let genericAction = "intercom.api_request"
+
+    /// `authorization_required` with a fresh connect link for this user, and a message the assistant can send as is.
+    func authorizationRequired(_ integration: Integration, userID: String, conversationID: String?, reason: ConnectLinkReason) async throws -> Problem {
+        let (url, link) = try await authorization.issueConnectLink(integration: integration, endUserID: userID, conversationID: conversationID, reason: reason)
+        let message = switch reason {
+        case .connect: "To do that I need access to your Intercom account. Please connect it here: \(url)"
+        case .reauthorize: "Intercom refused the stored authorization; please connect again: \(url)"
+        }
+        return Problem(status: 409, code: "authorization_required", title: "Authorization required",
+                       detail: reason == .connect ? "This user has not connected their Intercom account yet; send them the connect link."
+                           : "Intercom refused this user's stored authorization; send them the connect link to connect again.",
+                       extra: ["authorizationURL": .string(url), "expiresAt": .time(link.expiresAt), "message": .string(message),
+                               "userId": .string(userID), "reason": .string(reason.rawValue)])
+    }
 
     /// A relative API path: no scheme, no host, no `..`, no `//`, no backslash or `@`.
     static func checkedAPIPath(_ path: String) throws -> String {

@@ -44,10 +44,26 @@ public struct AuthorizationService: Sendable {
     public struct Started: Sendable {
         public let authorizationURL: URL
         public let expiresAt: Date
+        public let requestID: String
     }
 
+    /// A new connect link for one end user of a per-user integration.
+    func issueConnectLink(integration: Integration, endUserID: String, conversationID: String?, reason: ConnectLinkReason) async throws -> (url: String, link: ConnectLink) {
+        let token = ConnectLink.generateToken()
+        let now = clock.now()
+        let link = ConnectLink(id: Identifier.make("link"), workspaceID: integration.workspaceID, integrationID: integration.id, endUserID: endUserID,
+                               conversationID: conversationID, tokenHash: Digest.sha256Hex(token), reason: reason, status: .pending,
+                               createdAt: now, expiresAt: now.addingTimeInterval(settings.connectLinkLifetime), completedAt: nil)
+        try await store.insert(link)
+        return (settings.connectURL(token: token), link)
+    }
+
+    /// The cookie that ties an end user's authorization to the browser that started it.
+    static func bindingCookieName(requestID: String) -> String { "sb_bind_" + requestID }
+
     /// Creates an authorization request for `endUserID` (empty for the shared connection) and the URL to send the browser to.
-    func start(integration: Integration, endUserID: String) async throws -> Started {
+    /// A connect link's request is bound to it, and to the browser holding `browserNonce` in its cookie.
+    func start(integration: Integration, endUserID: String, connectLink: ConnectLink? = nil, browserNonce: String? = nil) async throws -> Started {
         let app = try await oauthApp(for: integration)
         let state = OAuthState.generate()
         let pkce = app.pkce ? PKCE() : nil
@@ -55,27 +71,39 @@ public struct AuthorizationService: Sendable {
         let request = AuthorizationRequest(
             id: Identifier.make("authreq"), workspaceID: integration.workspaceID, integrationID: integration.id, endUserID: endUserID,
             stateHash: Digest.sha256Hex(state), pkceVerifier: pkce?.verifier, redirectURI: settings.callbackURL,
-            status: .pending, createdAt: now, expiresAt: now.addingTimeInterval(AuthorizationRequest.lifetime), error: nil
+            status: .pending, createdAt: now, expiresAt: now.addingTimeInterval(AuthorizationRequest.lifetime), error: nil,
+            connectLinkID: connectLink?.id, browserBindingHash: browserNonce.map(Digest.sha256Hex)
         )
         guard let url = app.authorizationRequestURL(state: state, redirectURI: settings.callbackURL, pkce: pkce) else {
             throw Problem(status: 409, code: "authorization_url_invalid", title: "Authorization URL invalid",
                           detail: "The authorization URL could not be built from the app's settings.", field: "authorizationURL")
         }
         try await store.insert(request)
-        return Started(authorizationURL: url, expiresAt: request.expiresAt)
+        return Started(authorizationURL: url, expiresAt: request.expiresAt, requestID: request.id)
     }
 
     /// What the callback page says.
     public enum Outcome: Sendable, Equatable {
-        case connected(integrationID: String, integrationName: String, account: ProviderAccount)
+        /// `forEndUser`: an end user connected through a connect link (their page says to return to the conversation).
+        case connected(integrationID: String, integrationName: String, account: ProviderAccount, forEndUser: Bool)
         case failed(status: Int, heading: String, message: String)
     }
 
     /// Handles `GET /oauth/callback`. Any failure stores no connection.
-    func complete(state: String?, code: String?, error: String?, errorDescription: String?) async -> Outcome {
+    /// `cookie`: the browser's cookie by name, for the check that an end user's authorization comes back to the browser that started it.
+    func complete(state: String?, code: String?, error: String?, errorDescription: String?, cookie: (String) -> String? = { _ in nil }) async -> Outcome {
         guard let state, OAuthState.isWellFormed(state) else {
             return .failed(status: 400, heading: "This authorization link is not valid",
                            message: "The callback has no state Switchboard issued. Start the authorization again from Switchboard.")
+        }
+        // Checked before the state is claimed, so that a callback from the wrong browser cannot use it up.
+        if let pending = try? await store.authorizationRequest(state: state), let binding = pending.browserBindingHash {
+            let nonce = cookie(Self.bindingCookieName(requestID: pending.id)) ?? ""
+            guard Digest.constantTimeEqual(Digest.sha256Hex(nonce), binding) else {
+                logger.warning("callback from another browser refused", metadata: ["integration": "\(pending.integrationID)"])
+                return .failed(status: 400, heading: "This authorization was started in another browser",
+                               message: "For your safety, an authorization must finish in the browser where its connect link was opened. Open the link again here. Nothing was connected.")
+            }
         }
         let claim: AuthorizationClaim
         do {
@@ -164,12 +192,15 @@ public struct AuthorizationService: Sendable {
             status: .active, account: account, tokens: grant, lastError: nil, lastRefreshedAt: nil, createdAt: now, updatedAt: now
         )
         do {
-            _ = try await store.completeAuthorization(requestID: request.id, connection: connection, now: now)
+            _ = try await store.completeAuthorization(requestID: request.id, connectLinkID: request.connectLinkID, connection: connection, now: now)
+        } catch is ConnectLinkUsed {
+            return .failed(status: 410, heading: "This link was already used",
+                           message: "Another authorization already completed through this connect link. Nothing more was connected.")
         } catch {
             logger.error("storing a connection failed", metadata: ["error.type": "\(type(of: error))"])
             return .failed(status: 500, heading: "Something went wrong", message: "The connection could not be stored. Nothing was connected; try again.")
         }
         logger.info("connection stored", metadata: ["integration": "\(integration.id)", "account": "\(account.id)"])
-        return .connected(integrationID: integration.id, integrationName: integration.name, account: account)
+        return .connected(integrationID: integration.id, integrationName: integration.name, account: account, forEndUser: request.connectLinkID != nil)
     }
 }

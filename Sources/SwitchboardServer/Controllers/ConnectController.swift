@@ -1,0 +1,86 @@
+import Foundation
+import Hummingbird
+import Logging
+import SwitchboardCore
+import SwitchboardStore
+
+/// `/connect/{token}`: the page an end user opens from the conversation, and its button that starts the authorization.
+///
+/// Opening the link (GET) changes nothing, so chat apps that preview links cannot use it up; the button (POST)
+/// starts an authorization bound to the link's user and to this browser (a cookie the callback must bring back).
+struct ConnectController: Sendable {
+    let store: Store
+    let settings: ServerSettings
+    let authorization: AuthorizationService
+    let clock: any WallClock
+    let logger: Logger
+
+    func register(on router: Router<AppRequestContext>) {
+        router.get("/connect/{token}", use: show)
+        router.post("/connect/{token}", use: start)
+    }
+
+    /// A link that can be used now, with its integration; or the page that says why not.
+    private enum Usable {
+        case ready(ConnectLink, Integration)
+        case refused(Response)
+    }
+
+    private func load(_ context: AppRequestContext) async throws -> Usable {
+        let token = context.parameters.get("token") ?? ""
+        guard ConnectLink.isWellFormed(token), let link = try await store.connectLink(token: token) else {
+            return .refused(Pages.html(.notFound, Pages.render(title: "Link not valid", heading: "This link is not valid",
+                message: "Check that the whole link was copied, or ask the assistant for a new one. Nothing was connected.", success: false)))
+        }
+        if link.status == .completed {
+            return .refused(Pages.html(.gone, Pages.render(title: "Link already used", heading: "This link was already used",
+                message: "An Intercom account was connected through it. You can return to the conversation; if you need to connect again, ask the assistant for a new link.",
+                success: false)))
+        }
+        if link.expiresAt <= clock.now() {
+            return .refused(Pages.html(.gone, Pages.render(title: "Link expired", heading: "This link has expired",
+                message: "Connect links work for \(Int(settings.connectLinkLifetime / 60)) minutes. Ask the assistant for a new one. Nothing was connected.",
+                success: false)))
+        }
+        guard let record = try await store.integration(id: link.integrationID, workspaceID: link.workspaceID),
+              record.integration.authorization == .perUser, record.status == .enabled
+        else {
+            return .refused(Pages.html(.conflict, Pages.render(title: "Not available", heading: "This connection is not available now",
+                message: "The integration this link is for is switched off or no longer exists. Nothing was connected.", success: false)))
+        }
+        return .ready(link, record.integration)
+    }
+
+    @Sendable func show(request: Request, context: AppRequestContext) async throws -> Response {
+        switch try await load(context) {
+        case .refused(let page): return page
+        case .ready(_, let integration):
+            return Pages.html(.ok, Pages.render(
+                title: "Connect Intercom", heading: "Connect your Intercom account to \(integration.name)",
+                message: "You'll sign in to Intercom and allow access. \(integration.name) will then act in Intercom with your account, for you only.",
+                success: true, form: (action: request.uri.path, button: "Connect Intercom")))
+        }
+    }
+
+    @Sendable func start(request: Request, context: AppRequestContext) async throws -> Response {
+        switch try await load(context) {
+        case .refused(let page): return page
+        case .ready(let link, let integration):
+            let nonce = SecureRandom.token(bytes: 32)
+            let started: AuthorizationService.Started
+            do {
+                started = try await authorization.start(integration: integration, endUserID: link.endUserID, connectLink: link, browserNonce: nonce)
+            } catch let problem as Problem {
+                return Pages.html(.conflict, Pages.render(title: "Not available", heading: "Intercom cannot be reached from here now",
+                                                          message: problem.detail, success: false))
+            }
+            var response = Response(status: .seeOther, headers: [.location: started.authorizationURL.absoluteString, .cacheControl: "no-store"])
+            let cookie = Cookie(name: AuthorizationService.bindingCookieName(requestID: started.requestID), value: nonce,
+                                maxAge: Int(AuthorizationRequest.lifetime), path: "/oauth/callback",
+                                secure: settings.publicURL.scheme == "https", httpOnly: true, sameSite: .lax)
+            response.setCookie(cookie)
+            logger.info("end user authorization started", metadata: ["integration": "\(integration.id)", "link": "\(link.id)"])
+            return response
+        }
+    }
+}

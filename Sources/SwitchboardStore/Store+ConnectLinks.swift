@@ -1,0 +1,82 @@
+import Foundation
+import SQLKit
+import SwitchboardCore
+
+/// The result of storing an authorization: the connection, and the one it replaced, if any.
+public struct CompletedAuthorization: Sendable {
+    public struct Previous: Sendable, Equatable {
+        public var accountID: String
+        public var status: ConnectionStatus
+    }
+
+    public var connection: Connection
+    public var previous: Previous?
+}
+
+/// The connect link of an authorization was used already: nothing was stored.
+public struct ConnectLinkUsed: Error {}
+
+struct ConnectLinkRow: Codable {
+    var id: String
+    var workspace_id: String
+    var integration_id: String
+    var end_user_id: String
+    var conversation_id: String?
+    var token_hash: String
+    var reason: String
+    var status: String
+    var created_at: Int64
+    var expires_at: Int64
+    var completed_at: Int64?
+
+    init(_ link: ConnectLink) {
+        id = link.id
+        workspace_id = link.workspaceID
+        integration_id = link.integrationID
+        end_user_id = link.endUserID
+        conversation_id = link.conversationID
+        token_hash = link.tokenHash
+        reason = link.reason.rawValue
+        status = link.status.rawValue
+        created_at = link.createdAt.unixSeconds
+        expires_at = link.expiresAt.unixSeconds
+        completed_at = link.completedAt?.unixSeconds
+    }
+
+    var model: ConnectLink {
+        ConnectLink(id: id, workspaceID: workspace_id, integrationID: integration_id, endUserID: end_user_id, conversationID: conversation_id,
+                    tokenHash: token_hash, reason: ConnectLinkReason(rawValue: reason) ?? .connect, status: ConnectLinkStatus(rawValue: status) ?? .completed,
+                    createdAt: Date(unixSeconds: created_at), expiresAt: Date(unixSeconds: expires_at), completedAt: completed_at.map(Date.init(unixSeconds:)))
+    }
+}
+
+extension Store {
+    public func insert(_ link: ConnectLink) async throws {
+        try await database.withConnection { db in
+            try await db.insert(into: "connect_links").model(ConnectLinkRow(link), nilEncodingStrategy: .asNil).run()
+        }
+    }
+
+    /// The link a `/connect/{token}` URL names, found by the token's hash.
+    public func connectLink(token: String) async throws -> ConnectLink? {
+        let hash = Digest.sha256Hex(token)
+        return try await database.withConnection { db in
+            try await db.select().columns("*").from("connect_links").where("token_hash", .equal, hash).first(decoding: ConnectLinkRow.self)?.model
+        }
+    }
+
+    /// The request a callback's state names, without claiming it (to check which browser it belongs to first).
+    public func authorizationRequest(state: String) async throws -> AuthorizationRequest? {
+        let hash = Digest.sha256Hex(state)
+        let row = try await database.withConnection { db in
+            try await db.select().columns("*").from("authorization_requests").where("state_hash", .equal, hash).first(decoding: AuthorizationRequestRow.self)
+        }
+        return row.map { row in
+            AuthorizationRequest(id: row.id, workspaceID: row.workspace_id, integrationID: row.integration_id, endUserID: row.end_user_id,
+                                 stateHash: row.state_hash, pkceVerifier: nil, redirectURI: row.redirect_uri,
+                                 status: AuthorizationRequestStatus(rawValue: row.status) ?? .failed, createdAt: Date(unixSeconds: row.created_at),
+                                 expiresAt: Date(unixSeconds: row.expires_at), error: row.error,
+                                 connectLinkID: row.connect_link_id, browserBindingHash: row.browser_binding_hash)
+        }
+    }
+}
