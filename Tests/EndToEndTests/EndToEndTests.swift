@@ -200,6 +200,7 @@ struct EndToEndTests {
         (["--public-url", "not a url"], "public.url"),
         (["--intercom-client-id", "abc"], "intercom.client.secret"),
         (["--intercom-timeout", "0"], "intercom.timeout"),
+        (["--connect-link-ttl", "5"], "connect.link.ttl"),
         (["--log-level", "loud"], "log.level"),
     ])
     func malformedSettings(arguments: [String], key: String) async throws {
