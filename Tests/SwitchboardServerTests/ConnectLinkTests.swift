@@ -108,6 +108,11 @@ struct ConnectLinkTests {
 
             _ = try await harness.connectLink(client, id, user: "user-b")
             #expect(try await harness.store.connection(integrationID: id, endUserID: "user-b") == nil)
+            // Assistants that poll see the same.
+            let polled = try object(try await client.call(.get, "/v1/integrations/\(id)/connections/user-a", harness))
+            #expect(polled["status"] as? String == "active")
+            #expect(!text(try await client.call(.get, "/v1/integrations/\(id)/connections/user-a", harness)).contains(connection.tokens.accessToken))
+            try expectProblem(try await client.call(.get, "/v1/integrations/\(id)/connections/user-b", harness), 404, code: "not_found")
             // The link is used up.
             let again = try await browser.open(url)
             #expect(again.status == .gone && text(again).contains("already used"))

@@ -24,6 +24,7 @@ struct IntegrationsController: Sendable {
         routes.post("{id}/enable", use: enable)
         routes.post("{id}/disable", use: disable)
         routes.get("{id}/connections", use: connections)
+        routes.get("{id}/connections/{userId}", use: connection)
         return routes
     }
 
@@ -151,6 +152,16 @@ struct IntegrationsController: Sendable {
         let record = try await load(context)
         let connections = try await store.connections(integrationID: record.integration.id, workspaceID: context.workspace.id)
         return JSONResponse.list(connections.map(Self.represent))
+    }
+
+    /// One end user's connection (per-user integrations), for assistants that poll after sending a connect link.
+    @Sendable func connection(request: Request, context: WorkspaceRequestContext) async throws -> Response {
+        let record = try await load(context)
+        let userID = try context.parameters.require("userId")
+        guard let connection = try await store.connection(integrationID: record.integration.id, endUserID: userID) else {
+            throw Problem(status: 404, code: "not_found", title: "Not found", detail: "The user '\(Problem.clip(userID))' has no connection in this integration.")
+        }
+        return JSONResponse.make(Self.represent(connection))
     }
 
     /// Checks the shared connection against the provider (`/me`), refreshing its token first if due.
