@@ -71,12 +71,6 @@ extension Store {
         let row = try await database.withConnection { db in
             try await db.select().columns("*").from("authorization_requests").where("state_hash", .equal, hash).first(decoding: AuthorizationRequestRow.self)
         }
-        return row.map { row in
-            AuthorizationRequest(id: row.id, workspaceID: row.workspace_id, integrationID: row.integration_id, endUserID: row.end_user_id,
-                                 stateHash: row.state_hash, pkceVerifier: nil, redirectURI: row.redirect_uri,
-                                 status: AuthorizationRequestStatus(rawValue: row.status) ?? .failed, createdAt: Date(unixSeconds: row.created_at),
-                                 expiresAt: Date(unixSeconds: row.expires_at), error: row.error,
-                                 connectLinkID: row.connect_link_id, browserBindingHash: row.browser_binding_hash)
-        }
+        return row?.model(pkceVerifier: nil)
     }
 }

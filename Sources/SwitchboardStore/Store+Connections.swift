@@ -206,6 +206,14 @@ struct AuthorizationRequestRow: Codable {
     var error: String?
     var connect_link_id: String?
     var browser_binding_hash: String?
+
+    /// The request; the PKCE verifier is opened only by the caller that claims it.
+    func model(pkceVerifier: String?) -> AuthorizationRequest {
+        AuthorizationRequest(id: id, workspaceID: workspace_id, integrationID: integration_id, endUserID: end_user_id, stateHash: state_hash,
+                             pkceVerifier: pkceVerifier, redirectURI: redirect_uri, status: AuthorizationRequestStatus(rawValue: status) ?? .failed,
+                             createdAt: Date(unixSeconds: created_at), expiresAt: Date(unixSeconds: expires_at), error: error,
+                             connectLinkID: connect_link_id, browserBindingHash: browser_binding_hash)
+    }
 }
 
 /// What a callback's `state` turned out to be.
@@ -246,14 +254,7 @@ extension Store {
                 .first(decoding: AuthorizationRequestRow.self)
         }
         if let row = claimed {
-            return .claimed(AuthorizationRequest(
-                id: row.id, workspaceID: row.workspace_id, integrationID: row.integration_id, endUserID: row.end_user_id,
-                stateHash: row.state_hash,
-                pkceVerifier: try row.pkce_verifier_sealed.map { try vault.open($0, context: Store.verifierContext(requestID: row.id)) },
-                redirectURI: row.redirect_uri, status: .processing, createdAt: Date(unixSeconds: row.created_at),
-                expiresAt: Date(unixSeconds: row.expires_at), error: row.error,
-                connectLinkID: row.connect_link_id, browserBindingHash: row.browser_binding_hash
-            ))
+            return .claimed(row.model(pkceVerifier: try row.pkce_verifier_sealed.map { try vault.open($0, context: Store.verifierContext(requestID: row.id)) }))
         }
         let existing = try await database.withConnection { db in
             try await db.select().columns("*").from("authorization_requests").where("state_hash", .equal, hash)

@@ -20,6 +20,14 @@ struct ActionExecutor: Sendable {
     /// How long a 429 may be waited out before answering `rate_limited`.
     static let maxRateLimitWait: TimeInterval = 10
 
+    /// Intercom's window for this app and workspace is used up for longer than the executor waits.
+    static func rateLimited(retryAfter seconds: TimeInterval) -> Problem {
+        let retryAfter = max(1, Int(seconds.rounded(.up)))
+        return Problem(status: 429, code: "rate_limited", title: "Rate limited",
+                       detail: "Intercom's rate limit for this app and workspace is used up; retry in \(retryAfter) s.",
+                       extra: ["retryAfter": .number(Double(retryAfter))])
+    }
+
     struct Outcome: Sendable {
         var result: JSONValue
         var message: String
@@ -163,9 +171,7 @@ struct ActionExecutor: Sendable {
                           detail: "Intercom has no such \(what): \(json["errors"]?.arrayValue?.first?["message"]?.stringValue ?? "not found").")
         case 429:
             let reset = response.header("X-RateLimit-Reset").flatMap(Double.init)
-            let retryAfter = max(1, Int((reset ?? clock.now().timeIntervalSince1970 + 10) - clock.now().timeIntervalSince1970))
-            throw Problem(status: 429, code: "rate_limited", title: "Rate limited", detail: "Intercom's rate limit is reached; retry in \(retryAfter) s.",
-                          extra: ["retryAfter": .number(Double(retryAfter))])
+            throw Self.rateLimited(retryAfter: (reset ?? clock.now().timeIntervalSince1970 + 10) - clock.now().timeIntervalSince1970)
         case 400..<500:
             let errors = (json["errors"]?.arrayValue ?? []).map { error in
                 Problem.FieldError(field: error["field"]?.stringValue ?? "input", detail: error["message"]?.stringValue ?? "was refused")
@@ -216,12 +222,7 @@ struct ActionExecutor: Sendable {
         while true {
             while case .wait(let until) = pacer.reserve(paceKey, now: clock.now()) {
                 let wait = max(0.01, until.timeIntervalSince(clock.now()))
-                if paced + wait > Self.maxRateLimitWait {
-                    let retryAfter = Int(wait.rounded(.up))
-                    throw Problem(status: 429, code: "rate_limited", title: "Rate limited",
-                                  detail: "Intercom's rate limit for this app and workspace is used up; retry in \(retryAfter) s.",
-                                  extra: ["retryAfter": .number(Double(retryAfter))])
-                }
+                if paced + wait > Self.maxRateLimitWait { throw Self.rateLimited(retryAfter: wait) }
                 paced += wait
                 try await Task.sleep(for: .milliseconds(Int(wait * 1000)))
             }
