@@ -167,6 +167,24 @@ struct ConnectLinkTests {
         }
     }
 
+    @Test("one link pressed twice, and both authorizations completed: the first connects, the second stores nothing")
+    func linkUsedOnce() async throws {
+        try await Harness.with { harness, client in
+            let id = try await harness.perUserIntegration(client)
+            let browser = EndUserBrowser(harness: harness, client: client)
+            let url = try await harness.connectLink(client, id, user: "user-a")
+            let (first, firstCookie) = try await browser.press(url)
+            let (second, secondCookie) = try await browser.press(url)
+            let firstBack = try await SandboxBrowser.authorize(first, email: "ada@acme.test")
+            let secondBack = try await SandboxBrowser.authorize(second, email: "bea@globex.test")
+            #expect(try await browser.callback(firstBack, cookie: firstCookie).status == .ok)
+            let late = try await browser.callback(secondBack, cookie: secondCookie)
+            #expect(late.status == .gone && text(late).contains("This link was already used"), "\(text(late))")
+            let connection = try #require(try await harness.store.connection(integrationID: id, endUserID: "user-a"))
+            #expect(connection.account.adminEmail == "ada@acme.test", "the second authorization did not replace the first")
+        }
+    }
+
     @Test("A's link completed by someone signed in as another Intercom admin makes A's connection only; B never uses it")
     func forwardedLinkStaysA() async throws {
         try await Harness.with { harness, client in

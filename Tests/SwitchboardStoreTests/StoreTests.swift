@@ -80,6 +80,26 @@ struct StoreTests {
         }
     }
 
+    @Test("recorded runs reach the database on their own within the batching delay, and all at once", arguments: Backend.available)
+    func runsAreWrittenInBatches(backend: Backend) async throws {
+        try await TestStore.with(backend) { test in
+            let workspace = try await test.store.makeWorkspace()
+            func count() async throws -> Int {
+                try await test.store.database.withConnection { db in try await db.select().column("id").from("runs").all().count }
+            }
+            for index in 0..<250 {
+                try await test.store.insert(RunRecord(id: "run_\(index)", workspaceID: workspace.id, integrationID: "int_x", action: "intercom.who_am_i",
+                                                      endUserID: nil, startedAtMs: Int64(index), durationMs: 1, outcome: "ok", httpStatus: 200, providerRequestID: nil))
+            }
+            var written = 0
+            for _ in 0..<50 where written < 250 {
+                try await Task.sleep(for: .milliseconds(20))
+                written = try await count()
+            }
+            #expect(written == 250, "written without anyone reading the log, in batches under the bind limit")
+        }
+    }
+
     @Test("an API key finds its workspace; an unknown key finds nothing; only the hash is stored", arguments: Backend.available)
     func apiKeys(backend: Backend) async throws {
         try await TestStore.with(backend) { test in
