@@ -6,6 +6,7 @@ import HummingbirdTesting
 import IntercomSandbox
 import NIOCore
 import SwitchboardCore
+import SQLKit
 import SwitchboardStore
 import SwitchboardTestSupport
 import Testing
@@ -116,6 +117,10 @@ struct ConnectLinkTests {
             // The link is used up.
             let again = try await browser.open(url)
             #expect(again.status == .gone && text(again).contains("already used"))
+            // Neither the link's token nor the user's Intercom token reached the log.
+            #expect(harness.logs.text.contains("/connect/"), "the link's requests were logged")
+            #expect(!harness.logs.text.contains(token))
+            #expect(!harness.logs.text.contains(connection.tokens.accessToken))
         }
     }
 
@@ -222,6 +227,23 @@ struct ConnectLinkTests {
             let second = try #require(try await harness.store.connection(integrationID: id, endUserID: "user-a"))
             #expect(second.id == first.id && second.status == .active, "replaced in place, not a second connection")
             #expect(try await harness.run(client, id, "intercom.who_am_i", "{}", user: "user-a").status == .ok)
+        }
+    }
+
+    @Test("bad user input on a per-user integration names its field, and no link is made", arguments: [
+        (#"{"input":{}}"#, "user.id"),
+        (#"{"input":{},"user":{"id":""}}"#, "user.id"),
+        (#"{"input":{},"user":"u1"}"#, "user"),
+        ("{\"input\":{},\"user\":{\"id\":\"u1\",\"conversationId\":\"\(String(repeating: "c", count: 201))\"}}", "user.conversationId"),
+        (#"{"input":{},"user":{"id":"u1","email":"u1@example.com"}}"#, "user.email"),
+    ])
+    func badUserInput(body: String, field: String) async throws {
+        try await Harness.with { harness, client in
+            let id = try await harness.perUserIntegration(client)
+            let response = try await client.call(.post, "/v1/integrations/\(id)/actions/intercom.who_am_i", harness, json: body)
+            try expectProblem(response, 422, code: "validation_failed", field: field)
+            let links = try await harness.store.database.withConnection { db in try await db.select().column("id").from("connect_links").all().count }
+            #expect(links == 0)
         }
     }
 
