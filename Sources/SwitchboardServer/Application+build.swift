@@ -41,14 +41,15 @@ public func buildApplication(
         return logger
     }()
     let store = try openStore(settings: settings, logger: logger)
-    let router = buildRouter(settings: settings, store: store, dependencies: dependencies, logger: logger)
+    let events = EventDispatcher(store: store, transport: dependencies.transport, clock: dependencies.clock, logger: logger)
+    let router = buildRouter(settings: settings, store: store, dependencies: dependencies, logger: logger, events: events)
     var app = Application(
         router: router,
         configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "switchboard"),
         onServerRunning: onServerRunning,
         logger: logger
     )
-    app.addServices(StoreService(store: store))
+    app.addServices(StoreService(store: store), EventDeliveryService(dispatcher: events, interval: .seconds(1)))
     app.beforeServerStarts {
         let applied = try await store.migrate()
         if !applied.isEmpty { logger.info("database migrated", metadata: ["applied": "\(applied)", "database": "\(settings.database)"]) }
@@ -57,14 +58,18 @@ public func buildApplication(
 }
 
 /// The routes, for `buildApplication` and for in-process tests that bring their own store.
-public func buildRouter(settings: ServerSettings, store: Store, dependencies: Dependencies, logger: Logger) -> Router<AppRequestContext> {
+/// `events`: the dispatcher whose retries a background service drives (tests hold it to drive retries themselves).
+public func buildRouter(settings: ServerSettings, store: Store, dependencies: Dependencies, logger: Logger,
+                        events: EventDispatcher? = nil) -> Router<AppRequestContext> {
+    let events = events ?? EventDispatcher(store: store, transport: dependencies.transport, clock: dependencies.clock, logger: logger)
     let router = Router(context: AppRequestContext.self)
     router.addMiddleware {
         RequestLogMiddleware()
         MetricsMiddleware()
         ProblemMiddleware()
     }
-    let authorization = AuthorizationService(store: store, settings: settings, transport: dependencies.transport, clock: dependencies.clock, logger: logger)
+    let authorization = AuthorizationService(store: store, settings: settings, transport: dependencies.transport, clock: dependencies.clock, logger: logger,
+                                             events: events)
     let tokens = TokenService(store: store, transport: dependencies.transport, clock: dependencies.clock, logger: logger)
 
     SystemController(store: store, registry: dependencies.metrics).register(on: router)
@@ -83,6 +88,7 @@ public func buildRouter(settings: ServerSettings, store: Store, dependencies: De
     api.addRoutes(actions.catalogEndpoints, atPath: "actions")
     api.post("integrations/{id}/actions/{name}", use: actions.run)
     api.get("runs", use: actions.runs)
+    api.get("events", use: EventsController(store: store).list)
     ConsoleController(store: store, settings: settings, integrations: integrations, profiles: profiles,
                       signer: ConsoleSession.Signer(masterKey: settings.masterKey), clock: dependencies.clock).register(on: router)
     return router

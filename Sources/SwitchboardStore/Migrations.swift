@@ -165,6 +165,46 @@ enum Migrations {
             "ALTER TABLE authorization_requests ADD COLUMN connect_link_id TEXT",
             "ALTER TABLE authorization_requests ADD COLUMN browser_binding_hash TEXT",
         ]),
+        Migration(version: 5, name: "events for assistants, signing secrets, verify URLs, resumable actions", statements: [
+            "ALTER TABLE integrations ADD COLUMN signing_secret_sealed TEXT",
+            "ALTER TABLE integrations ADD COLUMN verify_url TEXT",
+            """
+            CREATE TABLE events (
+                id TEXT PRIMARY KEY,
+                workspace_id TEXT NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+                integration_id TEXT NOT NULL,
+                type TEXT NOT NULL,
+                end_user_id TEXT,
+                payload_sealed TEXT NOT NULL,
+                status TEXT NOT NULL,
+                attempts INTEGER NOT NULL,
+                next_attempt_at BIGINT,
+                lease_until BIGINT,
+                last_status INTEGER,
+                last_error TEXT,
+                created_at BIGINT NOT NULL,
+                delivered_at BIGINT
+            )
+            """,
+            "CREATE INDEX events_due ON events (status, next_attempt_at)",
+            "CREATE INDEX events_workspace ON events (workspace_id, created_at, id)",
+            """
+            CREATE TABLE pending_actions (
+                id TEXT PRIMARY KEY,
+                workspace_id TEXT NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+                integration_id TEXT NOT NULL REFERENCES integrations(id) ON DELETE CASCADE,
+                connect_link_id TEXT NOT NULL REFERENCES connect_links(id) ON DELETE CASCADE,
+                end_user_id TEXT NOT NULL,
+                conversation_id TEXT,
+                action TEXT NOT NULL,
+                input_sealed TEXT NOT NULL,
+                status TEXT NOT NULL,
+                created_at BIGINT NOT NULL,
+                expires_at BIGINT NOT NULL
+            )
+            """,
+            "CREATE INDEX pending_actions_link ON pending_actions (connect_link_id, status)",
+        ]),
     ]
 
     /// Applies every migration not yet recorded, each in its own transaction; safe to run from several instances at once.

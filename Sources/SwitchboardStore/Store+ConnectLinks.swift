@@ -65,6 +65,12 @@ extension Store {
         }
     }
 
+    public func connectLink(id: String) async throws -> ConnectLink? {
+        try await database.withConnection { db in
+            try await db.select().columns("*").from("connect_links").where("id", .equal, id).first(decoding: ConnectLinkRow.self)?.model
+        }
+    }
+
     /// The request a callback's state names, without claiming it (to check which browser it belongs to first).
     public func authorizationRequest(state: String) async throws -> AuthorizationRequest? {
         let hash = Digest.sha256Hex(state)

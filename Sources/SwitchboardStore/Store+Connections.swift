@@ -304,6 +304,9 @@ extension Store {
                 ("connections", "refresh_token_sealed", "refresh_token"),
                 ("authorization_requests", "pkce_verifier_sealed", "pkce_verifier"),
                 ("idempotency_keys", "outcome_sealed", "outcome"),
+                ("integrations", "signing_secret_sealed", "signing_secret"),
+                ("events", "payload_sealed", "payload"),
+                ("pending_actions", "input_sealed", "input"),
             ]
             for (table, column, contextColumn) in columns {
                 let rows = try await db.select().columns("id", column).from(table).where(SQLColumn(column), .isNot, SQLLiteral.null).all()

@@ -235,6 +235,7 @@ struct IntegrationRow: Codable {
     var authorization_mode: String
     var region: String?
     var notify_url: String?
+    var verify_url: String?
     var enablement: String
     var created_at: Int64
     var updated_at: Int64
@@ -249,6 +250,7 @@ struct IntegrationRow: Codable {
         authorization_mode = integration.authorization.rawValue
         region = integration.region?.rawValue
         notify_url = integration.notifyURL
+        verify_url = integration.verifyURL
         enablement = integration.enablement.rawValue
         created_at = integration.createdAt.unixSeconds
         updated_at = integration.updatedAt.unixSeconds
@@ -261,7 +263,7 @@ struct IntegrationRow: Codable {
             authorization: AuthorizationMode(rawValue: authorization_mode) ?? .preauthorized,
             region: region.flatMap(IntercomRegion.init(rawValue:)), notifyURL: notify_url,
             enablement: Enablement(rawValue: enablement) ?? .never,
-            createdAt: Date(unixSeconds: created_at), updatedAt: Date(unixSeconds: updated_at)
+            createdAt: Date(unixSeconds: created_at), updatedAt: Date(unixSeconds: updated_at), verifyURL: verify_url
         )
     }
 }

@@ -186,7 +186,8 @@ struct ActionFaultTests {
 
     @Test("a 429 within the bound is waited out until the window resets, then the call succeeds")
     func rateLimitedThenSuccess() async throws {
-        try await Harness.with { harness, client in
+        // Real time on both sides: the sandbox's window resets by the wall clock, and the wait is measured against it.
+        try await Harness.with(realClock: true) { harness, client in
             let id = try await harness.enabledIntegration(client)
             try await setFaults(harness, #"{"rateLimitNext":1}"#)
             let start = ContinuousClock.now

@@ -22,6 +22,8 @@ struct Harness: Sendable {
     let systemApp: SandboxApp
     let apiKey: String
     let workspace: Workspace
+    /// Delivers events; tests drive its retries with `deliverDue()` after moving the clock.
+    let events: EventDispatcher
 
     var store: Store { test.store }
 
@@ -51,9 +53,11 @@ struct Harness: Sendable {
                 try await test.store.addAPIKey(workspaceID: workspace.id, key: key)
                 let clock = ManualWallClock(Date())
                 let logs = LogCapture()
-                let harness = Harness(test: test, sandbox: sandbox, settings: settings, clock: clock, logs: logs, systemApp: app, apiKey: key, workspace: workspace)
-                let router = buildRouter(settings: settings, store: test.store,
-                                         dependencies: Dependencies(transport: transport ?? AHCTransport(), clock: realClock ? SystemWallClock() : clock), logger: logs.logger())
+                let dependencies = Dependencies(transport: transport ?? AHCTransport(), clock: realClock ? SystemWallClock() : clock)
+                let events = EventDispatcher(store: test.store, transport: dependencies.transport, clock: dependencies.clock, logger: logs.logger())
+                let harness = Harness(test: test, sandbox: sandbox, settings: settings, clock: clock, logs: logs, systemApp: app, apiKey: key,
+                                      workspace: workspace, events: events)
+                let router = buildRouter(settings: settings, store: test.store, dependencies: dependencies, logger: logs.logger(), events: events)
                 let application = Application(router: router, logger: logs.logger(label: "app"))
                 try await application.test(.router) { client in try await body(harness, client) }
             }

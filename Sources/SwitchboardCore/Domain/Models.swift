@@ -140,12 +140,15 @@ public struct Integration: Sendable, Equatable {
     public var enablement: Enablement
     public var createdAt: Date
     public var updatedAt: Date
+    /// Where the browser is sent, before Intercom, to confirm who opened a connect link (against forwarded links).
+    public var verifyURL: String?
 
     public init(
         id: String, workspaceID: String, name: String, provider: Provider, app: AppKind, authProfileID: String?,
         authorization: AuthorizationMode, region: IntercomRegion?, notifyURL: String?, enablement: Enablement,
-        createdAt: Date, updatedAt: Date
+        createdAt: Date, updatedAt: Date, verifyURL: String? = nil
     ) {
+        self.verifyURL = verifyURL
         self.id = id
         self.workspaceID = workspaceID
         self.name = name

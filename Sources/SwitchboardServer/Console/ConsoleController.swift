@@ -75,7 +75,7 @@ struct ConsoleController: Sendable {
         for key in ["name", "app", "authorization"] { if let value = form[key], !value.isEmpty { object[key] = .string(value) } }
         if form["app"] == "custom", let profile = form["authProfileId"], !profile.isEmpty { object["authProfileId"] = .string(profile) }
         do {
-            let record = try await integrations.createIntegration(InputReader(object: object), workspace: session.workspace)
+            let record = try await integrations.createIntegration(InputReader(object: object), workspace: session.workspace).record
             return redirect("/console/integrations/\(record.integration.id)?notice=" + escape("Integration added."))
         } catch let problem as Problem {
             return try await integrationsPage(session, problem: problem, form: form)

@@ -30,21 +30,7 @@ struct ActionsController: Sendable {
     /// `GET /v1/runs?integration=&limit=&starting_after=`: the audit log, newest first.
     @Sendable func runs(request: Request, context: WorkspaceRequestContext) async throws -> Response {
         let query = request.uri.queryParameters
-        var limit = 50
-        if let raw = query["limit"] {
-            guard let value = Int(raw), (1...200).contains(value) else {
-                throw Problem.validation([.init(field: "limit", detail: "must be an integer from 1 to 200")])
-            }
-            limit = value
-        }
-        var cursor: (Int64, String)?
-        if let raw = query["starting_after"] {
-            let parts = raw.split(separator: ":", maxSplits: 1)
-            guard parts.count == 2, let millis = Int64(parts[0]) else {
-                throw Problem.validation([.init(field: "starting_after", detail: "is not a cursor this API returned")])
-            }
-            cursor = (millis, String(parts[1]))
-        }
+        let (limit, cursor) = try Paging.read(limit: query["limit"], startingAfter: query["starting_after"])
         let runs = try await executor.store.runs(workspaceID: context.workspace.id, integrationID: query["integration"].map(String.init),
                                                  limit: limit, before: cursor)
         var body: [String: JSONValue] = ["data": .array(runs.map(Self.represent)), "count": .number(Double(runs.count))]

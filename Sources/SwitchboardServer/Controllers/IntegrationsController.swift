@@ -25,16 +25,21 @@ struct IntegrationsController: Sendable {
         routes.post("{id}/disable", use: disable)
         routes.get("{id}/connections", use: connections)
         routes.get("{id}/connections/{userId}", use: connection)
+        routes.post("{id}/signing-secret", use: rotateSigningSecret)
         return routes
     }
 
     @Sendable func create(request: Request, context: WorkspaceRequestContext) async throws -> Response {
-        let record = try await createIntegration(try await request.inputReader(context: context), workspace: context.workspace)
-        return JSONResponse.make(try await represent(record), status: .created)
+        let (record, secret) = try await createIntegration(try await request.inputReader(context: context), workspace: context.workspace)
+        // The signing secret is shown here, once; POST …/signing-secret replaces it.
+        guard case .object(var body) = try await represent(record) else { throw Problem.notFound("integration", id: record.integration.id) }
+        body["signingSecret"] = .string(secret)
+        return JSONResponse.make(.object(body), status: .created)
     }
 
     /// Creates an integration from checked input; the API and the console both come here.
-    func createIntegration(_ input: InputReader, workspace: Workspace) async throws -> IntegrationRecord {
+    /// Returns the integration and its new events signing secret (stored sealed; shown once by the API).
+    func createIntegration(_ input: InputReader, workspace: Workspace) async throws -> (record: IntegrationRecord, signingSecret: String) {
         let name = input.string("name", required: true)
         let provider = input.oneOf("provider", Provider.self) ?? (input.has("provider") ? nil : .intercom)
         let app = input.oneOf("app", AppKind.self, required: true)
@@ -42,6 +47,8 @@ struct IntegrationsController: Sendable {
         let mode = input.oneOf("authorization", AuthorizationMode.self, required: true)
         let region = input.oneOf("region", IntercomRegion.self)
         let notifyURL = input.url("notifyURL")
+        let verifyURL = input.url("verifyURL")
+        if verifyURL != nil && mode == .preauthorized { input.fail("verifyURL", "applies to per_user integrations only") }
         if app == .custom && profileID == nil && !input.errors.contains(where: { $0.field == "authProfileId" }) {
             input.fail("authProfileId", "is required when app is 'custom'")
         }
@@ -59,10 +66,12 @@ struct IntegrationsController: Sendable {
         let integration = Integration(
             id: Identifier.make("int"), workspaceID: workspace.id, name: name, provider: provider, app: app,
             authProfileID: app == .custom ? profileID : nil, authorization: mode, region: region, notifyURL: notifyURL,
-            enablement: .never, createdAt: now, updatedAt: now
+            enablement: .never, createdAt: now, updatedAt: now, verifyURL: verifyURL
         )
         try await store.insert(integration)
-        return IntegrationRecord(integration: integration, sharedConnectionStatus: nil)
+        let secret = EventSignature.generateSecret()
+        try await store.setSigningSecret(secret, integrationID: integration.id, workspaceID: workspace.id)
+        return (IntegrationRecord(integration: integration, sharedConnectionStatus: nil), secret)
     }
 
     @Sendable func list(request: Request, context: WorkspaceRequestContext) async throws -> Response {
@@ -82,6 +91,12 @@ struct IntegrationsController: Sendable {
         if let name = input.string("name") { record.integration.name = name }
         if input.has("region") { record.integration.region = input.oneOf("region", IntercomRegion.self) }
         if input.has("notifyURL") { record.integration.notifyURL = input.url("notifyURL") }
+        if input.has("verifyURL") {
+            record.integration.verifyURL = input.url("verifyURL")
+            if record.integration.verifyURL != nil && record.integration.authorization == .preauthorized {
+                input.fail("verifyURL", "applies to per_user integrations only")
+            }
+        }
         for field in ["provider", "app", "authProfileId", "authorization"] where input.has(field) {
             _ = input.string(field, allowEmpty: true)
             input.fail(field, "cannot be changed after creation; create a new integration instead")
@@ -154,6 +169,14 @@ struct IntegrationsController: Sendable {
         return JSONResponse.list(connections.map(Self.represent))
     }
 
+    /// A new signing secret for the integration's events, shown once; the old one stops working at once.
+    @Sendable func rotateSigningSecret(request: Request, context: WorkspaceRequestContext) async throws -> Response {
+        let record = try await load(context)
+        let secret = EventSignature.generateSecret()
+        try await store.setSigningSecret(secret, integrationID: record.integration.id, workspaceID: context.workspace.id)
+        return JSONResponse.make(.object(["signingSecret": .string(secret)]))
+    }
+
     /// One end user's connection (per-user integrations), for assistants that poll after sending a connect link.
     @Sendable func connection(request: Request, context: WorkspaceRequestContext) async throws -> Response {
         let record = try await load(context)
@@ -214,6 +237,7 @@ struct IntegrationsController: Sendable {
             "authorization": .string(integration.authorization.rawValue),
             "region": .optional(integration.region?.rawValue),
             "notifyURL": .optional(integration.notifyURL),
+            "verifyURL": .optional(integration.verifyURL),
             "status": .string(record.status.rawValue),
             "connection": connection,
             "callbackURL": .string(settings.callbackURL),

@@ -23,10 +23,10 @@ struct OAuthCallbackController: Sendable {
             state: value("state"), code: value("code"), error: value("error"), errorDescription: value("error_description"), cookie: { jar[$0]?.value }
         )
         switch outcome {
-        case .connected(_, let integrationName, let account, true):
+        case .connected(_, let integrationName, let account, true, _):
             return Pages.html(.ok, Pages.render(title: "Connected", heading: "You're connected",
                 message: "Your Intercom account (\(account.name)) is connected to \(integrationName). You can return to the conversation.", success: true))
-        case .connected(let integrationID, let integrationName, let account, false):
+        case .connected(let integrationID, let integrationName, let account, false, _):
             return Pages.html(.ok, Pages.render(title: "Connected", heading: "Intercom workspace \(account.name) connected",
                 message: "\(integrationName) can now act in \(account.name)\(account.adminEmail.map { " as \($0)" } ?? ""). You can close this window and return to Switchboard.",
                 success: true, link: (href: "/console/integrations/\(integrationID)", text: "Back to the integration")))

@@ -110,6 +110,8 @@ struct ActionExecutor: Sendable {
         do {
             token = try await tokens.accessTokenOrProblem(for: connection, app: app)
         } catch let problem as Problem where problem.code == "reauthorization_required" && integration.authorization == .perUser {
+            await authorization.events.emit(.connectionFailed, integration: integration, endUserID: endUser, conversationID: conversationID,
+                                            data: ["reason": .string(problem.detail), "stage": .string("refresh")])
             throw try await authorizationRequired(integration, userID: endUser, conversationID: conversationID, reason: .reauthorize)
         }
 
@@ -162,6 +164,8 @@ struct ActionExecutor: Sendable {
             let code = json["errors"]?.arrayValue?.first?["code"]?.stringValue ?? "unauthorized"
             try await store.markNeedsReauthorization(connectionID: connection.id, reason: "Intercom answered 401 \(code)", now: clock.now())
             if integration.authorization == .perUser {
+                await authorization.events.emit(.connectionFailed, integration: integration, endUserID: endUser, conversationID: conversationID,
+                                                data: ["reason": .string("Intercom refused the stored authorization (\(code))."), "stage": .string("action")])
                 throw try await authorizationRequired(integration, userID: endUser, conversationID: conversationID, reason: .reauthorize)
             }
             throw Problem.conflict("reauthorization_required", "Intercom refused the stored authorization (\(code)). Authorize again.")

@@ -11,6 +11,7 @@ public struct AuthorizationService: Sendable {
     let transport: any HTTPTransport
     let clock: any WallClock
     let logger: Logger
+    let events: EventDispatcher
 
     /// The OAuth client an integration authorizes with: the system app or its custom profile.
     func oauthApp(for integration: Integration) async throws -> OAuthApp {
@@ -85,7 +86,7 @@ public struct AuthorizationService: Sendable {
     /// What the callback page says.
     public enum Outcome: Sendable, Equatable {
         /// `forEndUser`: an end user connected through a connect link (their page says to return to the conversation).
-        case connected(integrationID: String, integrationName: String, account: ProviderAccount, forEndUser: Bool)
+        case connected(integrationID: String, integrationName: String, account: ProviderAccount, forEndUser: Bool, connectLinkID: String?)
         case failed(status: Int, heading: String, message: String)
     }
 
@@ -129,6 +130,11 @@ public struct AuthorizationService: Sendable {
         let outcome = await exchange(request: request, code: code, error: error, errorDescription: errorDescription)
         if case .failed(_, _, let message) = outcome {
             try? await store.failAuthorization(requestID: request.id, reason: message)
+            if let linkID = request.connectLinkID, let integration = try? await store.integration(id: request.integrationID)?.integration {
+                let link = try? await store.connectLink(id: linkID)
+                await events.emit(.connectionFailed, integration: integration, endUserID: request.endUserID, conversationID: link?.conversationID,
+                                  data: ["reason": .string(message), "stage": .string("authorization")])
+            }
         }
         return outcome
     }
@@ -191,8 +197,9 @@ public struct AuthorizationService: Sendable {
             id: Identifier.make("conn"), workspaceID: integration.workspaceID, integrationID: integration.id, endUserID: request.endUserID,
             status: .active, account: account, tokens: grant, lastError: nil, lastRefreshedAt: nil, createdAt: now, updatedAt: now
         )
+        let completed: CompletedAuthorization
         do {
-            _ = try await store.completeAuthorization(requestID: request.id, connectLinkID: request.connectLinkID, connection: connection, now: now)
+            completed = try await store.completeAuthorization(requestID: request.id, connectLinkID: request.connectLinkID, connection: connection, now: now)
         } catch is ConnectLinkUsed {
             return .failed(status: 410, heading: "This link was already used",
                            message: "Another authorization already completed through this connect link. Nothing more was connected.")
@@ -201,6 +208,22 @@ public struct AuthorizationService: Sendable {
             return .failed(status: 500, heading: "Something went wrong", message: "The connection could not be stored. Nothing was connected; try again.")
         }
         logger.info("connection stored", metadata: ["integration": "\(integration.id)", "account": "\(account.id)"])
-        return .connected(integrationID: integration.id, integrationName: integration.name, account: account, forEndUser: request.connectLinkID != nil)
+        if let linkID = request.connectLinkID {
+            // A connection that had failed and works again is `recovered`; a reconnect to another Intercom workspace says so.
+            let previous = completed.previous
+            let type: EventType = previous?.status == .needsReauthorization && previous?.accountID == account.id ? .connectionRecovered : .connectionCreated
+            var data: [String: JSONValue] = [
+                "account": .object(["id": .string(account.id), "name": .string(account.name), "region": .optional(account.region)]),
+                "replaced": .bool(previous != nil),
+            ]
+            if let previous {
+                data["accountChanged"] = .bool(previous.accountID != account.id)
+                data["previousAccountId"] = .string(previous.accountID)
+            }
+            let link = try? await store.connectLink(id: linkID)
+            await events.emit(type, integration: integration, endUserID: request.endUserID, conversationID: link?.conversationID, data: data)
+        }
+        return .connected(integrationID: integration.id, integrationName: integration.name, account: account, forEndUser: request.connectLinkID != nil,
+                          connectLinkID: request.connectLinkID)
     }
 }

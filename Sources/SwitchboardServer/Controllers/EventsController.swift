@@ -1,0 +1,50 @@
+import Foundation
+import Hummingbird
+import SwitchboardCore
+import SwitchboardStore
+
+/// `GET /v1/events?integration=&limit=&starting_after=`: the delivery log, newest first (never payloads).
+struct EventsController: Sendable {
+    let store: Store
+
+    @Sendable func list(request: Request, context: WorkspaceRequestContext) async throws -> Response {
+        let query = request.uri.queryParameters
+        let (limit, cursor) = try Paging.read(limit: query["limit"], startingAfter: query["starting_after"])
+        let events = try await store.events(workspaceID: context.workspace.id, integrationID: query["integration"].map(String.init), limit: limit, before: cursor)
+        var body: [String: JSONValue] = ["data": .array(events.map(Self.represent)), "count": .number(Double(events.count))]
+        if events.count == limit, let last = events.last { body["next"] = .string("\(last.createdAt.unixSeconds):\(last.id)") }
+        return JSONResponse.make(.object(body))
+    }
+
+    static func represent(_ event: EventRecord) -> JSONValue {
+        .object([
+            "id": .string(event.id), "type": .string(event.type.rawValue), "integrationId": .string(event.integrationID),
+            "userId": .optional(event.endUserID), "status": .string(event.status.rawValue), "attempts": .number(Double(event.attempts)),
+            "lastStatus": event.lastStatus.map { .number(Double($0)) } ?? .null, "lastError": .optional(event.lastError),
+            "nextAttemptAt": event.status == .pending ? .time(event.nextAttemptAt) : .null,
+            "createdAt": .time(event.createdAt), "deliveredAt": .time(event.deliveredAt),
+        ])
+    }
+}
+
+/// `limit` (1–200, default 50) and `starting_after` (a `next` cursor this API returned), as the list endpoints read them.
+enum Paging {
+    static func read(limit rawLimit: Substring?, startingAfter: Substring?) throws -> (limit: Int, cursor: (Int64, String)?) {
+        var limit = 50
+        if let raw = rawLimit {
+            guard let value = Int(raw), (1...200).contains(value) else {
+                throw Problem.validation([.init(field: "limit", detail: "must be an integer from 1 to 200")])
+            }
+            limit = value
+        }
+        var cursor: (Int64, String)?
+        if let raw = startingAfter {
+            let parts = raw.split(separator: ":", maxSplits: 1)
+            guard parts.count == 2, let value = Int64(parts[0]) else {
+                throw Problem.validation([.init(field: "starting_after", detail: "is not a cursor this API returned")])
+            }
+            cursor = (value, String(parts[1]))
+        }
+        return (limit, cursor)
+    }
+}

@@ -1,0 +1,112 @@
+import Foundation
+import Logging
+import ServiceLifecycle
+import SwitchboardCore
+import SwitchboardStore
+
+/// Tells assistants what happened: each event is stored, then POSTed, signed, to the integration's notify URL:
+/// at once, and again on a backoff schedule (`EventRetry`) until the receiver answers 2xx, answers 410, or the
+/// attempts run out. The store's lease makes one instance deliver an event at a time.
+public final class EventDispatcher: Sendable {
+    let store: Store
+    let transport: any HTTPTransport
+    let clock: any WallClock
+    let logger: Logger
+    /// How long a receiver has to answer.
+    static let timeout: TimeInterval = 10
+
+    public init(store: Store, transport: any HTTPTransport, clock: any WallClock, logger: Logger) {
+        self.store = store
+        self.transport = transport
+        self.clock = clock
+        self.logger = logger
+    }
+
+    /// Records an event for the integration's notify URL and starts delivering it; nothing when it has none.
+    func emit(_ type: EventType, integration: Integration, endUserID: String?, conversationID: String?, data: [String: JSONValue]) async {
+        guard integration.notifyURL != nil else { return }
+        let now = clock.now()
+        let id = Identifier.make("evt")
+        let payload: JSONValue = .object([
+            "id": .string(id), "type": .string(type.rawValue), "createdAt": .time(now), "integrationId": .string(integration.id),
+            "userId": .optional(endUserID), "conversationId": .optional(conversationID), "data": .object(data),
+        ])
+        let event = EventRecord(id: id, workspaceID: integration.workspaceID, integrationID: integration.id, type: type, endUserID: endUserID,
+                                payload: payload, status: .pending, attempts: 0, nextAttemptAt: now, lastStatus: nil, lastError: nil,
+                                createdAt: now, deliveredAt: nil)
+        do {
+            try await store.insert(event)
+        } catch {
+            logger.error("recording an event failed", metadata: ["type": "\(type.rawValue)", "error.type": "\(Swift.type(of: error))"])
+            return
+        }
+        Task { await deliver(eventID: id) }
+    }
+
+    /// Delivers every event that is due (the background service calls this every second).
+    public func deliverDue() async {
+        do {
+            for id in try await store.dueEventIDs(now: clock.now()) { await deliver(eventID: id) }
+        } catch {
+            logger.error("listing due events failed", metadata: ["error.type": "\(type(of: error))"])
+        }
+    }
+
+    /// One attempt, if the event is still due and no other instance holds it.
+    func deliver(eventID: String) async {
+        do {
+            guard let event = try await store.claimEvent(id: eventID, now: clock.now()) else { return }
+            let attempt = event.attempts + 1
+            guard let record = try await store.integration(id: event.integrationID), let notify = record.integration.notifyURL, let url = URL(string: notify) else {
+                try await store.recordAttempt(eventID: event.id, delivered: false, httpStatus: nil, error: "the integration has no notify URL now",
+                                              nextAttemptAt: nil, now: clock.now())
+                return
+            }
+            guard let secret = try await store.signingSecret(integrationID: event.integrationID) else {
+                try await store.recordAttempt(eventID: event.id, delivered: false, httpStatus: nil,
+                                              error: "the integration has no signing secret; create one with POST /v1/integrations/\(event.integrationID)/signing-secret",
+                                              nextAttemptAt: nil, now: clock.now())
+                return
+            }
+            let body = try JSONEncoder().encode(event.payload)
+            let timestamp = Int64(clock.now().timeIntervalSince1970)
+            let request = OutboundRequest(method: "POST", url: url, headers: [
+                ("Content-Type", "application/json"), ("User-Agent", "Switchboard-Events/1"),
+                (EventSignature.header, EventSignature.sign(body: body, secret: secret, timestamp: timestamp)),
+                ("Switchboard-Event-Id", event.id), ("Switchboard-Event-Type", event.type.rawValue),
+            ], body: body, timeout: Self.timeout)
+            var status: Int?
+            var failure: String?
+            do {
+                let response = try await transport.send(request)
+                status = response.status
+                if !(200..<300).contains(response.status) { failure = "the receiver answered \(response.status)" }
+            } catch let error as TransportError {
+                failure = error.kind == .timeout ? "the receiver did not answer within \(Int(Self.timeout)) s" : "the receiver could not be reached"
+            }
+            let now = clock.now()
+            // 410 Gone: the receiver wants no more; anything else is tried again while attempts remain.
+            let next = failure == nil || status == 410 ? nil : EventRetry.nextAttempt(after: attempt, at: now)
+            try await store.recordAttempt(eventID: event.id, delivered: failure == nil, httpStatus: status, error: failure, nextAttemptAt: next, now: now)
+            if let failure {
+                logger.notice("event delivery failed", metadata: ["event": "\(event.id)", "attempt": "\(attempt)", "why": "\(failure)",
+                                                                  "retry": "\(next.map { "\(Int($0.timeIntervalSince(now))) s" } ?? "no")"])
+            }
+        } catch {
+            logger.error("delivering an event failed", metadata: ["event": "\(eventID)", "error.type": "\(type(of: error))"])
+        }
+    }
+}
+
+/// Delivers due events every second until shutdown.
+struct EventDeliveryService: Service {
+    let dispatcher: EventDispatcher
+    let interval: Duration
+
+    func run() async throws {
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            await dispatcher.deliverDue()
+            try? await Task.sleep(for: interval)
+        }
+    }
+}

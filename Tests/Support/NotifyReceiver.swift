@@ -1,0 +1,85 @@
+import Foundation
+import Hummingbird
+import Logging
+import NIOCore
+import ServiceLifecycle
+
+/// A tiny assistant endpoint on a loopback port: records every POST it gets and answers with the statuses it is told to.
+public final class NotifyReceiver: @unchecked Sendable {
+    public struct Delivery: Sendable {
+        /// Header values by lower-case name.
+        public let headers: [String: String]
+        public let body: Data
+        public init(headers: [String: String], body: Data) {
+            self.headers = headers
+            self.body = body
+        }
+        public var json: [String: Any] { (try? JSONSerialization.jsonObject(with: body)) as? [String: Any] ?? [:] }
+        public var type: String? { json["type"] as? String }
+    }
+
+    public let url: String
+    private let lock = NSLock()
+    private var received: [Delivery] = []
+    private var statuses: [Int] = []
+    private var task: Task<Void, any Error>?
+    private var group: ServiceGroup?
+
+    private init(url: String) { self.url = url }
+
+    /// Starts it; the next answers come from `answer(…)`, then 200.
+    public static func start() async throws -> NotifyReceiver {
+        let (stream, continuation) = AsyncStream.makeStream(of: Int.self)
+        let holder = Holder()
+        let router = Router()
+        router.post("/hook") { request, _ -> Response in
+            let body = try await request.body.collect(upTo: 1 << 20)
+            var headers: [String: String] = [:]
+            for field in request.headers { headers[field.name.canonicalName.lowercased()] = field.value }
+            let status = holder.receiver?.record(Delivery(headers: headers, body: Data(body.readableBytesView))) ?? 200
+            return Response(status: .init(code: status))
+        }
+        var logger = Logger(label: "notify-receiver")
+        logger.logLevel = .warning
+        let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)), onServerRunning: { channel in
+            continuation.yield(channel.localAddress?.port ?? 0)
+            continuation.finish()
+        }, logger: logger)
+        let group = ServiceGroup(configuration: .init(services: [app], logger: logger))
+        let task = Task { try await group.run() }
+        var port = 0
+        for await value in stream { port = value }
+        guard port != 0 else { throw TestSupportError("the notify receiver did not start") }
+        let receiver = NotifyReceiver(url: "http://127.0.0.1:\(port)/hook")
+        receiver.task = task
+        receiver.group = group
+        holder.receiver = receiver
+        return receiver
+    }
+
+    final class Holder: @unchecked Sendable { weak var receiver: NotifyReceiver? }
+
+    func record(_ delivery: Delivery) -> Int {
+        lock.withLock {
+            received.append(delivery)
+            return statuses.isEmpty ? 200 : statuses.removeFirst()
+        }
+    }
+
+    /// The statuses of the next answers, in order.
+    public func answer(_ statuses: Int...) { lock.withLock { self.statuses = statuses } }
+
+    public var deliveries: [Delivery] { lock.withLock { received } }
+
+    /// Waits (up to `seconds`) until `count` deliveries have arrived; returns them all.
+    public func wait(for count: Int, seconds: Double = 5) async throws -> [Delivery] {
+        let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
+        while deliveries.count < count && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
+        return deliveries
+    }
+
+    public func stop() async {
+        await group?.triggerGracefulShutdown()
+        _ = try? await task?.value
+    }
+}

@@ -1,0 +1,174 @@
+import Crypto
+import Foundation
+import HTTPTypes
+import HummingbirdTesting
+import IntercomSandbox
+import SwitchboardCore
+import SwitchboardServer
+import SwitchboardStore
+import SwitchboardTestSupport
+import Testing
+
+/// Checks a delivery's signature the way an assistant's platform would, without Switchboard's code.
+func signatureVerifies(_ delivery: NotifyReceiver.Delivery, secret: String) -> Bool {
+    guard let header = delivery.headers["switchboard-signature"] else { return false }
+    let parts = Dictionary(header.split(separator: ",").compactMap { part -> (String, String)? in
+        let pair = part.split(separator: "=", maxSplits: 1)
+        return pair.count == 2 ? (String(pair[0]), String(pair[1])) : nil
+    }, uniquingKeysWith: { first, _ in first })
+    guard let timestamp = parts["t"], let signature = parts["v1"] else { return false }
+    let code = HMAC<SHA256>.authenticationCode(for: Data((timestamp + ".").utf8) + delivery.body, using: SymmetricKey(data: Data(secret.utf8)))
+    return code.map { String(format: "%02x", $0) }.joined() == signature
+}
+
+extension Harness {
+    /// A per-user integration that notifies `receiver`; returns its id and signing secret.
+    func notifyingIntegration(_ client: any TestClientProtocol, _ receiver: NotifyReceiver) async throws -> (id: String, secret: String) {
+        let created = try object(try await client.call(.post, "/v1/integrations", self,
+            json: "{\"name\":\"Support bot\",\"app\":\"system\",\"authorization\":\"per_user\",\"notifyURL\":\"\(receiver.url)\"}"))
+        let id = try #require(created["id"] as? String)
+        let secret = try #require(created["signingSecret"] as? String)
+        #expect(try await client.call(.post, "/v1/integrations/\(id)/enable", self).status == .ok)
+        return (id, secret)
+    }
+}
+
+@Suite("Events for assistants")
+struct EventsTests {
+    @Test("connecting sends a signed connection.created naming the integration, user and conversation; a tampered body fails the signature")
+    func connectionCreated() async throws {
+        let receiver = try await NotifyReceiver.start()
+        defer { Task { await receiver.stop() } }
+        try await Harness.with { harness, client in
+            let (id, secret) = try await harness.notifyingIntegration(client, receiver)
+            #expect(secret.hasPrefix("whsec_"))
+            let shown = try await client.call(.get, "/v1/integrations/\(id)", harness)
+            #expect(!text(shown).contains(secret), "the secret is shown once, at creation")
+
+            let url = try await harness.connectLink(client, id, user: "user-a")
+            #expect(try await EndUserBrowser(harness: harness, client: client).connect(url).status == .ok)
+            let delivery = try #require(try await receiver.wait(for: 1).first)
+            #expect(delivery.type == "connection.created")
+            #expect(delivery.json["integrationId"] as? String == id)
+            #expect(delivery.json["userId"] as? String == "user-a")
+            #expect(delivery.json["conversationId"] as? String == "conv-1")
+            let data = try #require(delivery.json["data"] as? [String: Any])
+            #expect((data["account"] as? [String: Any])?["name"] as? String == "Acme Support")
+            #expect(data["replaced"] as? Bool == false)
+            #expect(delivery.headers["switchboard-event-type"] == "connection.created")
+            #expect(delivery.headers["switchboard-event-id"] == delivery.json["id"] as? String)
+
+            #expect(signatureVerifies(delivery, secret: secret))
+            #expect(EventSignature.verify(header: delivery.headers["switchboard-signature"] ?? "", body: delivery.body, secret: secret, now: harness.clock.now()))
+            var tampered = delivery.body
+            tampered[tampered.index(before: tampered.endIndex - 1)] ^= 0x01
+            let forged = NotifyReceiver.Delivery(headers: delivery.headers, body: tampered)
+            #expect(!signatureVerifies(forged, secret: secret))
+            #expect(!EventSignature.verify(header: delivery.headers["switchboard-signature"] ?? "", body: tampered, secret: secret, now: harness.clock.now()))
+            #expect(!signatureVerifies(delivery, secret: "whsec_other"))
+
+            // The delivery log says the same, without the payload.
+            let log = try object(try await client.call(.get, "/v1/events?integration=\(id)", harness))
+            let entry = try #require((log["data"] as? [[String: Any]])?.first)
+            #expect(entry["type"] as? String == "connection.created" && entry["status"] as? String == "delivered")
+            #expect(entry["attempts"] as? Int == 1 && entry["lastStatus"] as? Int == 200)
+            let whole = text(try await client.call(.get, "/v1/events", harness))
+            #expect(entry["data"] == nil && !whole.contains("Acme Support"))
+        }
+    }
+
+    @Test("a failed delivery is tried again on the backoff schedule until it is accepted; 410 stops it; nothing else retries early")
+    func retries() async throws {
+        let receiver = try await NotifyReceiver.start()
+        defer { Task { await receiver.stop() } }
+        try await Harness.with { harness, client in
+            let (id, _) = try await harness.notifyingIntegration(client, receiver)
+            receiver.answer(500, 503)
+            let url = try await harness.connectLink(client, id, user: "user-a")
+            #expect(try await EndUserBrowser(harness: harness, client: client).connect(url).status == .ok)
+            _ = try await receiver.wait(for: 1)
+            try await Task.sleep(for: .milliseconds(100))
+            func entry() async throws -> [String: Any] {
+                try #require((try object(try await client.call(.get, "/v1/events", harness))["data"] as? [[String: Any]])?.first)
+            }
+            var logged = try await entry()
+            #expect(logged["status"] as? String == "pending" && logged["attempts"] as? Int == 1 && logged["lastStatus"] as? Int == 500)
+            #expect(logged["lastError"] as? String == "the receiver answered 500")
+
+            await harness.events.deliverDue()
+            #expect(receiver.deliveries.count == 1, "not due before 5 s")
+            harness.clock.advance(by: 5)
+            await harness.events.deliverDue()
+            #expect(receiver.deliveries.count == 2)
+            logged = try await entry()
+            #expect(logged["attempts"] as? Int == 2 && logged["lastStatus"] as? Int == 503)
+            harness.clock.advance(by: 30)
+            await harness.events.deliverDue()
+            logged = try await entry()
+            #expect(receiver.deliveries.count == 3 && logged["status"] as? String == "delivered" && logged["attempts"] as? Int == 3)
+            let ids = Set(receiver.deliveries.map { $0.json["id"] as? String })
+            #expect(ids.count == 1, "the same event, by id, each time")
+
+            // 410 Gone ends it at once.
+            receiver.answer(410)
+            _ = try await harness.connectLink(client, id, user: "user-b")
+            #expect(try await EndUserBrowser(harness: harness, client: client).connect(try await harness.connectLink(client, id, user: "user-b")).status == .ok)
+            _ = try await receiver.wait(for: 4)
+            try await Task.sleep(for: .milliseconds(100))
+            logged = try await entry()
+            #expect(logged["status"] as? String == "failed" && logged["lastStatus"] as? Int == 410)
+            harness.clock.advance(by: 4000)
+            await harness.events.deliverDue()
+            #expect(receiver.deliveries.count == 4)
+        }
+    }
+
+    @Test("Intercom refusing a user's token sends connection.failed; connecting again sends connection.recovered; another workspace is flagged")
+    func failedRecoveredChanged() async throws {
+        let receiver = try await NotifyReceiver.start()
+        defer { Task { await receiver.stop() } }
+        try await Harness.with { harness, client in
+            let (id, _) = try await harness.notifyingIntegration(client, receiver)
+            let browser = EndUserBrowser(harness: harness, client: client)
+            #expect(try await browser.connect(try await harness.connectLink(client, id, user: "user-a")).status == .ok)
+            let first = try #require(try await harness.store.connection(integrationID: id, endUserID: "user-a"))
+            #expect(await harness.sandbox.state.revoke(token: first.tokens.accessToken))
+            let refused = try await harness.run(client, id, "intercom.who_am_i", "{}", user: "user-a")
+            let url = try #require(try expectProblem(refused, 409, code: "authorization_required")["authorizationURL"] as? String)
+            #expect(try await browser.connect(url).status == .ok)
+            // Refused again, and this time connected as an admin of another Intercom workspace.
+            let second = try #require(try await harness.store.connection(integrationID: id, endUserID: "user-a"))
+            #expect(await harness.sandbox.state.revoke(token: second.tokens.accessToken))
+            let again = try await harness.run(client, id, "intercom.who_am_i", "{}", user: "user-a")
+            let link = try #require(try expectProblem(again, 409, code: "authorization_required")["authorizationURL"] as? String)
+            #expect(try await browser.connect(link, as: "bea@globex.test").status == .ok)
+
+            let types = try await receiver.wait(for: 5).map(\.type)
+            #expect(types == ["connection.created", "connection.failed", "connection.recovered", "connection.failed", "connection.created"])
+            let last = try #require(receiver.deliveries.last?.json["data"] as? [String: Any])
+            #expect(last["replaced"] as? Bool == true && last["accountChanged"] as? Bool == true)
+            #expect(last["previousAccountId"] as? String == "acme7x2k")
+        }
+    }
+
+    @Test("a refused consent sends connection.failed; rotating the signing secret signs with the new one only")
+    func deniedAndRotated() async throws {
+        let receiver = try await NotifyReceiver.start()
+        defer { Task { await receiver.stop() } }
+        try await Harness.with { harness, client in
+            let (id, old) = try await harness.notifyingIntegration(client, receiver)
+            let rotated = try object(try await client.call(.post, "/v1/integrations/\(id)/signing-secret", harness))
+            let secret = try #require(rotated["signingSecret"] as? String)
+            #expect(secret != old)
+            let browser = EndUserBrowser(harness: harness, client: client)
+            let url = try await harness.connectLink(client, id, user: "user-a")
+            let (location, cookie) = try await browser.press(url)
+            let back = try await SandboxBrowser.authorize(location, decision: "deny")
+            #expect(try await browser.callback(back, cookie: cookie).status == .forbidden)
+            let delivery = try #require(try await receiver.wait(for: 1).first)
+            #expect(delivery.type == "connection.failed")
+            #expect(signatureVerifies(delivery, secret: secret) && !signatureVerifies(delivery, secret: old))
+            #expect(try await harness.store.connection(integrationID: id, endUserID: "user-a") == nil)
+        }
+    }
+}
