@@ -49,9 +49,12 @@ public func buildApplication(
         onServerRunning: onServerRunning,
         logger: logger
     )
-    app.addServices(StoreService(store: store), EventDeliveryService(dispatcher: events, interval: .seconds(1)))
+    let (migrated, migratedContinuation) = AsyncStream.makeStream(of: Void.self)
+    app.addServices(StoreService(store: store), EventDeliveryService(dispatcher: events, interval: .seconds(1), migrated: migrated))
     app.beforeServerStarts {
         let applied = try await store.migrate()
+        migratedContinuation.yield()
+        migratedContinuation.finish()
         if !applied.isEmpty { logger.info("database migrated", metadata: ["applied": "\(applied)", "database": "\(settings.database)"]) }
     }
     return app
@@ -73,7 +76,12 @@ public func buildRouter(settings: ServerSettings, store: Store, dependencies: De
     let tokens = TokenService(store: store, transport: dependencies.transport, clock: dependencies.clock, logger: logger)
 
     SystemController(store: store, registry: dependencies.metrics).register(on: router)
-    OAuthCallbackController(authorization: authorization).register(on: router)
+    let executor = ActionExecutor(
+        store: store, settings: settings, authorization: authorization, tokens: tokens, transport: dependencies.transport,
+        clock: dependencies.clock, logger: logger, catalog: .intercom, pacer: RatePacer())
+    let actions = ActionsController(executor: executor)
+    OAuthCallbackController(authorization: authorization,
+                            resumer: ResumeRunner(store: store, executor: executor, events: events, logger: logger)).register(on: router)
     ConnectController(store: store, settings: settings, authorization: authorization, clock: dependencies.clock, logger: logger).register(on: router)
 
     let profiles = AuthProfilesController(store: store, settings: settings, clock: dependencies.clock)
@@ -82,9 +90,7 @@ public func buildRouter(settings: ServerSettings, store: Store, dependencies: De
     let api = router.group("v1").add(middleware: APIKeyMiddleware(store: store)).group(context: WorkspaceRequestContext.self)
     api.addRoutes(profiles.endpoints, atPath: "auth-profiles")
     api.addRoutes(integrations.endpoints, atPath: "integrations")
-    let actions = ActionsController(executor: ActionExecutor(
-        store: store, settings: settings, authorization: authorization, tokens: tokens, transport: dependencies.transport,
-        clock: dependencies.clock, logger: logger, catalog: .intercom, pacer: RatePacer()))
+
     api.addRoutes(actions.catalogEndpoints, atPath: "actions")
     api.post("integrations/{id}/actions/{name}", use: actions.run)
     api.get("runs", use: actions.runs)

@@ -60,12 +60,29 @@ struct TunedSQLiteSource: ConnectionPoolSource {
 
     func makeConnection(logger: Logger, on eventLoop: any EventLoop) -> EventLoopFuture<SQLiteConnection> {
         base.makeConnection(logger: logger, on: eventLoop).flatMap { connection in
-            // WAL lets readers run beside a writer; busy_timeout makes a writer wait for a lock
-            // (another pooled connection, or `switchboard keys create` in another process) instead of failing.
-            connection.query("PRAGMA journal_mode=WAL")
-                .flatMap { _ in connection.query("PRAGMA busy_timeout=10000") }
+            // WAL lets readers run beside a writer; busy_timeout makes a writer wait for a lock (another pooled
+            // connection, or `switchboard keys create` in another process) instead of failing.
+            connection.query("PRAGMA busy_timeout=10000")
+                .flatMap { _ in Self.switchToWAL(connection, on: eventLoop, attemptsLeft: 200) }
                 .flatMap { _ in connection.query("PRAGMA synchronous=NORMAL") }
                 .map { _ in connection }
+                .flatMapError { error in
+                    // A connection that could not be tuned is closed, not dropped open.
+                    connection.close().flatMapThrowing { throw error }
+                }
+        }
+    }
+
+    /// Switching a new file to WAL needs it alone, and SQLite answers "busy" at once rather than waiting when several
+    /// connections open together: try again every 10 ms, for up to 2 s.
+    static func switchToWAL(_ connection: SQLiteConnection, on eventLoop: any EventLoop, attemptsLeft: Int) -> EventLoopFuture<Void> {
+        connection.query("PRAGMA journal_mode=WAL").map { _ in () }.flatMapError { error in
+            guard attemptsLeft > 1, let failure = error as? SQLiteError, [.busy, .locked, .busyTimeout].contains(failure.reason) else {
+                return eventLoop.makeFailedFuture(error)
+            }
+            return eventLoop.flatScheduleTask(in: .milliseconds(10)) {
+                switchToWAL(connection, on: eventLoop, attemptsLeft: attemptsLeft - 1)
+            }.futureResult
         }
     }
 }

@@ -7,6 +7,7 @@ import SwitchboardCore
 import SwitchboardServer
 import SwitchboardStore
 import SwitchboardTestSupport
+import SQLKit
 import Testing
 
 /// Checks a delivery's signature the way an assistant's platform would, without Switchboard's code.
@@ -169,6 +170,72 @@ struct EventsTests {
             #expect(delivery.type == "connection.failed")
             #expect(signatureVerifies(delivery, secret: secret) && !signatureVerifies(delivery, secret: old))
             #expect(try await harness.store.connection(integrationID: id, endUserID: "user-a") == nil)
+        }
+    }
+}
+
+@Suite("Resume: a kept call runs once the user connects")
+struct ResumeTests {
+    @Test("resume:true keeps the call; after the user connects it runs once, even if the callback is hit twice, and action.completed carries the result")
+    func resumeRunsOnce() async throws {
+        let receiver = try await NotifyReceiver.start()
+        defer { Task { await receiver.stop() } }
+        try await Harness.with { harness, client in
+            let (id, secret) = try await harness.notifyingIntegration(client, receiver)
+            let call = #"{"input":{"email":"kept@example.com","name":"Kept"},"user":{"id":"user-a","conversationId":"conv-9"},"resume":true}"#
+            let response = try await client.call(.post, "/v1/integrations/\(id)/actions/intercom.create_contact", harness, json: call)
+            let problem = try expectProblem(response, 409, code: "authorization_required")
+            let pendingID = try #require(problem["pendingActionId"] as? String)
+            let url = try #require(problem["authorizationURL"] as? String)
+            // The kept input is sealed at rest.
+            let stored = try await harness.store.database.withConnection { db in
+                try await db.select().column("input_sealed").from("pending_actions").first()?.decode(column: "input_sealed", as: String.self)
+            }
+            #expect(stored?.contains("kept@example.com") == false)
+
+            let browser = EndUserBrowser(harness: harness, client: client)
+            let (location, cookie) = try await browser.press(url)
+            let back = try await SandboxBrowser.authorize(location)
+            #expect(try await browser.callback(back, cookie: cookie).status == .ok)
+            #expect(try await browser.callback(back, cookie: cookie).status == .badRequest, "the replay is refused")
+
+            let deliveries = try await receiver.wait(for: 2)
+            try await Task.sleep(for: .milliseconds(300))
+            let completed = receiver.deliveries.filter { $0.type == "action.completed" }
+            #expect(completed.count == 1, "\(receiver.deliveries.map(\.type))")
+            let event = try #require(completed.first)
+            #expect(signatureVerifies(event, secret: secret))
+            #expect(event.json["conversationId"] as? String == "conv-9" && event.json["userId"] as? String == "user-a")
+            let data = try #require(event.json["data"] as? [String: Any])
+            #expect(data["pendingActionId"] as? String == pendingID && data["action"] as? String == "intercom.create_contact")
+            #expect((data["result"] as? [String: Any])?["email"] as? String == "kept@example.com")
+            #expect((data["message"] as? String)?.isEmpty == false)
+            #expect(deliveries.first?.type == "connection.created")
+
+            // Intercom has the contact once.
+            let found = try object(try await harness.run(client, id, "intercom.find_contact_by_email", #"{"email":"kept@example.com"}"#, user: "user-a"))
+            #expect((found["result"] as? [Any])?.count == 1)
+        }
+    }
+
+    @Test("resume is refused, by field, without a notify URL, on a pre-authorized integration, and with bad input; nothing is kept")
+    func resumeRefused() async throws {
+        try await Harness.with { harness, client in
+            let quiet = try await harness.perUserIntegration(client)
+            let body = #"{"input":{"email":"kept@example.com"},"user":{"id":"user-a"},"resume":true}"#
+            try expectProblem(try await client.call(.post, "/v1/integrations/\(quiet)/actions/intercom.create_contact", harness, json: body),
+                              422, code: "validation_failed", field: "resume")
+            let shared = try await harness.enabledIntegration(client)
+            try expectProblem(try await client.call(.post, "/v1/integrations/\(shared)/actions/intercom.create_contact", harness, json: body),
+                              422, code: "validation_failed", field: "resume")
+            try expectProblem(try await client.call(.post, "/v1/integrations/\(quiet)/actions/intercom.create_contact", harness,
+                                                    json: #"{"input":{"email":"not-an-email"},"user":{"id":"user-a"}}"#),
+                              422, code: "validation_failed", field: "input.email")
+            try expectProblem(try await client.call(.post, "/v1/integrations/\(quiet)/actions/intercom.create_contact", harness,
+                                                    json: #"{"input":{},"user":{"id":"user-a"},"resume":"yes"}"#),
+                              422, code: "validation_failed", field: "resume")
+            let kept = try await harness.store.database.withConnection { db in try await db.select().column("id").from("pending_actions").all().count }
+            #expect(kept == 0)
         }
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import SQLKit
 import SwitchboardCore
 import SwitchboardStore
@@ -77,6 +78,46 @@ struct StoreTests {
                 try await db.select().column("version").from("schema_migrations").all().map { try $0.decode(column: "version", as: Int.self) }
             }
             #expect(versions == [1, 2, 3, 4, 5])
+        }
+    }
+
+    @Test("a kept action is taken once, however many callers ask at the same time; an expired one never", arguments: Backend.available)
+    func pendingActionsTakenOnce(backend: Backend) async throws {
+        try await TestStore.with(backend) { test in
+            let workspace = try await test.store.makeWorkspace()
+            let integration = makeIntegration(workspaceID: workspace.id, mode: .perUser)
+            try await test.store.insert(integration)
+            let now = Date()
+            let link = ConnectLink(id: "link_1", workspaceID: workspace.id, integrationID: integration.id, endUserID: "u1", conversationID: nil,
+                                   tokenHash: "h", reason: .connect, status: .pending, createdAt: now, expiresAt: now.addingTimeInterval(900), completedAt: nil)
+            try await test.store.insert(link)
+            for (id, expires) in [("pend_live", now.addingTimeInterval(900)), ("pend_old", now.addingTimeInterval(-1))] {
+                try await test.store.insert(PendingAction(id: id, workspaceID: workspace.id, integrationID: integration.id, connectLinkID: link.id,
+                                                          endUserID: "u1", conversationID: nil, action: "intercom.who_am_i", input: .object([:]),
+                                                          createdAt: now, expiresAt: expires))
+            }
+            let taken = try await withThrowingTaskGroup(of: [String].self) { group in
+                for _ in 0..<4 { group.addTask { try await test.store.takePendingActions(connectLinkID: link.id, now: now).map(\.id) } }
+                return try await group.reduce(into: []) { $0 += $1 }
+            }
+            #expect(taken == ["pend_live"])
+        }
+    }
+
+    @Test("connections opened at once on a new SQLite file all succeed (busy_timeout is set before switching to WAL)")
+    func sqliteConnectionsOpenTogether() async throws {
+        for round in 0..<5 {
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("sb-open-\(UUID().uuidString)")
+            defer { try? FileManager.default.removeItem(at: directory) }
+            let database = try Database(location: .sqlite(path: directory.appendingPathComponent("fresh.sqlite").path), logger: Logger(label: "open"))
+            let results = await withTaskGroup(of: Bool.self) { group in
+                for _ in 0..<12 {
+                    group.addTask { (try? await database.withConnection { db in try await db.raw("SELECT 1").run() }) != nil }
+                }
+                return await group.reduce(into: [Bool]()) { $0.append($1) }
+            }
+            await database.shutdown()
+            #expect(!results.contains(false), "round \(round): a connection failed to open")
         }
     }
 

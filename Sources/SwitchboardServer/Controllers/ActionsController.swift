@@ -58,13 +58,14 @@ struct ActionsController: Sendable {
         let userID = user?.string("id", maxLength: 200)
         let conversationID = user?.string("conversationId", maxLength: 200)
         let idempotencyKey = reader.string("idempotencyKey", maxLength: 200)
+        let resume = reader.bool("resume") ?? false
         if let user { try user.finish() }
         try reader.finish()
         let name = try context.parameters.require("name"), integrationID = try context.parameters.require("id")
         let checkedInput = input, workspace = context.workspace
         let runIt: @Sendable () async throws -> JSONValue = {
-            let outcome = try await executor.run(action: name, integrationID: integrationID, workspace: workspace, input: checkedInput, userID: userID,
-                                                 conversationID: conversationID)
+            let outcome = try await executor.run(action: name, integrationID: integrationID, workspaceID: workspace.id, input: checkedInput, userID: userID,
+                                                 conversationID: conversationID, resume: resume)
             var body: [String: JSONValue] = ["result": outcome.result, "message": .string(outcome.message)]
             if let requestID = outcome.requestID { body["intercomRequestId"] = .string(requestID) }
             return .object(body)

@@ -6,6 +6,7 @@ import SwitchboardCore
 /// `GET /oauth/callback`: where the provider sends the browser back.
 struct OAuthCallbackController: Sendable {
     let authorization: AuthorizationService
+    let resumer: ResumeRunner
 
     func register(on router: Router<AppRequestContext>) {
         router.get("/oauth/callback", use: callback)
@@ -22,6 +23,10 @@ struct OAuthCallbackController: Sendable {
         let outcome = await authorization.complete(
             state: value("state"), code: value("code"), error: value("error"), errorDescription: value("error_description"), cookie: { jar[$0]?.value }
         )
+        if case .connected(_, _, _, _, let linkID?) = outcome {
+            // Calls kept with `resume: true` run now, without holding up the page.
+            Task { await resumer.resume(connectLinkID: linkID) }
+        }
         switch outcome {
         case .connected(_, let integrationName, let account, true, _):
             return Pages.html(.ok, Pages.render(title: "Connected", heading: "You're connected",

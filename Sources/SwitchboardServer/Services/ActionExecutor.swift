@@ -35,14 +35,15 @@ struct ActionExecutor: Sendable {
     }
 
     /// Runs the action and records the run in the audit log, whatever its outcome.
-    func run(action name: String, integrationID: String, workspace: Workspace, input: JSONValue, userID: String?,
-             conversationID: String? = nil) async throws -> Outcome {
+    /// - Parameter resume: when the user must connect first, keep the call and run it once they have (`action.completed` event).
+    func run(action name: String, integrationID: String, workspaceID: String, input: JSONValue, userID: String?,
+             conversationID: String? = nil, resume: Bool = false) async throws -> Outcome {
         let started = clock.now()
         let timer = ContinuousClock.now
         func record(_ outcome: String, _ status: Int, _ requestID: String?) async {
             let elapsed = ContinuousClock.now - timer
             let run = RunRecord(
-                id: Identifier.make("run"), workspaceID: workspace.id, integrationID: integrationID, action: Problem.clip(name, to: 100),
+                id: Identifier.make("run"), workspaceID: workspaceID, integrationID: integrationID, action: Problem.clip(name, to: 100),
                 endUserID: userID, startedAtMs: Int64(started.timeIntervalSince1970 * 1000),
                 durationMs: Int(elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000),
                 outcome: outcome, httpStatus: status, providerRequestID: requestID)
@@ -51,8 +52,8 @@ struct ActionExecutor: Sendable {
             }
         }
         do {
-            let outcome = try await execute(action: name, integrationID: integrationID, workspace: workspace, input: input, userID: userID,
-                                            conversationID: conversationID)
+            let outcome = try await execute(action: name, integrationID: integrationID, workspaceID: workspaceID, input: input, userID: userID,
+                                            conversationID: conversationID, resume: resume)
             await record("ok", 200, outcome.requestID)
             return outcome
         } catch let problem as Problem {
@@ -64,12 +65,12 @@ struct ActionExecutor: Sendable {
         }
     }
 
-    private func execute(action name: String, integrationID: String, workspace: Workspace, input: JSONValue, userID: String?,
-                         conversationID: String?) async throws -> Outcome {
+    private func execute(action name: String, integrationID: String, workspaceID: String, input: JSONValue, userID: String?,
+                         conversationID: String?, resume: Bool) async throws -> Outcome {
         guard let action = catalog.action(named: name) else {
             throw Problem(status: 404, code: "action_not_found", title: "Not found", detail: "No action is named '\(Problem.clip(name))'; GET /v1/actions lists them.")
         }
-        guard let record = try await store.cachedIntegration(id: integrationID, workspaceID: workspace.id) else { throw Problem.notFound("integration", id: integrationID) }
+        guard let record = try await store.cachedIntegration(id: integrationID, workspaceID: workspaceID) else { throw Problem.notFound("integration", id: integrationID) }
         let integration = record.integration
         switch record.status {
         case .enabled: break
@@ -88,10 +89,22 @@ struct ActionExecutor: Sendable {
             }
             endUser = userID
         }
+        if resume {
+            guard integration.authorization == .perUser else {
+                throw Problem.validation([.init(field: "resume", detail: "applies to per_user integrations only")])
+            }
+            guard integration.notifyURL != nil else {
+                throw Problem.validation([.init(field: "resume", detail: "needs the integration's notifyURL: the result is delivered there as an action.completed event")])
+            }
+        }
         let found = try await store.cachedConnection(integrationID: integration.id, endUserID: endUser)
         if integration.authorization == .perUser, found?.status != .active {
+            // Checked now, so that a call kept for later is one that can run.
+            let violations = InputSchema.violations(of: input, against: action.input, at: "input")
+            if !violations.isEmpty { throw Problem.validation(violations) }
             throw try await authorizationRequired(integration, userID: endUser, conversationID: conversationID,
-                                                  reason: found?.status == .needsReauthorization ? .reauthorize : .connect)
+                                                  reason: found?.status == .needsReauthorization ? .reauthorize : .connect,
+                                                  resume: resume ? (action.name, input) : nil)
         }
         guard let connection = found, connection.status != .revoked else {
             throw Problem(status: 409, code: "authorization_required", title: "Authorization required",
@@ -192,8 +205,18 @@ struct ActionExecutor: Sendable {
     static let genericAction = "intercom.api_request"
 
     /// `authorization_required` with a fresh connect link for this user, and a message the assistant can send as is.
-    func authorizationRequired(_ integration: Integration, userID: String, conversationID: String?, reason: ConnectLinkReason) async throws -> Problem {
+    /// `resume`: the call to keep (sealed, expiring with the link) and run once this link connects the user.
+    func authorizationRequired(_ integration: Integration, userID: String, conversationID: String?, reason: ConnectLinkReason,
+                               resume: (action: String, input: JSONValue)? = nil) async throws -> Problem {
         let (url, link) = try await authorization.issueConnectLink(integration: integration, endUserID: userID, conversationID: conversationID, reason: reason)
+        var pendingID: String?
+        if let resume {
+            let pending = PendingAction(id: Identifier.make("pend"), workspaceID: integration.workspaceID, integrationID: integration.id, connectLinkID: link.id,
+                                        endUserID: userID, conversationID: conversationID, action: resume.action, input: resume.input,
+                                        createdAt: link.createdAt, expiresAt: link.expiresAt)
+            try await store.insert(pending)
+            pendingID = pending.id
+        }
         let message = switch reason {
         case .connect: "To do that I need access to your Intercom account. Please connect it here: \(url)"
         case .reauthorize: "Intercom refused the stored authorization; please connect again: \(url)"
@@ -202,7 +225,7 @@ struct ActionExecutor: Sendable {
                        detail: reason == .connect ? "This user has not connected their Intercom account yet; send them the connect link."
                            : "Intercom refused this user's stored authorization; send them the connect link to connect again.",
                        extra: ["authorizationURL": .string(url), "expiresAt": .time(link.expiresAt), "message": .string(message),
-                               "userId": .string(userID), "reason": .string(reason.rawValue)])
+                               "userId": .string(userID), "reason": .string(reason.rawValue), "pendingActionId": .optional(pendingID)])
     }
 
     /// A relative API path: no scheme, no host, no `..`, no `//`, no backslash or `@`.

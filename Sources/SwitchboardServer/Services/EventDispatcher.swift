@@ -98,15 +98,18 @@ public final class EventDispatcher: Sendable {
     }
 }
 
-/// Delivers due events every second until shutdown.
+/// Delivers due events every second until shutdown, once the database is migrated.
 struct EventDeliveryService: Service {
     let dispatcher: EventDispatcher
     let interval: Duration
+    /// Yields once migrations have run (the server starts them; services start beside it).
+    let migrated: AsyncStream<Void>
 
     func run() async throws {
+        try? await cancelWhenGracefulShutdown { for await _ in migrated { break } }
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             await dispatcher.deliverDue()
-            try? await Task.sleep(for: interval)
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
         }
     }
 }
