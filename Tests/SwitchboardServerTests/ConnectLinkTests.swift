@@ -114,9 +114,11 @@ struct ConnectLinkTests {
             #expect(polled["status"] as? String == "active")
             #expect(!text(try await client.call(.get, "/v1/integrations/\(id)/connections/user-a", harness)).contains(connection.tokens.accessToken))
             try expectProblem(try await client.call(.get, "/v1/integrations/\(id)/connections/user-b", harness), 404, code: "not_found")
-            // The link is used up.
+            // The link is used up: it cannot start another authorization; while it lasts, its page offers to disconnect.
             let again = try await browser.open(url)
-            #expect(again.status == .gone && text(again).contains("already used"))
+            #expect(again.status == .ok && text(again).contains("Your Intercom account is connected to Support bot") && text(again).contains("Disconnect"))
+            let pressedAgain = try await client.execute(uri: try browser.path(url), method: .post)
+            #expect(pressedAgain.status == .gone && text(pressedAgain).contains("already used"))
             // Neither the link's token nor the user's Intercom token reached the log.
             #expect(harness.logs.text.contains("/connect/"), "the link's requests were logged")
             #expect(!harness.logs.text.contains(token))

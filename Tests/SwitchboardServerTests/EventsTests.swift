@@ -1,7 +1,10 @@
+import AsyncHTTPClient
 import Crypto
 import Foundation
 import HTTPTypes
 import HummingbirdTesting
+import NIOCore
+import NIOHTTP1
 import IntercomSandbox
 import SwitchboardCore
 import SwitchboardServer
@@ -236,6 +239,57 @@ struct ResumeTests {
                               422, code: "validation_failed", field: "resume")
             let kept = try await harness.store.database.withConnection { db in try await db.select().column("id").from("pending_actions").all().count }
             #expect(kept == 0)
+        }
+    }
+}
+
+@Suite("Disconnect")
+struct DisconnectTests {
+    @Test("the admin API disconnects a user: revoked at Intercom, tokens deleted, connection.revoked sent, the next action asks to connect")
+    func adminDisconnect() async throws {
+        let receiver = try await NotifyReceiver.start()
+        defer { Task { await receiver.stop() } }
+        try await Harness.with { harness, client in
+            let (id, _) = try await harness.notifyingIntegration(client, receiver)
+            #expect(try await EndUserBrowser(harness: harness, client: client).connect(try await harness.connectLink(client, id, user: "user-a")).status == .ok)
+            let token = try #require(try await harness.store.connection(integrationID: id, endUserID: "user-a")).tokens.accessToken
+            try expectProblem(try await client.call(.delete, "/v1/integrations/\(id)/connections/nobody", harness), 404, code: "not_found")
+
+            let answer = try object(try await client.call(.delete, "/v1/integrations/\(id)/connections/user-a", harness))
+            #expect(answer["revokedAtProvider"] as? Bool == true && answer["disconnected"] as? Bool == true)
+            #expect(try await harness.store.connection(integrationID: id, endUserID: "user-a") == nil)
+            try expectProblem(try await client.call(.get, "/v1/integrations/\(id)/connections/user-a", harness), 404, code: "not_found")
+            // Intercom no longer accepts the token.
+            var me = HTTPClientRequest(url: harness.sandbox.url + "/me")
+            me.headers.add(name: "Authorization", value: "Bearer \(token)")
+            #expect(try await HTTPClient.shared.execute(me, timeout: .seconds(5)).status == .unauthorized)
+
+            let types = try await receiver.wait(for: 2).map(\.type)
+            #expect(types == ["connection.created", "connection.revoked"])
+            let data = try #require(receiver.deliveries.last?.json["data"] as? [String: Any])
+            #expect(data["by"] as? String == "admin" && data["revokedAtProvider"] as? Bool == true)
+            _ = try await harness.connectLink(client, id, user: "user-a")
+        }
+    }
+
+    @Test("an end user disconnects from the page of the link that connected them")
+    func endUserDisconnect() async throws {
+        let receiver = try await NotifyReceiver.start()
+        defer { Task { await receiver.stop() } }
+        try await Harness.with { harness, client in
+            let (id, _) = try await harness.notifyingIntegration(client, receiver)
+            let browser = EndUserBrowser(harness: harness, client: client)
+            let url = try await harness.connectLink(client, id, user: "user-a")
+            #expect(try await browser.connect(url).status == .ok)
+            let page = try await client.execute(uri: try browser.path(url) + "/disconnect", method: .post)
+            #expect(page.status == .ok && text(page).contains("Your Intercom account is disconnected"))
+            #expect(try await harness.store.connection(integrationID: id, endUserID: "user-a") == nil)
+            let types = try await receiver.wait(for: 2).map(\.type)
+            #expect(types == ["connection.created", "connection.revoked"])
+            #expect((receiver.deliveries.last?.json["data"] as? [String: Any])?["by"] as? String == "end_user")
+            // The link is spent: nothing more to do with it.
+            #expect(try await browser.open(url).status == .gone)
+            #expect(try await client.execute(uri: try browser.path(url) + "/disconnect", method: .post).status == .gone)
         }
     }
 }

@@ -18,11 +18,14 @@ struct ConnectController: Sendable {
     func register(on router: Router<AppRequestContext>) {
         router.get("/connect/{token}", use: show)
         router.post("/connect/{token}", use: start)
+        router.post("/connect/{token}/disconnect", use: disconnect)
     }
 
     /// A link that can be used now, with its integration; or the page that says why not.
     private enum Usable {
         case ready(ConnectLink, Integration)
+        /// Used, still within its lifetime, and the user's connection exists: the page offers to disconnect.
+        case connected(ConnectLink, Integration, Connection)
         case refused(Response)
     }
 
@@ -33,6 +36,10 @@ struct ConnectController: Sendable {
                 message: "Check that the whole link was copied, or ask the assistant for a new one. Nothing was connected.", success: false)))
         }
         if link.status == .completed {
+            if link.expiresAt > clock.now(), let record = try await store.integration(id: link.integrationID, workspaceID: link.workspaceID),
+               let connection = try await store.connection(integrationID: link.integrationID, endUserID: link.endUserID) {
+                return .connected(link, record.integration, connection)
+            }
             return .refused(Pages.html(.gone, Pages.render(title: "Link already used", heading: "This link was already used",
                 message: "An Intercom account was connected through it. You can return to the conversation; if you need to connect again, ask the assistant for a new link.",
                 success: false)))
@@ -54,6 +61,11 @@ struct ConnectController: Sendable {
     @Sendable func show(request: Request, context: AppRequestContext) async throws -> Response {
         switch try await load(context) {
         case .refused(let page): return page
+        case .connected(_, let integration, let connection):
+            return Pages.html(.ok, Pages.render(
+                title: "Connected", heading: "Your Intercom account is connected to \(integration.name)",
+                message: "\(integration.name) acts in \(connection.account.name) with your account. You can return to the conversation, or disconnect: Intercom's authorization is then revoked and nothing is kept.",
+                success: true, form: (action: request.uri.path + "/disconnect", button: "Disconnect")))
         case .ready(_, let integration):
             return Pages.html(.ok, Pages.render(
                 title: "Connect Intercom", heading: "Connect your Intercom account to \(integration.name)",
@@ -65,6 +77,9 @@ struct ConnectController: Sendable {
     @Sendable func start(request: Request, context: AppRequestContext) async throws -> Response {
         switch try await load(context) {
         case .refused(let page): return page
+        case .connected:
+            return Pages.html(.gone, Pages.render(title: "Link already used", heading: "This link was already used",
+                message: "Your Intercom account is already connected through it. To connect again, ask the assistant for a new link.", success: false))
         case .ready(let link, let integration):
             let nonce = SecureRandom.token(bytes: 32)
             let started: AuthorizationService.Started
@@ -81,6 +96,21 @@ struct ConnectController: Sendable {
             response.setCookie(cookie)
             logger.info("end user authorization started", metadata: ["integration": "\(integration.id)", "link": "\(link.id)"])
             return response
+        }
+    }
+
+    /// The end user disconnects from the page of the link that connected them (while it lasts).
+    @Sendable func disconnect(request: Request, context: AppRequestContext) async throws -> Response {
+        switch try await load(context) {
+        case .refused(let page): return page
+        case .ready:
+            return Pages.html(.conflict, Pages.render(title: "Not connected", heading: "Nothing to disconnect",
+                message: "No Intercom account was connected through this link.", success: false))
+        case .connected(let link, let integration, _):
+            _ = try await authorization.disconnect(integration: integration, endUserID: link.endUserID, by: .endUser)
+            return Pages.html(.ok, Pages.render(title: "Disconnected", heading: "Your Intercom account is disconnected",
+                message: "\(integration.name) can no longer act with your Intercom account, and its authorization was revoked. You can return to the conversation.",
+                success: true))
         }
     }
 }

@@ -25,6 +25,7 @@ struct IntegrationsController: Sendable {
         routes.post("{id}/disable", use: disable)
         routes.get("{id}/connections", use: connections)
         routes.get("{id}/connections/{userId}", use: connection)
+        routes.delete("{id}/connections/{userId}", use: disconnect)
         routes.post("{id}/signing-secret", use: rotateSigningSecret)
         return routes
     }
@@ -167,6 +168,16 @@ struct IntegrationsController: Sendable {
         let record = try await load(context)
         let connections = try await store.connections(integrationID: record.integration.id, workspaceID: context.workspace.id)
         return JSONResponse.list(connections.map(Self.represent))
+    }
+
+    /// Disconnects one end user: revoked at Intercom, tokens deleted, `connection.revoked` sent.
+    @Sendable func disconnect(request: Request, context: WorkspaceRequestContext) async throws -> Response {
+        let record = try await load(context)
+        let userID = try context.parameters.require("userId")
+        guard let revoked = try await authorization.disconnect(integration: record.integration, endUserID: userID, by: .admin) else {
+            throw Problem(status: 404, code: "not_found", title: "Not found", detail: "The user '\(Problem.clip(userID))' has no connection in this integration.")
+        }
+        return JSONResponse.make(.object(["userId": .string(userID), "disconnected": .bool(true), "revokedAtProvider": .bool(revoked)]))
     }
 
     /// A new signing secret for the integration's events, shown once; the old one stops working at once.

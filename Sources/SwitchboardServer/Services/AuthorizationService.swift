@@ -226,4 +226,26 @@ public struct AuthorizationService: Sendable {
         return .connected(integrationID: integration.id, integrationName: integration.name, account: account, forEndUser: request.connectLinkID != nil,
                           connectLinkID: request.connectLinkID)
     }
+
+    /// Who asked for a disconnect, as the `connection.revoked` event says.
+    enum Disconnector: String {
+        case admin
+        case endUser = "end_user"
+    }
+
+    /// Revokes a user's authorization at Intercom (`/auth/uninstall`), deletes the connection and its tokens, and emits
+    /// `connection.revoked`. Nil when the user had no connection; otherwise whether Intercom confirmed the revocation
+    /// (the tokens are deleted either way).
+    func disconnect(integration: Integration, endUserID: String, by who: Disconnector) async throws -> Bool? {
+        guard let connection = try await store.deleteConnection(integrationID: integration.id, endUserID: endUserID, workspaceID: integration.workspaceID) else {
+            return nil
+        }
+        let base = settings.intercomAPIBase(for: integration, accountRegion: connection.account.region)
+        let revoked = await AccountIdentifier(definition: .intercom, transport: transport).revoke(accessToken: connection.tokens.accessToken, apiBase: base)
+        logger.info("connection disconnected", metadata: ["integration": "\(integration.id)", "by": "\(who.rawValue)", "revokedAtProvider": "\(revoked)"])
+        await events.emit(.connectionRevoked, integration: integration, endUserID: endUserID == Connection.sharedUser ? nil : endUserID, conversationID: nil,
+                          data: ["by": .string(who.rawValue), "revokedAtProvider": .bool(revoked),
+                                 "account": .object(["id": .string(connection.account.id), "name": .string(connection.account.name)])])
+        return revoked
+    }
 }
