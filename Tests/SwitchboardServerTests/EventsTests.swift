@@ -293,3 +293,79 @@ struct DisconnectTests {
         }
     }
 }
+
+@Suite("Forwarded links: verifyURL")
+struct VerifyURLTests {
+    /// A confirmation as the assistant's platform would make it, by the documented format, without Switchboard's code.
+    func confirmation(_ payload: [String: Any], secret: String) throws -> String {
+        func b64(_ data: Data) -> String {
+            data.base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+        }
+        let body = b64(try JSONSerialization.data(withJSONObject: payload))
+        let mac = HMAC<SHA256>.authenticationCode(for: Data(body.utf8), using: SymmetricKey(data: Data(secret.utf8)))
+        return body + "." + b64(Data(mac))
+    }
+
+    @Test("with a verifyURL the browser goes there first; only a signed confirmation for the link's own user continues to Intercom")
+    func verifyFirst() async throws {
+        try await Harness.with { harness, client in
+            let created = try object(try await client.call(.post, "/v1/integrations", harness, json:
+                #"{"name":"Support bot","app":"system","authorization":"per_user","verifyURL":"https://assistant.example/verify?src=sb"}"#))
+            let id = try #require(created["id"] as? String)
+            let secret = try #require(created["signingSecret"] as? String)
+            #expect(created["verifyURL"] as? String == "https://assistant.example/verify?src=sb")
+            #expect(try await client.call(.post, "/v1/integrations/\(id)/enable", harness).status == .ok)
+            let browser = EndUserBrowser(harness: harness, client: client)
+            let url = try await harness.connectLink(client, id, user: "user-a")
+
+            let pressed = try await client.execute(uri: try browser.path(url), method: .post)
+            #expect(pressed.status == .seeOther && pressed.headers[.setCookie] == nil, "no authorization starts yet")
+            let location = try #require(pressed.headers[.location])
+            let verify = try #require(URLComponents(string: location))
+            #expect(verify.host == "assistant.example" && verify.queryItems?.first { $0.name == "src" }?.value == "sb")
+            let request = try #require(verify.queryItems?.first { $0.name == "switchboard_verification" }?.value)
+            let asked = try #require(SignedToken.open(request, secret: secret, now: harness.clock.now()))
+            #expect(asked["userId"]?.stringValue == "user-a" && asked["purpose"]?.stringValue == "verify")
+            let linkID = try #require(asked["linkId"]?.stringValue)
+            let returnURL = try #require(asked["return"]?.stringValue)
+            let back = try #require(URLComponents(string: returnURL))
+            #expect(SignedToken.open(request, secret: "whsec_other", now: harness.clock.now()) == nil)
+
+            let exp = Int(harness.clock.now().timeIntervalSince1970) + 120
+            let refusals: [String?] = [
+                nil,
+                try confirmation(["purpose": "confirm", "linkId": linkID, "userId": "user-b", "exp": exp], secret: secret),
+                try confirmation(["purpose": "confirm", "linkId": linkID, "userId": "user-a", "exp": exp], secret: "whsec_wrong"),
+                try confirmation(["purpose": "confirm", "linkId": linkID, "userId": "user-a", "exp": exp - 600], secret: secret),
+                try confirmation(["purpose": "verify", "linkId": linkID, "userId": "user-a", "exp": exp], secret: secret),
+                try confirmation(["purpose": "confirm", "linkId": "link_other", "userId": "user-a", "exp": exp], secret: secret),
+            ]
+            for refused in refusals {
+                let query = refused.map { "?confirmation=\($0)" } ?? ""
+                let page = try await client.execute(uri: back.path + query, method: .get)
+                #expect(page.status == .forbidden && text(page).contains("could not confirm"), "\(refused ?? "none")")
+            }
+            #expect(try await harness.store.connection(integrationID: id, endUserID: "user-a") == nil)
+
+            let good = try confirmation(["purpose": "confirm", "linkId": linkID, "userId": "user-a", "exp": exp], secret: secret)
+            let onward = try await client.execute(uri: back.path + "?confirmation=\(good)", method: .get)
+            #expect(onward.status == .seeOther)
+            let setCookie = try #require(onward.headers[.setCookie])
+            let cookie = String(setCookie.split(separator: ";")[0])
+            let provider = try #require(onward.headers[.location])
+            let callback = try await SandboxBrowser.authorize(provider)
+            #expect(try await browser.callback(callback, cookie: cookie).status == .ok)
+            #expect(try await harness.store.connection(integrationID: id, endUserID: "user-a") != nil)
+        }
+    }
+
+    @Test("verifyURL is for per-user integrations only")
+    func verifyURLNeedsPerUser() async throws {
+        try await Harness.with { harness, client in
+            try expectProblem(try await client.call(.post, "/v1/integrations", harness, json:
+                #"{"name":"x","app":"system","authorization":"preauthorized","verifyURL":"https://assistant.example/verify"}"#), 422, code: "validation_failed", field: "verifyURL")
+            try expectProblem(try await client.call(.post, "/v1/integrations", harness, json:
+                #"{"name":"x","app":"system","authorization":"per_user","verifyURL":"ftp://assistant.example/verify"}"#), 422, code: "validation_failed", field: "verifyURL")
+        }
+    }
+}

@@ -19,7 +19,11 @@ struct ConnectController: Sendable {
         router.get("/connect/{token}", use: show)
         router.post("/connect/{token}", use: start)
         router.post("/connect/{token}/disconnect", use: disconnect)
+        router.get("/connect/{token}/verified", use: verified)
     }
+
+    /// How long the verify request and its confirmation are good for.
+    static let verificationLifetime: TimeInterval = 300
 
     /// A link that can be used now, with its integration; or the page that says why not.
     private enum Usable {
@@ -81,22 +85,63 @@ struct ConnectController: Sendable {
             return Pages.html(.gone, Pages.render(title: "Link already used", heading: "This link was already used",
                 message: "Your Intercom account is already connected through it. To connect again, ask the assistant for a new link.", success: false))
         case .ready(let link, let integration):
-            let nonce = SecureRandom.token(bytes: 32)
-            let started: AuthorizationService.Started
-            do {
-                started = try await authorization.start(integration: integration, endUserID: link.endUserID, connectLink: link, browserNonce: nonce)
-            } catch let problem as Problem {
-                return Pages.html(.conflict, Pages.render(title: "Not available", heading: "Intercom cannot be reached from here now",
-                                                          message: problem.detail, success: false))
+            guard let verifyURL = integration.verifyURL else { return try await authorize(link, integration) }
+            // First the assistant's platform confirms who is signed in there; it sends the browser back to `verified`.
+            guard let secret = try await store.signingSecret(integrationID: integration.id), var target = URLComponents(string: verifyURL) else {
+                return Pages.html(.conflict, Pages.render(title: "Not available", heading: "This connection is not available now",
+                    message: "The integration cannot confirm who opened this link (it has no signing secret). Nothing was connected.", success: false))
             }
-            var response = Response(status: .seeOther, headers: [.location: started.authorizationURL.absoluteString, .cacheControl: "no-store"])
-            let cookie = Cookie(name: AuthorizationService.bindingCookieName(requestID: started.requestID), value: nonce,
-                                maxAge: Int(AuthorizationRequest.lifetime), path: "/oauth/callback",
-                                secure: settings.publicURL.scheme == "https", httpOnly: true, sameSite: .lax)
-            response.setCookie(cookie)
-            logger.info("end user authorization started", metadata: ["integration": "\(integration.id)", "link": "\(link.id)"])
-            return response
+            let payload: JSONValue = .object([
+                "purpose": .string("verify"), "linkId": .string(link.id), "integrationId": .string(integration.id), "userId": .string(link.endUserID),
+                "conversationId": .optional(link.conversationID), "exp": .number((clock.now().timeIntervalSince1970 + Self.verificationLifetime).rounded(.down)),
+                "return": .string(settings.publicURL.absoluteString + request.uri.path + "/verified"),
+            ])
+            target.queryItems = (target.queryItems ?? []) + [URLQueryItem(name: "switchboard_verification", value: SignedToken.make(payload, secret: secret))]
+            return Response(status: .seeOther, headers: [.location: target.string ?? verifyURL, .cacheControl: "no-store"])
         }
+    }
+
+    /// `GET /connect/{token}/verified?confirmation=…`: the platform's signed word that the person signed in there is the
+    /// link's user (`{"purpose":"confirm","linkId","userId","exp"}`, signed with the integration's signing secret).
+    /// Without it, nothing goes further and nothing is stored.
+    @Sendable func verified(request: Request, context: AppRequestContext) async throws -> Response {
+        switch try await load(context) {
+        case .refused(let page): return page
+        case .connected:
+            return Pages.html(.gone, Pages.render(title: "Link already used", heading: "This link was already used",
+                message: "Your Intercom account is already connected through it.", success: false))
+        case .ready(let link, let integration):
+            let confirmation = request.uri.queryParameters["confirmation"].map(String.init) ?? ""
+            guard integration.verifyURL != nil, let secret = try await store.signingSecret(integrationID: integration.id),
+                  let payload = SignedToken.open(confirmation, secret: secret, now: clock.now()),
+                  payload["purpose"]?.stringValue == "confirm", payload["linkId"]?.stringValue == link.id, payload["userId"]?.stringValue == link.endUserID
+            else {
+                logger.warning("connect link confirmation refused", metadata: ["integration": "\(integration.id)", "link": "\(link.id)"])
+                return Pages.html(.forbidden, Pages.render(title: "Not confirmed", heading: "We could not confirm this link is yours",
+                    message: "Connect links work only for the person they were made for. Open the link from your own conversation with the assistant. Nothing was connected.",
+                    success: false))
+            }
+            return try await authorize(link, integration)
+        }
+    }
+
+    /// Starts the authorization, bound to the link and to this browser by a cookie, and sends the browser to Intercom.
+    private func authorize(_ link: ConnectLink, _ integration: Integration) async throws -> Response {
+        let nonce = SecureRandom.token(bytes: 32)
+        let started: AuthorizationService.Started
+        do {
+            started = try await authorization.start(integration: integration, endUserID: link.endUserID, connectLink: link, browserNonce: nonce)
+        } catch let problem as Problem {
+            return Pages.html(.conflict, Pages.render(title: "Not available", heading: "Intercom cannot be reached from here now",
+                                                      message: problem.detail, success: false))
+        }
+        var response = Response(status: .seeOther, headers: [.location: started.authorizationURL.absoluteString, .cacheControl: "no-store"])
+        let cookie = Cookie(name: AuthorizationService.bindingCookieName(requestID: started.requestID), value: nonce,
+                            maxAge: Int(AuthorizationRequest.lifetime), path: "/oauth/callback",
+                            secure: settings.publicURL.scheme == "https", httpOnly: true, sameSite: .lax)
+        response.setCookie(cookie)
+        logger.info("end user authorization started", metadata: ["integration": "\(integration.id)", "link": "\(link.id)"])
+        return response
     }
 
     /// The end user disconnects from the page of the link that connected them (while it lasts).
