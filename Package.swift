@@ -174,6 +174,7 @@ let package = Package(
             dependencies: [
                 "SwitchboardTestSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: swiftSettings
         ),

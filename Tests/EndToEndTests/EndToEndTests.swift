@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import NIOCore
 import NIOHTTP1
+import Crypto
 import SwitchboardTestSupport
 import Testing
 
@@ -181,6 +182,68 @@ struct EndToEndTests {
                     #expect(bytes.range(of: Data(secret.utf8)) == nil, "the database file holds a plaintext secret")
                 }
             }
+        }
+    }
+
+    @Test("an end user connects during the conversation: authorization_required, the link through the sandbox, a signed connection.created, the retried action with A's token; B still needs to connect", arguments: Storage.available)
+    func perUser(storage: Storage) async throws {
+        try await withDatabase(storage) { databaseURL, _ in
+            let receiver = try await NotifyReceiver.start()
+            let system = try await RunningSystem.start(databaseURL: databaseURL)
+            var linkToken = "-"
+            var secret = "-"
+            do {
+                let api = API(base: system.serverURL, key: try await system.createKey(workspace: "E2E"))
+                let created = try await api.call(.POST, "/v1/integrations",
+                                                 "{\"name\":\"Support bot\",\"app\":\"system\",\"authorization\":\"per_user\",\"notifyURL\":\"\(receiver.url)\"}")
+                #expect(created.status == 201)
+                let id = try #require(created.body["id"] as? String)
+                secret = try #require(created.body["signingSecret"] as? String)
+                #expect(try await api.call(.POST, "/v1/integrations/\(id)/enable").status == 200)
+
+                let ticket = "{\"input\":{\"ticket_type_id\":\"1\",\"email\":\"ada@acme.test\",\"title\":\"Cannot log in\"},\"user\":{\"id\":\"%@\",\"conversationId\":\"conv-1\"}}"
+                let first = try await api.call(.POST, "/v1/integrations/\(id)/actions/intercom.create_ticket", ticket.replacingOccurrences(of: "%@", with: "user-a"))
+                #expect(first.status == 409 && first.body["code"] as? String == "authorization_required")
+                let link = try #require(first.body["authorizationURL"] as? String)
+                #expect(link.hasPrefix(system.serverURL + "/connect/"))
+                linkToken = String(link.split(separator: "/").last ?? "")
+                #expect((first.body["message"] as? String)?.hasSuffix(link) == true)
+
+                // The user opens the link, presses the button, signs in to the sandbox and consents.
+                let page = try await SandboxBrowser.get(link)
+                #expect(page.status == 200 && page.body.contains("Connect your Intercom account to Support bot"))
+                let pressed = try await SandboxBrowser.postForm(link, [])
+                #expect(pressed.status == 303)
+                let cookie = try #require(pressed.cookie)
+                let callback = try await SandboxBrowser.authorize(try #require(pressed.location))
+                let done = try await SandboxBrowser.get(callback, cookie: cookie)
+                #expect(done.status == 200 && done.body.contains("You can return to the conversation."), "\(done.body)")
+
+                let event = try #require(try await receiver.wait(for: 1).first)
+                #expect(event.type == "connection.created" && event.json["userId"] as? String == "user-a")
+                let header = try #require(event.headers["switchboard-signature"])
+                let timestamp = try #require(header.firstMatch(of: /t=(\d+)/)?.1)
+                let mac = HMAC<SHA256>.authenticationCode(for: Data("\(timestamp).".utf8) + event.body, using: SymmetricKey(data: Data(secret.utf8)))
+                #expect(header.hasSuffix("v1=" + mac.map { String(format: "%02x", $0) }.joined()), "the signature verifies")
+
+                let retried = try await api.call(.POST, "/v1/integrations/\(id)/actions/intercom.create_ticket", ticket.replacingOccurrences(of: "%@", with: "user-a"))
+                #expect(retried.status == 200, "\(retried.body)")
+                #expect((retried.body["message"] as? String)?.contains("is open") == true)
+                let other = try await api.call(.POST, "/v1/integrations/\(id)/actions/intercom.create_ticket", ticket.replacingOccurrences(of: "%@", with: "user-b"))
+                #expect(other.status == 409 && other.body["code"] as? String == "authorization_required")
+                let events = try await api.call(.GET, "/v1/events?integration=\(id)")
+                #expect(((events.body["data"] as? [[String: Any]])?.first)?["status"] as? String == "delivered")
+            } catch {
+                _ = await system.stop()
+                await receiver.stop()
+                throw error
+            }
+            let (serverExit, _) = await system.stop()
+            await receiver.stop()
+            #expect(serverExit == 0)
+            #expect(system.server.stderr.contains("/connect/"), "the link's requests were logged")
+            #expect(!system.server.stderr.contains(secret), "the signing secret never reaches the log")
+            #expect(!system.server.stderr.contains(linkToken), "the connect token never reaches the log")
         }
     }
 

@@ -69,7 +69,8 @@ struct TicketsAPITests {
         (#"{"ticket_type_id":"1"}"#, 400, "parameter_not_found"),
         (#"{"ticket_type_id":"99","contacts":[{"email":"k@example.com"}],"ticket_attributes":{"_default_title_":"x"}}"#, 404, "not_found"),
         (#"{"ticket_type_id":"1","contacts":[{"email":"k@example.com"}]}"#, 400, "parameter_invalid"),
-        (#"{"ticket_type_id":"1","contacts":[{"email":"nobody@example.com"}],"ticket_attributes":{"_default_title_":"x"}}"#, 404, "not_found"),
+        (#"{"ticket_type_id":"1","contacts":[{"id":"000000000000000000000000"}],"ticket_attributes":{"_default_title_":"x"}}"#, 404, "not_found"),
+        (#"{"ticket_type_id":"1","contacts":[{"external_id":"nobody"}],"ticket_attributes":{"_default_title_":"x"}}"#, 404, "not_found"),
         (#"{"ticket_type_id":"1","contacts":[{"phone":"1"}],"ticket_attributes":{"_default_title_":"x"}}"#, 400, "parameter_invalid"),
     ])
     func invalid(body: String, status: Int, code: String) async throws {
@@ -78,6 +79,17 @@ struct TicketsAPITests {
             let response = try await api.call(.post, "/tickets", body)
             #expect(response.status == status, "\(body) → \(response.json)")
             #expect(errorCode(response.json) == code)
+        }
+    }
+
+    @Test("a ticket for an email no contact has creates that contact, as the description says")
+    func emailCreatesContact() async throws {
+        try await RestHarness.with { api in
+            let ticket = try await api.call(.post, "/tickets", #"{"ticket_type_id":"1","contacts":[{"email":"new@example.com"}],"ticket_attributes":{"_default_title_":"x"}}"#)
+            #expect(ticket.status == 200, "\(ticket.json)")
+            let found = try await api.call(.post, "/contacts/search", #"{"query":{"field":"email","operator":"=","value":"new@example.com"}}"#)
+            let contact = try #require(found.json["data"]?.array?.first)
+            #expect(ticket.json["contacts"]?["contacts"]?.array?.first?["id"] == contact["id"])
         }
     }
 

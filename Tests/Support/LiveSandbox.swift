@@ -53,12 +53,17 @@ public enum SandboxBrowser {
         public let status: Int
         public let location: String?
         public let body: String
+        /// The `name=value` of the first cookie the response set.
+        public var cookie: String? = nil
     }
 
-    public static func get(_ url: String) async throws -> Page {
-        let response = try await client.execute(HTTPClientRequest(url: url), timeout: .seconds(10))
+    public static func get(_ url: String, cookie: String? = nil) async throws -> Page {
+        var request = HTTPClientRequest(url: url)
+        if let cookie { request.headers.add(name: "Cookie", value: cookie) }
+        let response = try await client.execute(request, timeout: .seconds(10))
         let body = try await response.body.collect(upTo: 1 << 20)
-        return Page(status: Int(response.status.code), location: response.headers.first(name: "location"), body: String(buffer: body))
+        return Page(status: Int(response.status.code), location: response.headers.first(name: "location"), body: String(buffer: body),
+                    cookie: response.headers.first(name: "set-cookie").map { String($0.split(separator: ";")[0]) })
     }
 
     public static func postForm(_ url: String, _ fields: [(String, String)]) async throws -> Page {
@@ -70,7 +75,8 @@ public enum SandboxBrowser {
         request.body = .bytes(ByteBuffer(string: fields.map { "\($0.0)=\($0.1.addingPercentEncoding(withAllowedCharacters: allowed)!)" }.joined(separator: "&")))
         let response = try await client.execute(request, timeout: .seconds(10))
         let body = try await response.body.collect(upTo: 1 << 20)
-        return Page(status: Int(response.status.code), location: response.headers.first(name: "location"), body: String(buffer: body))
+        return Page(status: Int(response.status.code), location: response.headers.first(name: "location"), body: String(buffer: body),
+                    cookie: response.headers.first(name: "set-cookie").map { String($0.split(separator: ";")[0]) })
     }
 
     /// Walks login and consent from an authorization URL, filling the forms as a person would; returns where the provider redirects.

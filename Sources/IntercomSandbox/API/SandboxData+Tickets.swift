@@ -36,10 +36,19 @@ extension SandboxData {
             }
             var contacts: [ContactRecord] = []
             for (index, reference) in references.enumerated() {
-                let match: ContactRecord?
+                var match: ContactRecord?
                 if let id = reference["id"]?.string { match = ws.contacts[id] }
                 else if let externalID = reference["external_id"]?.string { match = ws.byExternalID[externalID].flatMap { ws.contacts[$0] } }
-                else if let email = reference["email"]?.string { match = ws.byEmail[email.lowercased()]?.compactMap { ws.contacts[$0] }.first }
+                else if let email = reference["email"]?.string {
+                    match = ws.byEmail[email.lowercased()]?.compactMap { ws.contacts[$0] }.first
+                    // "If a contact with this email does not exist, one will be created." (create_ticket_request)
+                    if match == nil, email.contains("@") {
+                        var created = ContactRecord(id: IntercomIDs.objectID(now: self.now()), workspaceID: workspaceID, role: "user", createdAt: now, updatedAt: now)
+                        created.email = email
+                        insert(created, into: &ws)
+                        match = created
+                    }
+                }
                 else { throw IntercomError.invalid("each contact needs an id, an external_id or an email", field: "contacts[\(index)]") }
                 guard let match else {
                     throw IntercomError(.notFound, code: "not_found", message: "Contact not found or could not be created", field: "contacts[\(index)]")

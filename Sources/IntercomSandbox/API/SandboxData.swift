@@ -314,7 +314,7 @@ public actor SandboxData {
         }
     }
 
-    private func insert(_ contact: ContactRecord, into ws: inout Workspace) {
+    func insert(_ contact: ContactRecord, into ws: inout Workspace) {
         ws.contacts[contact.id] = contact
         // Keep (created_at, id) order; new contacts almost always go last.
         let key = (contact.createdAt, contact.id)
