@@ -249,6 +249,25 @@ struct ConnectLinkTests {
         }
     }
 
+    @Test("a custom authorization profile works in per-user mode too: the link authorizes with the profile's own app")
+    func customProfilePerUser() async throws {
+        try await Harness.with(systemApp: false) { harness, client in
+            let app = await harness.sandbox.state.registerApp(name: "Acme's own app", redirectURLs: ["https://switchboard.test/oauth/callback"])
+            let profile = try object(try await client.call(.post, "/v1/auth-profiles", harness, json: """
+                {"name":"Intercom (Acme)","clientId":"\(app.clientID)","clientSecret":"\(app.clientSecret)",
+                 "authorizationURL":"\(harness.sandbox.url)/oauth","tokenURL":"\(harness.sandbox.url)/auth/eagle/token"}
+                """))
+            let id = try await harness.createIntegration(client, app: "custom", profileID: try #require(profile["id"] as? String), authorization: "per_user")
+            #expect(try await client.call(.post, "/v1/integrations/\(id)/enable", harness).status == .ok)
+            let browser = EndUserBrowser(harness: harness, client: client)
+            let url = try await harness.connectLink(client, id, user: "user-a")
+            let (location, cookie) = try await browser.press(url)
+            #expect(URLComponents(string: location)?.queryItems?.first { $0.name == "client_id" }?.value == app.clientID)
+            #expect(try await browser.callback(try await SandboxBrowser.authorize(location), cookie: cookie).status == .ok)
+            #expect(try await harness.run(client, id, "intercom.who_am_i", "{}", user: "user-a").status == .ok)
+        }
+    }
+
     @Test("a pre-authorized integration never hands out connect links")
     func preauthorizedHasNoLinks() async throws {
         try await Harness.with { harness, client in

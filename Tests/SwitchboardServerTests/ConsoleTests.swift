@@ -38,6 +38,14 @@ struct ConsoleBrowser {
         return response
     }
 
+    /// Adds an integration by the form; the page shown (with the signing secret, once) and the new integration's id.
+    func addIntegration(_ fields: [(String, String)]) async throws -> (page: String, id: String) {
+        let response = try await post("/console/integrations", fields)
+        #expect(response.status == .ok, "\(text(response))")
+        let page = text(response)
+        return (page, String(try #require(page.firstMatch(of: /\/console\/integrations\/(int_[0-9a-f]+)\//)?.1)))
+    }
+
     /// The CSRF token embedded in a console page.
     func csrf() async throws -> String {
         let page = text(try await get("/console/integrations"))
@@ -87,14 +95,13 @@ struct ConsoleTests {
             #expect(profile.clientSecret == app.clientSecret)
             #expect(!text(try await browser.get("/console/auth-profiles")).contains(app.clientSecret), "the secret is never shown")
 
-            let added = try await browser.post("/console/integrations", [
+            let (added, id) = try await browser.addIntegration([
                 ("csrf", csrf), ("name", "Support bot"), ("authorization", "preauthorized"), ("app", "custom"), ("authProfileId", profile.id),
             ])
-            #expect(added.status == .seeOther)
-            let detailURI = try #require(added.headers[.location]).split(separator: "?")[0]
-            let detail = text(try await browser.get(String(detailURI)))
+            #expect(added.contains("Integration added.") && added.contains("whsec_"), "the signing secret is shown once")
+            let detail = text(try await browser.get("/console/integrations/\(id)"))
             #expect(detail.contains("configured") && detail.contains(">Authorize<"))
-            let id = String(detailURI.split(separator: "/").last!)
+            #expect(!detail.contains("whsec_"), "and never again")
 
             let authorize = try await browser.post("/console/integrations/\(id)/authorize", [("csrf", csrf)])
             #expect(authorize.status == .seeOther)
@@ -118,12 +125,41 @@ struct ConsoleTests {
             var browser = ConsoleBrowser(client: client)
             _ = try await browser.signIn(harness.apiKey)
             let csrf = try await browser.csrf()
-            let added = try await browser.post("/console/integrations", [("csrf", csrf), ("name", "Bot"), ("authorization", "preauthorized"), ("app", "system")])
-            let id = String(try #require(added.headers[.location]).split(separator: "?")[0].split(separator: "/").last!)
+            let (_, id) = try await browser.addIntegration([("csrf", csrf), ("name", "Bot"), ("authorization", "preauthorized"), ("app", "system")])
             let providerURL = try #require(try await browser.post("/console/integrations/\(id)/authorize", [("csrf", csrf)]).headers[.location])
             _ = try await client.execute(uri: try callbackURI(try await SandboxBrowser.authorize(providerURL)), method: .get)
             _ = try await browser.post("/console/integrations/\(id)/enable", [("csrf", csrf)])
             #expect(text(try await browser.get("/console/integrations/\(id)")).contains("status-enabled"))
+        }
+    }
+
+    @Test("the guide's per-user steps by form: add with a notify URL, Enable; connected end users are listed and can be disconnected; a new signing secret is shown once")
+    func perUserInConsole() async throws {
+        try await Harness.with { harness, client in
+            var browser = ConsoleBrowser(client: client)
+            _ = try await browser.signIn(harness.apiKey)
+            let csrf = try await browser.csrf()
+            let refused = try await browser.post("/console/integrations", [("csrf", csrf), ("name", "Bot"), ("authorization", "per_user"), ("app", "system"),
+                                                                          ("notifyURL", "not a url")])
+            #expect(refused.status == .unprocessableContent && text(refused).contains("<strong>Notify URL</strong>"))
+            let (page, id) = try await browser.addIntegration([("csrf", csrf), ("name", "Bot"), ("authorization", "per_user"), ("app", "system"),
+                                                              ("notifyURL", "https://assistant.example/events"), ("verifyURL", "")])
+            #expect(page.contains("https://assistant.example/events") && page.contains("whsec_"))
+            _ = try await browser.post("/console/integrations/\(id)/enable", [("csrf", csrf)])
+            #expect(text(try await browser.get("/console/integrations/\(id)")).contains("No end user has connected yet."))
+
+            let url = try await harness.connectLink(client, id, user: "user-7")
+            #expect(try await EndUserBrowser(harness: harness, client: client).connect(url).status == .ok)
+            let listed = text(try await browser.get("/console/integrations/\(id)"))
+            #expect(listed.contains("<code>user-7</code>") && listed.contains("Acme Support") && listed.contains("ada@acme.test"))
+
+            let disconnected = try await browser.post("/console/integrations/\(id)/disconnect", [("csrf", csrf), ("userId", "user-7")])
+            #expect(disconnected.headers[.location]?.contains("notice=") == true)
+            #expect(try await harness.store.connection(integrationID: id, endUserID: "user-7") == nil)
+
+            let rotated = text(try await browser.post("/console/integrations/\(id)/signing-secret", [("csrf", csrf)]))
+            let secret = String(try #require(rotated.firstMatch(of: /whsec_[A-Za-z0-9_-]+/)?.0))
+            #expect(try await harness.store.signingSecret(integrationID: id) == secret)
         }
     }
 
@@ -140,8 +176,7 @@ struct ConsoleTests {
             #expect(page.contains("value=\"X\""), "what was typed is kept")
             #expect(try await harness.store.authProfiles(workspaceID: harness.workspace.id).isEmpty)
 
-            let enable = try await browser.post("/console/integrations", [("csrf", csrf), ("name", "Bot"), ("authorization", "preauthorized"), ("app", "system")])
-            let id = String(try #require(enable.headers[.location]).split(separator: "?")[0].split(separator: "/").last!)
+            let (_, id) = try await browser.addIntegration([("csrf", csrf), ("name", "Bot"), ("authorization", "preauthorized"), ("app", "system")])
             let refused = try await browser.post("/console/integrations/\(id)/enable", [("csrf", csrf)])
             #expect(refused.headers[.location]?.contains("error=") == true, "enabling before authorizing is refused with a message")
         }

@@ -72,11 +72,14 @@ struct ConsoleController: Sendable {
         let (session, form) = try await authorizedPost(request, context: context)
         guard let session else { return forbidden() }
         var object: [String: JSONValue] = [:]
-        for key in ["name", "app", "authorization"] { if let value = form[key], !value.isEmpty { object[key] = .string(value) } }
+        for key in ["name", "app", "authorization", "notifyURL", "verifyURL"] {
+            if let value = form[key]?.trimmingCharacters(in: .whitespaces), !value.isEmpty { object[key] = .string(value) }
+        }
         if form["app"] == "custom", let profile = form["authProfileId"], !profile.isEmpty { object["authProfileId"] = .string(profile) }
         do {
-            let record = try await integrations.createIntegration(InputReader(object: object), workspace: session.workspace).record
-            return redirect("/console/integrations/\(record.integration.id)?notice=" + escape("Integration added."))
+            let (record, secret) = try await integrations.createIntegration(InputReader(object: object), workspace: session.workspace)
+            // Rendered, not redirected: the signing secret is shown once and never travels in a URL.
+            return try await integrationPage(id: record.integration.id, session: session, notice: "Integration added.", error: nil, signingSecret: secret)
         } catch let problem as Problem {
             return try await integrationsPage(session, problem: problem, form: form)
         }
@@ -91,7 +94,7 @@ struct ConsoleController: Sendable {
 
     /// authorize (redirects to the provider), enable, disable, delete.
     @Sendable func integrationAction(request: Request, context: AppRequestContext) async throws -> Response {
-        let (session, _) = try await authorizedPost(request, context: context)
+        let (session, form) = try await authorizedPost(request, context: context)
         guard let session else { return forbidden() }
         let id = try context.parameters.require("id")
         let back = "/console/integrations/\(id)"
@@ -106,6 +109,17 @@ struct ConsoleController: Sendable {
             case "disable":
                 _ = try await integrations.setEnabled(false, id: id, workspace: session.workspace)
                 return redirect(back + "?notice=" + escape("Disabled."))
+            case "signing-secret":
+                let secret = EventSignature.generateSecret()
+                guard try await store.setSigningSecret(secret, integrationID: id, workspaceID: session.workspace.id) else { return notFound(session) }
+                return try await integrationPage(id: id, session: session, notice: "New signing secret. The old one no longer signs events.", error: nil, signingSecret: secret)
+            case "disconnect":
+                guard let record = try await store.integration(id: id, workspaceID: session.workspace.id) else { return notFound(session) }
+                let userID = form["userId"] ?? ""
+                guard let revoked = try await integrations.authorization.disconnect(integration: record.integration, endUserID: userID, by: .admin) else {
+                    return redirect(back + "?error=" + escape("That user has no connection."))
+                }
+                return redirect(back + "?notice=" + escape(revoked ? "Disconnected; Intercom revoked the authorization." : "Disconnected; Intercom did not confirm the revocation, but the tokens are deleted."))
             case "delete":
                 try await integrations.deleteIntegration(id: id, workspace: session.workspace)
                 return redirect("/console/integrations?notice=" + escape("Integration deleted, with every credential under it."))
@@ -174,11 +188,12 @@ struct ConsoleController: Sendable {
         }
         return page("integrations", title: "Integrations", session: session, [
             "integrations": rows, "hasIntegrations": !rows.isEmpty, "profiles": profileRows, "systemAppConfigured": settings.systemApp != nil,
-            "form": ["name": form["name"] ?? "", "perUser": form["authorization"] == "per_user", "custom": form["app"] == "custom"],
+            "form": ["name": form["name"] ?? "", "perUser": form["authorization"] == "per_user", "custom": form["app"] == "custom",
+                     "notifyURL": form["notifyURL"] ?? "", "verifyURL": form["verifyURL"] ?? ""],
         ], status: problem.map { .init(code: $0.httpStatus) } ?? .ok, notice: notice, problem: problem)
     }
 
-    private func integrationPage(id: String, session: SignedIn, notice: String?, error: String?) async throws -> Response {
+    private func integrationPage(id: String, session: SignedIn, notice: String?, error: String?, signingSecret: String? = nil) async throws -> Response {
         guard let record = try await store.integration(id: id, workspaceID: session.workspace.id) else { return notFound(session) }
         let integration = record.integration
         var values: [String: Any] = [
@@ -189,7 +204,16 @@ struct ConsoleController: Sendable {
             "authorizeLabel": record.sharedConnectionStatus == nil ? "Authorize" : "Authorize again",
             "canEnable": record.status != .enabled && (integration.authorization == .perUser || record.sharedConnectionStatus == .active),
             "canDisable": record.status == .enabled,
+            "notifyURL": integration.notifyURL as Any, "verifyURL": integration.verifyURL as Any, "signingSecret": signingSecret as Any,
         ]
+        if integration.authorization == .perUser {
+            let users = try await store.connections(integrationID: id, workspaceID: session.workspace.id).map { connection -> [String: Any] in
+                ["userID": connection.endUserID, "accountName": connection.account.name, "adminEmail": connection.account.adminEmail ?? "—",
+                 "status": connection.status.rawValue, "integrationID": id, "csrf": session.csrf]
+            }
+            values["users"] = users
+            values["hasUsers"] = !users.isEmpty
+        }
         if let profileID = integration.authProfileID {
             values["profileName"] = try await store.authProfile(id: profileID, workspaceID: session.workspace.id)?.name
         }
@@ -277,7 +301,7 @@ struct ConsoleController: Sendable {
         "name": "Name", "description": "Description", "clientId": "Client ID", "clientSecret": "Client secret",
         "authorizationURL": "Authorization URL", "tokenURL": "Token request URL", "refreshTokenURL": "Refresh token URL",
         "scopes": "Scopes", "tokenRequestFormat": "Token request body", "app": "OAuth app", "authorization": "Authorization type",
-        "authProfileId": "Authorization profile",
+        "authProfileId": "Authorization profile", "notifyURL": "Notify URL", "verifyURL": "Verify URL",
     ]
 
     static func appLabel(_ app: AppKind) -> String { app == .system ? "System" : "Custom" }

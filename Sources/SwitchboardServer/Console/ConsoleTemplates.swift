@@ -62,6 +62,10 @@ enum ConsoleTemplates {
         <label class="hint"><input type="radio" name="app" value="custom" {{#form.custom}}checked{{/form.custom}}{{^systemAppConfigured}}checked{{/systemAppConfigured}}> Custom: an authorization profile of your own</label>
         <label for="authProfileId">Authorization profile <span class="hint">(custom only; <a href="/console/auth-profiles">create new</a>)</span></label>
         <select id="authProfileId" name="authProfileId"><option value="">—</option>{{#profiles}}<option value="{{id}}" {{#selected}}selected{{/selected}}>{{name}}</option>{{/profiles}}</select>
+        <label for="notifyURL">Notify URL <span class="hint">optional: where Switchboard POSTs signed events (a user connected, an action kept with resume ran)</span></label>
+        <input id="notifyURL" name="notifyURL" type="text" value="{{form.notifyURL}}">
+        <label for="verifyURL">Verify URL <span class="hint">optional, per-user only: where the browser confirms who opened a connect link, against forwarded links</span></label>
+        <input id="verifyURL" name="verifyURL" type="text" value="{{form.verifyURL}}">
         <p><button>Add integration</button></p></form></section>
         """
 
@@ -72,6 +76,9 @@ enum ConsoleTemplates {
         <tr><th>OAuth app</th><td>{{appLabel}}{{#profileName}} — {{profileName}}{{/profileName}}</td></tr>
         <tr><th>Authorization</th><td>{{modeLabel}}</td></tr>
         <tr><th>Callback URL</th><td><code class="copy">{{callbackURL}}</code><br><span class="hint">Intercom's Redirect URL for the app must include it.</span></td></tr>
+        <tr><th>Notify URL</th><td>{{#notifyURL}}<code>{{notifyURL}}</code>{{/notifyURL}}{{^notifyURL}}—{{/notifyURL}}</td></tr>
+        {{#perUser}}<tr><th>Verify URL</th><td>{{#verifyURL}}<code>{{verifyURL}}</code>{{/verifyURL}}{{^verifyURL}}—{{/verifyURL}}</td></tr>{{/perUser}}
+        {{#signingSecret}}<tr><th>Signing secret</th><td><code class="copy">{{signingSecret}}</code><br><span class="hint">Shown this once: events carry <code>Switchboard-Signature</code>, an HMAC-SHA256 with this secret. Keep it with the assistant.</span></td></tr>{{/signingSecret}}
         {{#connection}}<tr><th>Connection</th><td><span class="status status-{{status}}">{{status}}</span> {{accountName}} ({{accountID}}{{#region}}, {{region}}{{/region}}){{#adminEmail}} as {{adminEmail}}{{/adminEmail}}
         {{#lastError}}<br><span class="hint">Last error: {{lastError}}</span>{{/lastError}}</td></tr>{{/connection}}
         </table>
@@ -79,9 +86,15 @@ enum ConsoleTemplates {
         {{#canAuthorize}}<form method="post" action="/console/integrations/{{id}}/authorize"><input type="hidden" name="csrf" value="{{csrf}}"><button>{{authorizeLabel}}</button></form>{{/canAuthorize}}
         {{#canEnable}}<form method="post" action="/console/integrations/{{id}}/enable"><input type="hidden" name="csrf" value="{{csrf}}"><button>Enable</button></form>{{/canEnable}}
         {{#canDisable}}<form method="post" action="/console/integrations/{{id}}/disable"><input type="hidden" name="csrf" value="{{csrf}}"><button class="secondary">Disable</button></form>{{/canDisable}}
+        <form method="post" action="/console/integrations/{{id}}/signing-secret" onsubmit="return confirm('Replace the signing secret? The old one stops working at once.')"><input type="hidden" name="csrf" value="{{csrf}}"><button class="secondary">New signing secret</button></form>
         <form method="post" action="/console/integrations/{{id}}/delete" onsubmit="return confirm('Delete this integration and every credential under it?')"><input type="hidden" name="csrf" value="{{csrf}}"><button class="danger">Delete</button></form>
         </div>
-        {{#perUser}}<p class="hint">End users connect their own Intercom accounts through a link the assistant sends in the conversation.</p>{{/perUser}}
+        {{#perUser}}<h2>End users</h2><p class="hint">End users connect their own Intercom accounts through a link the assistant sends in the conversation.</p>
+        {{^users}}<p>No end user has connected yet.</p>{{/users}}
+        {{#hasUsers}}<table><thead><tr><th>User</th><th>Intercom workspace</th><th>As</th><th>Status</th><th></th></tr></thead><tbody>
+        {{#users}}<tr><td><code>{{userID}}</code></td><td>{{accountName}}</td><td>{{adminEmail}}</td><td><span class="status status-{{status}}">{{status}}</span></td>
+        <td><form method="post" action="/console/integrations/{{integrationID}}/disconnect"><input type="hidden" name="csrf" value="{{csrf}}"><input type="hidden" name="userId" value="{{userID}}"><button class="secondary">Disconnect</button></form></td></tr>{{/users}}
+        </tbody></table>{{/hasUsers}}{{/perUser}}
         </section>
         """
 
