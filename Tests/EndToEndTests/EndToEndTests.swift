@@ -187,7 +187,7 @@ struct EndToEndTests {
 
     @Test("an end user connects during the conversation: authorization_required, the link through the sandbox, a signed connection.created, the retried action with A's token; B still needs to connect", arguments: Storage.available)
     func perUser(storage: Storage) async throws {
-        try await withDatabase(storage) { databaseURL, _ in
+        try await withDatabase(storage) { databaseURL, sqliteDirectory in
             let receiver = try await NotifyReceiver.start()
             let system = try await RunningSystem.start(databaseURL: databaseURL)
             var linkToken = "-"
@@ -244,6 +244,14 @@ struct EndToEndTests {
             #expect(system.server.stderr.contains("/connect/"), "the link's requests were logged")
             #expect(!system.server.stderr.contains(secret), "the signing secret never reaches the log")
             #expect(!system.server.stderr.contains(linkToken), "the connect token never reaches the log")
+            if let sqliteDirectory {
+                var bytes = Data()
+                for file in try FileManager.default.contentsOfDirectory(atPath: sqliteDirectory) {
+                    bytes += (try? Data(contentsOf: URL(fileURLWithPath: sqliteDirectory).appendingPathComponent(file))) ?? Data()
+                }
+                #expect(bytes.range(of: Data(secret.utf8)) == nil, "the signing secret is sealed at rest")
+                #expect(bytes.range(of: Data(linkToken.utf8)) == nil, "only the connect token's hash is stored")
+            }
         }
     }
 
