@@ -148,15 +148,8 @@ extension Store {
     /// A workspace's events, newest first, after the cursor `(createdAt, id)` of the previous page's last event.
     public func events(workspaceID: String, integrationID: String?, limit: Int, before cursor: (Int64, String)?) async throws -> [EventRecord] {
         let rows = try await database.withConnection { db in
-            var query = db.select().columns("*").from("events").where("workspace_id", .equal, workspaceID)
-            if let integrationID { query = query.where("integration_id", .equal, integrationID) }
-            if let (createdAt, id) = cursor {
-                query = query.where { group in
-                    group.where("created_at", .lessThan, createdAt)
-                        .orWhere { inner in inner.where("created_at", .equal, createdAt).where("id", .lessThan, id) }
-                }
-            }
-            return try await query.orderBy("created_at", .descending).orderBy("id", .descending).limit(limit).all(decoding: EventRow.self)
+            try await db.select().columns("*").from("events").where("workspace_id", .equal, workspaceID)
+                .newestFirst(by: "created_at", integrationID: integrationID, after: cursor, limit: limit).all(decoding: EventRow.self)
         }
         return try rows.map(model)
     }

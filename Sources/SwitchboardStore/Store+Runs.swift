@@ -84,15 +84,23 @@ extension Store {
     public func runs(workspaceID: String, integrationID: String?, limit: Int, before cursor: (Int64, String)?) async throws -> [RunRecord] {
         await flushRuns()
         return try await database.withConnection { db in
-            var query = db.select().columns("*").from("runs").where("workspace_id", .equal, workspaceID)
-            if let integrationID { query = query.where("integration_id", .equal, integrationID) }
-            if let (startedAt, id) = cursor {
-                query = query.where { group in
-                    group.where("started_at_ms", .lessThan, startedAt)
-                        .orWhere { inner in inner.where("started_at_ms", .equal, startedAt).where("id", .lessThan, id) }
-                }
-            }
-            return try await query.orderBy("started_at_ms", .descending).orderBy("id", .descending).limit(limit).all(decoding: RunRecord.self)
+            try await db.select().columns("*").from("runs").where("workspace_id", .equal, workspaceID)
+                .newestFirst(by: "started_at_ms", integrationID: integrationID, after: cursor, limit: limit).all(decoding: RunRecord.self)
         }
+    }
+}
+
+extension SQLSelectBuilder {
+    /// One page of a log, newest first by `(timeColumn, id)`, optionally of one integration, after the previous page's last `(time, id)`.
+    func newestFirst(by timeColumn: String, integrationID: String?, after cursor: (Int64, String)?, limit: Int) -> Self {
+        var query = self
+        if let integrationID { query = query.where("integration_id", .equal, integrationID) }
+        if let (time, id) = cursor {
+            query = query.where { group in
+                group.where(SQLColumn(timeColumn), .lessThan, SQLBind(time))
+                    .orWhere { inner in inner.where(SQLColumn(timeColumn), .equal, SQLBind(time)).where("id", .lessThan, id) }
+            }
+        }
+        return query.orderBy(timeColumn, .descending).orderBy("id", .descending).limit(limit)
     }
 }
