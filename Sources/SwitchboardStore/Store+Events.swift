@@ -194,3 +194,30 @@ extension Store {
         return existing
     }
 }
+
+extension Store {
+    /// How long finished records are kept: expired links and authorization requests a day (so a late visitor is told
+    /// "expired" rather than "not valid"), settled events thirty days (the delivery log).
+    public static let expiredRetention: TimeInterval = 86_400
+    public static let eventRetention: TimeInterval = 30 * 86_400
+
+    /// Deletes what can no longer be used or shown; returns how many rows went.
+    @discardableResult
+    public func pruneExpired(now: Date) async throws -> Int {
+        let expired = now.addingTimeInterval(-Store.expiredRetention).unixSeconds
+        return try await database.withConnection { db in
+            var removed = 0
+            let deletions: [(table: String, build: (SQLDeleteBuilder) -> SQLDeleteBuilder)] = [
+                ("pending_actions", { $0.where("expires_at", .lessThan, now.unixSeconds) }),
+                ("authorization_requests", { $0.where("expires_at", .lessThan, expired) }),
+                ("connect_links", { $0.where("expires_at", .lessThan, expired) }),
+                ("events", { $0.where("status", .notEqual, EventStatus.pending.rawValue)
+                    .where("created_at", .lessThan, now.addingTimeInterval(-Store.eventRetention).unixSeconds) }),
+            ]
+            for deletion in deletions {
+                removed += try await deletion.build(db.delete(from: deletion.table)).returning("id").all().count
+            }
+            return removed
+        }
+    }
+}

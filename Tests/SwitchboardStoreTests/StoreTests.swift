@@ -121,6 +121,38 @@ struct StoreTests {
         }
     }
 
+    @Test("pruning deletes expired links, requests and kept calls, and old settled events; nothing still usable", arguments: Backend.available)
+    func pruning(backend: Backend) async throws {
+        try await TestStore.with(backend) { test in
+            let workspace = try await test.store.makeWorkspace()
+            let integration = makeIntegration(workspaceID: workspace.id, mode: .perUser)
+            try await test.store.insert(integration)
+            let now = Date()
+            func link(_ id: String, expires: TimeInterval) -> ConnectLink {
+                ConnectLink(id: id, workspaceID: workspace.id, integrationID: integration.id, endUserID: "u1", conversationID: nil, tokenHash: "h-\(id)",
+                            reason: .connect, status: .pending, createdAt: now, expiresAt: now.addingTimeInterval(expires), completedAt: nil)
+            }
+            try await test.store.insert(link("link_old", expires: -2 * 86_400))
+            try await test.store.insert(link("link_recent", expires: -60))
+            try await test.store.insert(link("link_live", expires: 600))
+            try await test.store.insert(PendingAction(id: "pend_old", workspaceID: workspace.id, integrationID: integration.id, connectLinkID: "link_recent",
+                                                      endUserID: "u1", conversationID: nil, action: "intercom.who_am_i", input: .object([:]),
+                                                      createdAt: now, expiresAt: now.addingTimeInterval(-60)))
+            for (id, status, age) in [("evt_old", EventStatus.delivered, 40.0), ("evt_stuck", .pending, 40), ("evt_new", .failed, 1)] {
+                try await test.store.insert(EventRecord(id: id, workspaceID: workspace.id, integrationID: integration.id, type: .connectionCreated,
+                                                        endUserID: "u1", payload: .object([:]), status: status, attempts: 1, nextAttemptAt: nil,
+                                                        lastStatus: nil, lastError: nil, createdAt: now.addingTimeInterval(-age * 86_400), deliveredAt: nil))
+            }
+            #expect(try await test.store.pruneExpired(now: now) == 3)
+            func ids(_ table: String) async throws -> Set<String> {
+                try await test.store.database.withConnection { db in Set(try await db.select().column("id").from(table).all().map { try $0.decode(column: "id", as: String.self) }) }
+            }
+            #expect(try await ids("connect_links") == ["link_recent", "link_live"])
+            #expect(try await ids("pending_actions").isEmpty)
+            #expect(try await ids("events") == ["evt_stuck", "evt_new"])
+        }
+    }
+
     @Test("recorded runs reach the database on their own within the batching delay, and all at once", arguments: Backend.available)
     func runsAreWrittenInBatches(backend: Backend) async throws {
         try await TestStore.with(backend) { test in

@@ -98,7 +98,7 @@ public final class EventDispatcher: Sendable {
     }
 }
 
-/// Delivers due events every second until shutdown, once the database is migrated.
+/// Delivers due events every second until shutdown, once the database is migrated, and prunes expired records.
 struct EventDeliveryService: Service {
     let dispatcher: EventDispatcher
     let interval: Duration
@@ -107,8 +107,16 @@ struct EventDeliveryService: Service {
 
     func run() async throws {
         try? await cancelWhenGracefulShutdown { for await _ in migrated { break } }
+        var lastPrune: ContinuousClock.Instant?
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             await dispatcher.deliverDue()
+            // Now and then, expired links, requests, kept calls and old settled events are deleted.
+            if lastPrune.map({ ContinuousClock.now - $0 > .seconds(600) }) ?? true {
+                lastPrune = .now
+                do { try await dispatcher.store.pruneExpired(now: dispatcher.clock.now()) } catch {
+                    dispatcher.logger.error("pruning expired records failed", metadata: ["error.type": "\(type(of: error))"])
+                }
+            }
             try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
         }
     }
