@@ -87,6 +87,7 @@ struct ConnectLinkTests {
             let token = String(url.split(separator: "/").last ?? "")
             #expect(token.count == 43, "256 random bits, base64url")
             #expect(problem["message"] as? String == "To do that I need access to your Intercom account. Please connect it here: \(url)")
+            #expect(problem["pendingActionId"] == nil, "nothing is kept without resume")
             let expiresAt = try #require((problem["expiresAt"] as? String).flatMap { try? Date($0, strategy: .iso8601) })
             #expect(abs(expiresAt.timeIntervalSince(harness.clock.now()) - 15 * 60) < 2, "15 minutes by default")
             // Only the hash of the token is stored.

@@ -221,11 +221,13 @@ struct ActionExecutor: Sendable {
         case .connect: "To do that I need access to your Intercom account. Please connect it here: \(url)"
         case .reauthorize: "Intercom refused the stored authorization; please connect again: \(url)"
         }
+        var extra: [String: JSONValue] = ["authorizationURL": .string(url), "expiresAt": .time(link.expiresAt), "message": .string(message),
+                                          "userId": .string(userID), "reason": .string(reason.rawValue)]
+        if let pendingID { extra["pendingActionId"] = .string(pendingID) }
         return Problem(status: 409, code: "authorization_required", title: "Authorization required",
                        detail: reason == .connect ? "This user has not connected their Intercom account yet; send them the connect link."
                            : "Intercom refused this user's stored authorization; send them the connect link to connect again.",
-                       extra: ["authorizationURL": .string(url), "expiresAt": .time(link.expiresAt), "message": .string(message),
-                               "userId": .string(userID), "reason": .string(reason.rawValue), "pendingActionId": .optional(pendingID)])
+                       extra: extra)
     }
 
     /// A relative API path: no scheme, no host, no `..`, no `//`, no backslash or `@`.
