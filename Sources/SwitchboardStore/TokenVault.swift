@@ -53,7 +53,7 @@ public struct TokenVault: Sendable {
     /// A short public fingerprint of a key: safe to store and log.
     public static func keyID(of key: SymmetricKey) -> String {
         let digest = key.withUnsafeBytes { SHA256.hash(data: Data("switchboard-key-id".utf8) + Data($0)) }
-        return digest.prefix(6).map { String(format: "%02x", $0) }.joined()
+        return Hex.encode(digest.prefix(6))
     }
 
     public var currentKeyID: String { current.id }

@@ -45,3 +45,14 @@ struct RatePacerTests {
         #expect(pacer.reserve(other, now: at(reset - 1)) == .send)
     }
 }
+
+@Suite("Hex")
+struct HexTests {
+    @Test("every byte encodes as two lowercase hex digits, as String(format:) would")
+    func everyByte() {
+        let all = (0...255).map { UInt8($0) }
+        #expect(Hex.encode(all) == all.map { String(format: "%02x", $0) }.joined())
+        #expect(Hex.encode([UInt8]()) == "")
+        #expect(Digest.sha256Hex("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+    }
+}

@@ -77,7 +77,7 @@ public enum EventSignature {
         var message = Data("\(timestamp).".utf8)
         message.append(body)
         let code = HMAC<SHA256>.authenticationCode(for: message, using: SymmetricKey(data: Data(secret.utf8)))
-        return code.map { String(format: "%02x", $0) }.joined()
+        return Hex.encode(code)
     }
 
     /// Checks a header against the body, as a receiver would; false when tampered, unsigned or older than `tolerance`.
