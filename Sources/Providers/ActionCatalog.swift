@@ -9,6 +9,8 @@ public struct ActionCatalog: Sendable {
     public private(set) var schemas: [String: JSONValue] = [:]
     private let byName: [String: ActionTemplate]
     private let messages: [String: MustacheTemplate]
+    /// The top-level members each message can read; absent when it may read the whole output (`{{.}}`).
+    private let messageMembers: [String: Set<String>]
 
     struct File: Decodable {
         var provider: String
@@ -47,14 +49,17 @@ public struct ActionCatalog: Sendable {
         self.actions = actions
         var byName: [String: ActionTemplate] = [:]
         var messages: [String: MustacheTemplate] = [:]
+        var messageMembers: [String: Set<String>] = [:]
         for action in actions {
             guard byName[action.name] == nil else { throw CatalogError("the action \(action.name) is defined twice") }
             byName[action.name] = action
             // Messages are plain text for an assistant to say: no HTML escaping.
             messages[action.name] = try MustacheTemplate(string: "{{% CONTENT_TYPE: TEXT}}" + action.message)
+            messageMembers[action.name] = Self.membersRead(by: action.message)
         }
         self.byName = byName
         self.messages = messages
+        self.messageMembers = messageMembers
     }
 
     public func action(named name: String) -> ActionTemplate? { byName[name] }
@@ -63,6 +68,31 @@ public struct ActionCatalog: Sendable {
     public func message(for name: String, output: JSONValue) -> String {
         guard let template = messages[name] else { return "" }
         return template.render(Self.mustacheValue(output)).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// The top-level members of the output that the action's message can read, when that is known:
+    /// the executor then reads only those of a large response.
+    public func membersReadByMessage(of name: String) -> Set<String>? {
+        messageMembers[name]
+    }
+
+    /// Every name that a tag of `template` mentions, which over-approximates the members rendering can look up
+    /// (a name inside a section may be its item's or the top level's; both are read). Nil when a tag can reach
+    /// the whole value (`{{.}}`, `{{#.}}`), changes delimiters or includes a partial.
+    static func membersRead(by template: String) -> Set<String>? {
+        var names: Set<String> = []
+        var rest = template[...]
+        while let open = rest.range(of: "{{") {
+            guard let close = rest.range(of: "}}", range: open.upperBound..<rest.endIndex) else { return nil }
+            let tag = rest[open.upperBound..<close.lowerBound].trimmingCharacters(in: .whitespaces)
+            rest = rest[close.upperBound...]
+            if tag.hasPrefix("!") { continue }
+            if tag.hasPrefix("=") || tag.hasPrefix(">") || tag.hasPrefix("<") || tag.hasPrefix("$") { return nil }
+            let name = tag.drop { "#^/&{".contains($0) }.trimmingCharacters(in: .whitespaces)
+            if name.isEmpty || name.hasPrefix(".") || name.contains("(.") || name.contains("( .") { return nil }
+            for word in name.split(whereSeparator: { !($0.isLetter || $0.isNumber || $0 == "_") }) { names.insert(String(word)) }
+        }
+        return names
     }
 
     static func mustacheValue(_ value: JSONValue) -> Any {

@@ -110,3 +110,32 @@ struct IntegrationStatusTests {
         #expect(!connection(expiresIn: 60, refresh: nil).refreshDue(at: now), "nothing to refresh with")
     }
 }
+
+@Suite("JSON values")
+struct JSONValueTests {
+    @Test("every JSON type reads as itself: booleans stay booleans, numbers numbers, nesting kept")
+    func types() throws {
+        let value = try #require(JSONValue.parse(Data(#"{"t":true,"f":false,"n":0,"d":-1.5,"s":"1","z":null,"a":[1,"x",[],{}],"o":{"k":{"b":true}}}"#.utf8)))
+        #expect(value == .object([
+            "t": .bool(true), "f": .bool(false), "n": .number(0), "d": .number(-1.5), "s": .string("1"), "z": .null,
+            "a": .array([.number(1), .string("x"), .array([]), .object([:])]), "o": .object(["k": .object(["b": .bool(true)])]),
+        ]))
+        #expect(JSONValue.parse(Data("[true, 2]".utf8)) == .array([.bool(true), .number(2)]))
+        #expect(JSONValue.parse(Data(#""just a string""#.utf8)) == .string("just a string"))
+        #expect(JSONValue.parse(Data("{\"a\":".utf8)) == nil)
+        // Written back with sorted keys and unescaped slashes.
+        #expect(String(decoding: value["o"]!.jsonData(), as: UTF8.self) == #"{"k":{"b":true}}"#)
+        #expect(String(decoding: JSONValue.string("a/b").jsonData(), as: UTF8.self) == #""a/b""#)
+    }
+
+    @Test("reading some members of an object: only those, whole; null and missing ones left out; anything else is nil")
+    func someMembers() throws {
+        let text = Data(#"{"id":"7","name":null,"tags":{"data":[{"id":"1"}]},"big":[1,2,3],"n":3}"#.utf8)
+        let read = try #require(JSONValue.parseMembers(text, keys: ["id", "name", "tags", "missing"]))
+        #expect(read == ["id": .string("7"), "tags": .object(["data": .array([.object(["id": .string("1")])])])])
+        // The whole text is still checked: broken JSON after the wanted members is refused.
+        #expect(JSONValue.parseMembers(Data(#"{"id":"7","rest":[1,}"#.utf8), keys: ["id"]) == nil)
+        #expect(JSONValue.parseMembers(Data("[1,2]".utf8), keys: ["id"]) == nil)
+        #expect(JSONValue.parseMembers(Data("".utf8), keys: ["id"]) == nil)
+    }
+}

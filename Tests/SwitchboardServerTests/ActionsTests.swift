@@ -61,6 +61,8 @@ struct ActionsTests {
                 let schema = try #require(ActionCatalog.intercom.action(named: action)?.output.schema)
                 let violations = InputSchema.violations(of: output, against: schema, at: "output")
                 #expect(violations.isEmpty, "\(action): \(violations.map { "\($0.field) \($0.detail)" })")
+                // The message, rendered from only the members it reads, is the one the whole result renders.
+                #expect(body["message"] as? String == ActionCatalog.intercom.message(for: action, output: output), "\(action)")
                 return body
             }
             let me = try await run("intercom.who_am_i", "{}")

@@ -63,19 +63,31 @@ struct ActionsController: Sendable {
         try reader.finish()
         let name = try context.parameters.require("name"), integrationID = try context.parameters.require("id")
         let checkedInput = input, workspace = context.workspace
-        let runIt: @Sendable () async throws -> JSONValue = {
-            let outcome = try await executor.run(action: name, integrationID: integrationID, workspaceID: workspace.id, input: checkedInput, userID: userID,
-                                                 conversationID: conversationID, resume: resume)
-            var body: [String: JSONValue] = ["result": outcome.result, "message": .string(outcome.message)]
-            if let requestID = outcome.requestID { body["intercomRequestId"] = .string(requestID) }
-            return .object(body)
+        let runIt: @Sendable () async throws -> Data = {
+            Self.body(of: try await executor.run(action: name, integrationID: integrationID, workspaceID: workspace.id, input: checkedInput,
+                                                 userID: userID, conversationID: conversationID, resume: resume))
         }
         guard let idempotencyKey, let action = executor.catalog.action(named: name),
               case .object(let values) = input, !action.isRead(input: values) else {
-            return JSONResponse.make(try await runIt())
+            return JSONResponse.make(json: try await runIt())
         }
         return JSONResponse.make(try await once(key: idempotencyKey, workspace: context.workspace, integrationID: integrationID,
-                                                request: .object(["action": .string(name), "input": input, "user": .optional(userID)]), runIt))
+                                                request: .object(["action": .string(name), "input": input, "user": .optional(userID)])) {
+            JSONValue.parse(try await runIt()) ?? .null
+        })
+    }
+
+    /// `{"intercomRequestId", "message", "result"}`, keys sorted as in every response; the result goes in as the
+    /// JSON text it already is.
+    static func body(of outcome: ActionExecutor.Outcome) -> Data {
+        var head: [String: JSONValue] = ["message": .string(outcome.message)]
+        if let requestID = outcome.requestID { head["intercomRequestId"] = .string(requestID) }
+        var body = JSONValue.object(head).jsonData()
+        body.removeLast()  // the head's closing brace
+        body.append(contentsOf: #","result":"#.utf8)
+        body.append(outcome.resultJSON)
+        body.append(UInt8(ascii: "}"))
+        return body
     }
 
     /// Problems after which Intercom saw, or may have seen, the write: their outcome stands for the key.

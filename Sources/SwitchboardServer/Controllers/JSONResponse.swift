@@ -5,10 +5,12 @@ import SwitchboardCore
 /// JSON bodies built from `JSONValue`, so what a response holds is spelled out field by field.
 enum JSONResponse {
     static func make(_ value: JSONValue, status: HTTPResponse.Status = .ok) -> Response {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        let data = (try? encoder.encode(value)) ?? Data("{}".utf8)
-        return Response(status: status, headers: [.contentType: "application/json; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
+        make(json: value.jsonData(), status: status)
+    }
+
+    /// A body that is JSON text already.
+    static func make(json data: Data, status: HTTPResponse.Status = .ok) -> Response {
+        Response(status: status, headers: [.contentType: "application/json; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
     }
 
     static func list(_ items: [JSONValue]) -> Response {
