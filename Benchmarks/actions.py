@@ -11,6 +11,8 @@ decrypts the token, validates the input, paces the call and records the run in t
 import base64, html, http.client, json, os, re, shutil, socket, subprocess, sys, tempfile, time, urllib.parse
 
 binary, seconds = sys.argv[1], int(sys.argv[2])
+floor_binary = sys.argv[3] if len(sys.argv) > 3 else None
+rounds = int(os.environ.get("BENCH_ROUNDS", "3"))
 work = tempfile.mkdtemp(prefix="switchboard-bench-")
 processes = []
 
@@ -56,7 +58,27 @@ def hidden_fields(page):
     return [(name, html.unescape(value)) for name, value in re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', page)]
 
 
-def wrk(name, port, path, method="GET", body=None, headers=None):
+def cpu_seconds(pids):
+    """User + system CPU time so far of these processes and their children (nginx's workers)."""
+    total, seen, queue = 0.0, set(), list(pids)
+    while queue:
+        pid = queue.pop()
+        if pid in seen:
+            continue
+        seen.add(pid)
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+            with open(f"/proc/{pid}/task/{pid}/children") as f:
+                queue += [int(child) for child in f.read().split()]
+        except OSError:
+            pass
+    return total
+
+
+def wrk(name, port, path, method="GET", body=None, headers=None, front=(), sandbox_pid=None):
+    """One wrk run; also the CPU time per request of the process in front of the sandbox, and of the sandbox."""
     lua = f'wrk.method = "{method}"\nwrk.headers["Accept"] = "application/json"\n'
     for key, value in (headers or {}).items():
         lua += f'wrk.headers["{key}"] = "{value}"\n'
@@ -69,9 +91,12 @@ def wrk(name, port, path, method="GET", body=None, headers=None):
         f.write(lua)
     url = f"http://127.0.0.1:{port}{path}"
     subprocess.run(["wrk", "-t1", "-c16", "-d2s", "-s", script, url], capture_output=True)
+    front_before, sandbox_before = cpu_seconds(front), cpu_seconds([sandbox_pid] if sandbox_pid else [])
     out = subprocess.run(["wrk", "-t1", "-c16", f"-d{seconds}s", "--latency", "-s", script, url], capture_output=True, text=True)
+    front_cpu, sandbox_cpu = cpu_seconds(front) - front_before, cpu_seconds([sandbox_pid] if sandbox_pid else []) - sandbox_before
     text = out.stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))
+    requests = int(re.search(r"(\d+) requests in", text).group(1))
 
     def percentile(p):
         value, unit = re.search(rf"\s{p}%\s+([\d.]+)(us|ms|s)", text).groups()
@@ -82,7 +107,14 @@ def wrk(name, port, path, method="GET", body=None, headers=None):
     socket_errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
     if socket_errors:
         errors += sum(int(n) for n in socket_errors.groups())
-    return name, rps, percentile(50), percentile(99), errors
+    per_request = lambda cpu: cpu * 1e6 / requests if requests else 0.0
+    return dict(name=name, rps=rps, p50=percentile(50), p99=percentile(99), errors=errors,
+                front_us=per_request(front_cpu) if front else None, sandbox_us=per_request(sandbox_cpu) if sandbox_pid else None)
+
+
+def median(values):
+    values = sorted(values)
+    return values[len(values) // 2]
 
 
 try:
@@ -169,18 +201,47 @@ http {{
             raise SystemExit("nginx did not start")
         time.sleep(0.1)
 
-    results = [
-        wrk("sandbox direct", sandbox_port, f"/contacts/{contact}", headers=bearer),
-        wrk("nginx + bearer header", nginx_port, f"/contacts/{contact}"),
-        wrk("switchboard get_contact", serve_port, f"/v1/integrations/{integration_id}/actions/intercom.get_contact", "POST",
-            {"input": {"contact_id": contact}}, admin),
+    sandbox_pid, serve_pid, nginx_pid = processes[0].pid, processes[1].pid, processes[-1].pid
+    targets = [
+        ("sandbox direct", sandbox_port, f"/contacts/{contact}", "GET", None, bearer, ()),
+        ("nginx + bearer header", nginx_port, f"/contacts/{contact}", "GET", None, None, (nginx_pid,)),
+        ("switchboard get_contact", serve_port, f"/v1/integrations/{integration_id}/actions/intercom.get_contact", "POST",
+         {"input": {"contact_id": contact}}, admin, (serve_pid,)),
     ]
+    if floor_binary:
+        # The same proxy as nginx's, on Switchboard's stack (Hummingbird + AsyncHTTPClient) with nothing else.
+        floor_port = free_port()
+        processes.append(subprocess.Popen([floor_binary, str(floor_port), sandbox, token], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        deadline = time.time() + 10
+        while True:
+            try:
+                if http_call(floor_port, "GET", f"/contacts/{contact}")[0] == 200:
+                    break
+            except OSError:
+                pass
+            if time.time() > deadline:
+                raise SystemExit("the stack-floor proxy did not start")
+            time.sleep(0.1)
+        targets.append(("stack floor (HB + AHC)", floor_port, f"/contacts/{contact}", "GET", None, None, (processes[-1].pid,)))
     if os.environ.get("BENCH_DIAGNOSE"):
         # Where the time goes: the server alone, then an admin read (key check and one query).
-        results += [
-            wrk("serve GET /health", serve_port, "/health"),
-            wrk("serve GET integration", serve_port, f"/v1/integrations/{integration_id}", headers=admin),
+        targets += [
+            ("serve GET /health", serve_port, "/health", "GET", None, None, (serve_pid,)),
+            ("serve GET integration", serve_port, f"/v1/integrations/{integration_id}", "GET", None, admin, (serve_pid,)),
         ]
+    # Rounds, each target in turn, so that a slow spell of the machine touches every target alike; medians reported.
+    runs = {target[0]: [] for target in targets}
+    for _ in range(rounds):
+        for name, port, path, method, body, headers, front in targets:
+            runs[name].append(wrk(name, port, path, method, body, headers, front, sandbox_pid))
+    results = []
+    for name, measured in runs.items():
+        summary = {key: median([m[key] for m in measured]) for key in ("rps", "p50", "p99")}
+        summary["errors"] = sum(m["errors"] for m in measured)
+        for key in ("front_us", "sandbox_us"):
+            values = [m[key] for m in measured if m[key] is not None]
+            summary[key] = median(values) if values else None
+        results.append(dict(name=name, **summary))
 finally:
     for process in reversed(processes):
         process.terminate()
@@ -190,11 +251,19 @@ finally:
             process.kill()
     shutil.rmtree(work, ignore_errors=True)
 
-print(f"actions benchmark: GET one contact of 10,000; wrk 1 thread x 16 connections, {seconds}s each, {os.cpu_count()} cores")
-print(f"{'':26}{'req/s':>10}{'p50':>10}{'p99':>10}{'errors':>8}{'vs nginx':>10}")
-nginx = results[1]
-for name, rps, p50, p99, errors in results:
-    print(f"{name:26}{rps:10.0f}{p50:8.2f}ms{p99:8.2f}ms{errors:8d}{rps / nginx[1]:9.2f}x")
-direct, switchboard = results[0], results[2]
-print(f"switchboard: {switchboard[1] / nginx[1]:.2f}x nginx's throughput (target >= 0.80); "
-      f"p99 added over the direct call {switchboard[3] - direct[3]:+.2f} ms, over nginx {switchboard[3] - nginx[3]:+.2f} ms (target < 2 ms)")
+print(f"actions benchmark: GET one contact of 10,000; wrk 1 thread x 16 connections; {rounds} rounds of {seconds}s per target, "
+      f"medians; {os.cpu_count()} cores")
+print(f"{'':26}{'req/s':>9}{'p50':>10}{'p99':>10}{'errors':>8}{'vs nginx':>10}{'proxy CPU':>12}{'sandbox CPU':>13}")
+by_name = {r["name"]: r for r in results}
+nginx, direct, switchboard = by_name["nginx + bearer header"], by_name["sandbox direct"], by_name["switchboard get_contact"]
+for r in results:
+    front = f"{r['front_us']:8.0f} µs" if r["front_us"] is not None else ""
+    print(f"{r['name']:26}{r['rps']:9.0f}{r['p50']:8.2f}ms{r['p99']:8.2f}ms{r['errors']:8d}{r['rps'] / nginx['rps']:9.2f}x"
+          f"{front:>12}{r['sandbox_us']:10.0f} µs")
+print("(CPU: time the process in front of the sandbox, and the sandbox, spent per request)")
+floor = by_name.get("stack floor (HB + AHC)")
+if floor:
+    print(f"the stack floor reaches {floor['rps'] / nginx['rps']:.2f}x nginx; switchboard reaches {switchboard['rps'] / floor['rps']:.2f}x the floor, "
+          f"spending {switchboard['front_us'] / floor['front_us']:.1f}x its CPU per request")
+print(f"switchboard: {switchboard['rps'] / nginx['rps']:.2f}x nginx's throughput (target >= 0.80); "
+      f"p99 added over the direct call {switchboard['p99'] - direct['p99']:+.2f} ms, over nginx {switchboard['p99'] - nginx['p99']:+.2f} ms (target < 2 ms)")

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Throughput and latency of running intercom.get_contact through Switchboard, against two baselines measured
 # in the same run: the same Intercom call sent to the sandbox directly, and through an nginx reverse proxy
-# that adds the bearer token (the least any proxy holding the token must do).
+# that adds the bearer token (the least any proxy holding the token must do); and the floor of our own stack: the
+# same proxy written with Hummingbird and AsyncHTTPClient and nothing else (Benchmarks/StackFloor).
 # Usage: Benchmarks/actions.sh [SECONDS]   (release build; each target runs SECONDS, default 10)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,4 +16,6 @@ if [ ${#missing[@]} -gt 0 ]; then
   (service nginx stop || true) >/dev/null 2>&1
 fi
 swift build -c release --product switchboard >&2
-exec python3 Benchmarks/actions.py "$(swift build -c release --show-bin-path)/switchboard" "${1:-10}"
+swift build -c release --product stack-floor-proxy >&2
+bin="$(swift build -c release --show-bin-path)"
+exec python3 Benchmarks/actions.py "$bin/switchboard" "${1:-10}" "$bin/stack-floor-proxy"

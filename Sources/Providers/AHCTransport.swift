@@ -9,10 +9,20 @@ public struct AHCTransport: HTTPTransport {
     let client: HTTPClient
     let maxBodyBytes: Int
 
-    public init(client: HTTPClient = .shared, maxBodyBytes: Int = 8 << 20) {
+    public init(client: HTTPClient = AHCTransport.sharedClient, maxBodyBytes: Int = 8 << 20) {
         self.client = client
         self.maxBodyBytes = maxBodyBytes
     }
+
+    /// `HTTPClient.shared`'s settings, with up to 32 HTTP/1.1 connections per host rather than 8: assistants' calls
+    /// to Intercom arrive together, and a call waiting for a pooled connection costs CPU as well as time
+    /// (Benchmarks/actions.sh: the bare proxy went from 3,900 to 5,000 requests/s with 16 callers).
+    /// Lives as long as the process, as `HTTPClient.shared` does.
+    public static let sharedClient: HTTPClient = {
+        var configuration = HTTPClient.Configuration.singletonConfiguration
+        configuration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 32)
+        return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
+    }()
 
     public func send(_ request: OutboundRequest) async throws -> OutboundResponse {
         var outbound = HTTPClientRequest(url: request.url.absoluteString)

@@ -56,3 +56,31 @@ struct HexTests {
         #expect(Digest.sha256Hex("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
     }
 }
+
+@Suite("Header names and random bytes")
+struct HeaderNameAndRandomTests {
+    @Test("header names match whatever their ASCII case, and nothing else matches")
+    func headerNames() {
+        #expect(HeaderName.equal("x-ratelimit-reset", "X-RateLimit-Reset"))
+        #expect(HeaderName.equal("", ""))
+        #expect(!HeaderName.equal("X-RateLimit-Reset", "X-RateLimit-Remaining"))
+        #expect(!HeaderName.equal("X-Request-Id", "X-Request-I"))
+        // Pairs 0x20 apart that are not letters are different characters.
+        #expect(!HeaderName.equal("[", "{"))
+        #expect(!HeaderName.equal("@", "`"))
+        #expect(!HeaderName.equal("0", "\u{10}"))
+        let headers = [(name: "content-type", value: "application/json"), (name: "X-RateLimit-Remaining", value: "7")]
+        #expect(OutboundResponse(status: 200, headers: headers).header("Content-Type") == "application/json")
+        #expect(OutboundResponse(status: 200, headers: headers).header("x-ratelimit-remaining") == "7")
+        #expect(OutboundResponse(status: 200, headers: headers).header("X-RateLimit-Reset") == nil)
+    }
+
+    @Test("random bytes: exactly as many as asked, and not the same twice")
+    func randomBytes() {
+        for count in [0, 1, 7, 8, 9, 12, 16, 31, 32, 33] {
+            #expect(SecureRandom.bytes(count).count == count)
+        }
+        #expect(SecureRandom.bytes(32) != SecureRandom.bytes(32))
+        #expect(Set((0..<64).map { _ in SecureRandom.bytes(1)[0] }).count > 1)
+    }
+}

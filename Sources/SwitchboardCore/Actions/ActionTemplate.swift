@@ -56,11 +56,14 @@ public enum RequestRendering {
         public var body: JSONValue?
     }
 
+    /// What may stand unescaped in one path segment.
+    static let pathSegmentAllowed = CharacterSet.urlPathAllowed.subtracting(CharacterSet(charactersIn: "/?#"))
+
     public static func render(_ template: ActionTemplate.RequestTemplate, input: [String: JSONValue]) -> Rendered {
         var path = template.path
-        for (name, value) in input {
+        for (name, value) in input where path.contains("{\(name)}") {
             let text = value.stringValue ?? value.numberValue.map { InputSchema.format($0) } ?? ""
-            let escaped = text.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed.subtracting(CharacterSet(charactersIn: "/?#"))) ?? text
+            let escaped = text.addingPercentEncoding(withAllowedCharacters: pathSegmentAllowed) ?? text
             path = path.replacingOccurrences(of: "{\(name)}", with: escaped)
         }
         var items: [URLQueryItem] = []

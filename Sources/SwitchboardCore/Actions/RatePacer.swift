@@ -66,7 +66,7 @@ public final class RatePacer: @unchecked Sendable {
 
     /// Learns from response headers, when they carry a rate limit.
     public func observe(_ key: String, headers: [(name: String, value: String)]) {
-        func header(_ name: String) -> String? { headers.first { $0.name.caseInsensitiveCompare(name) == .orderedSame }?.value }
+        func header(_ name: String) -> String? { HeaderName.value(of: name, in: headers) }
         guard let remaining = header("X-RateLimit-Remaining").flatMap(Int.init),
               let reset = header("X-RateLimit-Reset").flatMap(TimeInterval.init) else { return }
         observe(key, limitPerMinute: header("X-RateLimit-Limit").flatMap(Int.init), remaining: remaining, reset: reset)

@@ -16,9 +16,7 @@ public struct OutboundRequest: Sendable {
         self.timeout = timeout
     }
 
-    public func header(_ name: String) -> String? {
-        headers.first { $0.name.lowercased() == name.lowercased() }?.value
-    }
+    public func header(_ name: String) -> String? { HeaderName.value(of: name, in: headers) }
 }
 
 public struct OutboundResponse: Sendable {
@@ -32,8 +30,20 @@ public struct OutboundResponse: Sendable {
         self.body = body
     }
 
-    public func header(_ name: String) -> String? {
-        headers.first { $0.name.lowercased() == name.lowercased() }?.value
+    public func header(_ name: String) -> String? { HeaderName.value(of: name, in: headers) }
+}
+
+/// Header names compare without regard to ASCII case (RFC 9110 §5.1), here without allocating: the executor looks up
+/// several in every Intercom response.
+public enum HeaderName {
+    public static func value(of name: String, in headers: [(name: String, value: String)]) -> String? {
+        headers.first { equal($0.name, name) }?.value
+    }
+
+    public static func equal(_ a: String, _ b: String) -> Bool {
+        a.utf8.count == b.utf8.count && zip(a.utf8, b.utf8).allSatisfy { x, y in
+            x == y || (x ^ y == 0x20 && (0x61...0x7A).contains(x | 0x20))
+        }
     }
 }
 

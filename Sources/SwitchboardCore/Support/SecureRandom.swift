@@ -5,8 +5,14 @@ import Foundation
 public enum SecureRandom {
     /// `byteCount` random bytes from the system CSPRNG.
     public static func bytes(_ byteCount: Int) -> [UInt8] {
+        // Eight bytes per draw: each draw is a system call.
         var generator = SystemRandomNumberGenerator()
-        return (0..<byteCount).map { _ in UInt8.random(in: .min ... .max, using: &generator) }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(byteCount + 7)
+        while bytes.count < byteCount {
+            withUnsafeBytes(of: generator.next() as UInt64) { bytes.append(contentsOf: $0) }
+        }
+        return Array(bytes.prefix(byteCount))
     }
 
     /// A base64url string (no padding) carrying `byteCount` random bytes; 32 bytes = 256 bits.

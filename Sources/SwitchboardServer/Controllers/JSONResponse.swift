@@ -21,7 +21,7 @@ enum JSONResponse {
 extension JSONValue {
     static func time(_ date: Date?) -> JSONValue {
         guard let date else { return .null }
-        return .string(ISO8601DateFormatter().string(from: date))
+        return .string(date.formatted(.iso8601))
     }
 
     static func optional(_ string: String?) -> JSONValue { string.map(JSONValue.string) ?? .null }

@@ -62,10 +62,11 @@ struct RequestLogMiddleware<Context: RequestContext>: RouterMiddleware {
 
     private func log(_ request: Request, context: Context, status: Int, start: ContinuousClock.Instant) {
         let elapsed = ContinuousClock.now - start
-        let milliseconds = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
+        // Tenths of a millisecond, without String(format:), which costs microseconds on Linux.
+        let tenths = elapsed.components.seconds * 10_000 + elapsed.components.attoseconds / 100_000_000_000_000
         context.logger.info("request", metadata: [
             "method": "\(request.method)", "path": "\(Self.redactedPath(request.uri.path))", "status": "\(status)",
-            "ms": "\(String(format: "%.1f", milliseconds))",
+            "ms": "\(tenths / 10).\(tenths % 10)",
         ])
     }
 
