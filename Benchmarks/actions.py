@@ -77,7 +77,7 @@ def cpu_seconds(pids):
     return total
 
 
-def wrk(name, port, path, method="GET", body=None, headers=None, front=(), sandbox_pid=None):
+def wrk(name, port, path, method="GET", body=None, headers=None, front=(), sandbox_pid=None, connections=16):
     """One wrk run; also the CPU time per request of the process in front of the sandbox, and of the sandbox."""
     lua = f'wrk.method = "{method}"\nwrk.headers["Accept"] = "application/json"\n'
     for key, value in (headers or {}).items():
@@ -90,9 +90,9 @@ def wrk(name, port, path, method="GET", body=None, headers=None, front=(), sandb
     with open(script, "w") as f:
         f.write(lua)
     url = f"http://127.0.0.1:{port}{path}"
-    subprocess.run(["wrk", "-t1", "-c16", "-d2s", "-s", script, url], capture_output=True)
+    subprocess.run(["wrk", "-t1", f"-c{connections}", "-d2s", "-s", script, url], capture_output=True)
     front_before, sandbox_before = cpu_seconds(front), cpu_seconds([sandbox_pid] if sandbox_pid else [])
-    out = subprocess.run(["wrk", "-t1", "-c16", f"-d{seconds}s", "--latency", "-s", script, url], capture_output=True, text=True)
+    out = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", script, url], capture_output=True, text=True)
     front_cpu, sandbox_cpu = cpu_seconds(front) - front_before, cpu_seconds([sandbox_pid] if sandbox_pid else []) - sandbox_before
     text = out.stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))
@@ -234,6 +234,11 @@ http {{
     for _ in range(rounds):
         for name, port, path, method, body, headers, front in targets:
             runs[name].append(wrk(name, port, path, method, body, headers, front, sandbox_pid))
+    # One connection: each call's own latency, without waiting behind others.
+    single = {target[0]: [] for target in targets[:4]}
+    for _ in range(rounds):
+        for name, port, path, method, body, headers, front in targets[:4]:
+            single[name].append(wrk(name, port, path, method, body, headers, front, sandbox_pid, connections=1))
     results = []
     for name, measured in runs.items():
         summary = {key: median([m[key] for m in measured]) for key in ("rps", "p50", "p99")}
@@ -265,5 +270,14 @@ floor = by_name.get("stack floor (HB + AHC)")
 if floor:
     print(f"the stack floor reaches {floor['rps'] / nginx['rps']:.2f}x nginx; switchboard reaches {switchboard['rps'] / floor['rps']:.2f}x the floor, "
           f"spending {switchboard['front_us'] / floor['front_us']:.1f}x its CPU per request")
+print()
+print("one connection (no queueing): each call's own latency")
+print(f"{'':26}{'req/s':>9}{'p50':>10}{'p99':>10}{'p50 over nginx':>16}{'p99 over nginx':>16}")
+single_nginx = median([m["p50"] for m in single["nginx + bearer header"]]), median([m["p99"] for m in single["nginx + bearer header"]])
+for name, measured in single.items():
+    rps, p50, p99 = (median([m[key] for m in measured]) for key in ("rps", "p50", "p99"))
+    print(f"{name:26}{rps:9.0f}{p50:8.2f}ms{p99:8.2f}ms{p50 - single_nginx[0]:+14.2f}ms{p99 - single_nginx[1]:+14.2f}ms")
+print()
 print(f"switchboard: {switchboard['rps'] / nginx['rps']:.2f}x nginx's throughput (target >= 0.80); "
-      f"p99 added over the direct call {switchboard['p99'] - direct['p99']:+.2f} ms, over nginx {switchboard['p99'] - nginx['p99']:+.2f} ms (target < 2 ms)")
+      f"p99 added over the direct call {switchboard['p99'] - direct['p99']:+.2f} ms, over nginx {switchboard['p99'] - nginx['p99']:+.2f} ms (target < 2 ms); "
+      f"with one connection, over nginx {median([m['p99'] for m in single['switchboard get_contact']]) - single_nginx[1]:+.2f} ms")
