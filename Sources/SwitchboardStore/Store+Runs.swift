@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import SQLKit
 import SwitchboardCore
+import Synchronization
 
 /// One action execution, as the audit log keeps it: never tokens, inputs or outputs.
 public struct RunRecord: Sendable, Equatable, Codable {
@@ -34,31 +35,39 @@ public struct RunRecord: Sendable, Equatable, Codable {
 
 /// Runs waiting to be written: recording one is a memory append, and they reach the database together,
 /// at most `delay` later, in one statement. Reading the log, and shutting down, write them first.
-actor RunBuffer {
+/// A lock rather than an actor: recording happens on every action call, and must not be a hop.
+final class RunBuffer: Sendable {
     static let delay: Duration = .milliseconds(100)
     static let batch = 200
 
-    private var pending: [RunRecord] = []
-    private var scheduled = false
+    private struct State {
+        var pending: [RunRecord] = []
+        var scheduled = false
+    }
+    private let state = Mutex(State())
 
     /// Adds a run; true when the caller should schedule a flush.
     func add(_ run: RunRecord) -> Bool {
-        pending.append(run)
-        defer { scheduled = true }
-        return !scheduled
+        state.withLock { state in
+            state.pending.append(run)
+            defer { state.scheduled = true }
+            return !state.scheduled
+        }
     }
 
     func take() -> [RunRecord] {
-        scheduled = false
-        defer { pending.removeAll(keepingCapacity: true) }
-        return pending
+        state.withLock { state in
+            state.scheduled = false
+            defer { state.pending.removeAll(keepingCapacity: true) }
+            return state.pending
+        }
     }
 }
 
 extension Store {
     /// Records a run; it is written within `RunBuffer.delay`, or before the log is next read.
     public func insert(_ run: RunRecord) async throws {
-        guard await runBuffer.add(run) else { return }
+        guard runBuffer.add(run) else { return }
         Task {
             try? await Task.sleep(for: RunBuffer.delay)
             await flushRuns()
@@ -67,7 +76,7 @@ extension Store {
 
     /// Writes the buffered runs now.
     public func flushRuns() async {
-        let runs = await runBuffer.take()
+        let runs = runBuffer.take()
         guard !runs.isEmpty else { return }
         do {
             try await database.withConnection { db in
