@@ -43,14 +43,16 @@ def http_call(port, method, path, body=None, headers=None, form=None):
     return response.status, response.getheader("Location"), parsed
 
 
-def wait_for(port, name):
-    deadline = time.time() + 120
+def wait_for(port, name, path="/health", seconds=120):
+    """Until GET path answers 200."""
+    deadline = time.time() + seconds
     while time.time() < deadline:
         try:
-            if http_call(port, "GET", "/health")[0] == 200:
+            if http_call(port, "GET", path)[0] == 200:
                 return
         except OSError:
-            time.sleep(0.1)
+            pass
+        time.sleep(0.1)
     raise SystemExit(f"{name} did not start")
 
 
@@ -190,16 +192,7 @@ http {{
     nginx_binary = shutil.which("nginx") or "/usr/sbin/nginx"
     processes.append(subprocess.Popen([nginx_binary, "-p", f"{work}/nginx", "-c", f"{work}/nginx/nginx.conf"],
                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-    deadline = time.time() + 10
-    while True:
-        try:
-            if http_call(nginx_port, "GET", f"/contacts/{contact}")[0] == 200:
-                break
-        except OSError:
-            pass
-        if time.time() > deadline:
-            raise SystemExit("nginx did not start")
-        time.sleep(0.1)
+    wait_for(nginx_port, "nginx", f"/contacts/{contact}", seconds=10)
 
     sandbox_pid, serve_pid, nginx_pid = processes[0].pid, processes[1].pid, processes[-1].pid
     targets = [
@@ -213,16 +206,7 @@ http {{
         floor_port = free_port()
         processes.append(subprocess.Popen([floor_binary, str(floor_port), sandbox, token, f"/contacts/{contact}"],
                                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-        deadline = time.time() + 10
-        while True:
-            try:
-                if http_call(floor_port, "GET", f"/contacts/{contact}")[0] == 200:
-                    break
-            except OSError:
-                pass
-            if time.time() > deadline:
-                raise SystemExit("the stack-floor proxy did not start")
-            time.sleep(0.1)
+        wait_for(floor_port, "the stack-floor proxy", f"/contacts/{contact}", seconds=10)
         targets.append(("stack floor (HB + AHC)", floor_port, f"/contacts/{contact}", "GET", None, None, (processes[-1].pid,)))
         # The same floor for a request shaped like Switchboard's: a POST whose JSON body is read.
         targets.append(("stack floor, POST shape", floor_port, f"/v1/integrations/{integration_id}/actions/intercom.get_contact", "POST",
