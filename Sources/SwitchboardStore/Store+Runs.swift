@@ -33,6 +33,19 @@ public struct RunRecord: Sendable, Equatable, Codable {
     }
 }
 
+extension RunRecord {
+    static let columns = ["id", "workspace_id", "integration_id", "action", "end_user_id", "started_at_ms", "duration_ms", "outcome",
+                          "http_status", "provider_request_id"]
+
+    /// The values of `columns`, bound one by one: a batch mixes runs with and without an end user or a request id, which
+    /// `models()` refuses (it wants every model to encode the same columns), and binding skips `Codable` for each row.
+    var row: [any SQLExpression] {
+        func optional(_ value: String?) -> any SQLExpression { value.map { SQLBind($0) } ?? SQLLiteral.null }
+        return [SQLBind(id), SQLBind(workspace_id), SQLBind(integration_id), SQLBind(action), optional(end_user_id), SQLBind(started_at_ms),
+                SQLBind(duration_ms), SQLBind(outcome), SQLBind(http_status), optional(provider_request_id)]
+    }
+}
+
 /// Runs waiting to be written: recording one is a memory append, and they reach the database together,
 /// at most `delay` later, in one statement. Reading the log, and shutting down, write them first.
 /// A lock rather than an actor: recording happens on every action call, and must not be a hop.
@@ -81,7 +94,9 @@ extension Store {
         do {
             try await database.withConnection { db in
                 for start in stride(from: 0, to: runs.count, by: RunBuffer.batch) {
-                    try await db.insert(into: "runs").models(Array(runs[start..<min(runs.count, start + RunBuffer.batch)])).run()
+                    var insert = db.insert(into: "runs").columns(RunRecord.columns)
+                    for run in runs[start..<min(runs.count, start + RunBuffer.batch)] { insert = insert.values(run.row) }
+                    try await insert.run()
                 }
             }
         } catch {

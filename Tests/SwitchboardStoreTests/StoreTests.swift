@@ -153,16 +153,20 @@ struct StoreTests {
         }
     }
 
-    @Test("recorded runs reach the database on their own within the batching delay, and all at once", arguments: Backend.available)
+    @Test("recorded runs reach the database on their own within the batching delay, and all at once, with or without an end user and request id",
+          arguments: Backend.available)
     func runsAreWrittenInBatches(backend: Backend) async throws {
         try await TestStore.with(backend) { test in
             let workspace = try await test.store.makeWorkspace()
             func count() async throws -> Int {
                 try await test.store.database.withConnection { db in try await db.select().column("id").from("runs").all().count }
             }
+            // One batch mixes what real traffic mixes: per-user and shared runs, answered and failed ones.
             for index in 0..<250 {
                 try await test.store.insert(RunRecord(id: "run_\(index)", workspaceID: workspace.id, integrationID: "int_x", action: "intercom.who_am_i",
-                                                      endUserID: nil, startedAtMs: Int64(index), durationMs: 1, outcome: "ok", httpStatus: 200, providerRequestID: nil))
+                                                      endUserID: index % 2 == 0 ? nil : "user-\(index)", startedAtMs: Int64(index), durationMs: 1,
+                                                      outcome: index % 3 == 0 ? "provider_error" : "ok", httpStatus: index % 3 == 0 ? 502 : 200,
+                                                      providerRequestID: index % 3 == 0 ? nil : "req-\(index)"))
             }
             var written = 0
             for _ in 0..<50 where written < 250 {
@@ -170,6 +174,11 @@ struct StoreTests {
                 written = try await count()
             }
             #expect(written == 250, "written without anyone reading the log, in batches under the bind limit")
+            let runs = try await test.store.runs(workspaceID: workspace.id, integrationID: nil, limit: 300, before: nil)
+            let run7 = try #require(runs.first { $0.id == "run_7" })
+            #expect(run7.end_user_id == "user-7" && run7.provider_request_id == "req-7")
+            let run6 = try #require(runs.first { $0.id == "run_6" })
+            #expect(run6.end_user_id == nil && run6.provider_request_id == nil && run6.outcome == "provider_error")
         }
     }
 
