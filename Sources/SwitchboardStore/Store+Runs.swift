@@ -51,6 +51,7 @@ extension RunRecord {
 /// A lock rather than an actor: recording happens on every action call, and must not be a hop.
 final class RunBuffer: Sendable {
     static let delay: Duration = .milliseconds(100)
+    static let retryDelay: Duration = .seconds(1)
     static let batch = 200
 
     private struct State {
@@ -75,6 +76,21 @@ final class RunBuffer: Sendable {
             return state.pending
         }
     }
+
+    /// How many runs wait at most while the database refuses them; beyond it the oldest are let go.
+    static let maxPending = 10_000
+
+    /// Puts back runs that could not be written, before any recorded since; returns how many had to be let go
+    /// and whether the caller should schedule the retry.
+    func putBack(_ runs: [RunRecord]) -> (dropped: Int, schedule: Bool) {
+        state.withLock { state in
+            state.pending.insert(contentsOf: runs, at: 0)
+            let dropped = max(0, state.pending.count - Self.maxPending)
+            state.pending.removeFirst(dropped)
+            defer { state.scheduled = true }
+            return (dropped, !state.scheduled)
+        }
+    }
 }
 
 extension Store {
@@ -87,20 +103,33 @@ extension Store {
         }
     }
 
-    /// Writes the buffered runs now.
+    /// Writes the buffered runs now. Runs the database refuses are kept and tried again a second later
+    /// (a run already written is not written twice).
     public func flushRuns() async {
         let runs = runBuffer.take()
         guard !runs.isEmpty else { return }
+        var written = 0
         do {
-            try await database.withConnection { db in
-                for start in stride(from: 0, to: runs.count, by: RunBuffer.batch) {
-                    var insert = db.insert(into: "runs").columns(RunRecord.columns)
-                    for run in runs[start..<min(runs.count, start + RunBuffer.batch)] { insert = insert.values(run.row) }
+            while written < runs.count {
+                let batch = runs[written..<min(runs.count, written + RunBuffer.batch)]
+                try await database.withConnection { db in
+                    var insert = db.insert(into: "runs").columns(RunRecord.columns).ignoringConflicts(with: ["id"])
+                    for run in batch { insert = insert.values(run.row) }
                     try await insert.run()
                 }
+                written += batch.count
             }
         } catch {
-            logger.error("recording runs failed", metadata: ["runs": "\(runs.count)", "error.type": "\(type(of: error))"])
+            let (dropped, schedule) = runBuffer.putBack(Array(runs[written...]))
+            logger.error("recording runs failed; they are kept and tried again", metadata: [
+                "runs": "\(runs.count - written)", "dropped": "\(dropped)", "error.type": "\(type(of: error))",
+            ])
+            if schedule {
+                Task {
+                    try? await Task.sleep(for: RunBuffer.retryDelay)
+                    await flushRuns()
+                }
+            }
         }
     }
 

@@ -2,7 +2,7 @@ import Foundation
 import Logging
 import SQLKit
 import SwitchboardCore
-import SwitchboardStore
+@testable import SwitchboardStore
 import SwitchboardTestSupport
 import Testing
 
@@ -180,6 +180,45 @@ struct StoreTests {
             let run6 = try #require(runs.first { $0.id == "run_6" })
             #expect(run6.end_user_id == nil && run6.provider_request_id == nil && run6.outcome == "provider_error")
         }
+    }
+
+    @Test("runs the database refuses are kept and written once it takes them again, each once", arguments: Backend.available)
+    func runsSurviveARefusingDatabase(backend: Backend) async throws {
+        try await TestStore.with(backend) { test in
+            let workspace = try await test.store.makeWorkspace()
+            func run(_ index: Int) -> RunRecord {
+                RunRecord(id: "run_\(index)", workspaceID: workspace.id, integrationID: "int_x", action: "intercom.who_am_i", endUserID: nil,
+                          startedAtMs: Int64(index), durationMs: 1, outcome: "ok", httpStatus: 200, providerRequestID: "req-\(index)")
+            }
+            // The table is away: the first flush fails.
+            try await test.store.database.withConnection { db in try await db.raw("ALTER TABLE runs RENAME TO runs_away").run() }
+            for index in 0..<30 { try await test.store.insert(run(index)) }
+            try await Task.sleep(for: .milliseconds(400))
+            try await test.store.database.withConnection { db in try await db.raw("ALTER TABLE runs_away RENAME TO runs").run() }
+            for index in 30..<40 { try await test.store.insert(run(index)) }
+            // The retry (a second after the failure) writes the kept runs with the new ones; reading flushes any rest.
+            try await Task.sleep(for: .milliseconds(1_300))
+            let runs = try await test.store.runs(workspaceID: workspace.id, integrationID: nil, limit: 100, before: nil)
+            #expect(runs.count == 40)
+            #expect(Set(runs.map(\.id)) == Set((0..<40).map { "run_\($0)" }))
+        }
+    }
+
+    @Test("while the database refuses runs, at most the newest 10,000 wait")
+    func keptRunsAreBounded() {
+        let buffer = RunBuffer()
+        func run(_ index: Int) -> RunRecord {
+            RunRecord(id: "run_\(index)", workspaceID: "ws", integrationID: "int_x", action: "a", endUserID: nil, startedAtMs: Int64(index),
+                      durationMs: 1, outcome: "ok", httpStatus: 200, providerRequestID: nil)
+        }
+        #expect(buffer.add(run(-1)))
+        #expect(!buffer.add(run(-2)), "one flush is scheduled at a time")
+        _ = buffer.take()
+        let (dropped, schedule) = buffer.putBack((0..<RunBuffer.maxPending + 5).map(run))
+        #expect(dropped == 5 && schedule)
+        #expect(!buffer.add(run(99_999)))
+        let kept = buffer.take()
+        #expect(kept.count == RunBuffer.maxPending + 1 && kept.first?.id == "run_5" && kept.last?.id == "run_99999")
     }
 
     @Test("an API key finds its workspace; an unknown key finds nothing; only the hash is stored", arguments: Backend.available)
