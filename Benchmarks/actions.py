@@ -1,12 +1,17 @@
-"""Runs intercom.get_contact through Switchboard, beside the same Intercom call direct and through nginx.
+"""Runs intercom.get_contact through Switchboard, beside the same Intercom call direct, through nginx, and through
+the stack floor (the same proxy as nginx's on Hummingbird + AsyncHTTPClient, with nothing else).
 
 One run starts: the sandbox (10,000 contacts, rate limit out of the way), `switchboard serve` on a fresh
 SQLite file, wired to the sandbox as its Intercom, with an integration authorized through the sandbox's
-real login and consent pages; and nginx on loopback, proxying to the sandbox and adding the bearer header.
-Each target gets the same load (1 wrk thread, 16 connections, N seconds) after a 2-second warm-up.
+real login and consent pages; nginx on loopback, proxying to the sandbox and adding the bearer header; and
+the stack-floor proxy, when its binary is given. Each target gets the same load (1 wrk thread, 16 connections,
+N seconds, after a 2-second warm-up), the targets taking turns for BENCH_ROUNDS rounds (default 3; medians
+reported), then the same with one connection. The CPU time of the process in front of the sandbox, and of the
+sandbox, is read from /proc around each run and divided by the requests served.
 
 Through Switchboard each request also checks the admin API key, loads the integration and connection,
-decrypts the token, validates the input, paces the call and records the run in the audit log.
+decrypts the token, validates the input, paces the call, renders the message and records the run in the audit log.
+Usage: actions.py SWITCHBOARD_BINARY SECONDS [STACK_FLOOR_BINARY]
 """
 import base64, html, http.client, json, os, re, shutil, socket, subprocess, sys, tempfile, time, urllib.parse
 

@@ -3,7 +3,8 @@
 # in the same run: the same Intercom call sent to the sandbox directly, and through an nginx reverse proxy
 # that adds the bearer token (the least any proxy holding the token must do); and the floor of our own stack: the
 # same proxy written with Hummingbird and AsyncHTTPClient and nothing else (Benchmarks/StackFloor).
-# Usage: Benchmarks/actions.sh [SECONDS]   (release build; each target runs SECONDS, default 10)
+# Usage: Benchmarks/actions.sh [SECONDS]   (release build; each run lasts SECONDS, default 10; BENCH_ROUNDS=3 rounds;
+#        BENCH_DIAGNOSE=1 adds serve's /health and an admin read, and prints serve's pid for perf)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 missing=()
