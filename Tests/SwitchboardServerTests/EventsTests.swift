@@ -35,16 +35,30 @@ extension Harness {
         #expect(try await client.call(.post, "/v1/integrations/\(id)/enable", self).status == .ok)
         return (id, secret)
     }
+
+    /// A notify receiver and a per-user integration that notifies it, with its signing secret; the receiver stops after `body`.
+    static func withNotifyingIntegration(
+        _ body: @escaping @Sendable (Harness, any TestClientProtocol, NotifyReceiver, _ integrationID: String, _ secret: String) async throws -> Void
+    ) async throws {
+        let receiver = try await NotifyReceiver.start()
+        do {
+            try await Harness.with { harness, client in
+                let (id, secret) = try await harness.notifyingIntegration(client, receiver)
+                try await body(harness, client, receiver, id, secret)
+            }
+        } catch {
+            await receiver.stop()
+            throw error
+        }
+        await receiver.stop()
+    }
 }
 
 @Suite("Events for assistants")
 struct EventsTests {
     @Test("connecting sends a signed connection.created naming the integration, user and conversation; a tampered body fails the signature")
     func connectionCreated() async throws {
-        let receiver = try await NotifyReceiver.start()
-        defer { Task { await receiver.stop() } }
-        try await Harness.with { harness, client in
-            let (id, secret) = try await harness.notifyingIntegration(client, receiver)
+        try await Harness.withNotifyingIntegration { harness, client, receiver, id, secret in
             #expect(secret.hasPrefix("whsec_"))
             let shown = try await client.call(.get, "/v1/integrations/\(id)", harness)
             #expect(!text(shown).contains(secret), "the secret is shown once, at creation")
@@ -83,10 +97,7 @@ struct EventsTests {
 
     @Test("a failed delivery is tried again on the backoff schedule until it is accepted; 410 stops it; nothing else retries early")
     func retries() async throws {
-        let receiver = try await NotifyReceiver.start()
-        defer { Task { await receiver.stop() } }
-        try await Harness.with { harness, client in
-            let (id, _) = try await harness.notifyingIntegration(client, receiver)
+        try await Harness.withNotifyingIntegration { harness, client, receiver, id, _ in
             receiver.answer(500, 503)
             let url = try await harness.connectLink(client, id, user: "user-a")
             #expect(try await EndUserBrowser(harness: harness, client: client).connect(url).status == .ok)
@@ -129,10 +140,7 @@ struct EventsTests {
 
     @Test("Intercom refusing a user's token sends connection.failed; connecting again sends connection.recovered; another workspace is flagged")
     func failedRecoveredChanged() async throws {
-        let receiver = try await NotifyReceiver.start()
-        defer { Task { await receiver.stop() } }
-        try await Harness.with { harness, client in
-            let (id, _) = try await harness.notifyingIntegration(client, receiver)
+        try await Harness.withNotifyingIntegration { harness, client, receiver, id, _ in
             let browser = EndUserBrowser(harness: harness, client: client)
             #expect(try await browser.connect(try await harness.connectLink(client, id, user: "user-a")).status == .ok)
             let first = try #require(try await harness.store.connection(integrationID: id, endUserID: "user-a"))
@@ -157,10 +165,7 @@ struct EventsTests {
 
     @Test("a refused consent sends connection.failed; rotating the signing secret signs with the new one only")
     func deniedAndRotated() async throws {
-        let receiver = try await NotifyReceiver.start()
-        defer { Task { await receiver.stop() } }
-        try await Harness.with { harness, client in
-            let (id, old) = try await harness.notifyingIntegration(client, receiver)
+        try await Harness.withNotifyingIntegration { harness, client, receiver, id, old in
             let rotated = try object(try await client.call(.post, "/v1/integrations/\(id)/signing-secret", harness))
             let secret = try #require(rotated["signingSecret"] as? String)
             #expect(secret != old)
@@ -181,10 +186,7 @@ struct EventsTests {
 struct ResumeTests {
     @Test("resume:true keeps the call; after the user connects it runs once, even if the callback is hit twice, and action.completed carries the result")
     func resumeRunsOnce() async throws {
-        let receiver = try await NotifyReceiver.start()
-        defer { Task { await receiver.stop() } }
-        try await Harness.with { harness, client in
-            let (id, secret) = try await harness.notifyingIntegration(client, receiver)
+        try await Harness.withNotifyingIntegration { harness, client, receiver, id, secret in
             let call = #"{"input":{"email":"kept@example.com","name":"Kept"},"user":{"id":"user-a","conversationId":"conv-9"},"resume":true}"#
             let response = try await client.call(.post, "/v1/integrations/\(id)/actions/intercom.create_contact", harness, json: call)
             let problem = try expectProblem(response, 409, code: "authorization_required")
@@ -247,10 +249,7 @@ struct ResumeTests {
 struct DisconnectTests {
     @Test("the admin API disconnects a user: revoked at Intercom, tokens deleted, connection.revoked sent, the next action asks to connect")
     func adminDisconnect() async throws {
-        let receiver = try await NotifyReceiver.start()
-        defer { Task { await receiver.stop() } }
-        try await Harness.with { harness, client in
-            let (id, _) = try await harness.notifyingIntegration(client, receiver)
+        try await Harness.withNotifyingIntegration { harness, client, receiver, id, _ in
             #expect(try await EndUserBrowser(harness: harness, client: client).connect(try await harness.connectLink(client, id, user: "user-a")).status == .ok)
             let token = try #require(try await harness.store.connection(integrationID: id, endUserID: "user-a")).tokens.accessToken
             try expectProblem(try await client.call(.delete, "/v1/integrations/\(id)/connections/nobody", harness), 404, code: "not_found")
@@ -274,10 +273,7 @@ struct DisconnectTests {
 
     @Test("an end user disconnects from the page of the link that connected them")
     func endUserDisconnect() async throws {
-        let receiver = try await NotifyReceiver.start()
-        defer { Task { await receiver.stop() } }
-        try await Harness.with { harness, client in
-            let (id, _) = try await harness.notifyingIntegration(client, receiver)
+        try await Harness.withNotifyingIntegration { harness, client, receiver, id, _ in
             let browser = EndUserBrowser(harness: harness, client: client)
             let url = try await harness.connectLink(client, id, user: "user-a")
             #expect(try await browser.connect(url).status == .ok)
