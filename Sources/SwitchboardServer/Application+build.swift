@@ -41,7 +41,8 @@ public func buildApplication(
         return logger
     }()
     let store = try openStore(settings: settings, logger: logger)
-    let events = EventDispatcher(store: store, transport: dependencies.transport, clock: dependencies.clock, logger: logger)
+    let events = EventDispatcher(store: store, transport: dependencies.transport, clock: dependencies.clock, logger: logger,
+                                 allowPrivateNetwork: settings.allowPrivateNetwork)
     let router = buildRouter(settings: settings, store: store, dependencies: dependencies, logger: logger, events: events)
     var app = Application(
         router: router,
@@ -64,7 +65,8 @@ public func buildApplication(
 /// `events`: the dispatcher whose retries a background service drives (tests hold it to drive retries themselves).
 public func buildRouter(settings: ServerSettings, store: Store, dependencies: Dependencies, logger: Logger,
                         events: EventDispatcher? = nil) -> Router<AppRequestContext> {
-    let events = events ?? EventDispatcher(store: store, transport: dependencies.transport, clock: dependencies.clock, logger: logger)
+    let events = events ?? EventDispatcher(store: store, transport: dependencies.transport, clock: dependencies.clock, logger: logger,
+                                           allowPrivateNetwork: settings.allowPrivateNetwork)
     let router = Router(context: AppRequestContext.self)
     router.addMiddleware {
         RequestLogMiddleware()
@@ -87,7 +89,7 @@ public func buildRouter(settings: ServerSettings, store: Store, dependencies: De
     let profiles = AuthProfilesController(store: store, settings: settings, clock: dependencies.clock)
     let integrations = IntegrationsController(store: store, settings: settings, authorization: authorization, tokens: tokens,
                                               transport: dependencies.transport, clock: dependencies.clock)
-    let api = router.group("v1").add(middleware: APIKeyMiddleware(store: store)).group(context: WorkspaceRequestContext.self)
+    let api = router.group("v1").add(middleware: APIKeyMiddleware(store: store, clock: dependencies.clock)).group(context: WorkspaceRequestContext.self)
     api.addRoutes(profiles.endpoints, atPath: "auth-profiles")
     api.addRoutes(integrations.endpoints, atPath: "integrations")
 

@@ -36,12 +36,16 @@ public struct ServerSettings: Sendable {
     public var intercomTimeout: TimeInterval
     /// How long a connect link works.
     public var connectLinkLifetime: TimeInterval
+    /// Lets workspace-supplied URLs (profile token URLs, notify URLs) reach loopback and private addresses and use plain
+    /// http. Off in production; `demo` and the tests turn it on, since their Intercom and receivers live on loopback.
+    public var allowPrivateNetwork: Bool
 
     public init(
         host: String = "127.0.0.1", port: Int = 8080, publicURL: URL? = nil, database: DatabaseLocation,
         masterKey: SymmetricKey, previousMasterKeys: [SymmetricKey] = [], systemApp: SystemAppSettings? = nil,
         intercomAPIBaseURLs: [IntercomRegion: URL] = ServerSettings.intercomDefaultAPIBases, logLevel: Logger.Level = .info,
-        intercomTimeout: TimeInterval = 20, connectLinkLifetime: TimeInterval = ConnectLink.defaultLifetime
+        intercomTimeout: TimeInterval = 20, connectLinkLifetime: TimeInterval = ConnectLink.defaultLifetime,
+        allowPrivateNetwork: Bool = false
     ) {
         self.host = host
         self.port = port
@@ -54,6 +58,7 @@ public struct ServerSettings: Sendable {
         self.logLevel = logLevel
         self.intercomTimeout = intercomTimeout
         self.connectLinkLifetime = connectLinkLifetime
+        self.allowPrivateNetwork = allowPrivateNetwork
     }
 
     /// The URL of a connect link.
@@ -109,6 +114,7 @@ extension ServerSettings {
         public static let logLevel = "log.level"
         public static let intercomTimeout = "intercom.timeout"
         public static let connectLinkTTL = "connect.link.ttl"
+        public static let allowPrivateNetwork = "allow.private.network"
     }
 
     /// Reads and checks every setting; the first problem found is thrown, naming its setting.
@@ -203,9 +209,18 @@ extension ServerSettings {
             }
             linkLifetime = TimeInterval(seconds)
         }
+        var allowPrivate = false
+        if let raw = text(Key.allowPrivateNetwork) {
+            switch raw.lowercased() {
+            case "true", "1", "yes": allowPrivate = true
+            case "false", "0", "no": allowPrivate = false
+            default: throw SettingsError(key: Key.allowPrivateNetwork, problem: "must be true or false, not '\(Problem.clip(raw, to: 20))'")
+            }
+        }
         return ServerSettings(
             host: host, port: port, publicURL: publicURL, database: database, masterKey: masterKey, previousMasterKeys: previous,
-            systemApp: systemApp, intercomAPIBaseURLs: bases, logLevel: level, intercomTimeout: timeout, connectLinkLifetime: linkLifetime
+            systemApp: systemApp, intercomAPIBaseURLs: bases, logLevel: level, intercomTimeout: timeout, connectLinkLifetime: linkLifetime,
+            allowPrivateNetwork: allowPrivate
         )
     }
 }

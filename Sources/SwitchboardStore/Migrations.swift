@@ -205,6 +205,25 @@ enum Migrations {
             """,
             "CREATE INDEX pending_actions_link ON pending_actions (connect_link_id, status)",
         ]),
+        Migration(version: 6, name: "used verifyURL confirmations", statements: [
+            "CREATE TABLE used_confirmations (id TEXT PRIMARY KEY, expires_at BIGINT NOT NULL)",
+        ]),
+        Migration(version: 7, name: "admin API key names, expiry and last use; console sessions kept server-side", statements: [
+            "ALTER TABLE api_keys ADD COLUMN name TEXT",
+            "ALTER TABLE api_keys ADD COLUMN expires_at BIGINT",
+            "ALTER TABLE api_keys ADD COLUMN last_used_at BIGINT",
+            "CREATE INDEX api_keys_workspace ON api_keys (workspace_id, created_at)",
+            """
+            CREATE TABLE console_sessions (
+                id TEXT PRIMARY KEY,
+                key_id TEXT NOT NULL REFERENCES api_keys(id) ON DELETE CASCADE,
+                workspace_id TEXT NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+                created_at BIGINT NOT NULL,
+                expires_at BIGINT NOT NULL
+            )
+            """,
+            "CREATE INDEX console_sessions_key ON console_sessions (key_id)",
+        ]),
     ]
 
     /// Applies every migration not yet recorded, each in its own transaction; safe to run from several instances at once.

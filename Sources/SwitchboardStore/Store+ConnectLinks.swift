@@ -65,6 +65,14 @@ extension Store {
         }
     }
 
+    /// Records that a verifyURL confirmation (by its hash) was used; false when it was used already. Kept until it expires.
+    public func useConfirmation(hash: String, expiresAt: Date) async throws -> Bool {
+        try await database.withConnection { db in
+            try await db.insert(into: "used_confirmations").columns("id", "expires_at").values(SQLBind(hash), SQLBind(expiresAt.unixSeconds))
+                .ignoringConflicts(with: ["id"]).returning("id").all().count == 1
+        }
+    }
+
     public func connectLink(id: String) async throws -> ConnectLink? {
         try await database.withConnection { db in
             try await db.select().columns("*").from("connect_links").where("id", .equal, id).first(decoding: ConnectLinkRow.self)?.model

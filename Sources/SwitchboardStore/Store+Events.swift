@@ -211,6 +211,8 @@ extension Store {
                 ("pending_actions", { $0.where("expires_at", .lessThan, now.unixSeconds) }),
                 ("authorization_requests", { $0.where("expires_at", .lessThan, expired) }),
                 ("connect_links", { $0.where("expires_at", .lessThan, expired) }),
+                ("used_confirmations", { $0.where("expires_at", .lessThan, now.unixSeconds) }),
+                ("console_sessions", { $0.where("expires_at", .lessThan, now.unixSeconds) }),
                 ("events", { $0.where("status", .notEqual, EventStatus.pending.rawValue)
                     .where("created_at", .lessThan, now.addingTimeInterval(-Store.eventRetention).unixSeconds) }),
             ]

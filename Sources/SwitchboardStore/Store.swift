@@ -14,6 +14,7 @@ public final class Store: Sendable {
     /// Reads repeated by every action call; every write below forgets them (`defer { hot.invalidate() }`).
     let hot = HotReads()
     let runBuffer = RunBuffer()
+    let keyUseThrottle = KeyUseThrottle()
 
     public init(database: Database, vault: TokenVault, logger: Logger) {
         self.database = database
@@ -32,13 +33,8 @@ public final class Store: Sendable {
         await database.shutdown()
     }
 
-    /// `workspace(forAPIKeyHash:)`, `integration(id:workspaceID:)` and `connection(integrationID:endUserID:)`, remembered
+    /// `integration(id:workspaceID:)` and `connection(integrationID:endUserID:)` (and `cachedKey(forAPIKey:now:)`), remembered
     /// for a second (see `HotReads`): for the action path, where the same key, integration and connection recur.
-    public func cachedWorkspace(forAPIKey key: String) async throws -> Workspace? {
-        let hash = AdminAPIKey.hash(key)
-        return try await hot.value("key:" + hash) { try await workspace(forAPIKeyHash: hash) }
-    }
-
     public func cachedIntegration(id: String, workspaceID: String) async throws -> IntegrationRecord? {
         try await hot.value("integration:\(workspaceID):\(id)") { try await integration(id: id, workspaceID: workspaceID) }
     }
@@ -79,36 +75,6 @@ extension Store {
             let row = WorkspaceRow(id: Identifier.make("ws"), name: name, created_at: now.unixSeconds)
             try await db.insert(into: "workspaces").model(row).run()
             return row.model
-        }
-    }
-
-    /// Stores a new admin key's hash; the key itself is never stored.
-    public func addAPIKey(workspaceID: String, key: String, now: Date = Date()) async throws {
-        defer { hot.invalidate() }
-        return try await database.withConnection { db in
-            try await db.insert(into: "api_keys")
-                .columns("id", "workspace_id", "key_hash", "display_prefix", "created_at")
-                .values(SQLBind(Identifier.make("key")), SQLBind(workspaceID), SQLBind(AdminAPIKey.hash(key)),
-                        SQLBind(String(key.prefix(10))), SQLBind(now.unixSeconds))
-                .run()
-        }
-    }
-
-    /// The workspace a presented key belongs to, or nil for an unknown or revoked key.
-    public func workspace(forAPIKey key: String) async throws -> Workspace? {
-        try await workspace(forAPIKeyHash: AdminAPIKey.hash(key))
-    }
-
-    /// The workspace of a key known by its hash (console sessions keep only the hash).
-    public func workspace(forAPIKeyHash hash: String) async throws -> Workspace? {
-        try await database.withConnection { db in
-            try await db.select().columns(SQLColumn("id", table: "workspaces"), SQLColumn("name", table: "workspaces"),
-                                          SQLColumn("created_at", table: "workspaces"))
-                .from("api_keys")
-                .join(SQLIdentifier("workspaces"), on: SQLColumn("workspace_id", table: "api_keys"), .equal, SQLColumn("id", table: "workspaces"))
-                .where(SQLColumn("key_hash", table: "api_keys"), .equal, SQLBind(hash))
-                .where(SQLColumn("revoked_at", table: "api_keys"), .is, SQLLiteral.null)
-                .first(decoding: WorkspaceRow.self)?.model
         }
     }
 }

@@ -45,7 +45,8 @@ struct Demo: AsyncParsableCommand {
             database: .sqlite(path: demoData.databasePath), masterKey: try TokenVault.key(base64: masterKey),
             systemApp: SystemAppSettings(clientID: state.systemClientID, clientSecret: state.systemClientSecret,
                                          authorizationURL: sandboxURL + "/oauth", tokenURL: sandboxURL + "/auth/eagle/token"),
-            intercomAPIBaseURLs: [.us: sandboxBase, .eu: sandboxBase, .au: sandboxBase], logLevel: level
+            intercomAPIBaseURLs: [.us: sandboxBase, .eu: sandboxBase, .au: sandboxBase], logLevel: level,
+            allowPrivateNetwork: true
         )
 
         // The deployment's system app exists in the sandbox's developer hub with Switchboard's callback URL.

@@ -8,7 +8,7 @@ import SwitchboardStore
 struct Keys: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Admin API keys and the master key.",
-        subcommands: [Create.self, RotateMaster.self]
+        subcommands: [Create.self, List.self, Revoke.self, RotateMaster.self]
     )
 
     struct Create: AsyncParsableCommand {
@@ -18,18 +18,86 @@ struct Keys: AsyncParsableCommand {
 
         @OptionGroup var database: DatabaseOptions
         @Option(help: "The workspace name.") var workspace: String
+        @Option(help: "A name to tell the key by in 'keys list' (e.g. who or what uses it).") var name: String?
+        @Option(name: .customLong("expires-in"), help: "The key stops working after this long: e.g. 90d, 12h, 30m, 3600s (default: never).")
+        var expiresIn: String?
 
         func run() async throws {
-            let name = workspace.trimmingCharacters(in: .whitespaces)
-            guard !name.isEmpty, name.count <= 200 else { throw CLIError("--workspace must be 1 to 200 characters") }
+            let workspaceName = workspace.trimmingCharacters(in: .whitespaces)
+            guard !workspaceName.isEmpty, workspaceName.count <= 200 else { throw CLIError("--workspace must be 1 to 200 characters") }
+            let keyName = name?.trimmingCharacters(in: .whitespaces)
+            if let keyName, keyName.isEmpty || keyName.count > 200 { throw CLIError("--name must be 1 to 200 characters") }
+            let lifetime = try expiresIn.map(KeyLifetime.parse)
             let store = try await openAdminStore(database)
             do {
                 try await store.migrate()
-                guard let workspace = try await store.workspace(named: name, createIfMissing: true) else { throw CLIError("the workspace could not be created") }
+                guard let workspace = try await store.workspace(named: workspaceName, createIfMissing: true) else { throw CLIError("the workspace could not be created") }
                 let key = AdminAPIKey.generate()
-                try await store.addAPIKey(workspaceID: workspace.id, key: key)
+                let now = Date()
+                try await store.addAPIKey(workspaceID: workspace.id, key: key, name: keyName, expiresAt: lifetime.map { now.addingTimeInterval($0) }, now: now)
                 await store.shutdown()
                 print(key)
+            } catch {
+                await store.shutdown()
+                throw error
+            }
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "List a workspace's admin API keys: id, name, created, last used, expires, status (never the key)."
+        )
+
+        @OptionGroup var database: DatabaseOptions
+        @Option(help: "The workspace name.") var workspace: String
+
+        func run() async throws {
+            let store = try await openAdminStore(database)
+            do {
+                try await store.migrate()
+                guard let found = try await store.workspace(named: workspace.trimmingCharacters(in: .whitespaces), createIfMissing: false) else {
+                    throw CLIError("there is no workspace named '\(workspace)'")
+                }
+                let keys = try await store.apiKeys(workspaceID: found.id)
+                await store.shutdown()
+                let now = Date()
+                func time(_ date: Date?) -> String { date.map { $0.formatted(.iso8601) } ?? "-" }
+                var rows = [["ID", "NAME", "CREATED", "LAST USED", "EXPIRES", "STATUS"]]
+                rows += keys.map { [$0.id, $0.name.isEmpty ? "-" : $0.name, time($0.createdAt), time($0.lastUsedAt), time($0.expiresAt), $0.status(at: now).rawValue] }
+                let widths = (0..<6).map { column in rows.map { $0[column].count }.max() ?? 0 }
+                for row in rows {
+                    print(zip(row, widths).map { $0.0.padding(toLength: $0.1, withPad: " ", startingAt: 0) }.joined(separator: "  ")
+                        .trimmingCharacters(in: .whitespaces))
+                }
+            } catch {
+                await store.shutdown()
+                throw error
+            }
+        }
+    }
+
+    struct Revoke: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Revoke an admin API key: it answers 401 everywhere, and its console sessions end.",
+            discussion: "Returns once every running instance refuses the key (instances remember a key for at most a second)."
+        )
+
+        @OptionGroup var database: DatabaseOptions
+        @Argument(help: "The key's id, as 'keys list' shows it (key_…).") var id: String
+
+        func run() async throws {
+            let store = try await openAdminStore(database)
+            do {
+                try await store.migrate()
+                guard let revoked = try await store.revokeAPIKey(id: id) else {
+                    throw CLIError("there is no admin API key with id '\(Problem.clip(id, to: 40))' (see 'switchboard keys list --workspace NAME')")
+                }
+                await store.shutdown()
+                // Running instances remember a working key for up to `Store.keyCacheLifetime`: wait that out, so that
+                // when this command returns the key is refused everywhere.
+                try await Task.sleep(for: Store.keyCacheLifetime)
+                print("Revoked \(revoked.id)\(revoked.name.isEmpty ? "" : " (\(revoked.name))"); it is refused everywhere now.")
             } catch {
                 await store.shutdown()
                 throw error
@@ -92,4 +160,20 @@ func openAdminStore(_ options: DatabaseOptions) async throws -> Store {
         throw CLIError("choose a database: --data DIR (the demo's folder), --database-url URL, or SWITCHBOARD_DATABASE_URL")
     }
     return try openStore(settings: settings, logger: makeLogger("switchboard", level: .warning))
+}
+
+/// `--expires-in`: a number and a unit (s, m, h, d), or seconds alone; from one minute to ten years.
+enum KeyLifetime {
+    static func parse(_ raw: String) throws -> TimeInterval {
+        let text = raw.trimmingCharacters(in: .whitespaces).lowercased()
+        let units: [Character: Double] = ["s": 1, "m": 60, "h": 3600, "d": 86_400]
+        var number = Substring(text), unit = 1.0
+        if let last = text.last, let factor = units[last] { number = text.dropLast(); unit = factor }
+        guard let value = Double(number), value.isFinite, value > 0 else {
+            throw CLIError("--expires-in must be a duration such as 90d, 12h, 30m or 3600s, not '\(Problem.clip(raw, to: 20))'")
+        }
+        let seconds = value * unit
+        guard (60...(10 * 365 * 86_400)).contains(seconds) else { throw CLIError("--expires-in must be from 1 minute to 10 years") }
+        return seconds
+    }
 }

@@ -28,6 +28,9 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("intercom-timeout"), help: "Seconds one call to Intercom may take (default 20).") var intercomTimeout: String?
     @Option(name: .customLong("connect-link-ttl"), help: "Seconds a connect link works (default 900).") var connectLinkTTL: String?
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error.") var logLevel: String?
+    @Flag(name: .customLong("allow-private-network"),
+          help: "Let workspace-supplied URLs (profile token URLs, notify URLs) reach loopback and private addresses over plain http. For development only.")
+    var allowPrivateNetwork = false
 
     func run() async throws {
         var flags = try database.entries()
@@ -41,6 +44,7 @@ struct Serve: AsyncParsableCommand {
             (ServerSettings.Key.intercomTimeout, intercomTimeout), (ServerSettings.Key.connectLinkTTL, connectLinkTTL),
         ]
         for (key, value) in optional { if let value { flags[key] = "\(value)" } }
+        if allowPrivateNetwork { flags[ServerSettings.Key.allowPrivateNetwork] = "true" }
         let settings = try await SettingsReader.settings(flags: flags, configFile: database.configFile)
         let logger = makeLogger("switchboard", level: settings.logLevel)
         let registry = PrometheusCollectorRegistry()
@@ -49,6 +53,9 @@ struct Serve: AsyncParsableCommand {
             "database": "\(settings.database)", "publicURL": "\(settings.publicURL)",
             "systemApp": "\(settings.systemApp == nil ? "not configured" : "configured")",
         ])
+        if settings.allowPrivateNetwork {
+            logger.warning("allow-private-network is on: workspace-supplied URLs (profile token URLs, notify URLs) may reach loopback and private addresses over plain http; turn it off in production")
+        }
         let app = try await buildApplication(settings: settings, dependencies: Dependencies(metrics: registry), logger: logger) { _ in
             logger.notice("listening", metadata: ["address": "\(settings.host):\(settings.port)", "callbackURL": "\(settings.callbackURL)"])
         }

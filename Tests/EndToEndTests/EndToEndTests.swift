@@ -55,6 +55,8 @@ struct RunningSystem {
             "SWITCHBOARD_INTERCOM_API_EU": sandboxURL,
             "SWITCHBOARD_INTERCOM_API_AU": sandboxURL,
             "SWITCHBOARD_LOG_LEVEL": "trace",
+            // The sandbox and the notify receivers live on loopback.
+            "SWITCHBOARD_ALLOW_PRIVATE_NETWORK": "true",
         ])
         do {
             try await server.waitUntilServing(serverURL + "/health")
@@ -304,6 +306,51 @@ struct EndToEndTests {
         #expect(await overridden.stop() == 0)
         let missing = try await ChildProcess.run(["serve", "--config", directory.appendingPathComponent("nope.json").path])
         #expect(missing.status != 0 && missing.stderr.contains("does not exist"))
+    }
+
+    @Test("keys: create with a name and expiry, list without the key, revoke: the running server refuses it when the command returns")
+    func keyLifecycle() async throws {
+        try await withDatabase(.sqlite) { databaseURL, _ in
+            let system = try await RunningSystem.start(databaseURL: databaseURL)
+            do {
+                #expect(system.server.stderr.contains("allow-private-network is on"), "serve says at start that the guard is off")
+                let created = try await ChildProcess.run(["keys", "create", "--database-url", databaseURL, "--workspace", "Keys",
+                                                          "--name", "support bot", "--expires-in", "30d"])
+                #expect(created.status == 0, "\(created.stderr)")
+                let key = created.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+                let other = try await system.createKey(workspace: "Keys")
+                let api = API(base: system.serverURL, key: key)
+                #expect(try await api.call(.GET, "/v1/integrations").status == 200)
+
+                let listed = try await ChildProcess.run(["keys", "list", "--database-url", databaseURL, "--workspace", "Keys"])
+                #expect(listed.status == 0, "\(listed.stderr)")
+                let lines = listed.stdout.split(separator: "\n").map(String.init)
+                #expect(lines.first?.contains("LAST USED") == true && lines.count == 3, "\(listed.stdout)")
+                #expect(!listed.stdout.contains(key) && !listed.stdout.contains(other) && !listed.stdout.contains(String(key.dropFirst(4).prefix(8))))
+                let row = try #require(lines.first { $0.contains("support bot") })
+                #expect(row.contains("active"))
+                let id = String(try #require(row.firstMatch(of: /key_[0-9a-f]+/)?.0))
+                let expiry = try #require(row.firstMatch(of: /\d{4}-\d{2}-\d{2}T[^ ]+/).map { String($0.0) })
+                #expect(lines.contains { $0.contains(id) && $0.filter { $0 == "-" }.count >= 1 } && !expiry.isEmpty)
+
+                let revoked = try await ChildProcess.run(["keys", "revoke", "--database-url", databaseURL, id])
+                #expect(revoked.status == 0, "\(revoked.stderr)")
+                let refused = try await api.call(.GET, "/v1/integrations")
+                #expect(refused.status == 401 && refused.body["code"] as? String == "invalid_api_key")
+                #expect(try await API(base: system.serverURL, key: other).call(.GET, "/v1/integrations").status == 200, "other keys work on")
+                let after = try await ChildProcess.run(["keys", "list", "--database-url", databaseURL, "--workspace", "Keys"])
+                #expect(after.stdout.split(separator: "\n").first { $0.contains(id) }?.contains("revoked") == true)
+
+                let unknown = try await ChildProcess.run(["keys", "revoke", "--database-url", databaseURL, "key_nope"])
+                #expect(unknown.status != 0 && unknown.stderr.contains("no admin API key"))
+                let badExpiry = try await ChildProcess.run(["keys", "create", "--database-url", databaseURL, "--workspace", "Keys", "--expires-in", "soon"])
+                #expect(badExpiry.status != 0 && badExpiry.stderr.contains("--expires-in"))
+            } catch {
+                _ = await system.stop()
+                throw error
+            }
+            _ = await system.stop()
+        }
     }
 
     @Test("keys create without a database says how to choose one")

@@ -302,56 +302,128 @@ struct VerifyURLTests {
         return body + "." + b64(Data(mac))
     }
 
-    @Test("with a verifyURL the browser goes there first; only a signed confirmation for the link's own user continues to Intercom")
+    /// A browser pressing a link's button with a verifyURL: what the platform is asked, where to send the browser back,
+    /// and the nonce cookie this browser now holds (`name=value`).
+    struct Asked {
+        let request: String
+        let payload: JSONValue
+        let back: URLComponents
+        let cookie: String
+        var linkID: String { payload["linkId"]?.stringValue ?? "" }
+        var nonceHash: String { payload["nonceHash"]?.stringValue ?? "" }
+    }
+
+    func press(_ client: any TestClientProtocol, _ browser: EndUserBrowser, _ url: String, secret: String, now: Date) async throws -> Asked {
+        let pressed = try await client.execute(uri: try browser.path(url), method: .post)
+        #expect(pressed.status == .seeOther)
+        let setCookie = try #require(pressed.headers[.setCookie], "the button sets the nonce cookie")
+        #expect(setCookie.contains("HttpOnly") && setCookie.contains("SameSite=Lax") && setCookie.contains("Path=/connect"))
+        #expect(setCookie.hasPrefix("sb_verify_"), "only the verify nonce: no authorization starts yet")
+        let location = try #require(pressed.headers[.location])
+        let verify = try #require(URLComponents(string: location))
+        #expect(verify.host == "assistant.example" && verify.queryItems?.first { $0.name == "src" }?.value == "sb")
+        let request = try #require(verify.queryItems?.first { $0.name == "switchboard_verification" }?.value)
+        let payload = try #require(SignedToken.open(request, secret: secret, now: now))
+        let returnURL = try #require(payload["return"]?.stringValue)
+        let back = try #require(URLComponents(string: returnURL))
+        return Asked(request: request, payload: payload, back: back, cookie: String(setCookie.split(separator: ";")[0]))
+    }
+
+    func openVerified(_ client: any TestClientProtocol, _ asked: Asked, _ confirmation: String?, cookie: String?) async throws -> TestResponse {
+        var headers: HTTPFields = [:]
+        if let cookie { headers[.cookie] = cookie }
+        return try await client.execute(uri: asked.back.path + (confirmation.map { "?confirmation=\($0)" } ?? ""), method: .get, headers: headers)
+    }
+
+    func perUserVerifying(_ harness: Harness, _ client: any TestClientProtocol) async throws -> (id: String, secret: String) {
+        let created = try object(try await client.call(.post, "/v1/integrations", harness, json:
+            #"{"name":"Support bot","app":"system","authorization":"per_user","verifyURL":"https://assistant.example/verify?src=sb"}"#))
+        let id = try #require(created["id"] as? String)
+        #expect(created["verifyURL"] as? String == "https://assistant.example/verify?src=sb")
+        #expect(try await client.call(.post, "/v1/integrations/\(id)/enable", harness).status == .ok)
+        return (id, try #require(created["signingSecret"] as? String))
+    }
+
+    @Test("with a verifyURL the browser goes there first; only a signed confirmation for the link's own user, echoing this browser's nonce, continues to Intercom")
     func verifyFirst() async throws {
         try await Harness.with { harness, client in
-            let created = try object(try await client.call(.post, "/v1/integrations", harness, json:
-                #"{"name":"Support bot","app":"system","authorization":"per_user","verifyURL":"https://assistant.example/verify?src=sb"}"#))
-            let id = try #require(created["id"] as? String)
-            let secret = try #require(created["signingSecret"] as? String)
-            #expect(created["verifyURL"] as? String == "https://assistant.example/verify?src=sb")
-            #expect(try await client.call(.post, "/v1/integrations/\(id)/enable", harness).status == .ok)
+            let (id, secret) = try await perUserVerifying(harness, client)
             let browser = EndUserBrowser(harness: harness, client: client)
             let url = try await harness.connectLink(client, id, user: "user-a")
-
-            let pressed = try await client.execute(uri: try browser.path(url), method: .post)
-            #expect(pressed.status == .seeOther && pressed.headers[.setCookie] == nil, "no authorization starts yet")
-            let location = try #require(pressed.headers[.location])
-            let verify = try #require(URLComponents(string: location))
-            #expect(verify.host == "assistant.example" && verify.queryItems?.first { $0.name == "src" }?.value == "sb")
-            let request = try #require(verify.queryItems?.first { $0.name == "switchboard_verification" }?.value)
-            let asked = try #require(SignedToken.open(request, secret: secret, now: harness.clock.now()))
-            #expect(asked["userId"]?.stringValue == "user-a" && asked["purpose"]?.stringValue == "verify")
-            let linkID = try #require(asked["linkId"]?.stringValue)
-            let returnURL = try #require(asked["return"]?.stringValue)
-            let back = try #require(URLComponents(string: returnURL))
-            #expect(SignedToken.open(request, secret: "whsec_other", now: harness.clock.now()) == nil)
+            let asked = try await press(client, browser, url, secret: secret, now: harness.clock.now())
+            #expect(asked.payload["userId"]?.stringValue == "user-a" && asked.payload["purpose"]?.stringValue == "verify")
+            #expect(!asked.nonceHash.isEmpty && !asked.cookie.contains(asked.nonceHash), "the request carries a hash of the nonce, not the nonce")
+            #expect(SignedToken.open(asked.request, secret: "whsec_other", now: harness.clock.now()) == nil)
 
             let exp = Int(harness.clock.now().timeIntervalSince1970) + 120
+            let linkID = asked.linkID, echo = asked.nonceHash
             let refusals: [String?] = [
                 nil,
-                try confirmation(["purpose": "confirm", "linkId": linkID, "userId": "user-b", "exp": exp], secret: secret),
-                try confirmation(["purpose": "confirm", "linkId": linkID, "userId": "user-a", "exp": exp], secret: "whsec_wrong"),
-                try confirmation(["purpose": "confirm", "linkId": linkID, "userId": "user-a", "exp": exp - 600], secret: secret),
-                try confirmation(["purpose": "verify", "linkId": linkID, "userId": "user-a", "exp": exp], secret: secret),
-                try confirmation(["purpose": "confirm", "linkId": "link_other", "userId": "user-a", "exp": exp], secret: secret),
+                try confirmation(["purpose": "confirm", "linkId": linkID, "userId": "user-b", "exp": exp, "nonceHash": echo], secret: secret),
+                try confirmation(["purpose": "confirm", "linkId": linkID, "userId": "user-a", "exp": exp, "nonceHash": echo], secret: "whsec_wrong"),
+                try confirmation(["purpose": "confirm", "linkId": linkID, "userId": "user-a", "exp": exp - 600, "nonceHash": echo], secret: secret),
+                try confirmation(["purpose": "verify", "linkId": linkID, "userId": "user-a", "exp": exp, "nonceHash": echo], secret: secret),
+                try confirmation(["purpose": "confirm", "linkId": "link_other", "userId": "user-a", "exp": exp, "nonceHash": echo], secret: secret),
+                // No echo, or an echo of another browser's nonce.
+                try confirmation(["purpose": "confirm", "linkId": linkID, "userId": "user-a", "exp": exp], secret: secret),
+                try confirmation(["purpose": "confirm", "linkId": linkID, "userId": "user-a", "exp": exp, "nonceHash": "x" + echo.dropFirst()], secret: secret),
+                // Longer than five minutes.
+                try confirmation(["purpose": "confirm", "linkId": linkID, "userId": "user-a", "exp": exp + 600, "nonceHash": echo], secret: secret),
             ]
             for refused in refusals {
-                let query = refused.map { "?confirmation=\($0)" } ?? ""
-                let page = try await client.execute(uri: back.path + query, method: .get)
+                let page = try await openVerified(client, asked, refused, cookie: asked.cookie)
                 #expect(page.status == .forbidden && text(page).contains("could not confirm"), "\(refused ?? "none")")
             }
             #expect(try await harness.store.connection(integrationID: id, endUserID: "user-a") == nil)
 
-            let good = try confirmation(["purpose": "confirm", "linkId": linkID, "userId": "user-a", "exp": exp], secret: secret)
-            let onward = try await client.execute(uri: back.path + "?confirmation=\(good)", method: .get)
+            let good = try confirmation(["purpose": "confirm", "linkId": linkID, "userId": "user-a", "exp": exp, "nonceHash": echo], secret: secret)
+            let onward = try await openVerified(client, asked, good, cookie: asked.cookie)
             #expect(onward.status == .seeOther)
-            let setCookie = try #require(onward.headers[.setCookie])
-            let cookie = String(setCookie.split(separator: ";")[0])
+            let setCookies = onward.headers[values: .setCookie]
+            let binding = try #require(setCookies.first { $0.hasPrefix("sb_bind_") })
+            #expect(setCookies.contains { $0.hasPrefix(asked.cookie.split(separator: "=")[0] + "=;") || $0.hasPrefix(asked.cookie.split(separator: "=")[0] + "=\"\";") },
+                    "the nonce cookie is cleared: \(setCookies)")
+            // A confirmation works once, even in the browser it was made for.
+            let replay = try await openVerified(client, asked, good, cookie: asked.cookie)
+            #expect(replay.status == .forbidden)
+
             let provider = try #require(onward.headers[.location])
             let callback = try await SandboxBrowser.authorize(provider)
-            #expect(try await browser.callback(callback, cookie: cookie).status == .ok)
+            #expect(try await browser.callback(callback, cookie: String(binding.split(separator: ";")[0])).status == .ok)
             #expect(try await harness.store.connection(integrationID: id, endUserID: "user-a") != nil)
+        }
+    }
+
+    @Test("a confirmation forwarded to another browser is refused there and stores nothing (the attack of issue 10, two cookie jars)")
+    func forwardedConfirmation() async throws {
+        try await Harness.with { harness, client in
+            let (id, secret) = try await perUserVerifying(harness, client)
+            let browser = EndUserBrowser(harness: harness, client: client)
+            let url = try await harness.connectLink(client, id, user: "user-x")
+            // X opens X's own link in X's browser and passes the platform's check.
+            let xJar = try await press(client, browser, url, secret: secret, now: harness.clock.now())
+            let exp = Int(harness.clock.now().timeIntervalSince1970) + 240
+            let confirmed = try confirmation(["purpose": "confirm", "linkId": xJar.linkID, "userId": "user-x", "exp": exp, "nonceHash": xJar.nonceHash],
+                                             secret: secret)
+            let requestsBefore = try await harness.store.database.withConnection { db in
+                try await db.select().column("id").from("authorization_requests").all().count
+            }
+            // X stops there and sends the /verified URL to V. V's browser has no nonce, or its own nonce for the same link.
+            let vJar = try await press(client, browser, url, secret: secret, now: harness.clock.now())
+            #expect(vJar.cookie != xJar.cookie)
+            for victimCookie in [nil, vJar.cookie] {
+                let page = try await openVerified(client, xJar, confirmed, cookie: victimCookie)
+                #expect(page.status == .forbidden && text(page).contains("could not confirm"))
+                #expect(page.headers[.location] == nil && !page.headers[values: .setCookie].contains { $0.hasPrefix("sb_bind_") })
+            }
+            let requestsAfter = try await harness.store.database.withConnection { db in
+                try await db.select().column("id").from("authorization_requests").all().count
+            }
+            #expect(requestsAfter == requestsBefore, "no authorization was started for V")
+            #expect(try await harness.store.connection(integrationID: id, endUserID: "user-x") == nil)
+            // The refusals did not use the confirmation up: X's own browser still goes on (the honest path).
+            let own = try await openVerified(client, xJar, confirmed, cookie: xJar.cookie)
+            #expect(own.status == .seeOther && own.headers[.location]?.contains("/oauth") == true)
         }
     }
 

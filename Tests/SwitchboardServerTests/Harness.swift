@@ -45,7 +45,7 @@ struct Harness: Sendable {
                     masterKey: try TokenVault.key(base64: TokenVault.generateKeyBase64()),
                     systemApp: configured ? SystemAppSettings(clientID: app.clientID, clientSecret: app.clientSecret,
                                                               authorizationURL: sandbox.url + "/oauth", tokenURL: sandbox.url + "/auth/eagle/token") : nil,
-                    intercomAPIBaseURLs: [.us: base, .eu: base, .au: base], logLevel: .trace
+                    intercomAPIBaseURLs: [.us: base, .eu: base, .au: base], logLevel: .trace, allowPrivateNetwork: true
                 )
                 configure(&settings, sandbox)
                 let workspace = try await test.store.makeWorkspace()
@@ -54,7 +54,8 @@ struct Harness: Sendable {
                 let clock = ManualWallClock(Date())
                 let logs = LogCapture()
                 let dependencies = Dependencies(transport: transport ?? AHCTransport(), clock: realClock ? SystemWallClock() : clock)
-                let events = EventDispatcher(store: test.store, transport: dependencies.transport, clock: dependencies.clock, logger: logs.logger())
+                let events = EventDispatcher(store: test.store, transport: dependencies.transport, clock: dependencies.clock, logger: logs.logger(),
+                                             allowPrivateNetwork: settings.allowPrivateNetwork)
                 let harness = Harness(test: test, sandbox: sandbox, settings: settings, clock: clock, logs: logs, systemApp: app, apiKey: key,
                                       workspace: workspace, events: events)
                 let router = buildRouter(settings: settings, store: test.store, dependencies: dependencies, logger: logs.logger(), events: events)

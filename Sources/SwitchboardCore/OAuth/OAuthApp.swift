@@ -30,11 +30,13 @@ public struct OAuthApp: Sendable, Equatable {
     public var tokenRequestFormat: TokenRequestFormat
     public var exchangeStyle: TokenExchangeStyle
     public var authorizationParameters: [String: String]
+    /// Who chose the token endpoints: a profile's are workspace-supplied and held to the outbound address rules.
+    public var destination: OutboundDestination
 
     public init(
         clientID: String, clientSecret: String, authorizationURL: String, tokenURL: String, refreshTokenURL: String? = nil,
         scopes: [String] = [], pkce: Bool = false, tokenRequestFormat: TokenRequestFormat = .form,
-        exchangeStyle: TokenExchangeStyle? = nil, authorizationParameters: [String: String] = [:]
+        exchangeStyle: TokenExchangeStyle? = nil, authorizationParameters: [String: String] = [:], destination: OutboundDestination = .operatorSet
     ) {
         self.clientID = clientID
         self.clientSecret = clientSecret
@@ -46,6 +48,7 @@ public struct OAuthApp: Sendable, Equatable {
         self.tokenRequestFormat = tokenRequestFormat
         self.exchangeStyle = exchangeStyle ?? .inferred(fromTokenURL: tokenURL)
         self.authorizationParameters = authorizationParameters
+        self.destination = destination
     }
 }
 
@@ -119,7 +122,7 @@ extension OAuthApp {
         return OutboundRequest(
             method: "POST", url: url,
             headers: [("Content-Type", contentType), ("Accept", "application/json")],
-            body: body
+            body: body, destination: destination
         )
     }
 }

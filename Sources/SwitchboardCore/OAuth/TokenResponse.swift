@@ -58,6 +58,11 @@ public enum TokenResponse {
                 scope: fields["scope"]?.stringValue
             ))
         }
+        if (300..<400).contains(response.status) {
+            // Redirects are not followed: a token endpoint that moved is a profile to fix, and what it redirects to is not read.
+            return .failure(.misconfigured(code: "http_\(response.status)",
+                                           description: "the token endpoint answered HTTP \(response.status), a redirect, which is not followed"))
+        }
         return .failure(classifyError(status: response.status, fields: fields))
     }
 

@@ -7,13 +7,17 @@ public struct OutboundRequest: Sendable {
     public var headers: [(name: String, value: String)]
     public var body: Data?
     public var timeout: TimeInterval
+    /// Who chose the URL: a workspace-supplied one is held to the outbound address rules.
+    public var destination: OutboundDestination
 
-    public init(method: String, url: URL, headers: [(name: String, value: String)] = [], body: Data? = nil, timeout: TimeInterval = 20) {
+    public init(method: String, url: URL, headers: [(name: String, value: String)] = [], body: Data? = nil, timeout: TimeInterval = 20,
+                destination: OutboundDestination = .operatorSet) {
         self.method = method
         self.url = url
         self.headers = headers
         self.body = body
         self.timeout = timeout
+        self.destination = destination
     }
 
     public func header(_ name: String) -> String? { HeaderName.value(of: name, in: headers) }
@@ -47,9 +51,10 @@ public enum HeaderName {
     }
 }
 
-/// Why a request never produced a response: the network, a timeout. Always transient.
+/// Why a request never produced a response: the network or a timeout (transient), or the outbound address rules
+/// (`refused`: the URL must change, or the operator allow private networks).
 public struct TransportError: Error, Sendable, CustomStringConvertible {
-    public enum Kind: Sendable { case timeout, unreachable }
+    public enum Kind: Sendable { case timeout, unreachable, refused }
     public var kind: Kind
     public var description: String
     public init(_ description: String, kind: Kind = .unreachable) {
@@ -59,6 +64,9 @@ public struct TransportError: Error, Sendable, CustomStringConvertible {
 }
 
 /// The HTTP client seam: AsyncHTTPClient in production, a closure in tests.
+///
+/// A transport follows no redirects: a 3xx is returned as it is (a token endpoint or receiver that redirects fails,
+/// naming the status), and a workspace-supplied destination is checked against `AddressPolicy`.
 public protocol HTTPTransport: Sendable {
     /// Sends the request; throws `TransportError` when no response arrived.
     func send(_ request: OutboundRequest) async throws -> OutboundResponse

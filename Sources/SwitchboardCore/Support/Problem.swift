@@ -82,7 +82,7 @@ extension Problem {
     )
 
     public static let invalidAPIKey = Problem(
-        status: 401, code: "invalid_api_key", title: "Invalid API key", detail: "The API key is unknown or has been revoked."
+        status: 401, code: "invalid_api_key", title: "Invalid API key", detail: "The API key is unknown, revoked or expired."
     )
 
     public static func internalError() -> Problem {

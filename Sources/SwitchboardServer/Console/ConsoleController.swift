@@ -38,26 +38,32 @@ struct ConsoleController: Sendable {
 
     @Sendable func home(request: Request, context: AppRequestContext) async throws -> Response {
         if try await signedIn(request) != nil { return redirect("/console/integrations") }
-        return page("login", title: "Sign in", session: nil, [:], notice: request.uri.queryParameters["notice"].map(String.init))
+        return page("login", title: "Sign in", session: nil, [:], notice: Self.notice(request))
     }
 
     @Sendable func login(request: Request, context: AppRequestContext) async throws -> Response {
+        // Another site must not be able to sign a victim's browser into the attacker's workspace.
+        guard ConsoleSession.isSameOrigin(request, publicURL: settings.publicURL) else { return crossOrigin() }
         let form = try await formFields(request, context: context)
         let key = (form["apiKey"] ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
-        guard !key.isEmpty, key.count <= 200, let workspace = try await store.workspace(forAPIKey: key) else {
-            return page("login", title: "Sign in", session: nil, [:], status: .unauthorized, error: "That API key is unknown or revoked.")
+        let now = clock.now()
+        guard !key.isEmpty, key.count <= 200, let found = try await store.authenticatedKey(forAPIKey: key, now: now) else {
+            return page("login", title: "Sign in", session: nil, [:], status: .unauthorized, error: "That API key is unknown, revoked or expired.")
         }
-        let session = ConsoleSession(workspaceID: workspace.id, keyHash: AdminAPIKey.hash(key),
-                                     expiresAt: clock.now().addingTimeInterval(ConsoleSession.lifetime).unixSeconds)
+        let token = try await store.startConsoleSession(found, lifetime: ConsoleSession.lifetime, now: now)
         var response = redirect("/console/integrations")
-        response.setCookie(Cookie(name: ConsoleSession.cookieName, value: signer.cookieValue(for: session), maxAge: Int(ConsoleSession.lifetime),
+        response.setCookie(Cookie(name: ConsoleSession.cookieName, value: token, maxAge: Int(ConsoleSession.lifetime),
                                   path: "/console", secure: settings.publicURL.scheme == "https", httpOnly: true, sameSite: .lax))
         return response
     }
 
+    /// Ends the session where it is kept, so the cookie works nowhere afterwards, and clears it in this browser.
     @Sendable func logout(request: Request, context: AppRequestContext) async throws -> Response {
-        var response = redirect("/console?notice=Signed%20out.")
-        response.setCookie(Cookie(name: ConsoleSession.cookieName, value: "", maxAge: 0, path: "/console", httpOnly: true, sameSite: .lax))
+        guard ConsoleSession.isSameOrigin(request, publicURL: settings.publicURL) else { return crossOrigin() }
+        if let token = request.cookies[ConsoleSession.cookieName]?.value, !token.isEmpty { try await store.endConsoleSession(token: token) }
+        var response = redirect("/console?notice=signed_out")
+        response.setCookie(Cookie(name: ConsoleSession.cookieName, value: "", maxAge: 0, path: "/console",
+                                  secure: settings.publicURL.scheme == "https", httpOnly: true, sameSite: .lax))
         return response
     }
 
@@ -65,7 +71,7 @@ struct ConsoleController: Sendable {
 
     @Sendable func listIntegrations(request: Request, context: AppRequestContext) async throws -> Response {
         guard let session = try await signedIn(request) else { return redirect("/console") }
-        return try await integrationsPage(session, notice: request.uri.queryParameters["notice"].map(String.init))
+        return try await integrationsPage(session, notice: Self.notice(request))
     }
 
     @Sendable func createIntegration(request: Request, context: AppRequestContext) async throws -> Response {
@@ -88,8 +94,7 @@ struct ConsoleController: Sendable {
     @Sendable func showIntegration(request: Request, context: AppRequestContext) async throws -> Response {
         guard let session = try await signedIn(request) else { return redirect("/console") }
         let id = try context.parameters.require("id")
-        let query = request.uri.queryParameters
-        return try await integrationPage(id: id, session: session, notice: query["notice"].map(String.init), error: query["error"].map(String.init))
+        return try await integrationPage(id: id, session: session, notice: Self.notice(request), error: Self.errorNotice(request))
     }
 
     /// authorize (redirects to the provider), enable, disable, delete.
@@ -105,10 +110,10 @@ struct ConsoleController: Sendable {
                 return Response(status: .seeOther, headers: [.location: started.authorizationURL.absoluteString])
             case "enable":
                 _ = try await integrations.setEnabled(true, id: id, workspace: session.workspace)
-                return redirect(back + "?notice=" + escape("Enabled. Assistants can now use this integration."))
+                return redirect(back + "?notice=enabled")
             case "disable":
                 _ = try await integrations.setEnabled(false, id: id, workspace: session.workspace)
-                return redirect(back + "?notice=" + escape("Disabled."))
+                return redirect(back + "?notice=disabled")
             case "signing-secret":
                 let secret = EventSignature.generateSecret()
                 guard try await store.setSigningSecret(secret, integrationID: id, workspaceID: session.workspace.id) else { return notFound(session) }
@@ -117,18 +122,18 @@ struct ConsoleController: Sendable {
                 guard let record = try await store.integration(id: id, workspaceID: session.workspace.id) else { return notFound(session) }
                 let userID = form["userId"] ?? ""
                 guard let revoked = try await integrations.authorization.disconnect(integration: record.integration, endUserID: userID, by: .admin) else {
-                    return redirect(back + "?error=" + escape("That user has no connection."))
+                    return redirect(back + "?error=no_connection")
                 }
-                return redirect(back + "?notice=" + escape(revoked ? "Disconnected; Intercom revoked the authorization." : "Disconnected; Intercom did not confirm the revocation, but the tokens are deleted."))
+                return redirect(back + "?notice=" + (revoked ? "disconnected" : "disconnected_unconfirmed"))
             case "delete":
                 try await integrations.deleteIntegration(id: id, workspace: session.workspace)
-                return redirect("/console/integrations?notice=" + escape("Integration deleted, with every credential under it."))
+                return redirect("/console/integrations?notice=integration_deleted")
             default:
                 return notFound(session)
             }
         } catch let problem as Problem {
             if problem.httpStatus == 404 { return notFound(session) }
-            return redirect(back + "?error=" + escape(problem.detail))
+            return try await integrationPage(id: id, session: session, notice: nil, error: problem.detail, status: .init(code: problem.httpStatus))
         }
     }
 
@@ -136,7 +141,7 @@ struct ConsoleController: Sendable {
 
     @Sendable func listProfiles(request: Request, context: AppRequestContext) async throws -> Response {
         guard let session = try await signedIn(request) else { return redirect("/console") }
-        return try await profilesPage(session, notice: request.uri.queryParameters["notice"].map(String.init))
+        return try await profilesPage(session, notice: Self.notice(request))
     }
 
     @Sendable func createProfile(request: Request, context: AppRequestContext) async throws -> Response {
@@ -151,8 +156,8 @@ struct ConsoleController: Sendable {
         }
         object["pkce"] = .bool(form["pkce"] == "true")
         do {
-            let profile = try await profiles.createProfile(InputReader(object: object), workspace: session.workspace)
-            return redirect("/console/auth-profiles?notice=" + escape("Profile \(profile.name) saved. Select it when adding Intercom."))
+            _ = try await profiles.createProfile(InputReader(object: object), workspace: session.workspace)
+            return redirect("/console/auth-profiles?notice=profile_saved")
         } catch let problem as Problem {
             return try await profilesPage(session, problem: problem, form: form)
         }
@@ -163,7 +168,7 @@ struct ConsoleController: Sendable {
         guard let session else { return forbidden() }
         do {
             try await profiles.deleteProfile(id: try context.parameters.require("id"), workspace: session.workspace)
-            return redirect("/console/auth-profiles?notice=" + escape("Profile deleted."))
+            return redirect("/console/auth-profiles?notice=profile_deleted")
         } catch let problem as Problem {
             return try await profilesPage(session, problem: problem, form: [:])
         }
@@ -193,7 +198,8 @@ struct ConsoleController: Sendable {
         ], status: problem.map { .init(code: $0.httpStatus) } ?? .ok, notice: notice, problem: problem)
     }
 
-    private func integrationPage(id: String, session: SignedIn, notice: String?, error: String?, signingSecret: String? = nil) async throws -> Response {
+    private func integrationPage(id: String, session: SignedIn, notice: String?, error: String?, signingSecret: String? = nil,
+                                 status: HTTPResponse.Status = .ok) async throws -> Response {
         guard let record = try await store.integration(id: id, workspaceID: session.workspace.id) else { return notFound(session) }
         let integration = record.integration
         var values: [String: Any] = [
@@ -223,7 +229,7 @@ struct ConsoleController: Sendable {
                 "region": connection.account.region as Any, "adminEmail": connection.account.adminEmail as Any, "lastError": connection.lastError as Any,
             ]
         }
-        return page("integration", title: integration.name, session: session, values, notice: notice, error: error)
+        return page("integration", title: integration.name, session: session, values, status: status, notice: notice, error: error)
     }
 
     private func profilesPage(_ session: SignedIn, notice: String? = nil, problem: Problem? = nil, form: [String: String] = [:]) async throws -> Response {
@@ -267,13 +273,27 @@ struct ConsoleController: Sendable {
 
     // MARK: Plumbing
 
-    /// The signed-in admin, if the request carries a valid, unexpired session whose API key still exists.
+    /// The signed-in admin, if the request carries a session that has not ended or expired and whose API key is
+    /// neither revoked nor expired.
     private func signedIn(_ request: Request) async throws -> SignedIn? {
         guard let cookie = request.cookies[ConsoleSession.cookieName]?.value, !cookie.isEmpty,
-              let session = signer.session(from: cookie, now: clock.now()),
-              let workspace = try await store.workspace(forAPIKeyHash: session.keyHash), workspace.id == session.workspaceID
+              let key = try await store.consoleSession(token: cookie, now: clock.now())
         else { return nil }
-        return SignedIn(workspace: workspace, csrf: signer.csrfToken(forCookie: cookie), cookie: cookie)
+        return SignedIn(workspace: key.workspace, csrf: signer.csrfToken(forCookie: cookie), cookie: cookie)
+    }
+
+    /// The notice a redirect named, from a fixed set: text from the query string is never shown.
+    static func notice(_ request: Request) -> String? {
+        request.uri.queryParameters["notice"].flatMap { ConsoleSession.notices[String($0)] }
+    }
+
+    static func errorNotice(_ request: Request) -> String? {
+        request.uri.queryParameters["error"].flatMap { ConsoleSession.errorNotices[String($0)] }
+    }
+
+    private func crossOrigin() -> Response {
+        Pages.html(.forbidden, Pages.render(title: "Not allowed", heading: "This form must be sent from the console itself",
+                                            message: "Open \(settings.publicURL.absoluteString)/console and sign in there.", success: false))
     }
 
     /// A POST from a signed-in admin with a valid CSRF token, and its form; nil session when either fails.

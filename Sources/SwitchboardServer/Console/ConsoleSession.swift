@@ -1,39 +1,20 @@
 import Crypto
 import Foundation
+import Hummingbird
 import SwitchboardCore
 
-/// The console's sign-in cookie: workspace, the API key's hash, expiry, and an HMAC over them.
-///
-/// Keeping the key's hash (never the key) means revoking the key ends its sessions; the HMAC key
-/// is derived from the master key, so sessions survive restarts and fail after a key rotation.
-struct ConsoleSession: Sendable {
+/// The console's sign-in: a random session token in an HttpOnly cookie, kept server-side (only its hash) with the
+/// API key that opened it, so that signing out, or revoking or expiring the key, ends it everywhere at once.
+enum ConsoleSession {
     static let cookieName = "sb_console"
     static let lifetime: TimeInterval = 12 * 3600
 
-    let workspaceID: String
-    let keyHash: String
-    let expiresAt: Int64
-
+    /// Derives the CSRF key from the master key: forms keep working across restarts.
     struct Signer: Sendable {
         let key: SymmetricKey
 
         init(masterKey: SymmetricKey) {
             key = HKDF<SHA256>.deriveKey(inputKeyMaterial: masterKey, info: Data("switchboard console session v1".utf8), outputByteCount: 32)
-        }
-
-        func cookieValue(for session: ConsoleSession) -> String {
-            let payload = "\(session.workspaceID).\(session.keyHash).\(session.expiresAt)"
-            return payload + "." + Base64URL.encode(HMAC<SHA256>.authenticationCode(for: Data(payload.utf8), using: key))
-        }
-
-        /// The session in a cookie value, if it is authentic and unexpired.
-        func session(from value: String, now: Date) -> ConsoleSession? {
-            let parts = value.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
-            guard parts.count == 4, let expiry = Int64(parts[2]), let mac = Base64URL.decode(parts[3]) else { return nil }
-            let payload = parts[0...2].joined(separator: ".")
-            guard HMAC<SHA256>.isValidAuthenticationCode(mac, authenticating: Data(payload.utf8), using: key) else { return nil }
-            guard expiry > now.unixSeconds else { return nil }
-            return ConsoleSession(workspaceID: parts[0], keyHash: parts[1], expiresAt: expiry)
         }
 
         /// A per-session token every console form carries, so another site cannot post on the admin's behalf.
@@ -43,9 +24,38 @@ struct ConsoleSession: Sendable {
 
         func isValidCSRF(_ token: String?, cookie value: String) -> Bool {
             guard let token else { return false }
-            let expected = Array(csrfToken(forCookie: value).utf8), given = Array(token.utf8)
-            guard expected.count == given.count else { return false }
-            return zip(expected, given).reduce(0) { $0 | ($1.0 ^ $1.1) } == 0
+            return Digest.constantTimeEqual(csrfToken(forCookie: value), token)
         }
     }
+
+    /// Whether a form post comes from the console's own pages: its `Origin` (or, without one, its `Referer`) is the
+    /// public URL's origin. Sign-in and sign-out have no session to carry a CSRF token, so this is their check.
+    static func isSameOrigin(_ request: Request, publicURL: URL) -> Bool {
+        guard let expected = origin(of: publicURL) else { return false }
+        if let origin = request.headers[.origin] { return origin == expected }
+        if let referer = request.headers[.referer], let url = URL(string: referer) { return origin(of: url) == expected }
+        return false
+    }
+
+    static func origin(of url: URL) -> String? {
+        guard let scheme = url.scheme?.lowercased(), let host = url.host?.lowercased() else { return nil }
+        let defaultPort = scheme == "https" ? 443 : 80
+        return "\(scheme)://\(host)" + (url.port.map { $0 == defaultPort ? "" : ":\($0)" } ?? "")
+    }
+
+    /// What a redirect may ask a page to say: by code, never text from the URL.
+    static let notices: [String: String] = [
+        "signed_out": "Signed out.",
+        "enabled": "Enabled. Assistants can now use this integration.",
+        "disabled": "Disabled.",
+        "disconnected": "Disconnected; Intercom revoked the authorization.",
+        "disconnected_unconfirmed": "Disconnected; Intercom did not confirm the revocation, but the tokens are deleted.",
+        "integration_deleted": "Integration deleted, with every credential under it.",
+        "profile_saved": "Profile saved. Select it when adding Intercom.",
+        "profile_deleted": "Profile deleted.",
+    ]
+
+    static let errorNotices: [String: String] = [
+        "no_connection": "That user has no connection.",
+    ]
 }

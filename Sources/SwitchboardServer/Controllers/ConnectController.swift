@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import Hummingbird
 import Logging
@@ -69,12 +70,12 @@ struct ConnectController: Sendable {
             return Pages.html(.ok, Pages.render(
                 title: "Connected", heading: "Your Intercom account is connected to \(integration.name)",
                 message: "\(integration.name) acts in \(connection.account.name) with your account. You can return to the conversation, or disconnect: Intercom's authorization is then revoked and nothing is kept.",
-                success: true, form: (action: request.uri.path + "/disconnect", button: "Disconnect")))
+                success: true, form: (action: linkURL(context) + "/disconnect", button: "Disconnect")))
         case .ready(_, let integration):
             return Pages.html(.ok, Pages.render(
                 title: "Connect Intercom", heading: "Connect your Intercom account to \(integration.name)",
                 message: "You'll sign in to Intercom and allow access. \(integration.name) will then act in Intercom with your account, for you only.",
-                success: true, form: (action: request.uri.path, button: "Connect Intercom")))
+                success: true, form: (action: linkURL(context), button: "Connect Intercom")))
         }
     }
 
@@ -91,13 +92,20 @@ struct ConnectController: Sendable {
                 return Pages.html(.conflict, Pages.render(title: "Not available", heading: "This connection is not available now",
                     message: "The integration cannot confirm who opened this link (it has no signing secret). Nothing was connected.", success: false))
             }
+            // This browser gets a nonce only it holds; the platform must echo its hash, so a confirmation sent to someone
+            // else's browser is worthless there.
+            let nonce = SecureRandom.token(bytes: 32)
             let payload: JSONValue = .object([
                 "purpose": .string("verify"), "linkId": .string(link.id), "integrationId": .string(integration.id), "userId": .string(link.endUserID),
                 "conversationId": .optional(link.conversationID), "exp": .number((clock.now().timeIntervalSince1970 + Self.verificationLifetime).rounded(.down)),
-                "return": .string(settings.publicURL.absoluteString + request.uri.path + "/verified"),
+                "nonceHash": .string(Self.nonceHash(nonce)),
+                "return": .string(linkURL(context) + "/verified"),
             ])
             target.queryItems = (target.queryItems ?? []) + [URLQueryItem(name: "switchboard_verification", value: SignedToken.make(payload, secret: secret))]
-            return Response(status: .seeOther, headers: [.location: target.string ?? verifyURL, .cacheControl: "no-store"])
+            var response = Response(status: .seeOther, headers: [.location: target.string ?? verifyURL, .cacheControl: "no-store"])
+            response.setCookie(Cookie(name: Self.verifyCookieName(linkID: link.id), value: nonce, maxAge: Int(Self.verificationLifetime),
+                                      path: "/connect", secure: settings.publicURL.scheme == "https", httpOnly: true, sameSite: .lax))
+            return response
         }
     }
 
@@ -112,17 +120,39 @@ struct ConnectController: Sendable {
                 message: "Your Intercom account is already connected through it.", success: false))
         case .ready(let link, let integration):
             let confirmation = request.uri.queryParameters["confirmation"].map(String.init) ?? ""
-            guard integration.verifyURL != nil, let secret = try await store.signingSecret(integrationID: integration.id),
-                  let payload = SignedToken.open(confirmation, secret: secret, now: clock.now()),
-                  payload["purpose"]?.stringValue == "confirm", payload["linkId"]?.stringValue == link.id, payload["userId"]?.stringValue == link.endUserID
+            let nonce = request.cookies[Self.verifyCookieName(linkID: link.id)]?.value ?? ""
+            let now = clock.now()
+            guard integration.verifyURL != nil, !nonce.isEmpty, let secret = try await store.signingSecret(integrationID: integration.id),
+                  let payload = SignedToken.open(confirmation, secret: secret, now: now),
+                  payload["purpose"]?.stringValue == "confirm", payload["linkId"]?.stringValue == link.id, payload["userId"]?.stringValue == link.endUserID,
+                  let echoed = payload["nonceHash"]?.stringValue, Digest.constantTimeEqual(echoed, Self.nonceHash(nonce)),
+                  let expiry = payload["exp"]?.numberValue, expiry <= now.timeIntervalSince1970 + Self.verificationLifetime + Self.clockSkew,
+                  try await store.useConfirmation(hash: Digest.sha256Hex(confirmation), expiresAt: Date(timeIntervalSince1970: expiry.rounded(.up)))
             else {
                 logger.warning("connect link confirmation refused", metadata: ["integration": "\(integration.id)", "link": "\(link.id)"])
                 return Pages.html(.forbidden, Pages.render(title: "Not confirmed", heading: "We could not confirm this link is yours",
-                    message: "Connect links work only for the person they were made for. Open the link from your own conversation with the assistant. Nothing was connected.",
+                    message: "Connect links work only for the person they were made for, in the browser that opened them. Open the link from your own conversation with the assistant and press the button again. Nothing was connected.",
                     success: false))
             }
-            return try await authorize(link, integration)
+            var response = try await authorize(link, integration)
+            response.setCookie(Cookie(name: Self.verifyCookieName(linkID: link.id), value: "", maxAge: 0, path: "/connect",
+                                      secure: settings.publicURL.scheme == "https", httpOnly: true, sameSite: .lax))
+            return response
         }
+    }
+
+    /// The cookie that holds the browser's verify nonce, one per link.
+    static func verifyCookieName(linkID: String) -> String { "sb_verify_" + linkID }
+
+    /// What the verify request carries and the confirmation echoes: base64url(SHA-256(nonce)), never the nonce itself.
+    static func nonceHash(_ nonce: String) -> String { Base64URL.encode(SHA256.hash(data: Data(nonce.utf8))) }
+
+    /// How far a confirmation's `exp` may run past the 5-minute lifetime, for clocks that differ a little.
+    static let clockSkew: TimeInterval = 5
+
+    /// The link's own public URL, built from its token (never from the request path, which may be `//connect/…`).
+    private func linkURL(_ context: AppRequestContext) -> String {
+        settings.connectURL(token: context.parameters.get("token") ?? "")
     }
 
     /// Starts the authorization, bound to the link and to this browser by a cookie, and sends the browser to Intercom.

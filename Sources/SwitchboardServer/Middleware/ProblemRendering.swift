@@ -81,6 +81,7 @@ struct RequestLogMiddleware<Context: RequestContext>: RouterMiddleware {
 struct APIKeyMiddleware: RouterMiddleware {
     typealias Context = AppRequestContext
     let store: Store
+    let clock: any WallClock
 
     func handle(_ request: Request, context: AppRequestContext, next: (Request, AppRequestContext) async throws -> Response) async throws -> Response {
         guard let header = request.headers[.authorization] else { throw Problem.unauthenticated }
@@ -88,11 +89,14 @@ struct APIKeyMiddleware: RouterMiddleware {
         guard parts.count == 2, parts[0].lowercased() == "bearer", !parts[1].isEmpty, parts[1].count <= 200 else {
             throw Problem.unauthenticated
         }
-        guard let workspace = try await store.cachedWorkspace(forAPIKey: String(parts[1]).trimmingCharacters(in: .whitespaces)) else {
+        let now = clock.now()
+        guard let key = try await store.cachedKey(forAPIKey: String(parts[1]).trimmingCharacters(in: .whitespaces), now: now) else {
             throw Problem.invalidAPIKey
         }
+        await store.noteKeyUsed(keyID: key.keyID, now: now)
         var context = context
-        context.workspace = workspace
+        context.workspace = key.workspace
+        context.keyID = key.keyID
         return try await next(request, context)
     }
 }

@@ -33,7 +33,9 @@ public struct AuthorizationService: Sendable {
                               field: "authProfileId")
             }
             do {
-                return try profile.oauthApp()
+                var app = try profile.oauthApp()
+                app.destination = .workspaceSupplied(allowPrivateNetwork: settings.allowPrivateNetwork)
+                return app
             } catch {
                 throw Problem(status: 409, code: "auth_profile_incomplete", title: "Authorization profile incomplete",
                               detail: "The profile's URLs use placeholders that its fields do not fill: \(error.names.joined(separator: ", ")).",
@@ -173,6 +175,10 @@ public struct AuthorizationService: Sendable {
                 return .failed(status: 502, heading: "Intercom did not accept the authorization",
                                message: "The token endpoint refused the code (\(failure.summary)). Nothing was connected; try again.")
             }
+        } catch let error as TransportError where error.kind == .refused {
+            logger.warning("code exchange refused by the outbound address rules", metadata: ["integration": "\(integration.id)", "error": "\(error)"])
+            return .failed(status: 502, heading: "The token URL may not be called",
+                           message: "The profile's token URL is not a public https address (\(error.description)). Nothing was connected; fix the token URL.")
         } catch {
             logger.warning("code exchange failed", metadata: ["integration": "\(integration.id)", "error": "\(error)"])
             return .failed(status: 502, heading: "Intercom could not be reached",

@@ -12,14 +12,17 @@ public final class EventDispatcher: Sendable {
     let transport: any HTTPTransport
     let clock: any WallClock
     let logger: Logger
+    /// Notify URLs may reach loopback and private addresses over plain http (the operator's `--allow-private-network`).
+    let allowPrivateNetwork: Bool
     /// How long a receiver has to answer.
     static let timeout: TimeInterval = 10
 
-    public init(store: Store, transport: any HTTPTransport, clock: any WallClock, logger: Logger) {
+    public init(store: Store, transport: any HTTPTransport, clock: any WallClock, logger: Logger, allowPrivateNetwork: Bool = false) {
         self.store = store
         self.transport = transport
         self.clock = clock
         self.logger = logger
+        self.allowPrivateNetwork = allowPrivateNetwork
     }
 
     /// Records an event for the integration's notify URL and starts delivering it; nothing when it has none.
@@ -74,7 +77,7 @@ public final class EventDispatcher: Sendable {
                 ("Content-Type", "application/json"), ("User-Agent", "Switchboard-Events/1"),
                 (EventSignature.header, EventSignature.sign(body: body, secret: secret, timestamp: timestamp)),
                 ("Switchboard-Event-Id", event.id), ("Switchboard-Event-Type", event.type.rawValue),
-            ], body: body, timeout: Self.timeout)
+            ], body: body, timeout: Self.timeout, destination: .workspaceSupplied(allowPrivateNetwork: allowPrivateNetwork))
             var status: Int?
             var failure: String?
             do {
@@ -82,7 +85,11 @@ public final class EventDispatcher: Sendable {
                 status = response.status
                 if !(200..<300).contains(response.status) { failure = "the receiver answered \(response.status)" }
             } catch let error as TransportError {
-                failure = error.kind == .timeout ? "the receiver did not answer within \(Int(Self.timeout)) s" : "the receiver could not be reached"
+                switch error.kind {
+                case .timeout: failure = "the receiver did not answer within \(Int(Self.timeout)) s"
+                case .unreachable: failure = "the receiver could not be reached"
+                case .refused: failure = "the notify URL may not be called: \(error.description)"
+                }
             }
             let now = clock.now()
             // 410 Gone: the receiver wants no more; anything else is tried again while attempts remain.

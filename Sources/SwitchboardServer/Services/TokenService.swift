@@ -85,6 +85,8 @@ public final class TokenService: Sendable {
         let outcome: Result<TokenGrant, TokenEndpointError>
         do {
             outcome = TokenResponse.parse(try await transport.send(request), now: clock.now())
+        } catch let error as TransportError where error.kind == .refused {
+            outcome = .failure(.misconfigured(code: "destination_refused", description: error.description))
         } catch {
             outcome = .failure(.transient(description: "\(error)"))
         }

@@ -1,0 +1,116 @@
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import SwitchboardCore
+import SwitchboardStore
+import SwitchboardTestSupport
+import SQLKit
+import Testing
+
+@Suite("Admin API keys and console sessions")
+struct KeyAndSessionTests {
+    @Test("a revoked key answers 401 at once, the one-second cache included, and its console sessions end")
+    func revokedKey() async throws {
+        try await Harness.with { harness, client in
+            let key = AdminAPIKey.generate()
+            let id = try await harness.store.addAPIKey(workspaceID: harness.workspace.id, key: key, name: "bot", now: harness.clock.now())
+            var browser = ConsoleBrowser(client: client)
+            #expect(try await browser.signIn(key).status == .seeOther)
+            #expect(try await browser.get("/console/integrations").status == .ok)
+            #expect(try await client.call(.get, "/v1/integrations", harness, key: key).status == .ok, "the key is now in the read cache")
+
+            let revoked = try #require(try await harness.store.revokeAPIKey(id: id, now: harness.clock.now()))
+            #expect(revoked.status(at: harness.clock.now()) == .revoked)
+            try expectProblem(try await client.call(.get, "/v1/integrations", harness, key: key), 401, code: "invalid_api_key")
+            #expect(try await browser.get("/console/integrations").headers[.location] == "/console", "its console session ended")
+            #expect(try await browser.signIn(key).status == .unauthorized)
+            #expect(try await client.call(.get, "/v1/integrations", harness).status == .ok, "other keys work on")
+            let sessions = try await harness.store.database.withConnection { db in
+                try await db.select().column("id").from("console_sessions").where("key_id", .equal, id).all().count
+            }
+            #expect(sessions == 0)
+        }
+    }
+
+    @Test("an expired key answers 401 from the moment it expires, though it was cached a moment before")
+    func expiredKey() async throws {
+        try await Harness.with { harness, client in
+            let key = AdminAPIKey.generate()
+            let now = harness.clock.now()
+            try await harness.store.addAPIKey(workspaceID: harness.workspace.id, key: key, expiresAt: now.addingTimeInterval(600), now: now)
+            var browser = ConsoleBrowser(client: client)
+            #expect(try await browser.signIn(key).status == .seeOther)
+            #expect(try await client.call(.get, "/v1/integrations", harness, key: key).status == .ok)
+            harness.clock.advance(by: 600)
+            try expectProblem(try await client.call(.get, "/v1/integrations", harness, key: key), 401, code: "invalid_api_key")
+            #expect(try await browser.get("/console/integrations").headers[.location] == "/console")
+        }
+    }
+
+    func lastUsed(_ harness: Harness) async throws -> Int64? {
+        try await harness.store.apiKeys(workspaceID: harness.workspace.id).first?.lastUsedAt.map { Int64($0.timeIntervalSince1970) }
+    }
+
+    @Test("last use is recorded, at most once a minute per key")
+    func lastUse() async throws {
+        try await Harness.with { harness, client in
+            let before = try await lastUsed(harness)
+            #expect(before == nil)
+            let first = harness.clock.now()
+            #expect(try await client.call(.get, "/v1/integrations", harness).status == .ok)
+            #expect(try await lastUsed(harness) == Int64(first.timeIntervalSince1970))
+            harness.clock.advance(by: 30)
+            #expect(try await client.call(.get, "/v1/integrations", harness).status == .ok)
+            #expect(try await lastUsed(harness) == Int64(first.timeIntervalSince1970), "not written again within the minute")
+            harness.clock.advance(by: 31)
+            #expect(try await client.call(.get, "/v1/integrations", harness).status == .ok)
+            #expect(try await lastUsed(harness) == Int64(harness.clock.now().timeIntervalSince1970))
+        }
+    }
+
+    @Test("sign-in from another site is refused: no session, no cookie")
+    func signInOrigin() async throws {
+        try await Harness.with { harness, client in
+            for origin in [nil, "https://attacker.example", "http://switchboard.test", "https://switchboard.test.attacker.example"] {
+                var browser = ConsoleBrowser(client: client)
+                let response = try await browser.signIn(harness.apiKey, origin: origin)
+                #expect(response.status == .forbidden, "\(origin ?? "no origin")")
+                #expect(response.headers[.setCookie] == nil && browser.cookie == nil)
+            }
+            // Without Origin, a Referer from the console's own page will do (some browsers omit Origin).
+            let referred = try await client.execute(uri: "/console/login", method: .post,
+                headers: [.contentType: "application/x-www-form-urlencoded", .referer: "https://switchboard.test/console"],
+                body: ByteBuffer(string: FormEncoding.encode([("apiKey", harness.apiKey)])))
+            #expect(referred.status == .seeOther)
+            let sessions = try await harness.store.database.withConnection { db in try await db.select().column("id").from("console_sessions").all().count }
+            #expect(sessions == 1)
+        }
+    }
+
+    @Test("notices come from a fixed set of codes: text in the query string is never shown")
+    func fixedNotices() async throws {
+        try await Harness.with { harness, client in
+            let phishing = "Your+key+has+leaked.+Call+Zorblax+now"
+            let page = text(try await client.execute(uri: "/console?notice=\(phishing)&error=\(phishing)", method: .get))
+            #expect(!page.contains("leaked") && !page.contains("Zorblax"))
+            #expect(text(try await client.execute(uri: "/console?notice=signed_out", method: .get)).contains("Signed out."))
+            var browser = ConsoleBrowser(client: client)
+            #expect(try await browser.signIn(harness.apiKey).status == .seeOther)
+            let id = try await harness.createIntegration(client)
+            let shown = text(try await browser.get("/console/integrations/\(id)?notice=\(phishing)&error=\(phishing)"))
+            #expect(!shown.contains("leaked") && !shown.contains("Zorblax"))
+        }
+    }
+
+    @Test("sign-out ends the session where it is kept: a copy of the cookie works no more")
+    func signOut() async throws {
+        try await Harness.with { harness, client in
+            var browser = ConsoleBrowser(client: client)
+            #expect(try await browser.signIn(harness.apiKey).status == .seeOther)
+            let copy = browser
+            let out = try await browser.post("/console/logout", [])
+            #expect(out.status == .seeOther && out.headers[.location] == "/console?notice=signed_out")
+            #expect(try await copy.get("/console/integrations").headers[.location] == "/console")
+        }
+    }
+}

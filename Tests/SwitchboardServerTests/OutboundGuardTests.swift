@@ -1,0 +1,147 @@
+import Foundation
+import Hummingbird
+import IntercomSandbox
+import HummingbirdTesting
+import Logging
+import NIOCore
+@testable import Providers
+import ServiceLifecycle
+import SwitchboardCore
+import SwitchboardServer
+import SwitchboardStore
+import SwitchboardTestSupport
+import SQLKit
+import Testing
+
+/// Server-side request forgery: workspace-supplied URLs reach only public https addresses unless the operator allows
+/// private networks, checked on the address connected to; no outbound call follows a redirect.
+@Suite("Outbound requests to workspace-supplied URLs")
+struct OutboundGuardTests {
+    func post(_ url: String, _ destination: OutboundDestination) -> OutboundRequest {
+        OutboundRequest(method: "POST", url: URL(string: url)!, headers: [("Content-Type", "application/json")],
+                        body: Data(#"{"secret":"client-secret"}"#.utf8), timeout: 5, destination: destination)
+    }
+
+    func expectRefused(_ send: () async throws -> OutboundResponse, sourceLocation: SourceLocation = #_sourceLocation) async {
+        do {
+            let response = try await send()
+            Issue.record("answered \(response.status) instead of being refused", sourceLocation: sourceLocation)
+        } catch let error as TransportError {
+            #expect(error.kind == .refused, "\(error)", sourceLocation: sourceLocation)
+            #expect(error.description.contains("--allow-private-network"), "\(error)", sourceLocation: sourceLocation)
+        } catch {
+            Issue.record("\(error)", sourceLocation: sourceLocation)
+        }
+    }
+
+    @Test("loopback, by IP, by name and in numeric disguise, is refused before a byte is sent; the operator's setting allows it")
+    func loopbackRefused() async throws {
+        let receiver = try await NotifyReceiver.start()
+        let transport = AHCTransport()
+        let port = try #require(URL(string: receiver.url)?.port)
+        let guarded = OutboundDestination.workspaceSupplied(allowPrivateNetwork: false)
+        await expectRefused { try await transport.send(post(receiver.url, guarded)) }
+        await expectRefused { try await transport.send(post("https://127.0.0.1:\(port)/hook", guarded)) }
+        await expectRefused { try await transport.send(post("https://localhost:\(port)/hook", guarded)) }
+        // Past the checks made before connecting, the connected address alone refuses: a name, and 127.0.0.1 written as
+        // one decimal number (which getaddrinfo accepts and an IP-literal check does not see).
+        await expectRefused { try await transport.send(post("http://localhost:\(port)/hook", guarded), preflight: false) }
+        await expectRefused { try await transport.send(post("http://2130706433:\(port)/hook", guarded), preflight: false) }
+        #expect(receiver.deliveries.isEmpty, "nothing reached the receiver")
+
+        #expect(try await transport.send(post(receiver.url, .workspaceSupplied(allowPrivateNetwork: true))).status == 200)
+        #expect(try await transport.send(post(receiver.url, .operatorSet)).status == 200)
+        #expect(receiver.deliveries.count == 2)
+        await receiver.stop()
+    }
+
+    @Test("no outbound call follows a redirect: a 307 comes back as it is, and its target is never called")
+    func noRedirects() async throws {
+        let receiver = try await NotifyReceiver.start()
+        let redirector = try await Redirector.start(to: receiver.url)
+        let transport = AHCTransport()
+        for destination in [OutboundDestination.operatorSet, .workspaceSupplied(allowPrivateNetwork: true)] {
+            let response = try await transport.send(post(redirector.url, destination))
+            #expect(response.status == 307)
+        }
+        #expect(receiver.deliveries.isEmpty)
+        await redirector.stop()
+        await receiver.stop()
+    }
+
+    @Test("a notify URL on loopback is not called without --allow-private-network; the delivery log says why")
+    func notifyURLRefused() async throws {
+        let receiver = try await NotifyReceiver.start()
+        try await Harness.with(configure: { settings, _ in settings.allowPrivateNetwork = false }) { harness, client in
+            let (id, _) = try await harness.notifyingIntegration(client, receiver)
+            let url = try await harness.connectLink(client, id, user: "user-a")
+            // The system app's token URL is the operator's, and trusted: connecting works.
+            #expect(try await EndUserBrowser(harness: harness, client: client).connect(url).status == .ok)
+            // The first attempt runs at once, in the background; wait for it to be recorded.
+            var lastError: String?
+            for _ in 0..<500 where lastError == nil {
+                let log = try object(try await client.call(.get, "/v1/events?integration=\(id)", harness))
+                lastError = (log["data"] as? [[String: Any]])?.first?["lastError"] as? String
+                if lastError == nil { try await Task.sleep(for: .milliseconds(10)) }
+            }
+            let why = try #require(lastError)
+            #expect(why.contains("may not be called") && why.contains("--allow-private-network"), "\(why)")
+        }
+        #expect(receiver.deliveries.isEmpty)
+        await receiver.stop()
+    }
+
+    @Test("a profile whose token URL is on loopback never gets the code or the client secret without --allow-private-network")
+    func tokenURLRefused() async throws {
+        try await Harness.with(systemApp: false, configure: { settings, _ in settings.allowPrivateNetwork = false }) { harness, client in
+            let app = await harness.sandbox.state.registerApp(name: "Acme's own app", redirectURLs: ["https://switchboard.test/oauth/callback"])
+            let created = try await client.call(.post, "/v1/auth-profiles", harness, json: """
+                {"name":"Intercom (Acme)","clientId":"\(app.clientID)","clientSecret":"\(app.clientSecret)",
+                 "authorizationURL":"\(harness.sandbox.url)/oauth","tokenURL":"\(harness.sandbox.url)/auth/eagle/token"}
+                """)
+            let profileID = try #require(try object(created)["id"] as? String)
+            let id = try await harness.createIntegration(client, app: "custom", profileID: profileID)
+            let page = try await harness.preauthorize(client, integrationID: id)
+            #expect(page.status == .badGateway)
+            #expect(text(page).contains("may not be called"), "\(text(page))")
+            #expect(!text(page).contains(app.clientSecret))
+            #expect(try await harness.connectionCount() == 0)
+            #expect(await harness.sandbox.state.issuedTokenCount() == 0, "the sandbox's token endpoint was never called")
+        }
+    }
+}
+
+/// Answers every POST with 307 to `target`.
+final class Redirector: Sendable {
+    let url: String
+    let task: Task<Void, any Error>
+    let group: ServiceGroup
+
+    init(url: String, task: Task<Void, any Error>, group: ServiceGroup) {
+        self.url = url
+        self.task = task
+        self.group = group
+    }
+
+    static func start(to target: String) async throws -> Redirector {
+        let (stream, continuation) = AsyncStream.makeStream(of: Int.self)
+        let router = Router()
+        router.post("/moved") { _, _ in Response(status: .temporaryRedirect, headers: [.location: target]) }
+        var logger = Logger(label: "redirector")
+        logger.logLevel = .warning
+        let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)), onServerRunning: { channel in
+            continuation.yield(channel.localAddress?.port ?? 0)
+            continuation.finish()
+        }, logger: logger)
+        let group = ServiceGroup(configuration: .init(services: [app], logger: logger))
+        let task = Task { try await group.run() }
+        var port = 0
+        for await value in stream { port = value }
+        return Redirector(url: "http://127.0.0.1:\(port)/moved", task: task, group: group)
+    }
+
+    func stop() async {
+        await group.triggerGracefulShutdown()
+        _ = try? await task.value
+    }
+}
