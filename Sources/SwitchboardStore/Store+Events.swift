@@ -120,12 +120,26 @@ extension Store {
         return try row.map(model)
     }
 
-    /// Ids of pending events whose next attempt is due.
-    public func dueEventIDs(now: Date, limit: Int = 50) async throws -> [String] {
-        try await database.withConnection { db in
-            try await db.select().column("id").from("events").where("status", .equal, EventStatus.pending.rawValue)
-                .where("next_attempt_at", .lessThanOrEqual, now.unixSeconds).orderBy("next_attempt_at").limit(limit)
-                .all().map { try $0.decode(column: "id", as: String.self) }
+    /// Pending events whose next attempt is due and that no instance holds, oldest first, with their integration: at most
+    /// `perIntegration` of each integration's, so that one integration's backlog cannot fill the list. `excluding`
+    /// leaves out integrations that cannot take another delivery now.
+    public func dueEvents(now: Date, limit: Int = 50, perIntegration: Int = 10,
+                          excluding integrations: Set<String> = []) async throws -> [(id: String, integrationID: String)] {
+        var query: SQLQueryString = """
+            SELECT id, integration_id FROM (
+                SELECT id, integration_id, next_attempt_at,
+                       ROW_NUMBER() OVER (PARTITION BY integration_id ORDER BY next_attempt_at, id) AS place
+                FROM events
+                WHERE status = \(bind: EventStatus.pending.rawValue) AND next_attempt_at <= \(bind: now.unixSeconds)
+                  AND (lease_until IS NULL OR lease_until < \(bind: now.unixSeconds))
+            """
+        if !integrations.isEmpty { query = query + " AND integration_id NOT IN (\(binds: integrations.sorted()))" }
+        query = query + ") due WHERE place <= \(bind: perIntegration) ORDER BY next_attempt_at, id LIMIT \(bind: limit)"
+        let final = query
+        return try await database.withConnection { db in
+            try await db.raw(final).all().map {
+                (try $0.decode(column: "id", as: String.self), try $0.decode(column: "integration_id", as: String.self))
+            }
         }
     }
 

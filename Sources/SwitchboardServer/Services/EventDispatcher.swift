@@ -16,6 +16,7 @@ public final class EventDispatcher: Sendable {
     let allowPrivateNetwork: Bool
     /// How long a receiver has to answer.
     static let timeout: TimeInterval = 10
+    let slots = DeliverySlots(global: EventDispatcher.globalLimit, perIntegration: EventDispatcher.perIntegrationLimit)
 
     public init(store: Store, transport: any HTTPTransport, clock: any WallClock, logger: Logger, allowPrivateNetwork: Bool = false) {
         self.store = store
@@ -43,17 +44,45 @@ public final class EventDispatcher: Sendable {
             logger.error("recording an event failed", metadata: ["type": "\(type.rawValue)", "error.type": "\(Swift.type(of: error))"])
             return
         }
-        Task { await deliver(eventID: id) }
+        // The first attempt at once, if the bounds allow; otherwise the next round picks it up (it is due now).
+        _ = launch(eventID: id, integrationID: integration.id)
     }
 
-    /// Delivers every event that is due (the background service calls this every second).
+    /// Starts every due delivery the bounds allow and waits for those it started (tests drive retries with it).
     public func deliverDue() async {
+        for task in await startDue() { await task.value }
+    }
+
+    /// Starts every due delivery the bounds allow, without waiting for them: the background service calls this every
+    /// second, so that a receiver that never answers holds only its own integration's slots, never the round.
+    func startDue() async -> [Task<Void, Never>] {
+        var started: [Task<Void, Never>] = []
         do {
-            for id in try await store.dueEventIDs(now: clock.now()) { await deliver(eventID: id) }
+            let due = try await store.dueEvents(now: clock.now(), limit: 200, perIntegration: Self.perIntegrationLimit + 8,
+                                                excluding: slots.saturatedIntegrations())
+            for event in due { if let task = launch(eventID: event.id, integrationID: event.integrationID) { started.append(task) } }
         } catch {
             logger.error("listing due events failed", metadata: ["error.type": "\(type(of: error))"])
         }
+        return started
     }
+
+    /// Waits for the deliveries in flight (graceful shutdown: each is bounded by the receiver timeout).
+    public func drain() async {
+        for task in slots.inFlight() { await task.value }
+    }
+
+    /// One delivery in its own task, if a global and a per-integration slot are free; nil otherwise.
+    private func launch(eventID: String, integrationID: String) -> Task<Void, Never>? {
+        slots.start(eventID: eventID, integrationID: integrationID) { [self] id in
+            await deliver(eventID: id)
+        }
+    }
+
+    /// How many deliveries run at once, in all and per integration: a receiver that never answers holds at most
+    /// `perIntegrationLimit` slots for `timeout` each, and every other integration's events go on.
+    public static let globalLimit = 16
+    public static let perIntegrationLimit = 2
 
     /// One attempt, if the event is still due and no other instance holds it.
     func deliver(eventID: String) async {
@@ -116,7 +145,7 @@ struct EventDeliveryService: Service {
         try? await cancelWhenGracefulShutdown { for await _ in migrated { break } }
         var lastPrune: ContinuousClock.Instant?
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
-            await dispatcher.deliverDue()
+            _ = await dispatcher.startDue()
             // Now and then, expired links, requests, kept calls and old settled events are deleted.
             if lastPrune.map({ ContinuousClock.now - $0 > .seconds(600) }) ?? true {
                 lastPrune = .now
@@ -126,5 +155,83 @@ struct EventDeliveryService: Service {
             }
             try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
         }
+        await dispatcher.drain()
     }
+}
+
+/// The deliveries in flight in this instance, bounded in all and per integration.
+///
+/// Each running task is a worker for one integration: it delivers its event, then the next one queued for the same
+/// integration, so a receiver's burst drains without waiting for another round, and a receiver that never answers
+/// holds `perIntegration` of the `global` slots and nothing else.
+final class DeliverySlots: @unchecked Sendable {
+    let global: Int
+    let perIntegration: Int
+    /// Events waiting for one of their integration's workers, per integration (beyond it, the next round picks them up).
+    static let queueLimit = 100
+    private let lock = NSLock()
+    private var workers: [Int: Task<Void, Never>] = [:]
+    private var nextWorker = 0
+    private var perIntegrationCount: [String: Int] = [:]
+    private var queued: [String: [String]] = [:]
+    private var known: Set<String> = []
+
+    init(global: Int, perIntegration: Int) {
+        self.global = global
+        self.perIntegration = perIntegration
+    }
+
+    /// Delivers the event with `work`: in a new worker when both bounds allow (returned), else after the integration's
+    /// running workers (nil); nothing when the event is in flight or queued here already, or no slot is free.
+    func start(eventID: String, integrationID: String, _ work: @escaping @Sendable (String) async -> Void) -> Task<Void, Never>? {
+        lock.withLock {
+            guard !known.contains(eventID) else { return nil }
+            let count = perIntegrationCount[integrationID, default: 0]
+            if count >= perIntegration || (count > 0 && workers.count >= global) {
+                guard count > 0, queued[integrationID, default: []].count < Self.queueLimit else { return nil }
+                queued[integrationID, default: []].append(eventID)
+                known.insert(eventID)
+                return nil
+            }
+            guard workers.count < global else { return nil }
+            perIntegrationCount[integrationID] = count + 1
+            known.insert(eventID)
+            let number = nextWorker
+            nextWorker += 1
+            // `next` takes the lock, so the worker goes on only after it is registered here.
+            let task = Task {
+                var current: String? = eventID
+                while let id = current {
+                    await work(id)
+                    current = self.next(after: id, integrationID: integrationID, worker: number)
+                }
+            }
+            workers[number] = task
+            return task
+        }
+    }
+
+    /// The integration's next queued event for this worker, or nil (and the worker's slot freed).
+    private func next(after eventID: String, integrationID: String, worker: Int) -> String? {
+        lock.withLock {
+            known.remove(eventID)
+            if var waiting = queued[integrationID], !waiting.isEmpty {
+                let next = waiting.removeFirst()
+                queued[integrationID] = waiting.isEmpty ? nil : waiting
+                return next
+            }
+            workers[worker] = nil
+            let left = perIntegrationCount[integrationID, default: 1] - 1
+            perIntegrationCount[integrationID] = left > 0 ? left : nil
+            return nil
+        }
+    }
+
+    /// Integrations whose workers are all busy: left out of the due list, so that their backlog (queued here already,
+    /// or waiting in the database) cannot crowd other integrations out of it.
+    func saturatedIntegrations() -> Set<String> {
+        lock.withLock { Set(perIntegrationCount.filter { $0.value >= perIntegration }.keys) }
+    }
+
+    func inFlight() -> [Task<Void, Never>] { lock.withLock { Array(workers.values) } }
 }
