@@ -37,11 +37,11 @@ struct RatePacerTests {
     @Test("each app and workspace has its own window; headers without a rate limit teach nothing")
     func keys() {
         let pacer = RatePacer()
-        pacer.observe(key, headers: [("X-RateLimit-Limit", "60"), ("X-RateLimit-Remaining", "0"), ("x-ratelimit-reset", "\(Int(reset))")])
+        pacer.observe(key, headers: [("X-RateLimit-Limit", "60"), ("X-RateLimit-Remaining", "0"), ("x-ratelimit-reset", "\(Int(reset))")], now: at(reset - 5))
         #expect(pacer.reserve(key, now: at(reset - 1)) == .wait(until: at(reset)))
         let other = RatePacer.key(clientID: "app", workspaceID: "other")
         #expect(pacer.reserve(other, now: at(reset - 1)) == .send)
-        pacer.observe(other, headers: [("Content-Type", "application/json")])
+        pacer.observe(other, headers: [("Content-Type", "application/json")], now: at(reset - 5))
         #expect(pacer.reserve(other, now: at(reset - 1)) == .send)
     }
 }

@@ -149,6 +149,20 @@ struct ActionsTests {
         }
     }
 
+    @Test("an input that fills a path segment cannot be '.' or '..' (which would reach another endpoint), nor empty", arguments: [".", "..", ""])
+    func dotSegments(value: String) async throws {
+        try await Harness.with { harness, client in
+            let id = try await harness.enabledIntegration(client)
+            let body = try expectProblem(try await harness.run(client, id, "intercom.get_contact", "{\"contact_id\":\"\(value)\"}"), 422, code: "validation_failed")
+            let fields = (body["errors"] as? [[String: Any]])?.compactMap { $0["field"] as? String } ?? []
+            #expect(fields == ["input.contact_id"], "\(body)")
+            let notes = try await harness.run(client, id, "intercom.add_note", #"{"contact_id":"..","body":"hi"}"#)
+            #expect(Int(notes.status.code) == 422 && text(notes).contains("input.contact_id"))
+            // A dot inside a value is fine: it is escaped into one segment.
+            #expect(try await harness.run(client, id, "intercom.get_contact", #"{"contact_id":"a..b"}"#).status == .notFound)
+        }
+    }
+
     @Test("Intercom's answers become problems: not found, refused input, revoked token")
     func providerErrors() async throws {
         try await Harness.with { harness, client in

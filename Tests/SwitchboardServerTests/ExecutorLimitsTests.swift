@@ -107,3 +107,45 @@ struct ExecutorLimitsTests {
         }
     }
 }
+
+/// The real transport, until `hostile` is set: then every call answers with those headers and status.
+final class HostileHeadersTransport: HTTPTransport, @unchecked Sendable {
+    private let inner = AHCTransport()
+    private let lock = NSLock()
+    private var answer: (status: Int, headers: [(name: String, value: String)])?
+
+    func answerWith(status: Int, headers: [(name: String, value: String)]) { lock.withLock { answer = (status, headers) } }
+
+    func send(_ request: OutboundRequest) async throws -> OutboundResponse {
+        if let answer = lock.withLock({ answer }) {
+            return OutboundResponse(status: answer.status, headers: answer.headers + [("Content-Type", "application/json")],
+                                    body: Data(#"{"type":"error.list","errors":[{"code":"rate_limit_exceeded","message":"slow down"}]}"#.utf8))
+        }
+        return try await inner.send(request)
+    }
+}
+
+@Suite("Numbers Intercom sends, through the executor")
+struct HostileNumbersTests {
+    @Test("rate-limit headers of any size answer a clean 429 with a bounded retryAfter, and the next call still works")
+    func hostileRateLimitHeaders() async throws {
+        let transport = HostileHeadersTransport()
+        try await Harness.with(transport: transport) { harness, client in
+            let id = try await harness.enabledIntegration(client)
+            let values = ["1e300", "inf", "-inf", "-1e300", "nan", "9223372036854775807", "-9223372036854775808", "1.8e308",
+                          "99999999999999999999999999", String(repeating: "9", count: 400), "0x7fffffff"]
+            for value in values {
+                transport.answerWith(status: 429, headers: [("X-RateLimit-Limit", value), ("X-RateLimit-Reset", value), ("Retry-After", value)])
+                let response = try await harness.run(client, id, "intercom.who_am_i", "{}")
+                let body = try expectProblem(response, 429, code: "rate_limited")
+                let retryAfter = try #require(body["retryAfter"] as? Int, "\(value)")
+                #expect((1...3600).contains(retryAfter), "\(value): \(retryAfter)")
+            }
+            // With a count, the pacer learns the window too: a reset a lifetime away is held to a day, and answered at once.
+            transport.answerWith(status: 200, headers: [("X-RateLimit-Limit", "1e300"), ("X-RateLimit-Remaining", "0"), ("X-RateLimit-Reset", "1e300")])
+            _ = try await harness.run(client, id, "intercom.who_am_i", "{}")
+            let paced = try expectProblem(try await harness.run(client, id, "intercom.who_am_i", "{}"), 429, code: "rate_limited")
+            #expect(paced["retryAfter"] as? Int == 3600)
+        }
+    }
+}

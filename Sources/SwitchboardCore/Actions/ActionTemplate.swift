@@ -59,6 +59,18 @@ public enum RequestRendering {
     /// What may stand unescaped in one path segment.
     static let pathSegmentAllowed = CharacterSet.urlPathAllowed.subtracting(CharacterSet(charactersIn: "/?#"))
 
+    /// Inputs that fill a path segment must name something: empty, `.` and `..` would make `/contacts/..` and reach
+    /// another endpoint with the caller's token.
+    public static func pathViolations(_ template: ActionTemplate.RequestTemplate, input: JSONValue, at prefix: String) -> [Problem.FieldError] {
+        guard case .object(let values) = input else { return [] }
+        return values.keys.sorted().compactMap { name in
+            guard template.path.contains("{\(name)}"), let value = values[name] else { return nil }
+            let text = value.stringValue ?? value.numberValue.map { InputSchema.format($0) } ?? ""
+            guard text.isEmpty || text == "." || text == ".." else { return nil }
+            return Problem.FieldError(field: "\(prefix).\(name)", detail: "fills a path segment, so it must not be empty, '.' or '..'")
+        }
+    }
+
     public static func render(_ template: ActionTemplate.RequestTemplate, input: [String: JSONValue]) -> Rendered {
         var path = template.path
         for (name, value) in input where path.contains("{\(name)}") {

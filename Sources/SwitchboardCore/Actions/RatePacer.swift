@@ -64,11 +64,12 @@ public final class RatePacer: @unchecked Sendable {
         }
     }
 
-    /// Learns from response headers, when they carry a rate limit.
-    public func observe(_ key: String, headers: [(name: String, value: String)]) {
+    /// Learns from response headers, when they carry a rate limit. Every number is clamped (`ProviderNumbers`): the
+    /// reset to a day either side of `now`, the counts to a billion.
+    public func observe(_ key: String, headers: [(name: String, value: String)], now: Date) {
         func header(_ name: String) -> String? { HeaderName.value(of: name, in: headers) }
-        guard let remaining = header("X-RateLimit-Remaining").flatMap(Int.init),
-              let reset = header("X-RateLimit-Reset").flatMap(TimeInterval.init) else { return }
-        observe(key, limitPerMinute: header("X-RateLimit-Limit").flatMap(Int.init), remaining: remaining, reset: reset)
+        guard let remaining = ProviderNumbers.count(header("X-RateLimit-Remaining")),
+              let reset = ProviderNumbers.unixTime(header("X-RateLimit-Reset"), now: now) else { return }
+        observe(key, limitPerMinute: ProviderNumbers.count(header("X-RateLimit-Limit")), remaining: remaining, reset: reset)
     }
 }

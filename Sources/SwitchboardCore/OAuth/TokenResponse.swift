@@ -46,9 +46,10 @@ public enum TokenResponse {
             guard let access = fields["access_token"]?.stringValue ?? fields["token"]?.stringValue, !access.isEmpty else {
                 return .failure(.transient(description: "the token endpoint answered \(response.status) without an access token"))
             }
-            let expiresIn = fields["expires_in"].flatMap { value -> Double? in
+            // Clamped: a lifetime beyond ten years is read as ten years, and nothing non-finite becomes a date.
+            let expiresIn = ProviderNumbers.seconds(fields["expires_in"].flatMap { value -> Double? in
                 value.numberValue ?? value.stringValue.flatMap(Double.init)
-            }
+            }, max: 10 * 365 * 86_400)
             let refresh = fields["refresh_token"]?.stringValue
             return .success(TokenGrant(
                 accessToken: access,

@@ -22,7 +22,7 @@ struct ActionExecutor: Sendable {
 
     /// Intercom's window for this app and workspace is used up for longer than the executor waits.
     static func rateLimited(retryAfter seconds: TimeInterval) -> Problem {
-        let retryAfter = max(1, Int(seconds.rounded(.up)))
+        let retryAfter = max(1, Int((ProviderNumbers.seconds(seconds, max: 3600) ?? 10).rounded(.up)))
         return Problem(status: 429, code: "rate_limited", title: "Rate limited",
                        detail: "Intercom's rate limit for this app and workspace is used up; retry in \(retryAfter) s.",
                        extra: ["retryAfter": .number(Double(retryAfter))])
@@ -103,7 +103,7 @@ struct ActionExecutor: Sendable {
         let found = try await store.cachedConnection(integrationID: integration.id, endUserID: endUser)
         if integration.authorization == .perUser, found?.status != .active {
             // Checked now, so that a call kept for later is one that can run.
-            let violations = InputSchema.violations(of: input, against: action.input, at: "input")
+            let violations = Self.violations(of: input, for: action)
             if !violations.isEmpty { throw Problem.validation(violations) }
             throw try await authorizationRequired(integration, userID: endUser, conversationID: conversationID,
                                                   reason: found?.status == .needsReauthorization ? .reauthorize : .connect,
@@ -117,7 +117,7 @@ struct ActionExecutor: Sendable {
         guard case .object(var values) = input else {
             throw Problem.validation([.init(field: "input", detail: "must be an object, not \(input.kindDescription)")])
         }
-        let violations = InputSchema.violations(of: input, against: action.input, at: "input")
+        let violations = Self.violations(of: input, for: action)
         if !violations.isEmpty { throw Problem.validation(violations) }
         if values["admin_id"] == nil, let adminID = connection.account.adminID { values["admin_id"] = .string(adminID) }
 
@@ -191,8 +191,7 @@ struct ActionExecutor: Sendable {
             throw Problem(status: 404, code: "not_found", title: "Not found",
                           detail: "Intercom has no such \(what): \(json["errors"]?.arrayValue?.first?["message"]?.stringValue ?? "not found").")
         case 429:
-            let reset = response.header("X-RateLimit-Reset").flatMap(Double.init)
-            throw Self.rateLimited(retryAfter: (reset ?? clock.now().timeIntervalSince1970 + 10) - clock.now().timeIntervalSince1970)
+            throw Self.rateLimited(retryAfter: Self.rateLimitWait(response, now: clock.now()) ?? 10)
         case 400..<500:
             let errors = (json["errors"]?.arrayValue ?? []).map { error in
                 Problem.FieldError(field: error["field"]?.stringValue ?? "input", detail: error["message"]?.stringValue ?? "was refused")
@@ -269,7 +268,7 @@ struct ActionExecutor: Sendable {
         var paced: TimeInterval = 0
         while true {
             while case .wait(let until) = pacer.reserve(paceKey, now: clock.now()) {
-                let wait = max(0.01, until.timeIntervalSince(clock.now()))
+                let wait = ProviderNumbers.seconds(until.timeIntervalSince(clock.now()), max: 3600).map { max(0.01, $0) } ?? Self.maxRateLimitWait + 1
                 if paced + wait > Self.maxRateLimitWait { throw Self.rateLimited(retryAfter: wait) }
                 paced += wait
                 try await Task.sleep(for: .milliseconds(Int(wait * 1000)))
@@ -285,12 +284,11 @@ struct ActionExecutor: Sendable {
                 }
                 throw Self.unreachable(error, retryable: retryable, attempts: attempt, timeout: request.timeout)
             }
-            pacer.observe(paceKey, headers: response.headers)
-            if response.status == 429, !waitedForRateLimit, let reset = response.header("X-RateLimit-Reset").flatMap(Double.init) {
-                let wait = reset - clock.now().timeIntervalSince1970
+            pacer.observe(paceKey, headers: response.headers, now: clock.now())
+            if response.status == 429, !waitedForRateLimit, let wait = Self.rateLimitWait(response, now: clock.now()) {
                 if wait <= Self.maxRateLimitWait {
                     waitedForRateLimit = true
-                    try await Task.sleep(for: .milliseconds(Int(max(0, wait) * 1000) + 50))
+                    try await Task.sleep(for: .milliseconds(Int(wait * 1000) + 50))
                     continue
                 }
             }
@@ -300,6 +298,20 @@ struct ActionExecutor: Sendable {
             }
             return response
         }
+    }
+
+    /// How long a 429 asks to wait, from `X-RateLimit-Reset` (Intercom's) or else `Retry-After`, clamped to `0...3600` s.
+    static func rateLimitWait(_ response: OutboundResponse, now: Date) -> TimeInterval? {
+        if let reset = ProviderNumbers.unixTime(response.header("X-RateLimit-Reset"), now: now) {
+            return ProviderNumbers.seconds(reset - now.timeIntervalSince1970, max: 3600)
+        }
+        return ProviderNumbers.retryAfter(response.header("Retry-After"), now: now)
+    }
+
+    /// What is wrong with an action's input: its schema, then the values that fill path segments.
+    static func violations(of input: JSONValue, for action: ActionTemplate) -> [Problem.FieldError] {
+        let schema = InputSchema.violations(of: input, against: action.input, at: "input")
+        return schema.isEmpty ? RequestRendering.pathViolations(action.request, input: input, at: "input") : schema
     }
 
     /// No answer: a timeout on a write may still have been applied, and says so.
