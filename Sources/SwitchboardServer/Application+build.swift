@@ -69,6 +69,7 @@ public func buildRouter(settings: ServerSettings, store: Store, dependencies: De
                                            allowPrivateNetwork: settings.allowPrivateNetwork)
     let router = Router(context: AppRequestContext.self)
     router.addMiddleware {
+        SecurityHeadersMiddleware(https: settings.publicURL.scheme == "https")
         RequestLogMiddleware()
         MetricsMiddleware()
         ProblemMiddleware()

@@ -6,26 +6,10 @@ enum ConsoleTemplates {
         <!doctype html>
         <html lang="en"><head><meta charset="utf-8"><title>{{title}} · Switchboard</title>
         <meta name="viewport" content="width=device-width, initial-scale=1">
-        <style>
-        body{font-family:system-ui,sans-serif;margin:0;background:#f6f7f9;color:#111}
-        header{background:#14213d;color:#fff;padding:12px 24px;display:flex;gap:20px;align-items:center}
-        header a{color:#fff;text-decoration:none} header strong{margin-right:auto} header form{margin:0}
-        main{max-width:960px;margin:24px auto;padding:0 16px}
-        section{background:#fff;border-radius:10px;padding:20px 24px;margin-bottom:20px;box-shadow:0 1px 3px #0002}
-        table{width:100%;border-collapse:collapse} th,td{text-align:left;padding:8px;border-bottom:1px solid #eee;vertical-align:top}
-        label{display:block;margin:10px 0 4px;font-weight:600} input[type=text],input[type=password],input[type=url],select,textarea{width:100%;padding:7px;box-sizing:border-box}
-        .hint{color:#555;font-size:13px;font-weight:normal} button{padding:8px 14px;border:0;border-radius:6px;background:#1f6feb;color:#fff;cursor:pointer}
-        button.secondary{background:#e6e8eb;color:#111} button.danger{background:#c62828}
-        .status{display:inline-block;padding:2px 8px;border-radius:10px;background:#e6e8eb;font-size:13px}
-        .status-enabled,.status-active{background:#d7f5dd} .status-authorized{background:#dbe8ff} .status-error,.status-needs_reauthorization{background:#ffd9d9}
-        .notice{background:#e7f6ec;border-left:4px solid #2e7d32;padding:10px 14px;margin-bottom:16px}
-        .error{background:#fdecea;border-left:4px solid #c62828;padding:10px 14px;margin-bottom:16px}
-        code.copy{background:#f1f3f5;padding:4px 8px;border-radius:4px;user-select:all;word-break:break-all}
-        .actions{display:flex;gap:8px;flex-wrap:wrap} .actions form{margin:0}
-        </style></head><body>
+        <link rel="stylesheet" href="/assets/switchboard.css"></head><body>
         <header><strong>Switchboard</strong>
         {{#signedIn}}<a href="/console/integrations">Integrations</a><a href="/console/auth-profiles">Authorization profiles</a>
-        <span class="hint" style="color:#cfd8e3">{{workspaceName}}</span>
+        <span class="hint workspace">{{workspaceName}}</span>
         <form method="post" action="/console/logout"><input type="hidden" name="csrf" value="{{csrf}}"><button class="secondary">Sign out</button></form>{{/signedIn}}
         </header>
         <main>
@@ -82,7 +66,7 @@ enum ConsoleTemplates {
         {{#connection}}<tr><th>Connection</th><td><span class="status status-{{status}}">{{status}}</span> {{accountName}} ({{accountID}}{{#region}}, {{region}}{{/region}}){{#adminEmail}} as {{adminEmail}}{{/adminEmail}}
         {{#lastError}}<br><span class="hint">Last error: {{lastError}}</span>{{/lastError}}</td></tr>{{/connection}}
         </table>
-        <div class="actions" style="margin-top:16px">
+        <div class="actions spaced">
         {{#canAuthorize}}<form method="post" action="/console/integrations/{{id}}/authorize"><input type="hidden" name="csrf" value="{{csrf}}"><button>{{authorizeLabel}}</button></form>{{/canAuthorize}}
         {{#canEnable}}<form method="post" action="/console/integrations/{{id}}/enable"><input type="hidden" name="csrf" value="{{csrf}}"><button>Enable</button></form>{{/canEnable}}
         {{#canDisable}}<form method="post" action="/console/integrations/{{id}}/disable"><input type="hidden" name="csrf" value="{{csrf}}"><button class="secondary">Disable</button></form>{{/canDisable}}

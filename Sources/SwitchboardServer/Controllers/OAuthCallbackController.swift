@@ -47,11 +47,9 @@ enum Pages {
         <!doctype html>
         <html lang="en"><head><meta charset="utf-8"><title>{{title}} · Switchboard</title>
         <meta name="viewport" content="width=device-width, initial-scale=1">
-        <style>body{font-family:system-ui,sans-serif;background:#f6f7f9;margin:0;padding:56px 16px;color:#111}
-        main{max-width:480px;margin:auto;background:#fff;border-radius:12px;padding:32px;box-shadow:0 1px 4px #0002}
-        h1{font-size:21px;margin-top:0}.ok{color:#0a7d32}.fail{color:#b00020}</style></head>
-        <body><main><h1 class="{{#success}}ok{{/success}}{{^success}}fail{{/success}}">{{heading}}</h1><p>{{message}}</p>
-        {{#form}}<form method="post" action="{{action}}"><button type="submit" style="font-size:16px;padding:10px 18px;border-radius:8px;border:0;background:#1f5eff;color:#fff;cursor:pointer">{{button}}</button></form>{{/form}}
+        <link rel="stylesheet" href="/assets/switchboard.css"></head>
+        <body class="card"><main><h1 class="{{#success}}ok{{/success}}{{^success}}fail{{/success}}">{{heading}}</h1><p>{{message}}</p>
+        {{#form}}<form method="post" action="{{action}}"><button type="submit">{{button}}</button></form>{{/form}}
         {{#link}}<p><a href="{{href}}">{{text}}</a></p>{{/link}}</main></body></html>
         """)
 

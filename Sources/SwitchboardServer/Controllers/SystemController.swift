@@ -5,7 +5,7 @@ import SQLKit
 import SwitchboardCore
 import SwitchboardStore
 
-/// `/health`, `/metrics`, `/openapi.yaml`.
+/// `/health`, `/metrics`, `/openapi.yaml`, and the pages' stylesheet.
 struct SystemController: Sendable {
     let store: Store
     let registry: PrometheusCollectorRegistry
@@ -14,6 +14,7 @@ struct SystemController: Sendable {
         router.get("/health", use: health)
         router.get("/metrics", use: metrics)
         router.get("/openapi.yaml", use: openAPI)
+        router.get("/assets/switchboard.css", use: stylesheet)
     }
 
     /// Healthy when the database answers.
@@ -30,9 +31,24 @@ struct SystemController: Sendable {
         Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: .init(byteBuffer: ByteBuffer(bytes: registry.emitToBuffer())))
     }
 
+    @Sendable func stylesheet(request: Request, context: AppRequestContext) async throws -> Response {
+        Response(status: .ok, headers: [.contentType: "text/css; charset=utf-8", .cacheControl: "public, max-age=3600"],
+                 body: .init(byteBuffer: ByteBuffer(string: Stylesheet.text)))
+    }
+
     @Sendable func openAPI(request: Request, context: AppRequestContext) async throws -> Response {
         Response(status: .ok, headers: [.contentType: "application/yaml"], body: .init(byteBuffer: ByteBuffer(string: OpenAPIDocument.text)))
     }
+}
+
+/// The pages' one stylesheet, bundled with the server.
+enum Stylesheet {
+    static let text: String = {
+        guard let url = Bundle.module.url(forResource: "switchboard", withExtension: "css", subdirectory: "Resources"),
+              let text = try? String(contentsOf: url, encoding: .utf8)
+        else { fatalError("switchboard.css is missing from the SwitchboardServer bundle") }
+        return text
+    }()
 }
 
 /// The admin API's OpenAPI description, bundled with the server.

@@ -1,4 +1,5 @@
 import Foundation
+import HTTPTypes
 import Hummingbird
 import Logging
 import SwitchboardCore
@@ -25,7 +26,7 @@ struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
         } catch let error as HTTPError {
             throw Self.problem(for: error, request: request)
         } catch {
-            context.logger.error("unhandled error", metadata: ["error.type": "\(type(of: error))", "path": "\(request.uri.path)"])
+            context.logger.error("unhandled error", metadata: ["error.type": "\(type(of: error))", "path": "\(LoggedPath.of(request, context: context))"])
             throw Problem.internalError()
         }
     }
@@ -42,6 +43,34 @@ struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
             return Problem(status: Int(error.status.code), code: "http_\(error.status.code)", title: error.status.reasonPhrase,
                            detail: error.body ?? error.status.reasonPhrase)
         }
+    }
+}
+
+/// Headers every answer carries: no MIME sniffing, no `Referer` (a connect page must not hand its token URL to
+/// Intercom), and HSTS when the public URL is https; HTML pages also get a Content-Security-Policy that allows only
+/// Switchboard's own resources and no framing.
+struct SecurityHeadersMiddleware<Context: RequestContext>: RouterMiddleware {
+    let https: Bool
+
+    static var referrerPolicy: HTTPField.Name { HTTPField.Name("Referrer-Policy")! }
+    static var xFrameOptions: HTTPField.Name { HTTPField.Name("X-Frame-Options")! }
+    static var contentSecurityPolicy: String { "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'" }
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        var response: Response
+        do {
+            response = try await next(request, context)
+        } catch let error as any HTTPResponseError {
+            response = try error.response(from: request, context: context)
+        }
+        response.headers[.xContentTypeOptions] = "nosniff"
+        response.headers[Self.referrerPolicy] = "no-referrer"
+        if https { response.headers[.strictTransportSecurity] = "max-age=31536000; includeSubDomains" }
+        if response.headers[.contentType]?.hasPrefix("text/html") == true {
+            response.headers[.contentSecurityPolicy] = Self.contentSecurityPolicy
+            response.headers[Self.xFrameOptions] = "DENY"
+        }
+        return response
     }
 }
 
@@ -65,15 +94,34 @@ struct RequestLogMiddleware<Context: RequestContext>: RouterMiddleware {
         // Tenths of a millisecond, without String(format:), which costs microseconds on Linux.
         let tenths = elapsed.components.seconds * 10_000 + elapsed.components.attoseconds / 100_000_000_000_000
         context.logger.info("request", metadata: [
-            "method": "\(request.method)", "path": "\(Self.redactedPath(request.uri.path))", "status": "\(status)",
+            "method": "\(request.method)", "path": "\(LoggedPath.of(request, context: context))", "status": "\(status)",
             "ms": "\(tenths / 10).\(tenths % 10)",
         ])
     }
+}
 
-    /// Connect-link tokens live in the path; only their first characters are logged.
-    static func redactedPath(_ path: String) -> String {
-        guard path.hasPrefix("/connect/") else { return path }
-        return "/connect/" + String(path.dropFirst("/connect/".count).prefix(6)) + "…"
+/// The path as logs may show it. Redacted by route, not by prefix: a route's secret parameters (a connect link's
+/// `{token}`) keep only their first characters however the path was spelled (`//connect/…` routes there too), and a
+/// path no route matched keeps only short segments, since it may be a secret with a typo around it.
+enum LoggedPath {
+    static let secretParameters: Set<String> = ["token"]
+
+    static func of(_ request: Request, context: some RequestContext) -> String {
+        guard let route = context.endpointPath, route != "NotFound" else { return unmatched(request.uri.path) }
+        var path = route
+        for name in secretParameters where route.contains("{\(name)}") {
+            let value = context.parameters.get(name) ?? ""
+            path = path.replacingOccurrences(of: "{\(name)}", with: String(value.prefix(6)) + "…")
+        }
+        for (name, value) in context.parameters where !secretParameters.contains(String(name)) {
+            path = path.replacingOccurrences(of: "{\(name)}", with: String(value))
+        }
+        return path
+    }
+
+    static func unmatched(_ path: String) -> String {
+        Problem.clip(path.split(separator: "/", omittingEmptySubsequences: false)
+            .map { $0.count > 16 ? String($0.prefix(6)) + "…" : String($0) }.joined(separator: "/"), to: 200)
     }
 }
 
