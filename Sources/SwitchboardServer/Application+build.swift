@@ -87,9 +87,10 @@ public func buildRouter(settings: ServerSettings, store: Store, dependencies: De
                             resumer: ResumeRunner(store: store, executor: executor, events: events, logger: logger)).register(on: router)
     ConnectController(store: store, settings: settings, authorization: authorization, clock: dependencies.clock, logger: logger).register(on: router)
 
-    let profiles = AuthProfilesController(store: store, settings: settings, clock: dependencies.clock)
+    let audit = AuditLog(store: store, clock: dependencies.clock, logger: logger)
+    let profiles = AuthProfilesController(store: store, settings: settings, clock: dependencies.clock, audit: audit)
     let integrations = IntegrationsController(store: store, settings: settings, authorization: authorization, tokens: tokens,
-                                              transport: dependencies.transport, clock: dependencies.clock)
+                                              transport: dependencies.transport, clock: dependencies.clock, audit: audit)
     let api = router.group("v1").add(middleware: APIKeyMiddleware(store: store, clock: dependencies.clock)).group(context: WorkspaceRequestContext.self)
     api.addRoutes(profiles.endpoints, atPath: "auth-profiles")
     api.addRoutes(integrations.endpoints, atPath: "integrations")
@@ -98,6 +99,7 @@ public func buildRouter(settings: ServerSettings, store: Store, dependencies: De
     api.post("integrations/{id}/actions/{name}", use: actions.run)
     api.get("runs", use: actions.runs)
     api.get("events", use: EventsController(store: store).list)
+    api.get("audit", use: AuditController(store: store).list)
     ConsoleController(store: store, settings: settings, integrations: integrations, profiles: profiles,
                       signer: ConsoleSession.Signer(masterKey: settings.masterKey), clock: dependencies.clock).register(on: router)
     return router

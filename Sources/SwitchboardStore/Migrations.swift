@@ -224,6 +224,21 @@ enum Migrations {
             """,
             "CREATE INDEX console_sessions_key ON console_sessions (key_id)",
         ]),
+        Migration(version: 8, name: "admin audit log", statements: [
+            """
+            CREATE TABLE audit_log (
+                id TEXT PRIMARY KEY,
+                workspace_id TEXT NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+                actor TEXT NOT NULL,
+                action TEXT NOT NULL,
+                target_type TEXT NOT NULL,
+                target_id TEXT,
+                detail TEXT NOT NULL,
+                created_at_ms BIGINT NOT NULL
+            )
+            """,
+            "CREATE INDEX audit_log_workspace ON audit_log (workspace_id, created_at_ms, id)",
+        ]),
     ]
 
     /// Applies every migration not yet recorded, each in its own transaction; safe to run from several instances at once.

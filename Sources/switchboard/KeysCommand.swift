@@ -34,7 +34,9 @@ struct Keys: AsyncParsableCommand {
                 guard let workspace = try await store.workspace(named: workspaceName, createIfMissing: true) else { throw CLIError("the workspace could not be created") }
                 let key = AdminAPIKey.generate()
                 let now = Date()
-                try await store.addAPIKey(workspaceID: workspace.id, key: key, name: keyName, expiresAt: lifetime.map { now.addingTimeInterval($0) }, now: now)
+                let id = try await store.addAPIKey(workspaceID: workspace.id, key: key, name: keyName, expiresAt: lifetime.map { now.addingTimeInterval($0) }, now: now)
+                try await store.record(AuditEntry(workspaceID: workspace.id, actor: Store.operatorActor, action: "api_key.created", targetType: "api_key",
+                                                  targetID: id, detail: ["expires": .bool(lifetime != nil)], at: now))
                 await store.shutdown()
                 print(key)
             } catch {
@@ -93,6 +95,8 @@ struct Keys: AsyncParsableCommand {
                 guard let revoked = try await store.revokeAPIKey(id: id) else {
                     throw CLIError("there is no admin API key with id '\(Problem.clip(id, to: 40))' (see 'switchboard keys list --workspace NAME')")
                 }
+                try await store.record(AuditEntry(workspaceID: revoked.workspaceID, actor: Store.operatorActor, action: "api_key.revoked",
+                                                  targetType: "api_key", targetID: revoked.id, at: Date()))
                 await store.shutdown()
                 // Running instances remember a working key for up to `Store.keyCacheLifetime`: wait that out, so that
                 // when this command returns the key is refused everywhere.

@@ -30,8 +30,10 @@ struct ConsoleController: Sendable {
     /// A signed-in admin: the workspace and the session's CSRF token.
     struct SignedIn {
         let workspace: Workspace
+        let keyID: String
         let csrf: String
         let cookie: String
+        var principal: Principal { Principal(workspace: workspace, keyID: keyID) }
     }
 
     // MARK: Sign-in
@@ -83,7 +85,7 @@ struct ConsoleController: Sendable {
         }
         if form["app"] == "custom", let profile = form["authProfileId"], !profile.isEmpty { object["authProfileId"] = .string(profile) }
         do {
-            let (record, secret) = try await integrations.createIntegration(InputReader(object: object), workspace: session.workspace)
+            let (record, secret) = try await integrations.createIntegration(InputReader(object: object), by: session.principal)
             // Rendered, not redirected: the signing secret is shown once and never travels in a URL.
             return try await integrationPage(id: record.integration.id, session: session, notice: "Integration added.", error: nil, signingSecret: secret)
         } catch let problem as Problem {
@@ -106,27 +108,26 @@ struct ConsoleController: Sendable {
         do {
             switch try context.parameters.require("action") {
             case "authorize":
-                let started = try await integrations.startAuthorization(id: id, workspace: session.workspace)
+                let started = try await integrations.startAuthorization(id: id, by: session.principal)
                 return Response(status: .seeOther, headers: [.location: started.authorizationURL.absoluteString])
             case "enable":
-                _ = try await integrations.setEnabled(true, id: id, workspace: session.workspace)
+                _ = try await integrations.setEnabled(true, id: id, by: session.principal)
                 return redirect(back + "?notice=enabled")
             case "disable":
-                _ = try await integrations.setEnabled(false, id: id, workspace: session.workspace)
+                _ = try await integrations.setEnabled(false, id: id, by: session.principal)
                 return redirect(back + "?notice=disabled")
             case "signing-secret":
-                let secret = EventSignature.generateSecret()
-                guard try await store.setSigningSecret(secret, integrationID: id, workspaceID: session.workspace.id) else { return notFound(session) }
+                let secret = try await integrations.rotateSigningSecret(id: id, by: session.principal)
                 return try await integrationPage(id: id, session: session, notice: "New signing secret. The old one no longer signs events.", error: nil, signingSecret: secret)
             case "disconnect":
                 guard let record = try await store.integration(id: id, workspaceID: session.workspace.id) else { return notFound(session) }
                 let userID = form["userId"] ?? ""
-                guard let revoked = try await integrations.authorization.disconnect(integration: record.integration, endUserID: userID, by: .admin) else {
+                guard let revoked = try await integrations.disconnect(record.integration, endUserID: userID, by: session.principal) else {
                     return redirect(back + "?error=no_connection")
                 }
                 return redirect(back + "?notice=" + (revoked ? "disconnected" : "disconnected_unconfirmed"))
             case "delete":
-                try await integrations.deleteIntegration(id: id, workspace: session.workspace)
+                try await integrations.deleteIntegration(id: id, by: session.principal)
                 return redirect("/console/integrations?notice=integration_deleted")
             default:
                 return notFound(session)
@@ -156,7 +157,7 @@ struct ConsoleController: Sendable {
         }
         object["pkce"] = .bool(form["pkce"] == "true")
         do {
-            _ = try await profiles.createProfile(InputReader(object: object), workspace: session.workspace)
+            _ = try await profiles.createProfile(InputReader(object: object), by: session.principal)
             return redirect("/console/auth-profiles?notice=profile_saved")
         } catch let problem as Problem {
             return try await profilesPage(session, problem: problem, form: form)
@@ -167,7 +168,7 @@ struct ConsoleController: Sendable {
         let (session, _) = try await authorizedPost(request, context: context)
         guard let session else { return forbidden() }
         do {
-            try await profiles.deleteProfile(id: try context.parameters.require("id"), workspace: session.workspace)
+            try await profiles.deleteProfile(id: try context.parameters.require("id"), by: session.principal)
             return redirect("/console/auth-profiles?notice=profile_deleted")
         } catch let problem as Problem {
             return try await profilesPage(session, problem: problem, form: [:])
@@ -279,7 +280,7 @@ struct ConsoleController: Sendable {
         guard let cookie = request.cookies[ConsoleSession.cookieName]?.value, !cookie.isEmpty,
               let key = try await store.consoleSession(token: cookie, now: clock.now())
         else { return nil }
-        return SignedIn(workspace: key.workspace, csrf: signer.csrfToken(forCookie: cookie), cookie: cookie)
+        return SignedIn(workspace: key.workspace, keyID: key.keyID, csrf: signer.csrfToken(forCookie: cookie), cookie: cookie)
     }
 
     /// The notice a redirect named, from a fixed set: text from the query string is never shown.

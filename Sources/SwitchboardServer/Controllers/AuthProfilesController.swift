@@ -8,6 +8,7 @@ struct AuthProfilesController: Sendable {
     let store: Store
     let settings: ServerSettings
     let clock: any WallClock
+    let audit: AuditLog
 
     var endpoints: RouteCollection<WorkspaceRequestContext> {
         let routes = RouteCollection(context: WorkspaceRequestContext.self)
@@ -20,12 +21,13 @@ struct AuthProfilesController: Sendable {
     }
 
     @Sendable func create(request: Request, context: WorkspaceRequestContext) async throws -> Response {
-        let profile = try await createProfile(try await request.inputReader(context: context), workspace: context.workspace)
+        let profile = try await createProfile(try await request.inputReader(context: context), by: context.principal)
         return JSONResponse.make(represent(profile), status: .created)
     }
 
     /// Creates a profile from checked input; the API and the console both come here.
-    func createProfile(_ input: InputReader, workspace: Workspace) async throws -> AuthProfile {
+    func createProfile(_ input: InputReader, by principal: Principal) async throws -> AuthProfile {
+        let workspace = principal.workspace
         let now = clock.now()
         var profile = AuthProfile(
             id: Identifier.make("ap"), workspaceID: workspace.id, name: "", description: nil, clientID: "", clientSecret: "",
@@ -34,6 +36,7 @@ struct AuthProfilesController: Sendable {
         )
         try Self.apply(input, to: &profile, creating: true)
         try await store.insert(profile)
+        await audit.record(principal, "auth_profile.created", "auth_profile", profile.id)
         return profile
     }
 
@@ -51,17 +54,18 @@ struct AuthProfilesController: Sendable {
         try Self.apply(input, to: &profile, creating: false)
         profile.updatedAt = clock.now()
         guard try await store.update(profile) else { throw Problem.notFound("authorization profile", id: profile.id) }
+        await audit.record(context.principal, "auth_profile.updated", "auth_profile", profile.id, ["fields": .strings(Self.fieldNames.filter(input.has))])
         return JSONResponse.make(represent(profile))
     }
 
     @Sendable func delete(request: Request, context: WorkspaceRequestContext) async throws -> Response {
-        try await deleteProfile(id: try context.parameters.require("id"), workspace: context.workspace)
+        try await deleteProfile(id: try context.parameters.require("id"), by: context.principal)
         return Response(status: .noContent)
     }
 
-    func deleteProfile(id: String, workspace: Workspace) async throws {
-        switch try await store.deleteAuthProfile(id: id, workspaceID: workspace.id) {
-        case .deleted: return
+    func deleteProfile(id: String, by principal: Principal) async throws {
+        switch try await store.deleteAuthProfile(id: id, workspaceID: principal.workspace.id) {
+        case .deleted: await audit.record(principal, "auth_profile.deleted", "auth_profile", id)
         case .notFound: throw Problem.notFound("authorization profile", id: id)
         case .inUse(let integrations):
             throw Problem.conflict("auth_profile_in_use",
@@ -76,6 +80,10 @@ struct AuthProfilesController: Sendable {
         }
         return profile
     }
+
+    /// The profile's fields as the API names them (the audit log lists which changed; never their values).
+    static let fieldNames = ["name", "description", "clientId", "clientSecret", "authorizationURL", "tokenURL", "refreshTokenURL", "scopes",
+                             "pkce", "tokenRequestFormat", "exchangeStyle", "authorizationParameters", "fields"]
 
     /// Reads the profile form; on create the required fields must all be there, on update any subset.
     static func apply(_ input: InputReader, to profile: inout AuthProfile, creating: Bool) throws {

@@ -27,6 +27,29 @@ struct EventsController: Sendable {
     }
 }
 
+/// `GET /v1/audit?limit=&starting_after=`: the workspace's administrative changes, newest first.
+struct AuditController: Sendable {
+    let store: Store
+
+    @Sendable func list(request: Request, context: WorkspaceRequestContext) async throws -> Response {
+        let query = request.uri.queryParameters
+        let (limit, cursor) = try Paging.read(limit: query["limit"], startingAfter: query["starting_after"])
+        let entries = try await store.auditEntries(workspaceID: context.workspace.id, limit: limit, before: cursor)
+        var body: [String: JSONValue] = ["data": .array(entries.map(Self.represent)), "count": .number(Double(entries.count))]
+        if entries.count == limit, let last = entries.last {
+            body["next"] = .string("\(Int64((last.createdAt.timeIntervalSince1970 * 1000).rounded(.down))):\(last.id)")
+        }
+        return JSONResponse.make(.object(body))
+    }
+
+    static func represent(_ entry: AuditEntry) -> JSONValue {
+        .object([
+            "id": .string(entry.id), "actor": .string(entry.actor), "action": .string(entry.action), "targetType": .string(entry.targetType),
+            "targetId": .optional(entry.targetID), "detail": .object(entry.detail), "createdAt": .time(entry.createdAt),
+        ])
+    }
+}
+
 /// `limit` (1–200, default 50) and `starting_after` (a `next` cursor this API returned), as the list endpoints read them.
 enum Paging {
     static func read(limit rawLimit: Substring?, startingAfter: Substring?) throws -> (limit: Int, cursor: (Int64, String)?) {

@@ -12,6 +12,7 @@ struct IntegrationsController: Sendable {
     let tokens: TokenService
     let transport: any HTTPTransport
     let clock: any WallClock
+    let audit: AuditLog
 
     var endpoints: RouteCollection<WorkspaceRequestContext> {
         let routes = RouteCollection(context: WorkspaceRequestContext.self)
@@ -31,7 +32,7 @@ struct IntegrationsController: Sendable {
     }
 
     @Sendable func create(request: Request, context: WorkspaceRequestContext) async throws -> Response {
-        let (record, secret) = try await createIntegration(try await request.inputReader(context: context), workspace: context.workspace)
+        let (record, secret) = try await createIntegration(try await request.inputReader(context: context), by: context.principal)
         // The signing secret is shown here, once; POST …/signing-secret replaces it.
         guard case .object(var body) = try await represent(record) else { throw Problem.notFound("integration", id: record.integration.id) }
         body["signingSecret"] = .string(secret)
@@ -40,7 +41,8 @@ struct IntegrationsController: Sendable {
 
     /// Creates an integration from checked input; the API and the console both come here.
     /// Returns the integration and its new events signing secret (stored sealed; shown once by the API).
-    func createIntegration(_ input: InputReader, workspace: Workspace) async throws -> (record: IntegrationRecord, signingSecret: String) {
+    func createIntegration(_ input: InputReader, by principal: Principal) async throws -> (record: IntegrationRecord, signingSecret: String) {
+        let workspace = principal.workspace
         let name = input.string("name", required: true)
         let provider = input.oneOf("provider", Provider.self) ?? (input.has("provider") ? nil : .intercom)
         let app = input.oneOf("app", AppKind.self, required: true)
@@ -72,6 +74,8 @@ struct IntegrationsController: Sendable {
         try await store.insert(integration)
         let secret = EventSignature.generateSecret()
         try await store.setSigningSecret(secret, integrationID: integration.id, workspaceID: workspace.id)
+        await audit.record(principal, "integration.created", "integration", integration.id,
+                           ["app": .string(app.rawValue), "authorization": .string(mode.rawValue)])
         return (IntegrationRecord(integration: integration, sharedConnectionStatus: nil), secret)
     }
 
@@ -105,23 +109,26 @@ struct IntegrationsController: Sendable {
         try input.finish()
         record.integration.updatedAt = clock.now()
         guard try await store.update(record.integration) else { throw Problem.notFound("integration", id: record.integration.id) }
+        await audit.record(context.principal, "integration.updated", "integration", record.integration.id,
+                           ["fields": .strings(["name", "region", "notifyURL", "verifyURL"].filter(input.has))])
         return JSONResponse.make(try await represent(record))
     }
 
     @Sendable func delete(request: Request, context: WorkspaceRequestContext) async throws -> Response {
-        try await deleteIntegration(id: try context.parameters.require("id"), workspace: context.workspace)
+        try await deleteIntegration(id: try context.parameters.require("id"), by: context.principal)
         return Response(status: .noContent)
     }
 
-    func deleteIntegration(id: String, workspace: Workspace) async throws {
-        guard try await store.deleteIntegration(id: id, workspaceID: workspace.id) else { throw Problem.notFound("integration", id: id) }
+    func deleteIntegration(id: String, by principal: Principal) async throws {
+        guard try await store.deleteIntegration(id: id, workspaceID: principal.workspace.id) else { throw Problem.notFound("integration", id: id) }
+        await audit.record(principal, "integration.deleted", "integration", id)
     }
 
     /// Starts the pre-authorization: the answer's URL goes to the provider's login.
     @Sendable func authorize(request: Request, context: WorkspaceRequestContext) async throws -> Response {
         let input = try await request.inputReader(context: context)
         try input.finish()
-        let started = try await startAuthorization(id: try context.parameters.require("id"), workspace: context.workspace)
+        let started = try await startAuthorization(id: try context.parameters.require("id"), by: context.principal)
         return JSONResponse.make(.object([
             "authorizationURL": .string(started.authorizationURL.absoluteString),
             "expiresAt": .time(started.expiresAt),
@@ -129,8 +136,8 @@ struct IntegrationsController: Sendable {
         ]))
     }
 
-    func startAuthorization(id: String, workspace: Workspace) async throws -> AuthorizationService.Started {
-        let record = try await load(id: id, workspace: workspace)
+    func startAuthorization(id: String, by principal: Principal) async throws -> AuthorizationService.Started {
+        let record = try await load(id: id, workspace: principal.workspace)
         guard record.integration.authorization == .preauthorized else {
             throw Problem.conflict("per_user_integration",
                                    "This integration is per-user: each end user authorizes through a connect link. Admins authorize only pre-authorized integrations.",
@@ -141,15 +148,16 @@ struct IntegrationsController: Sendable {
 
     /// Enables the integration; a pre-authorized one must have a connection that works now.
     @Sendable func enable(request: Request, context: WorkspaceRequestContext) async throws -> Response {
-        JSONResponse.make(try await represent(try await setEnabled(true, id: try context.parameters.require("id"), workspace: context.workspace)))
+        JSONResponse.make(try await represent(try await setEnabled(true, id: try context.parameters.require("id"), by: context.principal)))
     }
 
     @Sendable func disable(request: Request, context: WorkspaceRequestContext) async throws -> Response {
-        JSONResponse.make(try await represent(try await setEnabled(false, id: try context.parameters.require("id"), workspace: context.workspace)))
+        JSONResponse.make(try await represent(try await setEnabled(false, id: try context.parameters.require("id"), by: context.principal)))
     }
 
     /// Enabling a pre-authorized integration first proves its connection works now.
-    func setEnabled(_ enabled: Bool, id: String, workspace: Workspace) async throws -> IntegrationRecord {
+    func setEnabled(_ enabled: Bool, id: String, by principal: Principal) async throws -> IntegrationRecord {
+        let workspace = principal.workspace
         var record = try await load(id: id, workspace: workspace)
         if enabled {
             let app = try await authorization.oauthApp(for: record.integration)
@@ -161,6 +169,7 @@ struct IntegrationsController: Sendable {
         record.integration.enablement = enabled ? .enabled : .disabled
         record.integration.updatedAt = clock.now()
         try await store.update(record.integration)
+        await audit.record(principal, enabled ? "integration.enabled" : "integration.disabled", "integration", id)
         return record
     }
 
@@ -174,18 +183,36 @@ struct IntegrationsController: Sendable {
     @Sendable func disconnect(request: Request, context: WorkspaceRequestContext) async throws -> Response {
         let record = try await load(context)
         let userID = try context.parameters.require("userId")
-        guard let revoked = try await authorization.disconnect(integration: record.integration, endUserID: userID, by: .admin) else {
+        guard let revoked = try await disconnect(record.integration, endUserID: userID, by: context.principal) else {
             throw Problem(status: 404, code: "not_found", title: "Not found", detail: "The user '\(Problem.clip(userID))' has no connection in this integration.")
         }
         return JSONResponse.make(.object(["userId": .string(userID), "disconnected": .bool(true), "revokedAtProvider": .bool(revoked)]))
     }
 
+    /// An admin disconnects one end user (API and console): nil when the user has no connection, else whether the
+    /// provider confirmed the revocation.
+    func disconnect(_ integration: Integration, endUserID: String, by principal: Principal) async throws -> Bool? {
+        guard let revoked = try await authorization.disconnect(integration: integration, endUserID: endUserID, by: .admin) else { return nil }
+        await audit.record(principal, "connection.disconnected", "integration", integration.id,
+                           ["revokedAtProvider": .bool(revoked)])
+        return revoked
+    }
+
     /// A new signing secret for the integration's events, shown once; the old one stops working at once.
     @Sendable func rotateSigningSecret(request: Request, context: WorkspaceRequestContext) async throws -> Response {
         let record = try await load(context)
-        let secret = EventSignature.generateSecret()
-        try await store.setSigningSecret(secret, integrationID: record.integration.id, workspaceID: context.workspace.id)
+        let secret = try await rotateSigningSecret(id: record.integration.id, by: context.principal)
         return JSONResponse.make(.object(["signingSecret": .string(secret)]))
+    }
+
+    /// A new signing secret (shown once by the caller); nil-free: throws not found for an unknown integration.
+    func rotateSigningSecret(id: String, by principal: Principal) async throws -> String {
+        let secret = EventSignature.generateSecret()
+        guard try await store.setSigningSecret(secret, integrationID: id, workspaceID: principal.workspace.id) else {
+            throw Problem.notFound("integration", id: id)
+        }
+        await audit.record(principal, "signing_secret.rotated", "integration", id)
+        return secret
     }
 
     /// One end user's connection (per-user integrations), for assistants that poll after sending a connect link.
