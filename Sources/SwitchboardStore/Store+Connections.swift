@@ -183,6 +183,21 @@ extension Store {
         }
     }
 
+    /// Marks every connection made through a profile as needing a new authorization (its endpoints or client changed, so
+    /// its tokens must not be sent to the new ones); returns how many were marked.
+    public func markConnectionsNeedReauthorization(profileID: String, workspaceID: String, reason: String, now: Date) async throws -> Int {
+        defer { hot.invalidate() }
+        return try await database.withConnection { db in
+            try await db.update("connections")
+                .set("status", to: ConnectionStatus.needsReauthorization.rawValue).set("last_error", to: reason).set("updated_at", to: now.unixSeconds)
+                .where("workspace_id", .equal, workspaceID)
+                .where("status", .notEqual, ConnectionStatus.needsReauthorization.rawValue)
+                .where(SQLIdentifier("integration_id"), .in, SQLGroupExpression(
+                    db.select().column("id").from("integrations").where("auth_profile_id", .equal, profileID).where("workspace_id", .equal, workspaceID).query))
+                .returning("id").all().count
+        }
+    }
+
     /// Marks a connection dead because the provider refused its token (401 / token_revoked).
     public func markNeedsReauthorization(connectionID: String, reason: String, now: Date) async throws {
         defer { hot.invalidate() }

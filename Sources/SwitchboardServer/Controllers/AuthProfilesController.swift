@@ -48,14 +48,32 @@ struct AuthProfilesController: Sendable {
         JSONResponse.make(represent(try await load(context)))
     }
 
+    /// Changing where tokens come from (client id, token or refresh URL, the authorization URL's host) marks every
+    /// connection made through the profile as needing a new authorization: a refresh token is never sent to a host,
+    /// or a client, it was not issued to.
     @Sendable func update(request: Request, context: WorkspaceRequestContext) async throws -> Response {
-        var profile = try await load(context)
+        let before = try await load(context)
+        var profile = before
         let input = try await request.inputReader(context: context)
         try Self.apply(input, to: &profile, creating: false)
         profile.updatedAt = clock.now()
         guard try await store.update(profile) else { throw Problem.notFound("authorization profile", id: profile.id) }
-        await audit.record(context.principal, "auth_profile.updated", "auth_profile", profile.id, ["fields": .strings(Self.fieldNames.filter(input.has))])
+        var detail: [String: JSONValue] = ["fields": .strings(Self.fieldNames.filter(input.has))]
+        if Self.issuerChanged(from: before, to: profile) {
+            let marked = try await store.markConnectionsNeedReauthorization(
+                profileID: profile.id, workspaceID: context.workspace.id,
+                reason: "the authorization profile's client or endpoints changed; authorize again", now: clock.now())
+            detail["connectionsMarked"] = .number(Double(marked))
+        }
+        await audit.record(context.principal, "auth_profile.updated", "auth_profile", profile.id, detail)
         return JSONResponse.make(represent(profile))
+    }
+
+    static func issuerChanged(from old: AuthProfile, to new: AuthProfile) -> Bool {
+        func host(_ url: String) -> String? { URLComponents(string: url)?.host?.lowercased() }
+        return old.clientID != new.clientID || old.tokenURL != new.tokenURL
+            || (old.refreshTokenURL ?? old.tokenURL) != (new.refreshTokenURL ?? new.tokenURL)
+            || host(old.authorizationURL) != host(new.authorizationURL) || old.fields != new.fields
     }
 
     @Sendable func delete(request: Request, context: WorkspaceRequestContext) async throws -> Response {
