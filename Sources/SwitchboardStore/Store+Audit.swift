@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import SQLKit
 import SwitchboardCore
 
@@ -16,7 +17,7 @@ public struct AuditEntry: Sendable, Equatable {
 
     public init(workspaceID: String, actor: String, action: String, targetType: String, targetID: String?,
                 detail: [String: JSONValue] = [:], at createdAt: Date) {
-        self.id = Identifier.make("aud")
+        self.id = AuditEntry.nextID(at: createdAt)
         self.workspaceID = workspaceID
         self.actor = actor
         self.action = action
@@ -24,6 +25,22 @@ public struct AuditEntry: Sendable, Equatable {
         self.targetID = targetID
         self.detail = detail
         self.createdAt = createdAt
+    }
+}
+
+extension AuditEntry {
+    private static let sequence = Mutex<UInt64>(0)
+
+    /// Ids that sort as the entries were made within an instance, even in one millisecond: the time, a per-process
+    /// sequence, and random bits.
+    static func nextID(at date: Date) -> String {
+        let number = sequence.withLock { value -> UInt64 in value &+= 1; return value }
+        func padded(_ value: UInt64, _ width: Int) -> String {
+            let digits = String(value)
+            return String(repeating: "0", count: max(0, width - digits.count)) + digits
+        }
+        let ms = UInt64(max(0, (date.timeIntervalSince1970 * 1000).rounded(.down)))
+        return "aud_" + padded(ms, 14) + padded(number % 1_000_000_000, 9) + SecureRandom.hexIdentifier(bytes: 4)
     }
 }
 

@@ -119,9 +119,14 @@ struct IntegrationsController: Sendable {
         return Response(status: .noContent)
     }
 
+    /// Deletes an integration, first revoking each of its grants at the provider (best effort: a grant the provider does
+    /// not confirm is still deleted here, and the audit entry says how many were confirmed).
     func deleteIntegration(id: String, by principal: Principal) async throws {
+        let record = try await load(id: id, workspace: principal.workspace)
+        let (revoked, unconfirmed) = try await authorization.revokeAll(integration: record.integration)
         guard try await store.deleteIntegration(id: id, workspaceID: principal.workspace.id) else { throw Problem.notFound("integration", id: id) }
-        await audit.record(principal, "integration.deleted", "integration", id)
+        await audit.record(principal, "integration.deleted", "integration", id,
+                           ["grantsRevoked": .number(Double(revoked)), "grantsNotConfirmed": .number(Double(unconfirmed))])
     }
 
     /// Starts the pre-authorization: the answer's URL goes to the provider's login.

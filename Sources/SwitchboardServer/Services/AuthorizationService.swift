@@ -254,4 +254,20 @@ public struct AuthorizationService: Sendable {
                                  "account": .object(["id": .string(connection.account.id), "name": .string(connection.account.name)])])
         return revoked
     }
+
+    /// Revokes every connection of an integration at the provider (best effort, before the integration is deleted):
+    /// how many the provider confirmed, and how many it did not.
+    func revokeAll(integration: Integration) async throws -> (revoked: Int, unconfirmed: Int) {
+        var revoked = 0, unconfirmed = 0
+        for connection in try await store.connections(integrationID: integration.id, workspaceID: integration.workspaceID)
+        where connection.status != .revoked {
+            let base = settings.intercomAPIBase(for: integration, accountRegion: connection.account.region)
+            if await AccountIdentifier(definition: .intercom, transport: transport).revoke(accessToken: connection.tokens.accessToken, apiBase: base) {
+                revoked += 1
+            } else {
+                unconfirmed += 1
+            }
+        }
+        return (revoked, unconfirmed)
+    }
 }
