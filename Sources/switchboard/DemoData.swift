@@ -21,19 +21,17 @@ struct DemoData {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
     }
 
-    func readMasterKey() throws -> String {
-        try String(contentsOfFile: masterKeyPath, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
-    }
+    var keyFile: MasterKeyFile { MasterKeyFile(path: masterKeyPath) }
+
+    func readMasterKey() throws -> String { try keyFile.read() }
 
     /// The master key, generated on first use and stored with mode 0600.
     func masterKey() throws -> String {
         if FileManager.default.fileExists(atPath: masterKeyPath) { return try readMasterKey() }
         let key = TokenVault.generateKeyBase64()
-        try writePrivate(key + "\n", to: masterKeyPath)
+        try keyFile.create(key)
         return key
     }
-
-    func writeMasterKey(_ key: String) throws { try writePrivate(key + "\n", to: masterKeyPath) }
 
     func loadState() -> State? {
         guard let data = FileManager.default.contents(atPath: statePath) else { return nil }

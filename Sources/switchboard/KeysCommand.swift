@@ -114,34 +114,50 @@ struct Keys: AsyncParsableCommand {
             commandName: "rotate-master",
             abstract: "Re-encrypt every stored secret under a new master key.",
             discussion: """
-                With --data DIR the new key replaces DIR/master.key. Otherwise pass the current key (--master-key or \
-                SWITCHBOARD_MASTER_KEY) and the new one (--new-master-key, or one is generated and printed), then restart \
-                every instance with the new key.
+                With --data DIR the new key is written to DIR/master.key.new and fsynced first, the database is \
+                re-encrypted in one transaction, and then the new key replaces DIR/master.key; if that is interrupted, \
+                every secret stays readable and running the command again finishes it. Otherwise pass the current key \
+                (--master-key or SWITCHBOARD_MASTER_KEY, with --master-previous-keys for values still under an older one) \
+                and the new one (--new-master-key, or one is generated and printed); see the README for rotating while \
+                instances run.
                 """
         )
 
         @OptionGroup var database: DatabaseOptions
         @Option(name: .customLong("new-master-key"), help: "The new base64 key; generated when omitted.") var newMasterKey: String?
+        @Option(name: .customLong("master-previous-keys"), help: "Comma-separated older keys that values may still be sealed under.")
+        var previousKeys: String?
 
         func run() async throws {
-            let settings = try await SettingsReader.settings(flags: try database.entries(), configFile: database.configFile)
-            let newKey = newMasterKey ?? TokenVault.generateKeyBase64()
-            let newVault: TokenVault
-            do { newVault = TokenVault(masterKey: try TokenVault.key(base64: newKey)) } catch {
-                throw CLIError("--new-master-key is malformed: \(error)")
+            var flags = try database.entries()
+            if let previousKeys { flags[ServerSettings.Key.previousMasterKeys] = previousKeys }
+            let settings = try await SettingsReader.settings(flags: flags, configFile: database.configFile)
+            if let newMasterKey {
+                do { _ = try TokenVault.key(base64: newMasterKey) } catch { throw CLIError("--new-master-key is malformed: \(error)") }
             }
             let logger = makeLogger("switchboard", level: .warning)
             let store = try openStore(settings: settings, logger: logger)
             do {
                 try await store.migrate()
-                let count = try await store.resealAll(with: newVault)
+                let keyID: String, count: Int
+                if let directory = database.dataDirectory {
+                    (keyID, count) = try await DemoData(directory: directory).keyFile.rotate(store: store, newKey: newMasterKey)
+                } else {
+                    let key = newMasterKey ?? TokenVault.generateKeyBase64()
+                    let newVault = TokenVault(masterKey: try TokenVault.key(base64: key))
+                    count = try await store.resealAll(with: newVault)
+                    keyID = newVault.currentKeyID
+                    if newMasterKey == nil { print(key) }
+                }
+                for workspace in try await store.workspaceIDs() {
+                    try await store.record(AuditEntry(workspaceID: workspace, actor: Store.operatorActor, action: "master_key.rotated",
+                                                      targetType: "master_key", targetID: keyID, detail: ["resealed": .number(Double(count))], at: Date()))
+                }
                 await store.shutdown()
                 if let directory = database.dataDirectory {
-                    try DemoData(directory: directory).writeMasterKey(newKey)
-                    FileHandle.standardError.write(Data("Re-encrypted \(count) secrets; \(DemoData(directory: directory).masterKeyPath) holds the new key (id \(newVault.currentKeyID)).\n".utf8))
+                    FileHandle.standardError.write(Data("Re-encrypted \(count) secrets; \(DemoData(directory: directory).masterKeyPath) holds the new key (id \(keyID)).\n".utf8))
                 } else {
-                    FileHandle.standardError.write(Data("Re-encrypted \(count) secrets under key id \(newVault.currentKeyID). Restart every instance with the new key.\n".utf8))
-                    if newMasterKey == nil { print(newKey) }
+                    FileHandle.standardError.write(Data("Re-encrypted \(count) secrets under key id \(keyID). Restart every instance with the new key as --master-key and the old one in --master-previous-keys, then run this again with the same keys to re-seal what was written meanwhile.\n".utf8))
                 }
             } catch {
                 await store.shutdown()

@@ -25,8 +25,11 @@ struct DatabaseOptions: ParsableArguments {
         var values: [String: String] = [:]
         if let dataDirectory {
             values[ServerSettings.Key.database] = "sqlite:" + DemoData(directory: dataDirectory).databasePath
-            if masterKey == nil, let key = try? DemoData(directory: dataDirectory).readMasterKey() {
+            let file = DemoData(directory: dataDirectory).keyFile
+            if masterKey == nil, let key = try? file.read() {
                 values[ServerSettings.Key.masterKey] = key
+                // An interrupted rotation left its new key beside the current one: both open the database's values.
+                if let pending = file.pending() { values[ServerSettings.Key.previousMasterKeys] = pending }
             }
         }
         if let databaseURL { values[ServerSettings.Key.database] = databaseURL }

@@ -395,6 +395,55 @@ struct StoreTests {
         }
     }
 
+    struct Interrupted: Error {}
+
+    @Test("a key-file rotation interrupted after any step leaves every secret readable, and running it again finishes it",
+          arguments: MasterKeyFile.Step.allCases)
+    func interruptedRotation(step: MasterKeyFile.Step) async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("sb-key-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let file = MasterKeyFile(path: directory.appendingPathComponent("master.key").path)
+        let original = TokenVault.generateKeyBase64()
+        try file.create(original)
+        try await TestStore.with(.sqlite, vault: try file.vault()) { test in
+            let store = test.store
+            let workspace = try await store.makeWorkspace()
+            let profile = makeProfile(workspaceID: workspace.id, secret: "the-secret")
+            try await store.insert(profile)
+            let integration = makeIntegration(workspaceID: workspace.id, profileID: profile.id)
+            try await store.insert(integration)
+            let connection = try await connect(store, integration, connection: makeConnection(integration, access: "acc", refresh: "ref"))
+
+            /// What the next start reads with: the files as they are now.
+            func readable() async throws -> Bool {
+                let reader = Store(database: store.database, vault: try file.vault(), logger: TestStore.logger)
+                let secret = try await reader.authProfile(id: profile.id, workspaceID: workspace.id)?.clientSecret
+                let refresh = try await reader.connection(id: connection.id)?.tokens.refreshToken
+                return secret == "the-secret" && refresh == "ref"
+            }
+            await #expect(throws: Interrupted.self) {
+                try await file.rotate(store: store) { done in if done == step { throw Interrupted() } }
+            }
+            #expect(try await readable(), "interrupted after \(step)")
+            if step != .keyReplaced {
+                #expect(file.pending() != nil)
+                await #expect(throws: MasterKeyFileError.self, "another new key must wait until the pending one is in place") {
+                    try await file.rotate(store: store, newKey: TokenVault.generateKeyBase64())
+                }
+            }
+            // Running it again finishes the rotation (with the same new key when one was pending).
+            let pending = file.pending()
+            try await file.rotate(store: store)
+            #expect(try await readable())
+            let current = try file.read()
+            #expect(file.pending() == nil && current != original)
+            if let pending, step != .keyReplaced { #expect(current == pending) }
+            let oldOnly = Store(database: store.database, vault: TokenVault(masterKey: try TokenVault.key(base64: original)), logger: TestStore.logger)
+            await #expect(throws: TokenVault.VaultError.self) { try await oldOnly.connection(id: connection.id) }
+        }
+    }
+
     @Test("the raw SQLite file holds no plaintext token, refresh token, client secret or verifier")
     func noPlaintextOnDisk() async throws {
         try await TestStore.with(.sqlite) { test in
