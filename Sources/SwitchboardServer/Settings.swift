@@ -39,6 +39,8 @@ public struct ServerSettings: Sendable {
     /// Lets workspace-supplied URLs (profile token URLs, notify URLs) reach loopback and private addresses and use plain
     /// http. Off in production; `demo` and the tests turn it on, since their Intercom and receivers live on loopback.
     public var allowPrivateNetwork: Bool
+    /// Per-workspace bounds on open connect links, kept calls and idempotency records.
+    public var limits = WorkspaceLimits()
 
     public init(
         host: String = "127.0.0.1", port: Int = 8080, publicURL: URL? = nil, database: DatabaseLocation,
@@ -80,6 +82,24 @@ public struct ServerSettings: Sendable {
     public func intercomAPIBase(for integration: Integration, accountRegion: String? = nil) -> URL {
         let region = integration.region ?? accountRegion.flatMap(IntercomRegion.init(intercomName:)) ?? .us
         return intercomAPIBaseURLs[region] ?? ServerSettings.intercomDefaultAPIBases[region]!
+    }
+}
+
+/// How much of what waits for someone one workspace may hold at once; beyond it, a 429 `workspace_limit_reached`.
+public struct WorkspaceLimits: Sendable {
+    /// Connect links not used yet and not expired (they last 15 minutes by default).
+    public var openConnectLinks = 10_000
+    /// Calls kept with `resume: true` for users who have not connected yet.
+    public var keptCalls = 1_000
+    /// Idempotency records (each lives a day).
+    public var idempotencyRecords = 100_000
+
+    public init() {}
+
+    static func reached(_ what: String, limit: Int, advice: String) -> Problem {
+        Problem(status: 429, code: "workspace_limit_reached", title: "Workspace limit reached",
+                detail: "This workspace holds \(limit) \(what), the most it may hold at once. \(advice)",
+                extra: ["limit": .number(Double(limit))])
     }
 }
 

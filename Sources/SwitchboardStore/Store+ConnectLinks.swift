@@ -65,6 +65,31 @@ extension Store {
         }
     }
 
+    /// How many of a workspace's connect links can still be used (pending and unexpired).
+    public func openConnectLinkCount(workspaceID: String, now: Date) async throws -> Int {
+        try await count("connect_links") { $0.where("workspace_id", .equal, workspaceID).where("status", .equal, ConnectLinkStatus.pending.rawValue)
+            .where("expires_at", .greaterThan, now.unixSeconds) }
+    }
+
+    /// How many calls a workspace keeps for users who have not connected yet.
+    public func keptCallCount(workspaceID: String, now: Date) async throws -> Int {
+        try await count("pending_actions") { $0.where("workspace_id", .equal, workspaceID).where("status", .equal, "pending")
+            .where("expires_at", .greaterThan, now.unixSeconds) }
+    }
+
+    /// How many idempotency records a workspace holds (they live a day).
+    public func idempotencyRecordCount(workspaceID: String, now: Date) async throws -> Int {
+        try await count("idempotency_keys") { $0.where("workspace_id", .equal, workspaceID)
+            .where("created_at", .greaterThanOrEqual, now.addingTimeInterval(-Store.idempotencyLifetime).unixSeconds) }
+    }
+
+    func count(_ table: String, _ filter: @escaping @Sendable (SQLSelectBuilder) -> SQLSelectBuilder) async throws -> Int {
+        try await database.withConnection { db in
+            let row = try await filter(db.select().column(SQLFunction("COUNT", args: SQLLiteral.all), as: "n").from(table)).first()
+            return try row?.decode(column: "n", as: Int.self) ?? 0
+        }
+    }
+
     /// Records that a verifyURL confirmation (by its hash) was used; false when it was used already. Kept until it expires.
     public func useConfirmation(hash: String, expiresAt: Date) async throws -> Bool {
         try await database.withConnection { db in

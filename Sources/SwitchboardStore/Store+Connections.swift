@@ -72,6 +72,15 @@ extension Store {
         return try rows.map(model)
     }
 
+    /// One page of an integration's connections, newest first, after the previous page's last `(created_at, id)`.
+    public func connections(integrationID: String, workspaceID: String, limit: Int, before cursor: (Int64, String)?) async throws -> [Connection] {
+        let rows = try await database.withConnection { db in
+            try await db.select().columns("*").from("connections").where("workspace_id", .equal, workspaceID)
+                .newestFirst(by: "created_at", integrationID: integrationID, after: cursor, limit: limit).all(decoding: ConnectionRow.self)
+        }
+        return try rows.map(model)
+    }
+
     /// Stores the connection an authorization produced and completes its request, in one transaction.
     ///
     /// A reconnect replaces the (integration, user) connection in place: one connection per pair.

@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import HummingbirdTesting
 import SwitchboardCore
+import SwitchboardServer
 import SwitchboardStore
 import SwitchboardTestSupport
 import SQLKit
@@ -111,6 +112,59 @@ struct KeyAndSessionTests {
             let out = try await browser.post("/console/logout", [])
             #expect(out.status == .seeOther && out.headers[.location] == "/console?notice=signed_out")
             #expect(try await copy.get("/console/integrations").headers[.location] == "/console")
+        }
+    }
+}
+
+@Suite("Workspace bounds")
+struct WorkspaceBoundsTests {
+    @Test("open connect links, kept calls and idempotency records are capped per workspace with a clear 429; the connections list is paged")
+    func caps() async throws {
+        try await Harness.with(configure: { settings, _ in
+            settings.limits.openConnectLinks = 3
+            settings.limits.keptCalls = 1
+            settings.limits.idempotencyRecords = 2
+        }) { harness, client in
+            let created = try object(try await client.call(.post, "/v1/integrations", harness,
+                json: #"{"name":"Bot","app":"system","authorization":"per_user","notifyURL":"https://assistant.example/events"}"#))
+            let id = try #require(created["id"] as? String)
+            #expect(try await client.call(.post, "/v1/integrations/\(id)/enable", harness).status == .ok)
+            let kept = try await client.call(.post, "/v1/integrations/\(id)/actions/intercom.who_am_i", harness,
+                                             json: #"{"input":{},"user":{"id":"u0"},"resume":true}"#)
+            #expect(kept.status == .conflict, "\(text(kept))")
+            let second = try await client.call(.post, "/v1/integrations/\(id)/actions/intercom.who_am_i", harness,
+                                               json: #"{"input":{},"user":{"id":"u1"},"resume":true}"#)
+            let refused = try expectProblem(second, 429, code: "workspace_limit_reached")
+            #expect(refused["limit"] as? Int == 1 && (refused["detail"] as? String)?.contains("kept calls") == true)
+            #expect(try await harness.run(client, id, "intercom.who_am_i", "{}", user: "u2").status == .conflict, "a link without a kept call")
+            #expect(try await harness.run(client, id, "intercom.who_am_i", "{}", user: "u3").status == .conflict)
+            let links = try expectProblem(try await harness.run(client, id, "intercom.who_am_i", "{}", user: "u4"), 429, code: "workspace_limit_reached")
+            #expect((links["detail"] as? String)?.contains("open connect links") == true)
+
+            let shared = try await harness.enabledIntegration(client)
+            func create(_ n: Int) async throws -> TestResponse {
+                try await client.call(.post, "/v1/integrations/\(shared)/actions/intercom.create_contact", harness,
+                                      json: "{\"input\":{\"email\":\"cap\(n)@example.com\"},\"idempotencyKey\":\"k\(n)\"}")
+            }
+            for n in 0..<2 { #expect(try await create(n).status == .ok) }
+            try expectProblem(try await create(9), 429, code: "workspace_limit_reached")
+        }
+    }
+
+    @Test("connections are listed newest first, a page at a time")
+    func pagedConnections() async throws {
+        try await Harness.with { harness, client in
+            let id = try await harness.perUserIntegration(client)
+            for user in ["a", "b", "c"] {
+                let url = try await harness.connectLink(client, id, user: user)
+                #expect(try await EndUserBrowser(harness: harness, client: client).connect(url).status == .ok)
+                harness.clock.advance(by: 1)
+            }
+            let first = try object(try await client.call(.get, "/v1/integrations/\(id)/connections?limit=2", harness))
+            #expect((first["data"] as? [[String: Any]])?.map { $0["userId"] as? String } == ["c", "b"])
+            let next = try #require(first["next"] as? String)
+            let second = try object(try await client.call(.get, "/v1/integrations/\(id)/connections?limit=2&starting_after=\(next)", harness))
+            #expect((second["data"] as? [[String: Any]])?.map { $0["userId"] as? String } == ["a"] && second["next"] == nil)
         }
     }
 }

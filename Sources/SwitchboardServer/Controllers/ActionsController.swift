@@ -100,6 +100,11 @@ struct ActionsController: Sendable {
         encoder.outputFormatting = .sortedKeys
         let hash = Digest.sha256Hex(String(decoding: try encoder.encode(request), as: UTF8.self))
         let store = executor.store
+        let limit = executor.settings.limits.idempotencyRecords
+        if try await store.idempotencyRecordCount(workspaceID: workspace.id, now: executor.clock.now()) >= limit {
+            throw WorkspaceLimits.reached("idempotency records", limit: limit,
+                                          advice: "Records are kept a day; reuse keys for retries only, or call without idempotencyKey.")
+        }
         switch try await store.claimIdempotencyKey(workspaceID: workspace.id, integrationID: integrationID, key: key, requestHash: hash, now: executor.clock.now()) {
         case .mismatch:
             throw Problem.conflict("idempotency_key_reused", "This idempotencyKey was used for another action or input; use a new key.", field: "idempotencyKey")

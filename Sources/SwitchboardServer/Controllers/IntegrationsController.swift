@@ -180,8 +180,12 @@ struct IntegrationsController: Sendable {
 
     @Sendable func connections(request: Request, context: WorkspaceRequestContext) async throws -> Response {
         let record = try await load(context)
-        let connections = try await store.connections(integrationID: record.integration.id, workspaceID: context.workspace.id)
-        return JSONResponse.list(connections.map(Self.represent))
+        let query = request.uri.queryParameters
+        let (limit, cursor) = try Paging.read(limit: query["limit"], startingAfter: query["starting_after"])
+        let connections = try await store.connections(integrationID: record.integration.id, workspaceID: context.workspace.id, limit: limit, before: cursor)
+        var body: [String: JSONValue] = ["data": .array(connections.map(Self.represent)), "count": .number(Double(connections.count))]
+        if connections.count == limit, let last = connections.last { body["next"] = .string("\(last.createdAt.unixSeconds):\(last.id)") }
+        return JSONResponse.make(.object(body))
     }
 
     /// Disconnects one end user: revoked at Intercom, tokens deleted, `connection.revoked` sent.

@@ -226,6 +226,10 @@ struct ActionExecutor: Sendable {
     /// `resume`: the call to keep (sealed, expiring with the link) and run once this link connects the user.
     func authorizationRequired(_ integration: Integration, userID: String, conversationID: String?, reason: ConnectLinkReason,
                                resume: (action: String, input: JSONValue)? = nil) async throws -> Problem {
+        if resume != nil, try await store.keptCallCount(workspaceID: integration.workspaceID, now: clock.now()) >= settings.limits.keptCalls {
+            throw WorkspaceLimits.reached("kept calls", limit: settings.limits.keptCalls,
+                                          advice: "Kept calls run when their users connect, or expire with their links; call without resume, or try again later.")
+        }
         let (url, link) = try await authorization.issueConnectLink(integration: integration, endUserID: userID, conversationID: conversationID, reason: reason)
         var pendingID: String?
         if let resume {

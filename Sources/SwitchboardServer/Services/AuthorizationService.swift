@@ -52,8 +52,12 @@ public struct AuthorizationService: Sendable {
 
     /// A new connect link for one end user of a per-user integration.
     func issueConnectLink(integration: Integration, endUserID: String, conversationID: String?, reason: ConnectLinkReason) async throws -> (url: String, link: ConnectLink) {
-        let token = ConnectLink.generateToken()
         let now = clock.now()
+        if try await store.openConnectLinkCount(workspaceID: integration.workspaceID, now: now) >= settings.limits.openConnectLinks {
+            throw WorkspaceLimits.reached("open connect links", limit: settings.limits.openConnectLinks,
+                                          advice: "Links expire after \(Int(settings.connectLinkLifetime / 60)) minutes; try again then.")
+        }
+        let token = ConnectLink.generateToken()
         let link = ConnectLink(id: Identifier.make("link"), workspaceID: integration.workspaceID, integrationID: integration.id, endUserID: endUserID,
                                conversationID: conversationID, tokenHash: Digest.sha256Hex(token), reason: reason, status: .pending,
                                createdAt: now, expiresAt: now.addingTimeInterval(settings.connectLinkLifetime), completedAt: nil)
