@@ -86,6 +86,7 @@ public func buildRouter(settings: ServerSettings, store: Store, dependencies: De
     OAuthCallbackController(authorization: authorization,
                             resumer: ResumeRunner(store: store, executor: executor, events: events, logger: logger)).register(on: router)
     ConnectController(store: store, settings: settings, authorization: authorization, clock: dependencies.clock, logger: logger).register(on: router)
+    AuthorizeStartController(store: store, settings: settings, authorization: authorization, clock: dependencies.clock, logger: logger).register(on: router)
 
     let audit = AuditLog(store: store, clock: dependencies.clock, logger: logger)
     let profiles = AuthProfilesController(store: store, settings: settings, clock: dependencies.clock, audit: audit)

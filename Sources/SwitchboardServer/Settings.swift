@@ -63,6 +63,9 @@ public struct ServerSettings: Sendable {
         self.allowPrivateNetwork = allowPrivateNetwork
     }
 
+    /// The start page of an authorization an admin started through the API.
+    public func startURL(state: String) -> String { publicURL.absoluteString + "/oauth/start/" + state }
+
     /// The URL of a connect link.
     public func connectURL(token: String) -> String { publicURL.absoluteString + "/connect/" + token }
 

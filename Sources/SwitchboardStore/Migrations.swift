@@ -239,6 +239,9 @@ enum Migrations {
             """,
             "CREATE INDEX audit_log_workspace ON audit_log (workspace_id, created_at_ms, id)",
         ]),
+        Migration(version: 9, name: "who started an authorization", statements: [
+            "ALTER TABLE authorization_requests ADD COLUMN started_by TEXT",
+        ]),
     ]
 
     /// Applies every migration not yet recorded, each in its own transaction; safe to run from several instances at once.

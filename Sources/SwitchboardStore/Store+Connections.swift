@@ -230,13 +230,14 @@ struct AuthorizationRequestRow: Codable {
     var error: String?
     var connect_link_id: String?
     var browser_binding_hash: String?
+    var started_by: String?
 
     /// The request; the PKCE verifier is opened only by the caller that claims it.
     func model(pkceVerifier: String?) -> AuthorizationRequest {
         AuthorizationRequest(id: id, workspaceID: workspace_id, integrationID: integration_id, endUserID: end_user_id, stateHash: state_hash,
                              pkceVerifier: pkceVerifier, redirectURI: redirect_uri, status: AuthorizationRequestStatus(rawValue: status) ?? .failed,
                              createdAt: Date(unixSeconds: created_at), expiresAt: Date(unixSeconds: expires_at), error: error,
-                             connectLinkID: connect_link_id, browserBindingHash: browser_binding_hash)
+                             connectLinkID: connect_link_id, browserBindingHash: browser_binding_hash, startedBy: started_by)
     }
 }
 
@@ -260,9 +261,25 @@ extension Store {
             pkce_verifier_sealed: try request.pkceVerifier.map { try vault.seal($0, context: Store.verifierContext(requestID: request.id)) },
             redirect_uri: request.redirectURI, status: request.status.rawValue, created_at: request.createdAt.unixSeconds,
             expires_at: request.expiresAt.unixSeconds, error: request.error,
-            connect_link_id: request.connectLinkID, browser_binding_hash: request.browserBindingHash
+            connect_link_id: request.connectLinkID, browser_binding_hash: request.browserBindingHash, started_by: request.startedBy
         )
-        try await database.withConnection { db in try await db.insert(into: "authorization_requests").model(row).run() }
+        try await database.withConnection { db in try await db.insert(into: "authorization_requests").model(row, nilEncodingStrategy: .asNil).run() }
+    }
+
+    /// Binds a pending, unbound request (started by the API) to the browser whose nonce hashes to `bindingHash`: the
+    /// first browser to open its start page, once. Returns the request with its PKCE verifier, or nil.
+    public func bindAuthorizationRequest(state: String, bindingHash: String, now: Date) async throws -> AuthorizationRequest? {
+        let row = try await database.withConnection { db in
+            try await db.update("authorization_requests").set("browser_binding_hash", to: bindingHash)
+                .where("state_hash", .equal, Digest.sha256Hex(state))
+                .where("browser_binding_hash", .equal, AuthorizationRequest.unboundMarker)
+                .where("status", .equal, AuthorizationRequestStatus.pending.rawValue)
+                .where("expires_at", .greaterThan, now.unixSeconds)
+                .returning(SQLLiteral.all).first(decoding: AuthorizationRequestRow.self)
+        }
+        return try row.map { row in
+            row.model(pkceVerifier: try row.pkce_verifier_sealed.map { try vault.open($0, context: Store.verifierContext(requestID: row.id)) })
+        }
     }
 
     /// Claims the request a callback's state names: the state is accepted once, and only before it expires.

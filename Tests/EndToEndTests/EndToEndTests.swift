@@ -139,10 +139,12 @@ struct EndToEndTests {
                     let id = try #require(integration.body["id"] as? String)
                     let authorize = try await api.call(.POST, "/v1/integrations/\(id)/authorize")
                     let url = try #require(authorize.body["authorizationURL"] as? String)
-                    let location = try await SandboxBrowser.authorize(url, email: "bea@globex.test")
+                    #expect(url.hasPrefix(system.serverURL + "/oauth/start/"), "Switchboard's start page, which binds the browser")
+                    let (providerURL, location, cookie) = try await SandboxBrowser.authorizeFromStart(url, email: "bea@globex.test")
                     #expect(location.hasPrefix(system.callbackURL + "?code="))
-                    observed.append(contentsOf: [queryValue(location, "code"), queryValue(url, "state")].compactMap { $0 })
-                    let page = try await SandboxBrowser.get(location)
+                    observed.append(contentsOf: [queryValue(location, "code"), queryValue(providerURL, "state")].compactMap { $0 })
+                    #expect(try await SandboxBrowser.get(location).status == 400, "not from a browser without the binding cookie")
+                    let page = try await SandboxBrowser.get(location, cookie: cookie)
                     #expect(page.status == 200, "\(page.body)")
                     #expect(page.body.contains("Intercom workspace Globex Europe connected"))
                     #expect(try await api.call(.GET, "/v1/integrations/\(id)").body["status"] as? String == "authorized")
@@ -151,7 +153,7 @@ struct EndToEndTests {
                     #expect(enabled.body["status"] as? String == "enabled")
                     let connection = try #require(enabled.body["connection"] as? [String: Any])
                     #expect((connection["account"] as? [String: Any])?["region"] as? String == "Europe")
-                    #expect(try await SandboxBrowser.get(location).status == 400, "the callback works once")
+                    #expect(try await SandboxBrowser.get(location, cookie: cookie).status == 400, "the callback works once")
 
                     // The CLI runs an action through the server.
                     let ran = try await ChildProcess.run(["actions", "run", "intercom.who_am_i", "--integration", id,
@@ -378,7 +380,8 @@ struct EndToEndTests {
                 let created = try await api.call(.POST, "/v1/integrations", #"{"name":"kept","app":"system","authorization":"preauthorized"}"#)
                 let id = try #require(created.body["id"] as? String)
                 let url = try #require(try await api.call(.POST, "/v1/integrations/\(id)/authorize").body["authorizationURL"] as? String)
-                #expect(try await SandboxBrowser.get(try await SandboxBrowser.authorize(url)).status == 200)
+                let (_, callback, cookie) = try await SandboxBrowser.authorizeFromStart(url)
+                #expect(try await SandboxBrowser.get(callback, cookie: cookie).status == 200)
                 #expect(try await api.call(.POST, "/v1/integrations/\(id)/enable").status == 200)
             } else {
                 let listed = try await api.call(.GET, "/v1/integrations")

@@ -99,6 +99,20 @@ public enum SandboxBrowser {
         return location
     }
 
+    /// An admin's authorization from Switchboard's start page (the API's `authorizationURL`): opens it, presses its
+    /// button (which binds the authorization to this "browser"), and walks the provider. Returns the provider URL,
+    /// the callback URL the provider redirected to, and the binding cookie to bring back.
+    public static func authorizeFromStart(_ startURL: String, email: String = "ada@acme.test") async throws
+        -> (providerURL: String, callback: String, cookie: String) {
+        let page = try await get(startURL)
+        guard page.status == 200 else { throw TestSupportError("the start page answered \(page.status): \(page.body.prefix(300))") }
+        let pressed = try await postForm(startURL, [])
+        guard pressed.status == 303, let provider = pressed.location, let cookie = pressed.cookie else {
+            throw TestSupportError("the start page's button answered \(pressed.status)")
+        }
+        return (provider, try await authorize(provider, email: email), cookie)
+    }
+
     /// The hidden inputs of a form, as the browser would submit them (HTML entities decoded).
     static func hiddenFields(_ html: String) -> [(String, String)] {
         html.matches(of: /<input type="hidden" name="([^"]+)" value="([^"]*)">/).map { match in

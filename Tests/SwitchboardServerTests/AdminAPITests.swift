@@ -181,7 +181,7 @@ struct AdminAPITests {
             let id = try await harness.createIntegration(client)
             let url = try await harness.startAuthorization(client, integrationID: id)
             let location = try await SandboxBrowser.authorize(url)
-            #expect(try await client.execute(uri: try callbackURI(location), method: .get).status == .ok)
+            #expect(try await harness.callback(client, location).status == .ok)
             _ = try await client.call(.post, "/v1/integrations/\(id)/enable", harness)
             let token = try #require(try await harness.store.connection(integrationID: id, endUserID: "")?.tokens.accessToken)
             let logs = harness.logs.text

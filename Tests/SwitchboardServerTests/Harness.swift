@@ -24,6 +24,8 @@ struct Harness: Sendable {
     let workspace: Workspace
     /// Delivers events; tests drive its retries with `deliverDue()` after moving the clock.
     let events: EventDispatcher
+    /// The cookies of the browser an admin authorizes in.
+    let adminBrowser = CookieJar()
 
     var store: Store { test.store }
 
@@ -80,6 +82,20 @@ struct Harness: Sendable {
     }
 }
 
+/// A browser's cookies, `name=value` each.
+final class CookieJar: @unchecked Sendable {
+    private let lock = NSLock()
+    private var cookies: [String: String] = [:]
+
+    func keep(_ pair: String) {
+        let parts = pair.split(separator: "=", maxSplits: 1).map(String.init)
+        guard parts.count == 2 else { return }
+        lock.withLock { cookies[parts[0]] = parts[1] }
+    }
+
+    var header: String { lock.withLock { cookies.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: "; ") } }
+}
+
 extension TestClientProtocol {
     func call(_ method: HTTPRequest.Method, _ uri: String, _ harness: Harness, json: String? = nil, key: String? = nil) async throws -> TestResponse {
         var headers = harness.auth
@@ -128,18 +144,31 @@ extension Harness {
         return try #require(try object(response)["id"] as? String)
     }
 
-    /// Starts the authorization and returns the provider URL.
+    /// Starts the authorization as an admin would: the API's start page, then its button in "the admin's browser"
+    /// (whose binding cookie the harness keeps for `callback`); returns the provider URL.
     func startAuthorization(_ client: any TestClientProtocol, integrationID: String) async throws -> String {
         let response = try await client.call(.post, "/v1/integrations/\(integrationID)/authorize", self)
         #expect(response.status == .ok, "\(text(response))")
-        return try #require(try object(response)["authorizationURL"] as? String)
+        let startURL = try #require(try object(response)["authorizationURL"] as? String)
+        let start = try #require(URLComponents(string: startURL))
+        #expect(start.path.hasPrefix("/oauth/start/"), "the API answers Switchboard's start page, not Intercom's URL")
+        let pressed = try await client.execute(uri: start.path, method: .post)
+        #expect(pressed.status == .seeOther, "\(text(pressed))")
+        let setCookie = try #require(pressed.headers[.setCookie])
+        adminBrowser.keep(String(setCookie.split(separator: ";")[0]))
+        return try #require(pressed.headers[.location])
+    }
+
+    /// Delivers the provider's redirect to the callback from the admin's browser (with the cookies it holds).
+    func callback(_ client: any TestClientProtocol, _ location: String) async throws -> TestResponse {
+        try await client.execute(uri: try callbackURI(location), method: .get, headers: [.cookie: adminBrowser.header])
     }
 
     /// Authorize, walk the sandbox as Ada, and deliver the callback; returns the callback response.
     func preauthorize(_ client: any TestClientProtocol, integrationID: String, email: String = "ada@acme.test") async throws -> TestResponse {
         let url = try await startAuthorization(client, integrationID: integrationID)
         let location = try await SandboxBrowser.authorize(url, email: email)
-        return try await client.execute(uri: try callbackURI(location), method: .get)
+        return try await callback(client, location)
     }
 
     func connectionCount() async throws -> Int {

@@ -25,7 +25,7 @@ struct PreauthorizeTests {
             #expect(OAuthState.isWellFormed(items["state"] ?? ""))
 
             let location = try await SandboxBrowser.authorize(authorizationURL)
-            let page = try await client.execute(uri: try callbackURI(location), method: .get)
+            let page = try await harness.callback(client, location)
             #expect(page.status == .ok)
             #expect(text(page).contains("Intercom workspace Acme Support connected"))
 
@@ -140,7 +140,7 @@ func sandboxMe(_ harness: Harness, token: String) async throws -> Int {
 extension Harness {
     func preauthorizeFrom(_ url: String, client: any TestClientProtocol) async throws -> TestResponse {
         let location = try await SandboxBrowser.authorize(url)
-        return try await client.execute(uri: try callbackURI(location), method: .get)
+        return try await callback(client, location)
     }
 }
 
@@ -152,7 +152,7 @@ struct CallbackFailureTests {
             let id = try await harness.createIntegration(client)
             let url = try await harness.startAuthorization(client, integrationID: id)
             let location = try await SandboxBrowser.authorize(url, decision: "deny")
-            let page = try await client.execute(uri: try callbackURI(location), method: .get)
+            let page = try await harness.callback(client, location)
             #expect(page.status == .forbidden)
             #expect(text(page).contains("Access was not granted"))
             #expect(try await harness.connectionCount() == 0)
@@ -165,10 +165,10 @@ struct CallbackFailureTests {
         try await Harness.with { harness, client in
             let id = try await harness.createIntegration(client)
             let url = try await harness.startAuthorization(client, integrationID: id)
-            let uri = try callbackURI(try await SandboxBrowser.authorize(url))
-            #expect(try await client.execute(uri: uri, method: .get).status == .ok)
+            let location = try await SandboxBrowser.authorize(url)
+            #expect(try await harness.callback(client, location).status == .ok)
             let before = try await harness.store.connection(integrationID: id, endUserID: "")
-            let replay = try await client.execute(uri: uri, method: .get)
+            let replay = try await harness.callback(client, location)
             #expect(replay.status == .badRequest)
             #expect(text(replay).contains("already used"))
             #expect(try await harness.store.connection(integrationID: id, endUserID: "") == before)
@@ -180,9 +180,9 @@ struct CallbackFailureTests {
         try await Harness.with { harness, client in
             let id = try await harness.createIntegration(client)
             let url = try await harness.startAuthorization(client, integrationID: id)
-            let uri = try callbackURI(try await SandboxBrowser.authorize(url))
+            let location = try await SandboxBrowser.authorize(url)
             harness.clock.advance(by: 601)
-            let page = try await client.execute(uri: uri, method: .get)
+            let page = try await harness.callback(client, location)
             #expect(page.status == .badRequest)
             #expect(text(page).contains("expired"))
             #expect(try await harness.connectionCount() == 0)
@@ -209,11 +209,11 @@ struct CallbackFailureTests {
             let id = try await harness.createIntegration(client)
             let url = try await harness.startAuthorization(client, integrationID: id)
             let state = try #require(queryItems(url)["state"])
-            let page = try await client.execute(uri: "/oauth/callback?code=forged&state=\(state)", method: .get)
+            let page = try await harness.callback(client, "https://switchboard.test/oauth/callback?code=forged&state=\(state)")
             #expect(page.status == .badGateway)
             #expect(text(page).contains("did not accept"))
             #expect(try await harness.connectionCount() == 0)
-            #expect(try await client.execute(uri: "/oauth/callback?code=forged&state=\(state)", method: .get).status == .badRequest)
+            #expect(try await harness.callback(client, "https://switchboard.test/oauth/callback?code=forged&state=\(state)").status == .badRequest)
         }
     }
 

@@ -63,7 +63,7 @@ struct StandardProviderTests {
             #expect(items["scope"] == "read")
 
             let code = provider.issueCode(forAuthorizationURL: url)
-            let page = try await client.execute(uri: "/oauth/callback?code=\(code)&state=\(items["state"]!)", method: .get)
+            let page = try await harness.callback(client, "https://switchboard.test/oauth/callback?code=\(code)&state=\(items["state"]!)")
             #expect(page.status == .ok, "\(text(page))")
             let connection = try #require(try await harness.store.connection(integrationID: id, endUserID: ""))
             #expect(connection.tokens.refreshToken == "std-refresh-1")
@@ -88,7 +88,7 @@ struct StandardProviderTests {
             let second = try await harness.startAuthorization(client, integrationID: id)
             // The code was issued for the first authorization's challenge, but comes back with the second's state.
             let code = provider.issueCode(forAuthorizationURL: first)
-            let page = try await client.execute(uri: "/oauth/callback?code=\(code)&state=\(queryItems(second)["state"]!)", method: .get)
+            let page = try await harness.callback(client, "https://switchboard.test/oauth/callback?code=\(code)&state=\(queryItems(second)["state"]!)")
             #expect(page.status == .badGateway)
             #expect(try await harness.connectionCount() == 0)
         }

@@ -7,6 +7,8 @@ public enum EventType: String, Sendable, Codable, CaseIterable {
     case connectionFailed = "connection.failed"
     case connectionRevoked = "connection.revoked"
     case connectionRecovered = "connection.recovered"
+    /// The shared connection of a pre-authorized integration was replaced by a new authorization.
+    case connectionReplaced = "connection.replaced"
     case actionCompleted = "action.completed"
     case actionFailed = "action.failed"
 }

@@ -287,15 +287,22 @@ public struct AuthorizationRequest: Sendable, Equatable {
     /// The connect link that started it, for an end user's authorization; nil when an admin started it.
     public var connectLinkID: String?
     /// SHA-256 of the nonce in the cookie of the browser that started it: the callback must come from that browser.
+    /// `unboundMarker` until the admin's browser opens the start page of an API-started authorization.
     public var browserBindingHash: String?
+    /// The admin API key that started it (nil for an end user's).
+    public var startedBy: String?
+
+    /// A binding no nonce hashes to: the callback is refused until a browser binds the request.
+    public static let unboundMarker = "unbound"
 
     public init(
         id: String, workspaceID: String, integrationID: String, endUserID: String, stateHash: String, pkceVerifier: String?,
         redirectURI: String, status: AuthorizationRequestStatus, createdAt: Date, expiresAt: Date, error: String?,
-        connectLinkID: String? = nil, browserBindingHash: String? = nil
+        connectLinkID: String? = nil, browserBindingHash: String? = nil, startedBy: String? = nil
     ) {
         self.connectLinkID = connectLinkID
         self.browserBindingHash = browserBindingHash
+        self.startedBy = startedBy
         self.id = id
         self.workspaceID = workspaceID
         self.integrationID = integrationID

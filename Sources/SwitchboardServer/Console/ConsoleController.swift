@@ -108,8 +108,14 @@ struct ConsoleController: Sendable {
         do {
             switch try context.parameters.require("action") {
             case "authorize":
-                let started = try await integrations.startAuthorization(id: id, by: session.principal)
-                return Response(status: .seeOther, headers: [.location: started.authorizationURL.absoluteString])
+                // Bound to this browser: only the callback that brings the cookie back completes it.
+                let nonce = SecureRandom.token(bytes: 32)
+                let started = try await integrations.startAuthorization(id: id, by: session.principal, binding: .nonce(nonce))
+                var response = Response(status: .seeOther, headers: [.location: started.authorizationURL.absoluteString, .cacheControl: "no-store"])
+                response.setCookie(Cookie(name: AuthorizationService.bindingCookieName(requestID: started.requestID), value: nonce,
+                                          maxAge: Int(AuthorizationRequest.lifetime), path: "/oauth/callback",
+                                          secure: settings.publicURL.scheme == "https", httpOnly: true, sameSite: .lax))
+                return response
             case "enable":
                 _ = try await integrations.setEnabled(true, id: id, by: session.principal)
                 return redirect(back + "?notice=enabled")

@@ -160,7 +160,7 @@ struct ConnectController: Sendable {
         let nonce = SecureRandom.token(bytes: 32)
         let started: AuthorizationService.Started
         do {
-            started = try await authorization.start(integration: integration, endUserID: link.endUserID, connectLink: link, browserNonce: nonce)
+            started = try await authorization.start(integration: integration, endUserID: link.endUserID, connectLink: link, binding: .nonce(nonce))
         } catch let problem as Problem {
             return Pages.html(.conflict, Pages.render(title: "Not available", heading: "Intercom cannot be reached from here now",
                                                       message: problem.detail, success: false))

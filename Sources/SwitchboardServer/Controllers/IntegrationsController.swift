@@ -133,22 +133,23 @@ struct IntegrationsController: Sendable {
     @Sendable func authorize(request: Request, context: WorkspaceRequestContext) async throws -> Response {
         let input = try await request.inputReader(context: context)
         try input.finish()
-        let started = try await startAuthorization(id: try context.parameters.require("id"), by: context.principal)
+        let started = try await startAuthorization(id: try context.parameters.require("id"), by: context.principal, binding: .onStartPage)
+        // Not Intercom's URL itself: Switchboard's start page, which binds the authorization to the browser that opens it.
         return JSONResponse.make(.object([
-            "authorizationURL": .string(started.authorizationURL.absoluteString),
+            "authorizationURL": .string(settings.startURL(state: started.state)),
             "expiresAt": .time(started.expiresAt),
             "callbackURL": .string(settings.callbackURL),
         ]))
     }
 
-    func startAuthorization(id: String, by principal: Principal) async throws -> AuthorizationService.Started {
+    func startAuthorization(id: String, by principal: Principal, binding: AuthorizationService.Binding) async throws -> AuthorizationService.Started {
         let record = try await load(id: id, workspace: principal.workspace)
         guard record.integration.authorization == .preauthorized else {
             throw Problem.conflict("per_user_integration",
                                    "This integration is per-user: each end user authorizes through a connect link. Admins authorize only pre-authorized integrations.",
                                    field: "authorization")
         }
-        return try await authorization.start(integration: record.integration, endUserID: Connection.sharedUser)
+        return try await authorization.start(integration: record.integration, endUserID: Connection.sharedUser, binding: binding, startedBy: principal.keyID)
     }
 
     /// Enables the integration; a pre-authorized one must have a connection that works now.

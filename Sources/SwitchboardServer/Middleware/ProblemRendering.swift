@@ -101,10 +101,10 @@ struct RequestLogMiddleware<Context: RequestContext>: RouterMiddleware {
 }
 
 /// The path as logs may show it. Redacted by route, not by prefix: a route's secret parameters (a connect link's
-/// `{token}`) keep only their first characters however the path was spelled (`//connect/…` routes there too), and a
+/// `{token}`, a start page's `{state}`) keep only their first characters however the path was spelled (`//connect/…` routes there too), and a
 /// path no route matched keeps only short segments, since it may be a secret with a typo around it.
 enum LoggedPath {
-    static let secretParameters: Set<String> = ["token"]
+    static let secretParameters: Set<String> = ["token", "state"]
 
     static func of(_ request: Request, context: some RequestContext) -> String {
         guard let route = context.endpointPath, route != "NotFound" else { return unmatched(request.uri.path) }

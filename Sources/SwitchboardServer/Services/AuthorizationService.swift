@@ -48,6 +48,8 @@ public struct AuthorizationService: Sendable {
         public let authorizationURL: URL
         public let expiresAt: Date
         public let requestID: String
+        /// The request's state, for the start page of an API-started authorization (`/oauth/start/{state}`).
+        let state: String
     }
 
     /// A new connect link for one end user of a per-user integration.
@@ -68,25 +70,38 @@ public struct AuthorizationService: Sendable {
     /// The cookie that ties an end user's authorization to the browser that started it.
     static func bindingCookieName(requestID: String) -> String { "sb_bind_" + requestID }
 
+    /// How a new authorization is tied to the browser that must finish it.
+    enum Binding: Sendable {
+        /// The browser holding this nonce in its cookie (the console's, or a connect link's).
+        case nonce(String)
+        /// None yet: the first browser to press the start page's button (`/oauth/start/{state}`) gets it.
+        case onStartPage
+    }
+
     /// Creates an authorization request for `endUserID` (empty for the shared connection) and the URL to send the browser to.
-    /// A connect link's request is bound to it, and to the browser holding `browserNonce` in its cookie.
-    func start(integration: Integration, endUserID: String, connectLink: ConnectLink? = nil, browserNonce: String? = nil) async throws -> Started {
+    /// A connect link's request is bound to it; every request is bound to one browser (`binding`).
+    func start(integration: Integration, endUserID: String, connectLink: ConnectLink? = nil, binding: Binding,
+               startedBy: String? = nil) async throws -> Started {
         let app = try await oauthApp(for: integration)
         let state = OAuthState.generate()
         let pkce = app.pkce ? PKCE() : nil
         let now = clock.now()
-        let request = AuthorizationRequest(
+        var request = AuthorizationRequest(
             id: Identifier.make("authreq"), workspaceID: integration.workspaceID, integrationID: integration.id, endUserID: endUserID,
             stateHash: Digest.sha256Hex(state), pkceVerifier: pkce?.verifier, redirectURI: settings.callbackURL,
             status: .pending, createdAt: now, expiresAt: now.addingTimeInterval(AuthorizationRequest.lifetime), error: nil,
-            connectLinkID: connectLink?.id, browserBindingHash: browserNonce.map(Digest.sha256Hex)
+            connectLinkID: connectLink?.id, startedBy: startedBy
         )
+        switch binding {
+        case .nonce(let nonce): request.browserBindingHash = Digest.sha256Hex(nonce)
+        case .onStartPage: request.browserBindingHash = AuthorizationRequest.unboundMarker
+        }
         guard let url = app.authorizationRequestURL(state: state, redirectURI: settings.callbackURL, pkce: pkce) else {
             throw Problem(status: 409, code: "authorization_url_invalid", title: "Authorization URL invalid",
                           detail: "The authorization URL could not be built from the app's settings.", field: "authorizationURL")
         }
         try await store.insert(request)
-        return Started(authorizationURL: url, expiresAt: request.expiresAt, requestID: request.id)
+        return Started(authorizationURL: url, expiresAt: request.expiresAt, requestID: request.id, state: state)
     }
 
     /// What the callback page says.
@@ -103,13 +118,20 @@ public struct AuthorizationService: Sendable {
             return .failed(status: 400, heading: "This authorization link is not valid",
                            message: "The callback has no state Switchboard issued. Start the authorization again from Switchboard.")
         }
-        // Checked before the state is claimed, so that a callback from the wrong browser cannot use it up.
-        if let pending = try? await store.authorizationRequest(state: state), let binding = pending.browserBindingHash {
+        // Checked before the state is claimed, so that a callback from the wrong browser cannot use it up; and if the
+        // request cannot be read, nothing goes further (the check fails closed).
+        let pending: AuthorizationRequest?
+        do { pending = try await store.authorizationRequest(state: state) } catch {
+            logger.error("reading an authorization failed", metadata: ["error.type": "\(type(of: error))"])
+            return .failed(status: 503, heading: "Something went wrong", message: "Switchboard could not read the authorization. Nothing was connected; try again.")
+        }
+        if let pending, let binding = pending.browserBindingHash {
             let nonce = cookie(Self.bindingCookieName(requestID: pending.id)) ?? ""
-            guard Digest.constantTimeEqual(Digest.sha256Hex(nonce), binding) else {
+            guard binding != AuthorizationRequest.unboundMarker, Digest.constantTimeEqual(Digest.sha256Hex(nonce), binding) else {
                 logger.warning("callback from another browser refused", metadata: ["integration": "\(pending.integrationID)"])
+                let where_ = pending.connectLinkID == nil ? "where it was started in Switchboard" : "where its connect link was opened"
                 return .failed(status: 400, heading: "This authorization was started in another browser",
-                               message: "For your safety, an authorization must finish in the browser where its connect link was opened. Open the link again here. Nothing was connected.")
+                               message: "For your safety, an authorization must finish in the browser \(where_). Start it again there. Nothing was connected.")
             }
         }
         let claim: AuthorizationClaim
@@ -232,6 +254,18 @@ public struct AuthorizationService: Sendable {
             }
             let link = try? await store.connectLink(id: linkID)
             await events.emit(type, integration: integration, endUserID: request.endUserID, conversationID: link?.conversationID, data: data)
+        }
+        if request.connectLinkID == nil, let previous = completed.previous {
+            // The shared connection was replaced: say so to the assistant and in the audit log.
+            let detail: [String: JSONValue] = ["accountId": .string(account.id), "previousAccountId": .string(previous.accountID),
+                                               "accountChanged": .bool(previous.accountID != account.id)]
+            await events.emit(.connectionReplaced, integration: integration, endUserID: nil, conversationID: nil, data: detail)
+            do {
+                try await store.record(AuditEntry(workspaceID: integration.workspaceID, actor: request.startedBy ?? "unknown", action: "connection.replaced",
+                                                  targetType: "integration", targetID: integration.id, detail: detail, at: clock.now()))
+            } catch {
+                logger.error("recording an audit entry failed", metadata: ["action": "connection.replaced", "error.type": "\(type(of: error))"])
+            }
         }
         return .connected(integrationID: integration.id, integrationName: integration.name, account: account, forEndUser: request.connectLinkID != nil,
                           connectLinkID: request.connectLinkID)
