@@ -16,6 +16,7 @@ struct DeveloperHubRoutes: Sendable {
         router.put("/_sandbox/faults", use: setFaults)
         router.delete("/_sandbox/faults", use: clearFaults)
         router.put("/_sandbox/apps/{clientId}/webhooks", use: subscribe)
+        router.put("/_sandbox/apps/{clientId}/redirect-urls", use: setRedirectURLs)
         router.get("/_sandbox/webhooks/deliveries", use: deliveries)
     }
 
@@ -106,6 +107,19 @@ struct DeveloperHubRoutes: Sendable {
         return JSONBody.response(status: .created, [
             "name": app.name, "clientId": app.clientID, "clientSecret": app.clientSecret, "redirectURLs": app.redirectURLs,
         ])
+    }
+
+    /// `{"redirectURLs": [...]}`: the app's redirect URLs, replaced, as editing the app in the Developer Hub does.
+    @Sendable func setRedirectURLs(request: Request, context: BasicRequestContext) async throws -> Response {
+        let clientID = context.parameters.get("clientId") ?? ""
+        let buffer = try await request.body.collect(upTo: 1 << 16)
+        let object = (try? JSONSerialization.jsonObject(with: Data(String(buffer: buffer).utf8))) as? [String: Any] ?? [:]
+        guard let urls = object["redirectURLs"] as? [String], !urls.isEmpty,
+              urls.allSatisfy({ URLComponents(string: $0).map { ["http", "https"].contains($0.scheme ?? "") && $0.host != nil } ?? false }) else {
+            throw IntercomError(.badRequest, code: "parameter_invalid", message: "redirectURLs must be a non-empty array of absolute URLs", field: "redirectURLs")
+        }
+        guard await state.setRedirectURLs(clientID: clientID, urls) else { throw IntercomError(.notFound, code: "not_found", message: "No such app") }
+        return JSONBody.response(["clientId": clientID, "redirectURLs": urls])
     }
 
     @Sendable func list(request: Request, context: BasicRequestContext) async throws -> Response {

@@ -138,6 +138,14 @@ public actor SandboxState {
     }
 
     public func app(clientID: String) -> SandboxApp? { apps[clientID] }
+
+    /// Replaces an app's redirect URLs, as editing the app in the Developer Hub does; false for an unknown app.
+    @discardableResult
+    public func setRedirectURLs(clientID: String, _ urls: [String]) -> Bool {
+        guard apps[clientID] != nil else { return false }
+        apps[clientID]?.redirectURLs = urls
+        return true
+    }
     public func allApps() -> [SandboxApp] { apps.values.sorted { $0.name < $1.name } }
 
     // MARK: OAuth

@@ -84,7 +84,7 @@ public func buildRouter(settings: ServerSettings, store: Store, dependencies: De
         clock: dependencies.clock, logger: logger, catalog: .intercom, pacer: RatePacer())
     let actions = ActionsController(executor: executor)
     OAuthCallbackController(authorization: authorization,
-                            resumer: ResumeRunner(store: store, executor: executor, events: events, logger: logger)).register(on: router)
+                            resumer: ResumeRunner(store: store, executor: executor, events: events, logger: logger), settings: settings).register(on: router)
     ConnectController(store: store, settings: settings, authorization: authorization, clock: dependencies.clock, logger: logger).register(on: router)
     AuthorizeStartController(store: store, settings: settings, authorization: authorization, clock: dependencies.clock, logger: logger).register(on: router)
 

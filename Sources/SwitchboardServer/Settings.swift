@@ -75,8 +75,16 @@ public struct ServerSettings: Sendable {
         .au: URL(string: "https://api.au.intercom.io")!,
     ]
 
-    /// The OAuth redirect URL to paste into Intercom's "Redirect URLs".
+    /// The OAuth redirect URL of the system app, to paste into its Intercom app's "Redirect URLs".
     public var callbackURL: String { publicURL.appendingPathComponent("oauth/callback").absoluteString }
+
+    /// A custom profile's own redirect URL: with one per app, a code can only come back to the app it was issued for.
+    public func callbackURL(profileID: String) -> String { callbackURL + "/" + profileID }
+
+    /// The redirect URL an integration's authorizations use.
+    public func callbackURL(for integration: Integration) -> String {
+        integration.app == .custom ? integration.authProfileID.map(callbackURL(profileID:)) ?? callbackURL : callbackURL
+    }
 
     public var vault: TokenVault { TokenVault(masterKey: masterKey, previousKeys: previousMasterKeys) }
 

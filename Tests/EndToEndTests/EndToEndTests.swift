@@ -129,8 +129,15 @@ struct EndToEndTests {
                      "tokenURL":"\(system.sandboxURL)/auth/eagle/token","refreshTokenURL":"\(system.sandboxURL)/auth/eagle/token"}
                     """)
                 #expect(profile.status == 201)
-                #expect(profile.body["callbackURL"] as? String == system.callbackURL)
                 let profileID = try #require(profile.body["id"] as? String)
+                let profileCallback = system.callbackURL + "/" + profileID
+                #expect(profile.body["callbackURL"] as? String == profileCallback, "the profile has a callback URL of its own")
+                // Pasted into the app's Redirect URLs in the developer hub, as the guide says.
+                var edit = HTTPClientRequest(url: system.sandboxURL + "/_sandbox/apps/\(clientID)/redirect-urls")
+                edit.method = .PUT
+                edit.headers.add(name: "Content-Type", value: "application/json")
+                edit.body = .bytes(ByteBuffer(string: "{\"redirectURLs\":[\"\(profileCallback)\"]}"))
+                #expect(try await HTTPClient.shared.execute(edit, timeout: .seconds(10)).status == .ok)
 
                 for (app, extra) in [("custom", ",\"authProfileId\":\"\(profileID)\""), ("system", "")] {
                     let integration = try await api.call(.POST, "/v1/integrations",
@@ -141,7 +148,7 @@ struct EndToEndTests {
                     let url = try #require(authorize.body["authorizationURL"] as? String)
                     #expect(url.hasPrefix(system.serverURL + "/oauth/start/"), "Switchboard's start page, which binds the browser")
                     let (providerURL, location, cookie) = try await SandboxBrowser.authorizeFromStart(url, email: "bea@globex.test")
-                    #expect(location.hasPrefix(system.callbackURL + "?code="))
+                    #expect(location.hasPrefix((app == "custom" ? profileCallback : system.callbackURL) + "?code="))
                     observed.append(contentsOf: [queryValue(location, "code"), queryValue(providerURL, "state")].compactMap { $0 })
                     #expect(try await SandboxBrowser.get(location).status == 400, "not from a browser without the binding cookie")
                     let page = try await SandboxBrowser.get(location, cookie: cookie)

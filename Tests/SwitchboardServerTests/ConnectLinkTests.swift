@@ -258,7 +258,9 @@ struct ConnectLinkTests {
                 {"name":"Intercom (Acme)","clientId":"\(app.clientID)","clientSecret":"\(app.clientSecret)",
                  "authorizationURL":"\(harness.sandbox.url)/oauth","tokenURL":"\(harness.sandbox.url)/auth/eagle/token"}
                 """))
-            let id = try await harness.createIntegration(client, app: "custom", profileID: try #require(profile["id"] as? String), authorization: "per_user")
+            let profileID = try #require(profile["id"] as? String)
+            await harness.sandbox.state.setRedirectURLs(clientID: app.clientID, [try #require(profile["callbackURL"] as? String)])
+            let id = try await harness.createIntegration(client, app: "custom", profileID: profileID, authorization: "per_user")
             #expect(try await client.call(.post, "/v1/integrations/\(id)/enable", harness).status == .ok)
             let browser = EndUserBrowser(harness: harness, client: client)
             let url = try await harness.connectLink(client, id, user: "user-a")

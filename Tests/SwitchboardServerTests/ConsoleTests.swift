@@ -82,8 +82,6 @@ struct ConsoleTests {
         try await Harness.with { harness, client in
             var browser = ConsoleBrowser(client: client)
             _ = try await browser.signIn(harness.apiKey)
-            let profilesPage = text(try await browser.get("/console/auth-profiles"))
-            #expect(profilesPage.contains("https://switchboard.test/oauth/callback"), "the callback URL to paste into Intercom is shown")
 
             let app = await harness.sandbox.state.registerApp(name: "Acme", redirectURLs: ["https://switchboard.test/oauth/callback"])
             let csrf = try await browser.csrf()
@@ -95,6 +93,9 @@ struct ConsoleTests {
             #expect(saved.status == .seeOther, "\(text(saved))")
             let profile = try #require(try await harness.store.authProfiles(workspaceID: harness.workspace.id).first)
             #expect(profile.clientSecret == app.clientSecret)
+            let profilesPage = text(try await browser.get("/console/auth-profiles"))
+            #expect(profilesPage.contains("https://switchboard.test/oauth/callback/\(profile.id)"), "the profile's callback URL to paste into Intercom is shown")
+            await harness.sandbox.state.setRedirectURLs(clientID: app.clientID, ["https://switchboard.test/oauth/callback/\(profile.id)"])
             #expect(!text(try await browser.get("/console/auth-profiles")).contains(app.clientSecret), "the secret is never shown")
 
             let (added, id) = try await browser.addIntegration([

@@ -100,6 +100,7 @@ struct OutboundGuardTests {
                  "authorizationURL":"\(harness.sandbox.url)/oauth","tokenURL":"\(harness.sandbox.url)/auth/eagle/token"}
                 """)
             let profileID = try #require(try object(created)["id"] as? String)
+            await harness.sandbox.state.setRedirectURLs(clientID: app.clientID, ["https://switchboard.test/oauth/callback/\(profileID)"])
             let id = try await harness.createIntegration(client, app: "custom", profileID: profileID)
             let page = try await harness.preauthorize(client, integrationID: id)
             #expect(page.status == .badGateway)

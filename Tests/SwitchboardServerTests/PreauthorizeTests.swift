@@ -59,9 +59,11 @@ struct PreauthorizeTests {
                 """)
             #expect(created.status == .created)
             let profile = try object(created)
-            #expect(profile["callbackURL"] as? String == "https://switchboard.test/oauth/callback")
             #expect(profile["exchangeStyle"] as? String == "intercom")
             let profileID = try #require(profile["id"] as? String)
+            #expect(profile["callbackURL"] as? String == "https://switchboard.test/oauth/callback/\(profileID)", "a callback URL of its own")
+            // As in Intercom's Developer Hub: the app's Redirect URLs get the profile's callback URL.
+            await harness.sandbox.state.setRedirectURLs(clientID: app.clientID, ["https://switchboard.test/oauth/callback/\(profileID)"])
 
             let id = try await harness.createIntegration(client, app: "custom", profileID: profileID)
             let url = try await harness.startAuthorization(client, integrationID: id)

@@ -11,13 +11,18 @@ import Testing
 final class StandardProvider: @unchecked Sendable {
     private let lock = NSLock()
     private var challenges: [String: String] = [:]
+    /// Each code's redirect URI: RFC 6749 §4.1.3 wants the token request to name the same one.
+    private var redirects: [String: String] = [:]
     private(set) var exchanges: [[String: String]] = []
 
     /// Remembers the challenge a browser would carry to the provider, under the code it will issue.
     func issueCode(forAuthorizationURL url: String) -> String {
         let items = URLComponents(string: url)!.queryItems!
         let code = "code-\(UUID().uuidString)"
-        lock.withLock { challenges[code] = items.first { $0.name == "code_challenge" }?.value }
+        lock.withLock {
+            challenges[code] = items.first { $0.name == "code_challenge" }?.value
+            redirects[code] = items.first { $0.name == "redirect_uri" }?.value
+        }
         return code
     }
 
@@ -31,10 +36,10 @@ final class StandardProvider: @unchecked Sendable {
             }
             let body = JSONValue.parse(request.body ?? Data())?.objectValue?.compactMapValues(\.stringValue) ?? [:]
             self.lock.withLock { self.exchanges.append(body) }
-            let challenge = self.lock.withLock { self.challenges[body["code"] ?? ""] }
+            let (challenge, redirect) = self.lock.withLock { (self.challenges[body["code"] ?? ""], self.redirects[body["code"] ?? ""]) }
             guard body["grant_type"] == "authorization_code", let verifier = body["code_verifier"],
                   let challenge, PKCE.challenge(for: verifier) == challenge,
-                  body["redirect_uri"] == "https://switchboard.test/oauth/callback", body["client_secret"] == "std-secret"
+                  let redirect, body["redirect_uri"] == redirect, body["client_secret"] == "std-secret"
             else {
                 return OutboundResponse(status: 400, body: Data(#"{"error":"invalid_grant"}"#.utf8))
             }
@@ -63,7 +68,8 @@ struct StandardProviderTests {
             #expect(items["scope"] == "read")
 
             let code = provider.issueCode(forAuthorizationURL: url)
-            let page = try await harness.callback(client, "https://switchboard.test/oauth/callback?code=\(code)&state=\(items["state"]!)")
+            #expect(items["redirect_uri"] == "https://switchboard.test/oauth/callback/\(profileID)", "the profile's own callback URL")
+            let page = try await harness.callback(client, "https://switchboard.test/oauth/callback/\(profileID)?code=\(code)&state=\(items["state"]!)")
             #expect(page.status == .ok, "\(text(page))")
             let connection = try #require(try await harness.store.connection(integrationID: id, endUserID: ""))
             #expect(connection.tokens.refreshToken == "std-refresh-1")
@@ -88,7 +94,7 @@ struct StandardProviderTests {
             let second = try await harness.startAuthorization(client, integrationID: id)
             // The code was issued for the first authorization's challenge, but comes back with the second's state.
             let code = provider.issueCode(forAuthorizationURL: first)
-            let page = try await harness.callback(client, "https://switchboard.test/oauth/callback?code=\(code)&state=\(queryItems(second)["state"]!)")
+            let page = try await harness.callback(client, "https://switchboard.test/oauth/callback/\(profileID)?code=\(code)&state=\(queryItems(second)["state"]!)")
             #expect(page.status == .badGateway)
             #expect(try await harness.connectionCount() == 0)
         }

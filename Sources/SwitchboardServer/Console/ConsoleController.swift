@@ -212,7 +212,7 @@ struct ConsoleController: Sendable {
         var values: [String: Any] = [
             "id": integration.id, "name": integration.name, "status": record.status.rawValue,
             "appLabel": Self.appLabel(integration.app), "modeLabel": Self.modeLabel(integration.authorization),
-            "callbackURL": settings.callbackURL, "perUser": integration.authorization == .perUser,
+            "callbackURL": settings.callbackURL(for: integration), "perUser": integration.authorization == .perUser,
             "canAuthorize": integration.authorization == .preauthorized,
             "authorizeLabel": record.sharedConnectionStatus == nil ? "Authorize" : "Authorize again",
             "canEnable": record.status != .enabled && (integration.authorization == .perUser || record.sharedConnectionStatus == .active),
@@ -241,14 +241,15 @@ struct ConsoleController: Sendable {
 
     private func profilesPage(_ session: SignedIn, notice: String? = nil, problem: Problem? = nil, form: [String: String] = [:]) async throws -> Response {
         let rows = try await store.authProfiles(workspaceID: session.workspace.id).map {
-            ["id": $0.id, "name": $0.name, "clientID": $0.clientID, "authorizationURL": $0.authorizationURL, "tokenURL": $0.tokenURL, "csrf": session.csrf]
+            ["id": $0.id, "name": $0.name, "clientID": $0.clientID, "authorizationURL": $0.authorizationURL, "tokenURL": $0.tokenURL,
+             "callbackURL": settings.callbackURL(profileID: $0.id), "csrf": session.csrf]
         }
         var formValues: [String: Any] = [:]
         for key in ["name", "description", "clientId", "authorizationURL", "tokenURL", "refreshTokenURL", "scopes"] { formValues[key] = form[key] ?? "" }
         formValues["pkce"] = form["pkce"] == "true"
         formValues["json"] = form["tokenRequestFormat"] == "json"
         return page("profiles", title: "Authorization profiles", session: session, [
-            "profiles": rows, "hasProfiles": !rows.isEmpty, "callbackURL": settings.callbackURL, "form": formValues,
+            "profiles": rows, "hasProfiles": !rows.isEmpty, "form": formValues,
         ], status: problem.map { .init(code: $0.httpStatus) } ?? .ok, notice: notice, problem: problem)
     }
 

@@ -51,7 +51,7 @@ enum ConsoleSession {
         "disconnected": "Disconnected; Intercom revoked the authorization.",
         "disconnected_unconfirmed": "Disconnected; Intercom did not confirm the revocation, but the tokens are deleted.",
         "integration_deleted": "Integration deleted, with every credential under it.",
-        "profile_saved": "Profile saved. Select it when adding Intercom.",
+        "profile_saved": "Profile saved. Paste its callback URL into the Intercom app's Redirect URLs, then select it when adding Intercom.",
         "profile_deleted": "Profile deleted.",
     ]
 

@@ -84,10 +84,9 @@ enum ConsoleTemplates {
 
     static let profiles = """
         <section><h1>Authorization profiles</h1>
-        <p>Your own Intercom app ("Custom"). Paste this <strong>callback URL</strong> into the app's Redirect URLs in Intercom's Developer Hub (Authentication tab, "Use OAuth"):</p>
-        <p><code class="copy">{{callbackURL}}</code></p>
-        {{#hasProfiles}}<table><thead><tr><th>Name</th><th>Client ID</th><th>Authorization URL</th><th>Token URL</th><th></th></tr></thead><tbody>
-        {{#profiles}}<tr><td>{{name}}</td><td>{{clientID}}</td><td>{{authorizationURL}}</td><td>{{tokenURL}}</td>
+        <p>Your own Intercom app ("Custom"). Each profile has a <strong>callback URL</strong> of its own: once saved, paste it into the app's Redirect URLs in Intercom's Developer Hub (Authentication tab, "Use OAuth").</p>
+        {{#hasProfiles}}<table><thead><tr><th>Name</th><th>Client ID</th><th>Callback URL</th><th>Token URL</th><th></th></tr></thead><tbody>
+        {{#profiles}}<tr><td>{{name}}</td><td>{{clientID}}</td><td><code class="copy">{{callbackURL}}</code></td><td>{{tokenURL}}</td>
         <td><form method="post" action="/console/auth-profiles/{{id}}/delete"><input type="hidden" name="csrf" value="{{csrf}}"><button class="secondary">Delete</button></form></td></tr>{{/profiles}}
         </tbody></table>{{/hasProfiles}}</section>
         <section><h2>Create new (OAuth v2)</h2>

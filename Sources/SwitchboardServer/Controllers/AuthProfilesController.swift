@@ -34,7 +34,7 @@ struct AuthProfilesController: Sendable {
             authorizationURL: "", tokenURL: "", refreshTokenURL: nil, scopes: [], pkce: false, tokenRequestFormat: .form,
             exchangeStyle: .standard, authorizationParameters: [:], fields: [:], createdAt: now, updatedAt: now
         )
-        try Self.apply(input, to: &profile, creating: true)
+        try Self.apply(input, to: &profile, creating: true, systemClientID: settings.systemApp?.clientID)
         try await store.insert(profile)
         await audit.record(principal, "auth_profile.created", "auth_profile", profile.id)
         return profile
@@ -55,7 +55,7 @@ struct AuthProfilesController: Sendable {
         let before = try await load(context)
         var profile = before
         let input = try await request.inputReader(context: context)
-        try Self.apply(input, to: &profile, creating: false)
+        try Self.apply(input, to: &profile, creating: false, systemClientID: settings.systemApp?.clientID)
         profile.updatedAt = clock.now()
         guard try await store.update(profile) else { throw Problem.notFound("authorization profile", id: profile.id) }
         var detail: [String: JSONValue] = ["fields": .strings(Self.fieldNames.filter(input.has))]
@@ -104,10 +104,16 @@ struct AuthProfilesController: Sendable {
                              "pkce", "tokenRequestFormat", "exchangeStyle", "authorizationParameters", "fields"]
 
     /// Reads the profile form; on create the required fields must all be there, on update any subset.
-    static func apply(_ input: InputReader, to profile: inout AuthProfile, creating: Bool) throws {
+    /// A profile may not use the system app's client id: its codes and tokens would be confused with the system app's.
+    static func apply(_ input: InputReader, to profile: inout AuthProfile, creating: Bool, systemClientID: String?) throws {
         if let name = input.string("name", required: creating) { profile.name = name }
         if input.has("description") { profile.description = input.string("description", maxLength: 2000, allowEmpty: true) }
-        if let clientID = input.string("clientId", required: creating, maxLength: 512) { profile.clientID = clientID }
+        if let clientID = input.string("clientId", required: creating, maxLength: 512) {
+            if clientID == systemClientID {
+                input.fail("clientId", "is the deployment's system app; choose the System app for the integration instead of a custom profile")
+            }
+            profile.clientID = clientID
+        }
         if let secret = input.string("clientSecret", required: creating, maxLength: 4096) { profile.clientSecret = secret }
         if let url = input.url("authorizationURL", required: creating, allowTemplate: true) { profile.authorizationURL = url }
         let tokenURL = input.url("tokenURL", required: creating, allowTemplate: true)
@@ -152,7 +158,7 @@ struct AuthProfilesController: Sendable {
             "exchangeStyle": .string(profile.exchangeStyle.rawValue),
             "authorizationParameters": .map(profile.authorizationParameters),
             "fields": .map(profile.fields),
-            "callbackURL": .string(settings.callbackURL),
+            "callbackURL": .string(settings.callbackURL(profileID: profile.id)),
             "createdAt": .time(profile.createdAt),
             "updatedAt": .time(profile.updatedAt),
         ])

@@ -138,7 +138,7 @@ struct IntegrationsController: Sendable {
         return JSONResponse.make(.object([
             "authorizationURL": .string(settings.startURL(state: started.state)),
             "expiresAt": .time(started.expiresAt),
-            "callbackURL": .string(settings.callbackURL),
+            "callbackURL": .string(started.callbackURL),
         ]))
     }
 
@@ -288,7 +288,7 @@ struct IntegrationsController: Sendable {
             "verifyURL": .optional(integration.verifyURL),
             "status": .string(record.status.rawValue),
             "connection": connection,
-            "callbackURL": .string(settings.callbackURL),
+            "callbackURL": .string(settings.callbackURL(for: integration)),
             "createdAt": .time(integration.createdAt),
             "updatedAt": .time(integration.updatedAt),
         ])

@@ -3,16 +3,20 @@ import Hummingbird
 import Mustache
 import SwitchboardCore
 
-/// `GET /oauth/callback`: where the provider sends the browser back.
+/// `GET /oauth/callback` (the system app's) and `GET /oauth/callback/{profile}` (each custom profile's): where the
+/// provider sends the browser back.
 struct OAuthCallbackController: Sendable {
     let authorization: AuthorizationService
     let resumer: ResumeRunner
+    let settings: ServerSettings
 
     func register(on router: Router<AppRequestContext>) {
         router.get("/oauth/callback", use: callback)
+        router.get("/oauth/callback/{profile}", use: callback)
     }
 
     @Sendable func callback(request: Request, context: AppRequestContext) async throws -> Response {
+        let arrivedAt = context.parameters.get("profile").map { settings.callbackURL(profileID: $0) } ?? settings.callbackURL
         let query = request.uri.queryParameters
         // Hummingbird's query parser already percent-decodes; a code ending in "=" arrives intact.
         func value(_ name: String) -> String? {
@@ -21,7 +25,8 @@ struct OAuthCallbackController: Sendable {
         }
         let jar = request.cookies
         let outcome = await authorization.complete(
-            state: value("state"), code: value("code"), error: value("error"), errorDescription: value("error_description"), cookie: { jar[$0]?.value }
+            state: value("state"), code: value("code"), error: value("error"), errorDescription: value("error_description"), arrivedAt: arrivedAt,
+            cookie: { jar[$0]?.value }
         )
         if case .connected(_, _, _, _, let linkID?) = outcome {
             // Calls kept with `resume: true` run now, without holding up the page.

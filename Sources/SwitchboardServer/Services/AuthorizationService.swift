@@ -50,6 +50,8 @@ public struct AuthorizationService: Sendable {
         public let requestID: String
         /// The request's state, for the start page of an API-started authorization (`/oauth/start/{state}`).
         let state: String
+        /// Where the provider sends the browser back (the system app's, or the profile's own).
+        public let callbackURL: String
     }
 
     /// A new connect link for one end user of a per-user integration.
@@ -88,7 +90,7 @@ public struct AuthorizationService: Sendable {
         let now = clock.now()
         var request = AuthorizationRequest(
             id: Identifier.make("authreq"), workspaceID: integration.workspaceID, integrationID: integration.id, endUserID: endUserID,
-            stateHash: Digest.sha256Hex(state), pkceVerifier: pkce?.verifier, redirectURI: settings.callbackURL,
+            stateHash: Digest.sha256Hex(state), pkceVerifier: pkce?.verifier, redirectURI: settings.callbackURL(for: integration),
             status: .pending, createdAt: now, expiresAt: now.addingTimeInterval(AuthorizationRequest.lifetime), error: nil,
             connectLinkID: connectLink?.id, startedBy: startedBy
         )
@@ -96,12 +98,12 @@ public struct AuthorizationService: Sendable {
         case .nonce(let nonce): request.browserBindingHash = Digest.sha256Hex(nonce)
         case .onStartPage: request.browserBindingHash = AuthorizationRequest.unboundMarker
         }
-        guard let url = app.authorizationRequestURL(state: state, redirectURI: settings.callbackURL, pkce: pkce) else {
+        guard let url = app.authorizationRequestURL(state: state, redirectURI: request.redirectURI, pkce: pkce) else {
             throw Problem(status: 409, code: "authorization_url_invalid", title: "Authorization URL invalid",
                           detail: "The authorization URL could not be built from the app's settings.", field: "authorizationURL")
         }
         try await store.insert(request)
-        return Started(authorizationURL: url, expiresAt: request.expiresAt, requestID: request.id, state: state)
+        return Started(authorizationURL: url, expiresAt: request.expiresAt, requestID: request.id, state: state, callbackURL: request.redirectURI)
     }
 
     /// What the callback page says.
@@ -113,7 +115,9 @@ public struct AuthorizationService: Sendable {
 
     /// Handles `GET /oauth/callback`. Any failure stores no connection.
     /// `cookie`: the browser's cookie by name, for the check that an end user's authorization comes back to the browser that started it.
-    func complete(state: String?, code: String?, error: String?, errorDescription: String?, cookie: (String) -> String? = { _ in nil }) async -> Outcome {
+    /// `arrivedAt`: the callback URL the browser came back to; a request made for another app's callback URL is refused there.
+    func complete(state: String?, code: String?, error: String?, errorDescription: String?, arrivedAt: String,
+                  cookie: (String) -> String? = { _ in nil }) async -> Outcome {
         guard let state, OAuthState.isWellFormed(state) else {
             return .failed(status: 400, heading: "This authorization link is not valid",
                            message: "The callback has no state Switchboard issued. Start the authorization again from Switchboard.")
@@ -124,6 +128,12 @@ public struct AuthorizationService: Sendable {
         do { pending = try await store.authorizationRequest(state: state) } catch {
             logger.error("reading an authorization failed", metadata: ["error.type": "\(type(of: error))"])
             return .failed(status: 503, heading: "Something went wrong", message: "Switchboard could not read the authorization. Nothing was connected; try again.")
+        }
+        if let pending, pending.redirectURI != arrivedAt {
+            // A code for one app must not be traded at another's token endpoint (an authorization server mix-up).
+            logger.warning("callback at another app's callback URL refused", metadata: ["integration": "\(pending.integrationID)"])
+            return .failed(status: 400, heading: "This authorization came back to the wrong address",
+                           message: "It was started for another app's callback URL. Check the Redirect URLs of the Intercom app, then start again. Nothing was connected.")
         }
         if let pending, let binding = pending.browserBindingHash {
             let nonce = cookie(Self.bindingCookieName(requestID: pending.id)) ?? ""
