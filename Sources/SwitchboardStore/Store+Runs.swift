@@ -57,6 +57,8 @@ final class RunBuffer: Sendable {
     private struct State {
         var pending: [RunRecord] = []
         var scheduled = false
+        /// The last flush started: the next one waits for it.
+        var tail: Task<Void, Never>?
     }
     private let state = Mutex(State())
 
@@ -66,6 +68,19 @@ final class RunBuffer: Sendable {
             state.pending.append(run)
             defer { state.scheduled = true }
             return !state.scheduled
+        }
+    }
+
+    /// Starts `flush` once every flush started before it has ended; returns its task.
+    func chain(_ flush: @escaping @Sendable () async -> Void) -> Task<Void, Never> {
+        state.withLock { state in
+            let previous = state.tail
+            let task = Task {
+                await previous?.value
+                await flush()
+            }
+            state.tail = task
+            return task
         }
     }
 
@@ -103,9 +118,15 @@ extension Store {
         }
     }
 
-    /// Writes the buffered runs now. Runs the database refuses are kept and tried again a second later
-    /// (a run already written is not written twice).
+    /// Writes the buffered runs now, after any flush already under way (flushes run one after another, so a reader that
+    /// flushes first sees every run recorded before it, even those another flush had taken but not yet written). Runs
+    /// the database refuses are kept and tried again a second later (a run already written is not written twice).
     public func flushRuns() async {
+        let task = runBuffer.chain { [self] in await self.writeBufferedRuns() }
+        await task.value
+    }
+
+    private func writeBufferedRuns() async {
         let runs = runBuffer.take()
         guard !runs.isEmpty else { return }
         var written = 0
