@@ -49,6 +49,28 @@ struct APIKeyRow: Codable {
     }
 }
 
+/// A key with its workspace, as the key and console-session lookups read it.
+struct KeyRow: Codable {
+    var key_id: String
+    var key_expires_at: Int64?
+    var id: String
+    var name: String
+    var created_at: Int64
+
+    static func select(_ db: any SQLDatabase) -> SQLSelectBuilder {
+        db.select()
+            .column(SQLColumn("id", table: "api_keys"), as: "key_id").column(SQLColumn("expires_at", table: "api_keys"), as: "key_expires_at")
+            .columns(SQLColumn("id", table: "workspaces"), SQLColumn("name", table: "workspaces"), SQLColumn("created_at", table: "workspaces"))
+    }
+
+    /// The key, unless it has expired at `now`.
+    func working(at now: Date) -> AuthenticatedKey? {
+        let key = AuthenticatedKey(workspace: Workspace(id: id, name: name, createdAt: Date(unixSeconds: created_at)),
+                                   keyID: key_id, expiresAt: key_expires_at.map(Date.init(unixSeconds:)))
+        return key.isExpired(at: now) ? nil : key
+    }
+}
+
 /// Remembers, per instance, when each key's last use was written, so that use is recorded at most once a minute per key.
 final class KeyUseThrottle: @unchecked Sendable {
     static let interval: TimeInterval = 60
@@ -128,27 +150,15 @@ extension Store {
     }
 
     func authenticatedKey(hash: String, now: Date) async throws -> AuthenticatedKey? {
-        struct Row: Codable {
-            var key_id: String
-            var expires_at: Int64?
-            var id: String
-            var name: String
-            var created_at: Int64
-        }
         let row = try await database.withConnection { db in
-            try await db.select()
-                .column(SQLColumn("id", table: "api_keys"), as: "key_id").column(SQLColumn("expires_at", table: "api_keys"))
-                .columns(SQLColumn("id", table: "workspaces"), SQLColumn("name", table: "workspaces"), SQLColumn("created_at", table: "workspaces"))
+            try await KeyRow.select(db)
                 .from("api_keys")
                 .join(SQLIdentifier("workspaces"), on: SQLColumn("workspace_id", table: "api_keys"), .equal, SQLColumn("id", table: "workspaces"))
                 .where(SQLColumn("key_hash", table: "api_keys"), .equal, SQLBind(hash))
                 .where(SQLColumn("revoked_at", table: "api_keys"), .is, SQLLiteral.null)
-                .first(decoding: Row.self)
+                .first(decoding: KeyRow.self)
         }
-        guard let row else { return nil }
-        let found = AuthenticatedKey(workspace: Workspace(id: row.id, name: row.name, createdAt: Date(unixSeconds: row.created_at)),
-                                     keyID: row.key_id, expiresAt: row.expires_at.map(Date.init(unixSeconds:)))
-        return found.isExpired(at: now) ? nil : found
+        return row?.working(at: now)
     }
 
     /// The workspace a presented key belongs to, or nil for an unknown, revoked or expired key.
@@ -184,30 +194,18 @@ extension Store {
 
     /// The key behind a console session cookie, while the session lasts and its key is neither revoked nor expired.
     public func consoleSession(token: String, now: Date) async throws -> AuthenticatedKey? {
-        struct Row: Codable {
-            var key_id: String
-            var key_expires_at: Int64?
-            var id: String
-            var name: String
-            var created_at: Int64
-        }
         guard !token.isEmpty, token.count <= 100 else { return nil }
         let row = try await database.withConnection { db in
-            try await db.select()
-                .column(SQLColumn("id", table: "api_keys"), as: "key_id").column(SQLColumn("expires_at", table: "api_keys"), as: "key_expires_at")
-                .columns(SQLColumn("id", table: "workspaces"), SQLColumn("name", table: "workspaces"), SQLColumn("created_at", table: "workspaces"))
+            try await KeyRow.select(db)
                 .from("console_sessions")
                 .join(SQLIdentifier("api_keys"), on: SQLColumn("key_id", table: "console_sessions"), .equal, SQLColumn("id", table: "api_keys"))
                 .join(SQLIdentifier("workspaces"), on: SQLColumn("workspace_id", table: "api_keys"), .equal, SQLColumn("id", table: "workspaces"))
                 .where(SQLColumn("id", table: "console_sessions"), .equal, SQLBind(Digest.sha256Hex(token)))
                 .where(SQLColumn("expires_at", table: "console_sessions"), .greaterThan, SQLBind(now.unixSeconds))
                 .where(SQLColumn("revoked_at", table: "api_keys"), .is, SQLLiteral.null)
-                .first(decoding: Row.self)
+                .first(decoding: KeyRow.self)
         }
-        guard let row else { return nil }
-        let found = AuthenticatedKey(workspace: Workspace(id: row.id, name: row.name, createdAt: Date(unixSeconds: row.created_at)),
-                                     keyID: row.key_id, expiresAt: row.key_expires_at.map(Date.init(unixSeconds:)))
-        return found.isExpired(at: now) ? nil : found
+        return row?.working(at: now)
     }
 
     /// Ends a console session (sign-out): its cookie works nowhere after this.

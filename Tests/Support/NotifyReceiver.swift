@@ -22,14 +22,12 @@ public final class NotifyReceiver: @unchecked Sendable {
     private let lock = NSLock()
     private var received: [Delivery] = []
     private var statuses: [Int] = []
-    private var task: Task<Void, any Error>?
-    private var group: ServiceGroup?
+    private var server: LoopbackServer?
 
     private init(url: String) { self.url = url }
 
     /// Starts it; the next answers come from `answer(…)`, then 200.
     public static func start() async throws -> NotifyReceiver {
-        let (stream, continuation) = AsyncStream.makeStream(of: Int.self)
         let holder = Holder()
         let router = Router()
         router.post("/hook") { request, _ -> Response in
@@ -39,20 +37,9 @@ public final class NotifyReceiver: @unchecked Sendable {
             let status = holder.receiver?.record(Delivery(headers: headers, body: Data(body.readableBytesView))) ?? 200
             return Response(status: .init(code: status))
         }
-        var logger = Logger(label: "notify-receiver")
-        logger.logLevel = .warning
-        let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)), onServerRunning: { channel in
-            continuation.yield(channel.localAddress?.port ?? 0)
-            continuation.finish()
-        }, logger: logger)
-        let group = ServiceGroup(configuration: .init(services: [app], logger: logger))
-        let task = Task { try await group.run() }
-        var port = 0
-        for await value in stream { port = value }
-        guard port != 0 else { throw TestSupportError("the notify receiver did not start") }
-        let receiver = NotifyReceiver(url: "http://127.0.0.1:\(port)/hook")
-        receiver.task = task
-        receiver.group = group
+        let server = try await LoopbackServer.start(router, label: "notify receiver")
+        let receiver = NotifyReceiver(url: server.url("/hook"))
+        receiver.server = server
         holder.receiver = receiver
         return receiver
     }
@@ -79,7 +66,6 @@ public final class NotifyReceiver: @unchecked Sendable {
     }
 
     public func stop() async {
-        await group?.triggerGracefulShutdown()
-        _ = try? await task?.value
+        await server?.stop()
     }
 }

@@ -253,13 +253,7 @@ struct ConnectLinkTests {
     @Test("a custom authorization profile works in per-user mode too: the link authorizes with the profile's own app")
     func customProfilePerUser() async throws {
         try await Harness.with(systemApp: false) { harness, client in
-            let app = await harness.sandbox.state.registerApp(name: "Acme's own app", redirectURLs: ["https://switchboard.test/oauth/callback"])
-            let profile = try object(try await client.call(.post, "/v1/auth-profiles", harness, json: """
-                {"name":"Intercom (Acme)","clientId":"\(app.clientID)","clientSecret":"\(app.clientSecret)",
-                 "authorizationURL":"\(harness.sandbox.url)/oauth","tokenURL":"\(harness.sandbox.url)/auth/eagle/token"}
-                """))
-            let profileID = try #require(profile["id"] as? String)
-            await harness.sandbox.state.setRedirectURLs(clientID: app.clientID, [try #require(profile["callbackURL"] as? String)])
+            let (profileID, app) = try await harness.sandboxProfile(client)
             let id = try await harness.createIntegration(client, app: "custom", profileID: profileID, authorization: "per_user")
             #expect(try await client.call(.post, "/v1/integrations/\(id)/enable", harness).status == .ok)
             let browser = EndUserBrowser(harness: harness, client: client)

@@ -11,60 +11,38 @@ import Testing
 
 /// A receiver that takes requests and answers none of them until released: counts how many are held at once.
 final class Tarpit: @unchecked Sendable {
-    let url: String
     private let lock = NSLock()
     private var held = 0
     private(set) var maxHeld = 0
     private(set) var arrived = 0
     private var released = false
-    private let task: Task<Void, any Error>
-    private let group: ServiceGroup
+    private var server: LoopbackServer?
 
-    private init(url: String, task: Task<Void, any Error>, group: ServiceGroup) {
-        self.url = url
-        self.task = task
-        self.group = group
-    }
-
+    var url: String { server?.url("/hook") ?? "" }
     var heldNow: Int { lock.withLock { held } }
     var isReleased: Bool { lock.withLock { released } }
     func release() { lock.withLock { released = true } }
 
     static func start() async throws -> Tarpit {
-        let box = Box()
+        let tarpit = Tarpit()
         let router = Router()
-        router.post("/hook") { _, _ -> Response in
-            box.tarpit?.enter()
+        router.post("/hook") { [weak tarpit] _, _ -> Response in
+            tarpit?.enter()
             // Held until released (or a minute, so a failed test cannot hang).
-            for _ in 0..<6000 where box.tarpit?.isReleased == false { try await Task.sleep(for: .milliseconds(10)) }
-            box.tarpit?.leave()
+            for _ in 0..<6000 where tarpit?.isReleased == false { try await Task.sleep(for: .milliseconds(10)) }
+            tarpit?.leave()
             return Response(status: .ok)
         }
-        let (ports, portContinuation) = AsyncStream.makeStream(of: Int.self)
-        var logger = Logger(label: "tarpit")
-        logger.logLevel = .critical
-        let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)), onServerRunning: { channel in
-            portContinuation.yield(channel.localAddress?.port ?? 0)
-            portContinuation.finish()
-        }, logger: logger)
-        let group = ServiceGroup(configuration: .init(services: [app], logger: logger))
-        let task = Task { try await group.run() }
-        var port = 0
-        for await value in ports { port = value }
-        let tarpit = Tarpit(url: "http://127.0.0.1:\(port)/hook", task: task, group: group)
-        box.tarpit = tarpit
+        tarpit.server = try await LoopbackServer.start(router, label: "tarpit")
         return tarpit
     }
-
-    final class Box: @unchecked Sendable { weak var tarpit: Tarpit? }
 
     private func enter() { lock.withLock { held += 1; arrived += 1; maxHeld = max(maxHeld, held) } }
     private func leave() { lock.withLock { held -= 1 } }
 
     func stop() async {
         release()
-        await group.triggerGracefulShutdown()
-        _ = try? await task.value
+        await server?.stop()
     }
 }
 

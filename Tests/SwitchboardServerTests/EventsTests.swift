@@ -85,7 +85,8 @@ struct EventsTests {
             #expect(!EventSignature.verify(header: delivery.headers["switchboard-signature"] ?? "", body: tampered, secret: secret, now: harness.clock.now()))
             #expect(!signatureVerifies(delivery, secret: "whsec_other"))
 
-            // The delivery log says the same, without the payload.
+            // The delivery log says the same, without the payload (once the attempt is recorded).
+            await harness.events.drain()
             let log = try object(try await client.call(.get, "/v1/events?integration=\(id)", harness))
             let entry = try #require((log["data"] as? [[String: Any]])?.first)
             #expect(entry["type"] as? String == "connection.created" && entry["status"] as? String == "delivered")
@@ -102,7 +103,7 @@ struct EventsTests {
             let url = try await harness.connectLink(client, id, user: "user-a")
             #expect(try await EndUserBrowser(harness: harness, client: client).connect(url).status == .ok)
             _ = try await receiver.wait(for: 1)
-            try await Task.sleep(for: .milliseconds(100))
+            await harness.events.drain()
             func entry() async throws -> [String: Any] {
                 try #require((try object(try await client.call(.get, "/v1/events", harness))["data"] as? [[String: Any]])?.first)
             }
@@ -129,7 +130,7 @@ struct EventsTests {
             _ = try await harness.connectLink(client, id, user: "user-b")
             #expect(try await EndUserBrowser(harness: harness, client: client).connect(try await harness.connectLink(client, id, user: "user-b")).status == .ok)
             _ = try await receiver.wait(for: 4)
-            try await Task.sleep(for: .milliseconds(100))
+            await harness.events.drain()
             logged = try await entry()
             #expect(logged["status"] as? String == "failed" && logged["lastStatus"] as? Int == 410)
             harness.clock.advance(by: 4000)

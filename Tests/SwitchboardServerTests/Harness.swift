@@ -171,6 +171,21 @@ extension Harness {
         return try await callback(client, location)
     }
 
+    /// A custom profile on an app of the sandbox's own (its Redirect URLs set to the profile's callback URL, as the guide
+    /// says to paste it); returns the profile's id and the app.
+    func sandboxProfile(_ client: any TestClientProtocol, authorizationURL: String? = nil) async throws -> (profileID: String, app: SandboxApp) {
+        let app = await sandbox.state.registerApp(name: "Acme's own app", redirectURLs: ["https://switchboard.test/elsewhere"])
+        let created = try await client.call(.post, "/v1/auth-profiles", self, json: """
+            {"name":"Intercom (Acme)","clientId":"\(app.clientID)","clientSecret":"\(app.clientSecret)",
+             "authorizationURL":"\(authorizationURL ?? sandbox.url + "/oauth")","tokenURL":"\(sandbox.url)/auth/eagle/token"}
+            """)
+        #expect(created.status == .created, "\(text(created))")
+        let profile = try object(created)
+        let profileID = try #require(profile["id"] as? String)
+        await sandbox.state.setRedirectURLs(clientID: app.clientID, [try #require(profile["callbackURL"] as? String)])
+        return (profileID, app)
+    }
+
     func connectionCount() async throws -> Int {
         try await store.database.withConnection { db in try await db.select().column("id").from("connections").all().count }
     }

@@ -78,12 +78,9 @@ struct OutboundGuardTests {
             // The system app's token URL is the operator's, and trusted: connecting works.
             #expect(try await EndUserBrowser(harness: harness, client: client).connect(url).status == .ok)
             // The first attempt runs at once, in the background; wait for it to be recorded.
-            var lastError: String?
-            for _ in 0..<500 where lastError == nil {
-                let log = try object(try await client.call(.get, "/v1/events?integration=\(id)", harness))
-                lastError = (log["data"] as? [[String: Any]])?.first?["lastError"] as? String
-                if lastError == nil { try await Task.sleep(for: .milliseconds(10)) }
-            }
+            await harness.events.drain()
+            let log = try object(try await client.call(.get, "/v1/events?integration=\(id)", harness))
+            let lastError = (log["data"] as? [[String: Any]])?.first?["lastError"] as? String
             let why = try #require(lastError)
             #expect(why.contains("may not be called") && why.contains("--allow-private-network"), "\(why)")
         }
@@ -94,13 +91,7 @@ struct OutboundGuardTests {
     @Test("a profile whose token URL is on loopback never gets the code or the client secret without --allow-private-network")
     func tokenURLRefused() async throws {
         try await Harness.with(systemApp: false, configure: { settings, _ in settings.allowPrivateNetwork = false }) { harness, client in
-            let app = await harness.sandbox.state.registerApp(name: "Acme's own app", redirectURLs: ["https://switchboard.test/oauth/callback"])
-            let created = try await client.call(.post, "/v1/auth-profiles", harness, json: """
-                {"name":"Intercom (Acme)","clientId":"\(app.clientID)","clientSecret":"\(app.clientSecret)",
-                 "authorizationURL":"\(harness.sandbox.url)/oauth","tokenURL":"\(harness.sandbox.url)/auth/eagle/token"}
-                """)
-            let profileID = try #require(try object(created)["id"] as? String)
-            await harness.sandbox.state.setRedirectURLs(clientID: app.clientID, ["https://switchboard.test/oauth/callback/\(profileID)"])
+            let (profileID, app) = try await harness.sandboxProfile(client)
             let id = try await harness.createIntegration(client, app: "custom", profileID: profileID)
             let page = try await harness.preauthorize(client, integrationID: id)
             #expect(page.status == .badGateway)
@@ -113,36 +104,15 @@ struct OutboundGuardTests {
 }
 
 /// Answers every POST with 307 to `target`.
-final class Redirector: Sendable {
-    let url: String
-    let task: Task<Void, any Error>
-    let group: ServiceGroup
-
-    init(url: String, task: Task<Void, any Error>, group: ServiceGroup) {
-        self.url = url
-        self.task = task
-        self.group = group
-    }
+struct Redirector {
+    let server: LoopbackServer
+    var url: String { server.url("/moved") }
 
     static func start(to target: String) async throws -> Redirector {
-        let (stream, continuation) = AsyncStream.makeStream(of: Int.self)
         let router = Router()
         router.post("/moved") { _, _ in Response(status: .temporaryRedirect, headers: [.location: target]) }
-        var logger = Logger(label: "redirector")
-        logger.logLevel = .warning
-        let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)), onServerRunning: { channel in
-            continuation.yield(channel.localAddress?.port ?? 0)
-            continuation.finish()
-        }, logger: logger)
-        let group = ServiceGroup(configuration: .init(services: [app], logger: logger))
-        let task = Task { try await group.run() }
-        var port = 0
-        for await value in stream { port = value }
-        return Redirector(url: "http://127.0.0.1:\(port)/moved", task: task, group: group)
+        return Redirector(server: try await LoopbackServer.start(router, label: "redirector"))
     }
 
-    func stop() async {
-        await group.triggerGracefulShutdown()
-        _ = try? await task.value
-    }
+    func stop() async { await server.stop() }
 }

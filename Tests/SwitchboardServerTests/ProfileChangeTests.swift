@@ -11,13 +11,7 @@ import Testing
 struct ProfileChangeTests {
     /// A custom profile on the sandbox's own app and a pre-authorized, enabled integration connected through it.
     func connectedThroughProfile(_ harness: Harness, _ client: any TestClientProtocol) async throws -> (profileID: String, integrationID: String) {
-        let app = await harness.sandbox.state.registerApp(name: "Acme's own app", redirectURLs: ["https://switchboard.test/oauth/callback"])
-        let created = try await client.call(.post, "/v1/auth-profiles", harness, json: """
-            {"name":"Intercom (Acme)","clientId":"\(app.clientID)","clientSecret":"\(app.clientSecret)",
-             "authorizationURL":"\(harness.sandbox.url)/oauth","tokenURL":"\(harness.sandbox.url)/auth/eagle/token"}
-            """)
-        let profileID = try #require(try object(created)["id"] as? String)
-        await harness.sandbox.state.setRedirectURLs(clientID: app.clientID, ["https://switchboard.test/oauth/callback/\(profileID)"])
+        let (profileID, _) = try await harness.sandboxProfile(client)
         let id = try await harness.createIntegration(client, app: "custom", profileID: profileID)
         #expect(try await harness.preauthorize(client, integrationID: id).status == .ok)
         #expect(try await client.call(.post, "/v1/integrations/\(id)/enable", harness).status == .ok)
