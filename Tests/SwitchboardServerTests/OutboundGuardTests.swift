@@ -73,7 +73,18 @@ struct OutboundGuardTests {
     func notifyURLRefused() async throws {
         let receiver = try await NotifyReceiver.start()
         try await Harness.with(configure: { settings, _ in settings.allowPrivateNetwork = false }) { harness, client in
-            let (id, _) = try await harness.notifyingIntegration(client, receiver)
+            // Saving a loopback notify URL is refused at once, naming the field.
+            try expectProblem(try await client.call(.post, "/v1/integrations", harness,
+                json: "{\"name\":\"Bot\",\"app\":\"system\",\"authorization\":\"per_user\",\"notifyURL\":\"\(receiver.url)\"}"),
+                422, code: "validation_failed", field: "notifyURL")
+            // One saved as a public name that now points inward (as a name's DNS answer can change) is refused when called.
+            let created = try object(try await client.call(.post, "/v1/integrations", harness,
+                json: #"{"name":"Bot","app":"system","authorization":"per_user","notifyURL":"https://assistant.example/events"}"#))
+            let id = try #require(created["id"] as? String)
+            #expect(try await client.call(.post, "/v1/integrations/\(id)/enable", harness).status == .ok)
+            var record = try #require(try await harness.store.integration(id: id, workspaceID: harness.workspace.id))
+            record.integration.notifyURL = receiver.url
+            #expect(try await harness.store.update(record.integration))
             let url = try await harness.connectLink(client, id, user: "user-a")
             // The system app's token URL is the operator's, and trusted: connecting works.
             #expect(try await EndUserBrowser(harness: harness, client: client).connect(url).status == .ok)
@@ -91,7 +102,23 @@ struct OutboundGuardTests {
     @Test("a profile whose token URL is on loopback never gets the code or the client secret without --allow-private-network")
     func tokenURLRefused() async throws {
         try await Harness.with(systemApp: false, configure: { settings, _ in settings.allowPrivateNetwork = false }) { harness, client in
-            let (profileID, app) = try await harness.sandboxProfile(client)
+            let app = await harness.sandbox.state.registerApp(name: "Acme's own app", redirectURLs: ["https://switchboard.test/elsewhere"])
+            // Saving loopback or plain-http token URLs is refused at once, naming the field.
+            let refused = try expectProblem(try await client.call(.post, "/v1/auth-profiles", harness, json: """
+                {"name":"Intercom (Acme)","clientId":"\(app.clientID)","clientSecret":"\(app.clientSecret)","authorizationURL":"\(harness.sandbox.url)/oauth",
+                 "tokenURL":"\(harness.sandbox.url)/auth/eagle/token","refreshTokenURL":"https://127.0.0.1/refresh"}
+                """), 422, code: "validation_failed")
+            #expect((refused["errors"] as? [[String: Any]])?.compactMap { $0["field"] as? String } == ["tokenURL", "refreshTokenURL"])
+            // A profile saved with a public name that now points inward is refused when called, before the code or secret leave.
+            let created = try object(try await client.call(.post, "/v1/auth-profiles", harness, json: """
+                {"name":"Intercom (Acme)","clientId":"\(app.clientID)","clientSecret":"\(app.clientSecret)",
+                 "authorizationURL":"\(harness.sandbox.url)/oauth","tokenURL":"https://idp.example/token"}
+                """))
+            let profileID = try #require(created["id"] as? String)
+            var profile = try #require(try await harness.store.authProfile(id: profileID, workspaceID: harness.workspace.id))
+            profile.tokenURL = harness.sandbox.url + "/auth/eagle/token"
+            #expect(try await harness.store.update(profile))
+            await harness.sandbox.state.setRedirectURLs(clientID: app.clientID, [try #require(created["callbackURL"] as? String)])
             let id = try await harness.createIntegration(client, app: "custom", profileID: profileID)
             let page = try await harness.preauthorize(client, integrationID: id)
             #expect(page.status == .badGateway)

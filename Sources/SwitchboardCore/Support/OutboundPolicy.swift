@@ -79,6 +79,16 @@ public enum AddressPolicy {
         return nil
     }
 
+    /// Why a workspace-supplied URL (possibly with `{placeholders}`) will be refused when called, for the form that
+    /// saves it; nil when it may be called (or `allowPrivateNetwork` is on). The call itself checks again.
+    public static func savedURLProblem(_ text: String, allowPrivateNetwork: Bool) -> String? {
+        guard !allowPrivateNetwork else { return nil }
+        let candidate = URLTemplate.placeholderPattern.stringByReplacingMatches(
+            in: text, range: NSRange(text.startIndex..., in: text), withTemplate: "x")
+        guard let url = URL(string: candidate) else { return nil }
+        return preflight(url)
+    }
+
     /// Checks what can be checked before connecting: the scheme, and the host when it is an IP literal. The address
     /// actually connected to is checked again by the transport (a name may resolve anywhere, and again differently).
     public static func preflight(_ url: URL) -> String? {

@@ -34,7 +34,7 @@ struct AuthProfilesController: Sendable {
             authorizationURL: "", tokenURL: "", refreshTokenURL: nil, scopes: [], pkce: false, tokenRequestFormat: .form,
             exchangeStyle: .standard, authorizationParameters: [:], fields: [:], createdAt: now, updatedAt: now
         )
-        try Self.apply(input, to: &profile, creating: true, systemClientID: settings.systemApp?.clientID)
+        try Self.apply(input, to: &profile, creating: true, systemClientID: settings.systemApp?.clientID, allowPrivateNetwork: settings.allowPrivateNetwork)
         try await store.insert(profile)
         await audit.record(principal, "auth_profile.created", "auth_profile", profile.id)
         return profile
@@ -55,7 +55,7 @@ struct AuthProfilesController: Sendable {
         let before = try await load(context)
         var profile = before
         let input = try await request.inputReader(context: context)
-        try Self.apply(input, to: &profile, creating: false, systemClientID: settings.systemApp?.clientID)
+        try Self.apply(input, to: &profile, creating: false, systemClientID: settings.systemApp?.clientID, allowPrivateNetwork: settings.allowPrivateNetwork)
         profile.updatedAt = clock.now()
         guard try await store.update(profile) else { throw Problem.notFound("authorization profile", id: profile.id) }
         var detail: [String: JSONValue] = ["fields": .strings(Self.fieldNames.filter(input.has))]
@@ -105,7 +105,9 @@ struct AuthProfilesController: Sendable {
 
     /// Reads the profile form; on create the required fields must all be there, on update any subset.
     /// A profile may not use the system app's client id: its codes and tokens would be confused with the system app's.
-    static func apply(_ input: InputReader, to profile: inout AuthProfile, creating: Bool, systemClientID: String?) throws {
+    /// Token and refresh URLs are called by Switchboard: without `allowPrivateNetwork` they must be public https URLs.
+    static func apply(_ input: InputReader, to profile: inout AuthProfile, creating: Bool, systemClientID: String?,
+                      allowPrivateNetwork: Bool) throws {
         if let name = input.string("name", required: creating) { profile.name = name }
         if input.has("description") { profile.description = input.string("description", maxLength: 2000, allowEmpty: true) }
         if let clientID = input.string("clientId", required: creating, maxLength: 512) {
@@ -134,6 +136,9 @@ struct AuthProfilesController: Sendable {
             profile.authorizationParameters = parameters
         }
         if let fields = input.stringMap("fields") { profile.fields = fields }
+        for (field, value) in [("tokenURL", profile.tokenURL), ("refreshTokenURL", profile.refreshTokenURL ?? "")] where input.has(field) && !value.isEmpty {
+            if let why = AddressPolicy.savedURLProblem(value, allowPrivateNetwork: allowPrivateNetwork) { input.fail(field, why) }
+        }
         try input.finish()
         let missing = profile.missingFields
         if !missing.isEmpty {

@@ -50,6 +50,7 @@ struct IntegrationsController: Sendable {
         let mode = input.oneOf("authorization", AuthorizationMode.self, required: true)
         let region = input.oneOf("region", IntercomRegion.self)
         let notifyURL = input.url("notifyURL")
+        checkNotifyURL(notifyURL, input)
         let verifyURL = input.url("verifyURL")
         if verifyURL != nil && mode == .preauthorized { input.fail("verifyURL", "applies to per_user integrations only") }
         if app == .custom && profileID == nil && !input.errors.contains(where: { $0.field == "authProfileId" }) {
@@ -79,6 +80,11 @@ struct IntegrationsController: Sendable {
         return (IntegrationRecord(integration: integration, sharedConnectionStatus: nil), secret)
     }
 
+    /// Events are POSTed to the notify URL: without `allowPrivateNetwork` it must be a public https URL.
+    private func checkNotifyURL(_ url: String?, _ input: InputReader) {
+        if let url, let why = AddressPolicy.savedURLProblem(url, allowPrivateNetwork: settings.allowPrivateNetwork) { input.fail("notifyURL", why) }
+    }
+
     @Sendable func list(request: Request, context: WorkspaceRequestContext) async throws -> Response {
         var items: [JSONValue] = []
         for record in try await store.integrations(workspaceID: context.workspace.id) { items.append(try await represent(record)) }
@@ -95,7 +101,10 @@ struct IntegrationsController: Sendable {
         let input = try await request.inputReader(context: context)
         if let name = input.string("name") { record.integration.name = name }
         if input.has("region") { record.integration.region = input.oneOf("region", IntercomRegion.self) }
-        if input.has("notifyURL") { record.integration.notifyURL = input.url("notifyURL") }
+        if input.has("notifyURL") {
+            record.integration.notifyURL = input.url("notifyURL")
+            checkNotifyURL(record.integration.notifyURL, input)
+        }
         if input.has("verifyURL") {
             record.integration.verifyURL = input.url("verifyURL")
             if record.integration.verifyURL != nil && record.integration.authorization == .preauthorized {
