@@ -34,10 +34,13 @@ public struct AHCTransport: HTTPTransport {
         configuration.connectionPool = .init(idleTimeout: .seconds(30), concurrentHTTP1ConnectionsPerHostSoftLimit: 8)
         configuration.connectionPool.retryConnectionEstablishment = false
         let check: @Sendable (any Channel) -> EventLoopFuture<Void> = { channel in
+            // A refused connection is closed here: AsyncHTTPClient reports the failure but leaves the channel open.
             guard let address = channel.remoteAddress?.ipAddress, let bytes = AddressPolicy.literal(address) else {
+                channel.close(promise: nil)
                 return channel.eventLoop.makeFailedFuture(RefusedAddress(reason: "the connected address is unknown"))
             }
             if let why = AddressPolicy.refusal(bytes) {
+                channel.close(promise: nil)
                 return channel.eventLoop.makeFailedFuture(RefusedAddress(reason: "\(address) \(why)"))
             }
             return channel.eventLoop.makeSucceededVoidFuture()

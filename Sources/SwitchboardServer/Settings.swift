@@ -63,6 +63,12 @@ public struct ServerSettings: Sendable {
         self.allowPrivateNetwork = allowPrivateNetwork
     }
 
+    /// A cookie path as the browser sees it: under the public URL's own path, when Switchboard is served below one.
+    public func cookiePath(_ path: String) -> String {
+        let prefix = publicURL.path.hasSuffix("/") ? String(publicURL.path.dropLast()) : publicURL.path
+        return prefix + path
+    }
+
     /// The start page of an authorization an admin started through the API.
     public func startURL(state: String) -> String { publicURL.absoluteString + "/oauth/start/" + state }
 

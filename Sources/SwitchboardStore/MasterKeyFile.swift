@@ -12,9 +12,12 @@ import Glibc
 ///
 /// Interrupted anywhere, every secret stays readable: before step 3 the current file plus `master.key.new` (which
 /// readers take as a previous key) open everything, and running the rotation again finishes it with the same new key.
+/// The key it replaced is kept as `master.key.old` (also read as a previous key), so that what a process still
+/// running with it seals meanwhile stays readable; restart such processes, then a further rotation drops it.
 public struct MasterKeyFile: Sendable {
     public let path: String
     public var pendingPath: String { path + ".new" }
+    public var oldPath: String { path + ".old" }
 
     public init(path: String) { self.path = path }
 
@@ -27,11 +30,15 @@ public struct MasterKeyFile: Sendable {
         FileManager.default.fileExists(atPath: pendingPath) ? try? Self.readKey(pendingPath) : nil
     }
 
-    /// Every key a reader needs: the current one, then the pending one of an interrupted rotation.
+    /// The keys besides the current one that values may be sealed under: an interrupted rotation's pending key, and
+    /// the key the last rotation replaced.
+    public func previousKeys() -> [String] {
+        [pending(), FileManager.default.fileExists(atPath: oldPath) ? try? Self.readKey(oldPath) : nil].compactMap { $0 }
+    }
+
+    /// Every key a reader needs: the current one, then the previous ones.
     public func vault() throws -> TokenVault {
-        let current = try TokenVault.key(base64: try read())
-        let previous = try pending().map { [try TokenVault.key(base64: $0)] } ?? []
-        return TokenVault(masterKey: current, previousKeys: previous)
+        TokenVault(masterKey: try TokenVault.key(base64: try read()), previousKeys: try previousKeys().map { try TokenVault.key(base64: $0) })
     }
 
     /// Writes a key that does not exist yet (a new demo folder).
@@ -52,10 +59,13 @@ public struct MasterKeyFile: Sendable {
         if pending() != key { try Self.writeDurably(key, to: pendingPath) }
         try after(.newKeyWritten)
         // Values already sealed under the new key (an earlier, interrupted run) open too.
-        let reader = Store(database: store.database, vault: TokenVault(masterKey: try TokenVault.key(base64: try read()),
-                                                                       previousKeys: [try TokenVault.key(base64: key)]), logger: store.logger)
+        let current = try read()
+        let reader = Store(database: store.database, vault: TokenVault(masterKey: try TokenVault.key(base64: current),
+                                                                       previousKeys: try ([key] + previousKeys()).map { try TokenVault.key(base64: $0) }),
+                           logger: store.logger)
         let count = try await reader.resealAll(with: newVault)
         try after(.databaseResealed)
+        if current != key { try Self.writeDurably(current, to: oldPath) }
         guard rename(pendingPath, path) == 0 else { throw MasterKeyFileError("could not replace \(path): errno \(errno)") }
         Self.syncDirectory(of: path)
         try after(.keyReplaced)

@@ -197,14 +197,18 @@ extension Store {
     public func markConnectionsNeedReauthorization(profileID: String, workspaceID: String, reason: String, now: Date) async throws -> Int {
         defer { hot.invalidate() }
         return try await database.withConnection { db in
-            try await db.update("connections")
-                .set("status", to: ConnectionStatus.needsReauthorization.rawValue).set("last_error", to: reason).set("updated_at", to: now.unixSeconds)
-                .where("workspace_id", .equal, workspaceID)
-                .where("status", .notEqual, ConnectionStatus.needsReauthorization.rawValue)
-                .where(SQLIdentifier("integration_id"), .in, SQLGroupExpression(
-                    db.select().column("id").from("integrations").where("auth_profile_id", .equal, profileID).where("workspace_id", .equal, workspaceID).query))
-                .returning("id").all().count
+            try await Store.markConnectionsNeedReauthorization(db, profileID: profileID, workspaceID: workspaceID, reason: reason, now: now)
         }
+    }
+
+    static func markConnectionsNeedReauthorization(_ db: any SQLDatabase, profileID: String, workspaceID: String, reason: String, now: Date) async throws -> Int {
+        try await db.update("connections")
+            .set("status", to: ConnectionStatus.needsReauthorization.rawValue).set("last_error", to: reason).set("updated_at", to: now.unixSeconds)
+            .where("workspace_id", .equal, workspaceID)
+            .where("status", .notEqual, ConnectionStatus.needsReauthorization.rawValue)
+            .where(SQLIdentifier("integration_id"), .in, SQLGroupExpression(
+                db.select().column("id").from("integrations").where("auth_profile_id", .equal, profileID).where("workspace_id", .equal, workspaceID).query))
+            .returning("id").all().count
     }
 
     /// Marks a connection dead because the provider refused its token (401 / token_revoked).
@@ -356,8 +360,10 @@ extension Store {
                     let sealed = try row.decode(column: column, as: String.self)
                     let context = "\(table):\(id):\(contextColumn)"
                     let plaintext = try self.vault.open(sealed, context: context)
+                    // Only if no running instance changed the value meanwhile (a rotated refresh token must not be
+                    // overwritten by the older one); a value written meanwhile is re-sealed by running this again.
                     try await db.update(table).set(SQLColumn(column), to: try newVault.seal(plaintext, context: context))
-                        .where("id", .equal, id).run()
+                        .where("id", .equal, id).where(SQLColumn(column), .equal, SQLBind(sealed)).run()
                     count += 1
                 }
             }

@@ -124,10 +124,10 @@ extension Store {
     /// `perIntegration` of each integration's, so that one integration's backlog cannot fill the list. `excluding`
     /// leaves out integrations that cannot take another delivery now.
     public func dueEvents(now: Date, limit: Int = 50, perIntegration: Int = 10,
-                          excluding integrations: Set<String> = []) async throws -> [(id: String, integrationID: String)] {
+                          excluding integrations: Set<String> = []) async throws -> [(id: String, integrationID: String, workspaceID: String)] {
         var query: SQLQueryString = """
-            SELECT id, integration_id FROM (
-                SELECT id, integration_id, next_attempt_at,
+            SELECT id, integration_id, workspace_id FROM (
+                SELECT id, integration_id, workspace_id, next_attempt_at,
                        ROW_NUMBER() OVER (PARTITION BY integration_id ORDER BY next_attempt_at, id) AS place
                 FROM events
                 WHERE status = \(bind: EventStatus.pending.rawValue) AND next_attempt_at <= \(bind: now.unixSeconds)
@@ -138,7 +138,8 @@ extension Store {
         let final = query
         return try await database.withConnection { db in
             try await db.raw(final).all().map {
-                (try $0.decode(column: "id", as: String.self), try $0.decode(column: "integration_id", as: String.self))
+                (try $0.decode(column: "id", as: String.self), try $0.decode(column: "integration_id", as: String.self),
+                 try $0.decode(column: "workspace_id", as: String.self))
             }
         }
     }

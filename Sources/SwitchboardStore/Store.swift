@@ -140,13 +140,22 @@ extension Store {
     /// Replaces every column of an existing profile; false when it is not in that workspace.
     @discardableResult
     public func update(_ profile: AuthProfile) async throws -> Bool {
+        try await update(profile, markingConnections: nil, now: Date()).updated
+    }
+
+    /// Updates a profile and, in the same transaction, marks every connection made through it as needing a new
+    /// authorization when `reason` is given: no refresh can read the new endpoints with a connection still active.
+    public func update(_ profile: AuthProfile, markingConnections reason: String?, now: Date) async throws -> (updated: Bool, marked: Int) {
         defer { hot.invalidate() }
         let row = try row(for: profile)
-        return try await database.withConnection { db in
-            try await db.update("auth_profiles")
+        return try await database.transaction { db in
+            let updated = try await db.update("auth_profiles")
                 .set(model: row, nilEncodingStrategy: .asNil)
                 .where("id", .equal, profile.id).where("workspace_id", .equal, profile.workspaceID)
                 .returning("id").first() != nil
+            guard updated, let reason else { return (updated, 0) }
+            return (true, try await Store.markConnectionsNeedReauthorization(db, profileID: profile.id, workspaceID: profile.workspaceID,
+                                                                             reason: reason, now: now))
         }
     }
 

@@ -43,7 +43,7 @@ struct Demo: AsyncParsableCommand {
         let settings = ServerSettings(
             host: host, port: port, publicURL: URL(string: "http://\(host):\(port)")!,
             database: .sqlite(path: demoData.databasePath), masterKey: try TokenVault.key(base64: masterKey),
-            previousMasterKeys: try demoData.keyFile.pending().map { [try TokenVault.key(base64: $0)] } ?? [],
+            previousMasterKeys: try demoData.keyFile.previousKeys().map { try TokenVault.key(base64: $0) },
             systemApp: SystemAppSettings(clientID: state.systemClientID, clientSecret: state.systemClientSecret,
                                          authorizationURL: sandboxURL + "/oauth", tokenURL: sandboxURL + "/auth/eagle/token"),
             intercomAPIBaseURLs: [.us: sandboxBase, .eu: sandboxBase, .au: sandboxBase], logLevel: level,

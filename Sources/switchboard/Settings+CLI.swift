@@ -28,8 +28,9 @@ struct DatabaseOptions: ParsableArguments {
             let file = DemoData(directory: dataDirectory).keyFile
             if masterKey == nil, let key = try? file.read() {
                 values[ServerSettings.Key.masterKey] = key
-                // An interrupted rotation left its new key beside the current one: both open the database's values.
-                if let pending = file.pending() { values[ServerSettings.Key.previousMasterKeys] = pending }
+                // An interrupted rotation's new key, and the key the last rotation replaced, still open values.
+                let previous = file.previousKeys()
+                if !previous.isEmpty { values[ServerSettings.Key.previousMasterKeys] = previous.joined(separator: ",") }
             }
         }
         if let databaseURL { values[ServerSettings.Key.database] = databaseURL }

@@ -2,6 +2,8 @@ import Foundation
 import HTTPTypes
 import HummingbirdTesting
 import IntercomSandbox
+import Providers
+@testable import SwitchboardServer
 import SwitchboardCore
 import SwitchboardStore
 import SwitchboardTestSupport
@@ -68,5 +70,29 @@ struct AdminBindingTests {
             throw error
         }
         await receiver.stop()
+    }
+}
+
+@Suite("The browser check fails closed")
+struct FailClosedTests {
+    struct DatabaseHiccup: Error {}
+
+    @Test("when the authorization cannot be read for the browser check, the callback goes no further and the state is not used")
+    func readFailureRefuses() async throws {
+        try await Harness.with { harness, client in
+            let id = try await harness.createIntegration(client)
+            let answer = try object(try await client.call(.post, "/v1/integrations/\(id)/authorize", harness))
+            let startURL = try #require(answer["authorizationURL"] as? String)
+            let state = String(try #require(startURL.split(separator: "/").last))
+            var service = AuthorizationService(store: harness.store, settings: harness.settings, transport: AHCTransport(), clock: harness.clock,
+                                               logger: harness.logs.logger(), events: harness.events)
+            service.readRequest = { _, _ in throw DatabaseHiccup() }
+            let outcome = await service.complete(state: state, code: "any", error: nil, errorDescription: nil,
+                                                 arrivedAt: harness.settings.callbackURL, cookie: { _ in nil })
+            guard case .failed(let status, _, _) = outcome else { Issue.record("\(outcome)"); return }
+            #expect(status == 503)
+            let claim = try await harness.store.claimAuthorization(state: state, now: harness.clock.now())
+            guard case .claimed = claim else { Issue.record("the state was used: \(claim)"); return }
+        }
     }
 }

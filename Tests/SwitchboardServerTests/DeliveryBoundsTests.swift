@@ -48,17 +48,17 @@ final class Tarpit: @unchecked Sendable {
 
 @Suite("Event delivery bounds")
 struct DeliveryBoundsTests {
-    func pendingEvent(_ harness: Harness, integrationID: String) -> EventRecord {
+    func pendingEvent(_ harness: Harness, integrationID: String, workspaceID: String? = nil) -> EventRecord {
         let now = harness.clock.now()
         let id = Identifier.make("evt")
-        return EventRecord(id: id, workspaceID: harness.workspace.id, integrationID: integrationID, type: .connectionCreated, endUserID: "u",
+        return EventRecord(id: id, workspaceID: workspaceID ?? harness.workspace.id, integrationID: integrationID, type: .connectionCreated, endUserID: "u",
                            payload: .object(["id": .string(id), "type": .string("connection.created")]), status: .pending, attempts: 0,
                            nextAttemptAt: now, lastStatus: nil, lastError: nil, createdAt: now, deliveredAt: nil)
     }
 
-    func notifying(_ harness: Harness, _ client: any TestClientProtocol, _ url: String) async throws -> String {
+    func notifying(_ harness: Harness, _ client: any TestClientProtocol, _ url: String, key: String? = nil) async throws -> String {
         let created = try object(try await client.call(.post, "/v1/integrations", harness,
-            json: "{\"name\":\"bot\",\"app\":\"system\",\"authorization\":\"per_user\",\"notifyURL\":\"\(url)\"}"))
+            json: "{\"name\":\"bot\",\"app\":\"system\",\"authorization\":\"per_user\",\"notifyURL\":\"\(url)\"}", key: key))
         return try #require(created["id"] as? String)
     }
 
@@ -90,6 +90,38 @@ struct DeliveryBoundsTests {
             await fast.stop()
             throw error
         }
+        await fast.stop()
+    }
+
+    @Test("one workspace's many stuck receivers hold at most its share of the slots: another workspace's events arrive meanwhile")
+    func workspaceShare() async throws {
+        let tarpit = try await Tarpit.start()
+        let fast = try await NotifyReceiver.start()
+        do {
+            try await Harness.with { harness, client in
+                for _ in 0..<9 {
+                    let slow = try await notifying(harness, client, tarpit.url)
+                    for _ in 0..<2 { try await harness.store.insert(pendingEvent(harness, integrationID: slow)) }
+                }
+                harness.clock.advance(by: 1)
+                let other = try await harness.otherWorkspaceKey()
+                let otherWorkspace = try #require(try await harness.store.workspace(forAPIKey: other))
+                let quick = try await notifying(harness, client, fast.url, key: other)
+                for _ in 0..<3 { try await harness.store.insert(pendingEvent(harness, integrationID: quick, workspaceID: otherWorkspace.id)) }
+
+                let round = Task { await harness.events.deliverDue() }
+                #expect(try await fast.wait(for: 3, seconds: 10).count == 3, "the other workspace's events arrived")
+                #expect(tarpit.heldNow == EventDispatcher.perWorkspaceLimit, "while the stuck workspace holds just its share")
+                tarpit.release()
+                await round.value
+                #expect(tarpit.maxHeld == EventDispatcher.perWorkspaceLimit)
+            }
+        } catch {
+            await tarpit.stop()
+            await fast.stop()
+            throw error
+        }
+        await tarpit.stop()
         await fast.stop()
     }
 }

@@ -384,9 +384,12 @@ struct VerifyURLTests {
             let binding = try #require(setCookies.first { $0.hasPrefix("sb_bind_") })
             #expect(setCookies.contains { $0.hasPrefix(asked.cookie.split(separator: "=")[0] + "=;") || $0.hasPrefix(asked.cookie.split(separator: "=")[0] + "=\"\";") },
                     "the nonce cookie is cleared: \(setCookies)")
-            // A confirmation works once, even in the browser it was made for.
+            // A confirmation works once, even in the browser it was made for, and even re-encoded (padding on its signature).
             let replay = try await openVerified(client, asked, good, cookie: asked.cookie)
             #expect(replay.status == .forbidden)
+            let padded = good + "="
+            #expect(SignedToken.open(padded, secret: secret, now: harness.clock.now()) != nil, "the padded form verifies too")
+            #expect(try await openVerified(client, asked, good + "%3D", cookie: asked.cookie).status == .forbidden)
 
             let provider = try #require(onward.headers[.location])
             let callback = try await SandboxBrowser.authorize(provider)

@@ -1,4 +1,5 @@
 import Foundation
+import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import SwitchboardCore
@@ -78,13 +79,25 @@ struct KeyAndSessionTests {
                 #expect(response.status == .forbidden, "\(origin ?? "no origin")")
                 #expect(response.headers[.setCookie] == nil && browser.cookie == nil)
             }
+            // Pages are served with Referrer-Policy: no-referrer, so browsers post `Origin: null`: then only
+            // `Sec-Fetch-Site: same-origin` (which no page can set) will do.
+            for (site, expected) in [("same-origin", HTTPResponse.Status.seeOther), ("cross-site", .forbidden), ("same-site", .forbidden)] {
+                let posted = try await client.execute(uri: "/console/login", method: .post,
+                    headers: [.contentType: "application/x-www-form-urlencoded", .origin: "null", HTTPField.Name("Sec-Fetch-Site")!: site],
+                    body: ByteBuffer(string: FormEncoding.encode([("apiKey", harness.apiKey)])))
+                #expect(posted.status == expected, "\(site)")
+            }
+            let nullOnly = try await client.execute(uri: "/console/login", method: .post,
+                headers: [.contentType: "application/x-www-form-urlencoded", .origin: "null", .referer: "https://switchboard.test/console"],
+                body: ByteBuffer(string: FormEncoding.encode([("apiKey", harness.apiKey)])))
+            #expect(nullOnly.status == .forbidden, "Origin: null is never taken for the console's")
             // Without Origin, a Referer from the console's own page will do (some browsers omit Origin).
             let referred = try await client.execute(uri: "/console/login", method: .post,
                 headers: [.contentType: "application/x-www-form-urlencoded", .referer: "https://switchboard.test/console"],
                 body: ByteBuffer(string: FormEncoding.encode([("apiKey", harness.apiKey)])))
             #expect(referred.status == .seeOther)
             let sessions = try await harness.store.database.withConnection { db in try await db.select().column("id").from("console_sessions").all().count }
-            #expect(sessions == 1)
+            #expect(sessions == 2)
         }
     }
 

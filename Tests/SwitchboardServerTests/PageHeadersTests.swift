@@ -71,4 +71,20 @@ struct PageHeadersTests {
             #expect(!harness.logs.text.contains(token), "the whole token is in no log line")
         }
     }
+
+    @Test("served below a path, cookies carry that path, so the browser brings them back")
+    func cookiePathsUnderPrefix() async throws {
+        try await Harness.with(configure: { settings, _ in settings.publicURL = URL(string: "https://switchboard.test/sb")! }) { harness, client in
+            let id = try await harness.perUserIntegration(client)
+            let url = try await harness.connectLink(client, id, user: "user-a")
+            #expect(url.hasPrefix("https://switchboard.test/sb/connect/"))
+            let token = String(try #require(url.split(separator: "/").last))
+            // The proxy in front strips /sb; the router serves /connect/….
+            let pressed = try await client.execute(uri: "/connect/\(token)", method: .post)
+            #expect(pressed.headers[.setCookie]?.contains("Path=/sb/oauth/callback") == true, "\(pressed.headers[.setCookie] ?? "")")
+            var browser = ConsoleBrowser(client: client)
+            let signedIn = try await browser.signIn(harness.apiKey)
+            #expect(signedIn.headers[.setCookie]?.contains("Path=/sb/console") == true)
+        }
+    }
 }

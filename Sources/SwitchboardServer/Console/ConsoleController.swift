@@ -55,7 +55,7 @@ struct ConsoleController: Sendable {
         let token = try await store.startConsoleSession(found, lifetime: ConsoleSession.lifetime, now: now)
         var response = redirect("/console/integrations")
         response.setCookie(Cookie(name: ConsoleSession.cookieName, value: token, maxAge: Int(ConsoleSession.lifetime),
-                                  path: "/console", secure: settings.publicURL.scheme == "https", httpOnly: true, sameSite: .lax))
+                                  path: settings.cookiePath("/console"), secure: settings.publicURL.scheme == "https", httpOnly: true, sameSite: .lax))
         return response
     }
 
@@ -64,7 +64,7 @@ struct ConsoleController: Sendable {
         guard ConsoleSession.isSameOrigin(request, publicURL: settings.publicURL) else { return crossOrigin() }
         if let token = request.cookies[ConsoleSession.cookieName]?.value, !token.isEmpty { try await store.endConsoleSession(token: token) }
         var response = redirect("/console?notice=signed_out")
-        response.setCookie(Cookie(name: ConsoleSession.cookieName, value: "", maxAge: 0, path: "/console",
+        response.setCookie(Cookie(name: ConsoleSession.cookieName, value: "", maxAge: 0, path: settings.cookiePath("/console"),
                                   secure: settings.publicURL.scheme == "https", httpOnly: true, sameSite: .lax))
         return response
     }
@@ -113,7 +113,7 @@ struct ConsoleController: Sendable {
                 let started = try await integrations.startAuthorization(id: id, by: session.principal, binding: .nonce(nonce))
                 var response = Response(status: .seeOther, headers: [.location: started.authorizationURL.absoluteString, .cacheControl: "no-store"])
                 response.setCookie(Cookie(name: AuthorizationService.bindingCookieName(requestID: started.requestID), value: nonce,
-                                          maxAge: Int(AuthorizationRequest.lifetime), path: "/oauth/callback",
+                                          maxAge: Int(AuthorizationRequest.lifetime), path: settings.cookiePath("/oauth/callback"),
                                           secure: settings.publicURL.scheme == "https", httpOnly: true, sameSite: .lax))
                 return response
             case "enable":

@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import HTTPTypes
 import Hummingbird
 import SwitchboardCore
 
@@ -28,14 +29,20 @@ enum ConsoleSession {
         }
     }
 
-    /// Whether a form post comes from the console's own pages: its `Origin` (or, without one, its `Referer`) is the
-    /// public URL's origin. Sign-in and sign-out have no session to carry a CSRF token, so this is their check.
+    /// Whether a form post comes from the console's own pages. Sign-in and sign-out have no session to carry a CSRF
+    /// token, so this is their check: an `Origin` equal to the public URL's; or, since pages are served with
+    /// `Referrer-Policy: no-referrer` (which makes browsers send `Origin: null` on form posts), `Sec-Fetch-Site:
+    /// same-origin`, a header pages cannot set; or, from a browser that sends neither, a `Referer` from the console.
     static func isSameOrigin(_ request: Request, publicURL: URL) -> Bool {
         guard let expected = origin(of: publicURL) else { return false }
-        if let origin = request.headers[.origin] { return origin == expected }
-        if let referer = request.headers[.referer], let url = URL(string: referer) { return origin(of: url) == expected }
+        let origin = request.headers[.origin]
+        if let origin, origin != "null" { return origin == expected }
+        if let site = request.headers[secFetchSite] { return site == "same-origin" }
+        if origin == nil, let referer = request.headers[.referer], let url = URL(string: referer) { return self.origin(of: url) == expected }
         return false
     }
+
+    static let secFetchSite = HTTPField.Name("Sec-Fetch-Site")!
 
     static func origin(of url: URL) -> String? {
         guard let scheme = url.scheme?.lowercased(), let host = url.host?.lowercased() else { return nil }

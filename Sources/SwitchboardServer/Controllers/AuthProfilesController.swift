@@ -57,14 +57,12 @@ struct AuthProfilesController: Sendable {
         let input = try await request.inputReader(context: context)
         try Self.apply(input, to: &profile, creating: false, systemClientID: settings.systemApp?.clientID, allowPrivateNetwork: settings.allowPrivateNetwork)
         profile.updatedAt = clock.now()
-        guard try await store.update(profile) else { throw Problem.notFound("authorization profile", id: profile.id) }
+        let changed = Self.issuerChanged(from: before, to: profile)
+        let (updated, marked) = try await store.update(
+            profile, markingConnections: changed ? "the authorization profile's client or endpoints changed; authorize again" : nil, now: clock.now())
+        guard updated else { throw Problem.notFound("authorization profile", id: profile.id) }
         var detail: [String: JSONValue] = ["fields": .strings(Self.fieldNames.filter(input.has))]
-        if Self.issuerChanged(from: before, to: profile) {
-            let marked = try await store.markConnectionsNeedReauthorization(
-                profileID: profile.id, workspaceID: context.workspace.id,
-                reason: "the authorization profile's client or endpoints changed; authorize again", now: clock.now())
-            detail["connectionsMarked"] = .number(Double(marked))
-        }
+        if changed { detail["connectionsMarked"] = .number(Double(marked)) }
         await audit.record(context.principal, "auth_profile.updated", "auth_profile", profile.id, detail)
         return JSONResponse.make(represent(profile))
     }

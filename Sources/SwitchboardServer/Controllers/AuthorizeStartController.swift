@@ -64,7 +64,7 @@ struct AuthorizeStartController: Sendable {
         }
         var response = Response(status: .seeOther, headers: [.location: url.absoluteString, .cacheControl: "no-store"])
         response.setCookie(Cookie(name: AuthorizationService.bindingCookieName(requestID: bound.id), value: nonce,
-                                  maxAge: Int(AuthorizationRequest.lifetime), path: "/oauth/callback",
+                                  maxAge: Int(AuthorizationRequest.lifetime), path: settings.cookiePath("/oauth/callback"),
                                   secure: settings.publicURL.scheme == "https", httpOnly: true, sameSite: .lax))
         logger.info("admin authorization bound to a browser", metadata: ["integration": "\(record.integration.id)"])
         return response

@@ -104,7 +104,7 @@ struct ConnectController: Sendable {
             target.queryItems = (target.queryItems ?? []) + [URLQueryItem(name: "switchboard_verification", value: SignedToken.make(payload, secret: secret))]
             var response = Response(status: .seeOther, headers: [.location: target.string ?? verifyURL, .cacheControl: "no-store"])
             response.setCookie(Cookie(name: Self.verifyCookieName(linkID: link.id), value: nonce, maxAge: Int(Self.verificationLifetime),
-                                      path: "/connect", secure: settings.publicURL.scheme == "https", httpOnly: true, sameSite: .lax))
+                                      path: settings.cookiePath("/connect"), secure: settings.publicURL.scheme == "https", httpOnly: true, sameSite: .lax))
             return response
         }
     }
@@ -127,7 +127,8 @@ struct ConnectController: Sendable {
                   payload["purpose"]?.stringValue == "confirm", payload["linkId"]?.stringValue == link.id, payload["userId"]?.stringValue == link.endUserID,
                   let echoed = payload["nonceHash"]?.stringValue, Digest.constantTimeEqual(echoed, Self.nonceHash(nonce)),
                   let expiry = payload["exp"]?.numberValue, expiry <= now.timeIntervalSince1970 + Self.verificationLifetime + Self.clockSkew,
-                  try await store.useConfirmation(hash: Digest.sha256Hex(confirmation), expiresAt: Date(timeIntervalSince1970: expiry.rounded(.up)))
+                  let signature = Self.signatureBytes(of: confirmation),
+                  try await store.useConfirmation(hash: Hex.encode(SHA256.hash(data: signature)), expiresAt: Date(timeIntervalSince1970: expiry.rounded(.up)))
             else {
                 logger.warning("connect link confirmation refused", metadata: ["integration": "\(integration.id)", "link": "\(link.id)"])
                 return Pages.html(.forbidden, Pages.render(title: "Not confirmed", heading: "We could not confirm this link is yours",
@@ -135,10 +136,16 @@ struct ConnectController: Sendable {
                     success: false))
             }
             var response = try await authorize(link, integration)
-            response.setCookie(Cookie(name: Self.verifyCookieName(linkID: link.id), value: "", maxAge: 0, path: "/connect",
+            response.setCookie(Cookie(name: Self.verifyCookieName(linkID: link.id), value: "", maxAge: 0, path: settings.cookiePath("/connect"),
                                       secure: settings.publicURL.scheme == "https", httpOnly: true, sameSite: .lax))
             return response
         }
+    }
+
+    /// A confirmation's signature, decoded: what makes it single use (its text could be re-encoded, with padding or
+    /// `+`/`/`, into another string that opens the same).
+    static func signatureBytes(of token: String) -> Data? {
+        token.split(separator: ".", omittingEmptySubsequences: false).last.flatMap { Base64URL.decode(String($0)) }
     }
 
     /// The cookie that holds the browser's verify nonce, one per link.
@@ -167,7 +174,7 @@ struct ConnectController: Sendable {
         }
         var response = Response(status: .seeOther, headers: [.location: started.authorizationURL.absoluteString, .cacheControl: "no-store"])
         let cookie = Cookie(name: AuthorizationService.bindingCookieName(requestID: started.requestID), value: nonce,
-                            maxAge: Int(AuthorizationRequest.lifetime), path: "/oauth/callback",
+                            maxAge: Int(AuthorizationRequest.lifetime), path: settings.cookiePath("/oauth/callback"),
                             secure: settings.publicURL.scheme == "https", httpOnly: true, sameSite: .lax)
         response.setCookie(cookie)
         logger.info("end user authorization started", metadata: ["integration": "\(integration.id)", "link": "\(link.id)"])

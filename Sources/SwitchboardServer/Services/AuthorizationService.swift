@@ -12,6 +12,11 @@ public struct AuthorizationService: Sendable {
     let clock: any WallClock
     let logger: Logger
     let events: EventDispatcher
+    /// Reads the request a callback's state names before it is claimed: the store's (tests make it fail, to show that
+    /// the browser check then fails closed).
+    var readRequest: @Sendable (Store, String) async throws -> AuthorizationRequest? = { store, state in
+        try await store.authorizationRequest(state: state)
+    }
 
     /// The OAuth client an integration authorizes with: the system app or its custom profile.
     func oauthApp(for integration: Integration) async throws -> OAuthApp {
@@ -125,7 +130,7 @@ public struct AuthorizationService: Sendable {
         // Checked before the state is claimed, so that a callback from the wrong browser cannot use it up; and if the
         // request cannot be read, nothing goes further (the check fails closed).
         let pending: AuthorizationRequest?
-        do { pending = try await store.authorizationRequest(state: state) } catch {
+        do { pending = try await readRequest(store, state) } catch {
             logger.error("reading an authorization failed", metadata: ["error.type": "\(type(of: error))"])
             return .failed(status: 503, heading: "Something went wrong", message: "Switchboard could not read the authorization. Nothing was connected; try again.")
         }

@@ -16,7 +16,8 @@ public final class EventDispatcher: Sendable {
     let allowPrivateNetwork: Bool
     /// How long a receiver has to answer.
     static let timeout: TimeInterval = 10
-    let slots = DeliverySlots(global: EventDispatcher.globalLimit, perIntegration: EventDispatcher.perIntegrationLimit)
+    let slots = DeliverySlots(global: EventDispatcher.globalLimit, perWorkspace: EventDispatcher.perWorkspaceLimit,
+                              perIntegration: EventDispatcher.perIntegrationLimit)
 
     public init(store: Store, transport: any HTTPTransport, clock: any WallClock, logger: Logger, allowPrivateNetwork: Bool = false) {
         self.store = store
@@ -45,7 +46,7 @@ public final class EventDispatcher: Sendable {
             return
         }
         // The first attempt at once, if the bounds allow; otherwise the next round picks it up (it is due now).
-        _ = launch(eventID: id, integrationID: integration.id)
+        _ = launch(eventID: id, integrationID: integration.id, workspaceID: integration.workspaceID)
     }
 
     /// Starts every due delivery the bounds allow and waits for those it started (tests drive retries with it).
@@ -60,7 +61,9 @@ public final class EventDispatcher: Sendable {
         do {
             let due = try await store.dueEvents(now: clock.now(), limit: 200, perIntegration: Self.perIntegrationLimit + 8,
                                                 excluding: slots.saturatedIntegrations())
-            for event in due { if let task = launch(eventID: event.id, integrationID: event.integrationID) { started.append(task) } }
+            for event in due {
+                if let task = launch(eventID: event.id, integrationID: event.integrationID, workspaceID: event.workspaceID) { started.append(task) }
+            }
         } catch {
             logger.error("listing due events failed", metadata: ["error.type": "\(type(of: error))"])
         }
@@ -73,15 +76,17 @@ public final class EventDispatcher: Sendable {
     }
 
     /// One delivery in its own task, if a global and a per-integration slot are free; nil otherwise.
-    private func launch(eventID: String, integrationID: String) -> Task<Void, Never>? {
-        slots.start(eventID: eventID, integrationID: integrationID) { [self] id in
+    private func launch(eventID: String, integrationID: String, workspaceID: String) -> Task<Void, Never>? {
+        slots.start(eventID: eventID, integrationID: integrationID, workspaceID: workspaceID) { [self] id in
             await deliver(eventID: id)
         }
     }
 
-    /// How many deliveries run at once, in all and per integration: a receiver that never answers holds at most
-    /// `perIntegrationLimit` slots for `timeout` each, and every other integration's events go on.
+    /// How many deliveries run at once, in all, per workspace and per integration: a receiver that never answers holds
+    /// at most `perIntegrationLimit` slots, and one workspace's receivers at most `perWorkspaceLimit`, so every other
+    /// integration's and workspace's events go on.
     public static let globalLimit = 16
+    public static let perWorkspaceLimit = 8
     public static let perIntegrationLimit = 2
 
     /// One attempt, if the event is still due and no other instance holds it.
@@ -166,6 +171,7 @@ struct EventDeliveryService: Service {
 /// holds `perIntegration` of the `global` slots and nothing else.
 final class DeliverySlots: @unchecked Sendable {
     let global: Int
+    let perWorkspace: Int
     let perIntegration: Int
     /// Events waiting for one of their integration's workers, per integration (beyond it, the next round picks them up).
     static let queueLimit = 100
@@ -173,28 +179,32 @@ final class DeliverySlots: @unchecked Sendable {
     private var workers: [Int: Task<Void, Never>] = [:]
     private var nextWorker = 0
     private var perIntegrationCount: [String: Int] = [:]
+    private var perWorkspaceCount: [String: Int] = [:]
     private var queued: [String: [String]] = [:]
     private var known: Set<String> = []
 
-    init(global: Int, perIntegration: Int) {
+    init(global: Int, perWorkspace: Int, perIntegration: Int) {
         self.global = global
+        self.perWorkspace = perWorkspace
         self.perIntegration = perIntegration
     }
 
     /// Delivers the event with `work`: in a new worker when both bounds allow (returned), else after the integration's
     /// running workers (nil); nothing when the event is in flight or queued here already, or no slot is free.
-    func start(eventID: String, integrationID: String, _ work: @escaping @Sendable (String) async -> Void) -> Task<Void, Never>? {
+    func start(eventID: String, integrationID: String, workspaceID: String, _ work: @escaping @Sendable (String) async -> Void) -> Task<Void, Never>? {
         lock.withLock {
             guard !known.contains(eventID) else { return nil }
             let count = perIntegrationCount[integrationID, default: 0]
-            if count >= perIntegration || (count > 0 && workers.count >= global) {
+            let full = workers.count >= global || perWorkspaceCount[workspaceID, default: 0] >= perWorkspace
+            if count >= perIntegration || (count > 0 && full) {
                 guard count > 0, queued[integrationID, default: []].count < Self.queueLimit else { return nil }
                 queued[integrationID, default: []].append(eventID)
                 known.insert(eventID)
                 return nil
             }
-            guard workers.count < global else { return nil }
+            guard !full else { return nil }
             perIntegrationCount[integrationID] = count + 1
+            perWorkspaceCount[workspaceID, default: 0] += 1
             known.insert(eventID)
             let number = nextWorker
             nextWorker += 1
@@ -203,7 +213,7 @@ final class DeliverySlots: @unchecked Sendable {
                 var current: String? = eventID
                 while let id = current {
                     await work(id)
-                    current = self.next(after: id, integrationID: integrationID, worker: number)
+                    current = self.next(after: id, integrationID: integrationID, workspaceID: workspaceID, worker: number)
                 }
             }
             workers[number] = task
@@ -212,7 +222,7 @@ final class DeliverySlots: @unchecked Sendable {
     }
 
     /// The integration's next queued event for this worker, or nil (and the worker's slot freed).
-    private func next(after eventID: String, integrationID: String, worker: Int) -> String? {
+    private func next(after eventID: String, integrationID: String, workspaceID: String, worker: Int) -> String? {
         lock.withLock {
             known.remove(eventID)
             if var waiting = queued[integrationID], !waiting.isEmpty {
@@ -223,6 +233,8 @@ final class DeliverySlots: @unchecked Sendable {
             workers[worker] = nil
             let left = perIntegrationCount[integrationID, default: 1] - 1
             perIntegrationCount[integrationID] = left > 0 ? left : nil
+            let workspaceLeft = perWorkspaceCount[workspaceID, default: 1] - 1
+            perWorkspaceCount[workspaceID] = workspaceLeft > 0 ? workspaceLeft : nil
             return nil
         }
     }

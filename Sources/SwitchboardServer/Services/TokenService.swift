@@ -73,6 +73,10 @@ public final class TokenService: Sendable {
         guard let connection = try await store.connection(id: connectionID), let refreshToken = connection.tokens.refreshToken else {
             throw Failure.needsReauthorization("the connection has no refresh token")
         }
+        // Marked meanwhile (its profile's endpoints changed, or the grant died): the refresh token goes nowhere.
+        guard connection.status == .active else {
+            throw Failure.needsReauthorization(connection.lastError ?? "the connection needs a new authorization")
+        }
         if !connection.refreshDue(at: clock.now()) {
             _ = try await store.storeRefreshedTokens(connectionID: connectionID, owner: instanceID, grant: connection.tokens,
                                                      keepRefreshToken: refreshToken, now: clock.now())
