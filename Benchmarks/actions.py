@@ -48,6 +48,16 @@ def http_call(port, method, path, body=None, headers=None, form=None):
     return response.status, response.getheader("Location"), parsed
 
 
+def press(port, path):
+    """A form's button with nothing in it, as a browser presses it: where it sends the browser, and the cookie it sets."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    conn.request("POST", path, body="", headers={"Content-Type": "application/x-www-form-urlencoded"})
+    response = conn.getresponse()
+    response.read()
+    conn.close()
+    return response.getheader("Location"), (response.getheader("Set-Cookie") or "").split(";")[0]
+
+
 def wait_for(port, name, path="/health", seconds=120):
     """Until GET path answers 200."""
     deadline = time.time() + seconds
@@ -150,12 +160,14 @@ try:
     _, _, integration = http_call(serve_port, "POST", "/v1/integrations", {"name": "Bench", "app": "system", "authorization": "preauthorized"}, admin)
     integration_id = integration["id"]
     _, _, started = http_call(serve_port, "POST", f"/v1/integrations/{integration_id}/authorize", {}, admin)
-    authorize = urllib.parse.urlsplit(started["authorizationURL"])
+    # The answer is Switchboard's start page: its button ties the authorization to this "browser" and goes to Intercom.
+    provider, binding = press(serve_port, urllib.parse.urlsplit(started["authorizationURL"]).path)
+    authorize = urllib.parse.urlsplit(provider)
     _, _, login = http_call(sandbox_port, "GET", f"{authorize.path}?{authorize.query}")
     _, _, consent = http_call(sandbox_port, "POST", "/oauth/login", form=hidden_fields(login) + [("email", "ada@acme.test"), ("password", "sandbox-password")])
     _, location, _ = http_call(sandbox_port, "POST", "/oauth/authorize", form=hidden_fields(consent) + [("decision", "allow")])
     back = urllib.parse.urlsplit(location)
-    status, _, _ = http_call(serve_port, "GET", f"{back.path}?{back.query}")
+    status, _, _ = http_call(serve_port, "GET", f"{back.path}?{back.query}", headers={"Cookie": binding})
     assert status == 200, f"the callback answered {status}"
     status, _, enabled = http_call(serve_port, "POST", f"/v1/integrations/{integration_id}/enable", {}, admin)
     assert status == 200, f"enable answered {status}: {enabled}"
