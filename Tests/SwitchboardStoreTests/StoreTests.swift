@@ -373,17 +373,23 @@ struct StoreTests {
         }
     }
 
+    /// A workspace with a profile (client secret "the-secret") and an integration connected through it ("acc", "ref").
+    func seedSecrets(_ store: Store) async throws -> (Workspace, AuthProfile, Integration, Connection) {
+        let workspace = try await store.makeWorkspace()
+        let profile = makeProfile(workspaceID: workspace.id, secret: "the-secret")
+        try await store.insert(profile)
+        let integration = makeIntegration(workspaceID: workspace.id, profileID: profile.id)
+        try await store.insert(integration)
+        let connection = try await connect(store, integration, connection: makeConnection(integration, access: "acc", refresh: "ref"))
+        return (workspace, profile, integration, connection)
+    }
+
     @Test("rotating the master key re-seals every secret; the old key alone no longer opens them", arguments: Backend.available)
     func masterKeyRotation(backend: Backend) async throws {
         let oldVault = TestStore.vault()
         try await TestStore.with(backend, vault: oldVault) { test in
             let store = test.store
-            let workspace = try await store.makeWorkspace()
-            let profile = makeProfile(workspaceID: workspace.id, secret: "the-secret")
-            try await store.insert(profile)
-            let integration = makeIntegration(workspaceID: workspace.id, profileID: profile.id)
-            try await store.insert(integration)
-            let connection = try await connect(store, integration, connection: makeConnection(integration, access: "acc", refresh: "ref"))
+            let (workspace, profile, integration, connection) = try await seedSecrets(store)
             try await store.insert(makeRequest(integration, state: OAuthState.generate(), expiresAt: Date().addingTimeInterval(600)))
 
             let newVault = TestStore.vault()
@@ -408,12 +414,7 @@ struct StoreTests {
         try file.create(original)
         try await TestStore.with(.sqlite, vault: try file.vault()) { test in
             let store = test.store
-            let workspace = try await store.makeWorkspace()
-            let profile = makeProfile(workspaceID: workspace.id, secret: "the-secret")
-            try await store.insert(profile)
-            let integration = makeIntegration(workspaceID: workspace.id, profileID: profile.id)
-            try await store.insert(integration)
-            let connection = try await connect(store, integration, connection: makeConnection(integration, access: "acc", refresh: "ref"))
+            let (workspace, profile, integration, connection) = try await seedSecrets(store)
 
             /// What the next start reads with: the files as they are now.
             func readable() async throws -> Bool {

@@ -49,12 +49,16 @@ struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
 /// Headers every answer carries: no MIME sniffing, no `Referer` (a connect page must not hand its token URL to
 /// Intercom), and HSTS when the public URL is https; HTML pages also get a Content-Security-Policy that allows only
 /// Switchboard's own resources and no framing.
+/// The header names and values, built once rather than on every response.
+enum SecurityHeaders {
+    static let referrerPolicy = HTTPField.Name("Referrer-Policy")!
+    static let xFrameOptions = HTTPField.Name("X-Frame-Options")!
+    static let contentSecurityPolicy = "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
+}
+
 struct SecurityHeadersMiddleware<Context: RequestContext>: RouterMiddleware {
     let https: Bool
 
-    static var referrerPolicy: HTTPField.Name { HTTPField.Name("Referrer-Policy")! }
-    static var xFrameOptions: HTTPField.Name { HTTPField.Name("X-Frame-Options")! }
-    static var contentSecurityPolicy: String { "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'" }
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var response: Response
@@ -64,11 +68,11 @@ struct SecurityHeadersMiddleware<Context: RequestContext>: RouterMiddleware {
             response = try error.response(from: request, context: context)
         }
         response.headers[.xContentTypeOptions] = "nosniff"
-        response.headers[Self.referrerPolicy] = "no-referrer"
+        response.headers[SecurityHeaders.referrerPolicy] = "no-referrer"
         if https { response.headers[.strictTransportSecurity] = "max-age=31536000; includeSubDomains" }
         if response.headers[.contentType]?.hasPrefix("text/html") == true {
-            response.headers[.contentSecurityPolicy] = Self.contentSecurityPolicy
-            response.headers[Self.xFrameOptions] = "DENY"
+            response.headers[.contentSecurityPolicy] = SecurityHeaders.contentSecurityPolicy
+            response.headers[SecurityHeaders.xFrameOptions] = "DENY"
         }
         return response
     }
