@@ -1,7 +1,7 @@
 import Foundation
 import SwitchboardCore
 
-/// Asks the provider who a fresh token belongs to (Intercom: `GET /me`).
+/// Asks the provider who a fresh token belongs to (its definition's `identity` call), and revokes tokens.
 public struct AccountIdentifier: Sendable {
     public enum Failure: Error, Sendable, Equatable {
         /// The provider refused the token (401): the grant is dead.
@@ -22,8 +22,7 @@ public struct AccountIdentifier: Sendable {
 
     public func identify(accessToken: String, apiBase: URL) async throws(Failure) -> ProviderAccount {
         let identity = definition.identity
-        var headers: [(name: String, value: String)] = [("Authorization", "Bearer \(accessToken)"), ("Intercom-Version", definition.api.version)]
-        for (name, value) in definition.api.headers.sorted(by: { $0.key < $1.key }) { headers.append((name, value)) }
+        let headers = [("Authorization", "Bearer \(accessToken)")] + definition.apiHeaders
         let request = OutboundRequest(method: identity.method, url: apiBase.appendingPathComponent(identity.path), headers: headers, timeout: 15)
         let response: OutboundResponse
         do {
@@ -33,9 +32,9 @@ public struct AccountIdentifier: Sendable {
         }
         let body = JSONValue.parse(response.body)
         guard (200..<300).contains(response.status) else {
-            let first = body?["errors"]?.arrayValue?.first
-            let code = first?["code"]?.stringValue ?? "http_\(response.status)"
-            let message = first?["message"]?.stringValue ?? "HTTP \(response.status)"
+            let first = definition.firstError(in: body)
+            let code = first.code ?? "http_\(response.status)"
+            let message = first.message ?? "HTTP \(response.status)"
             if response.status == 401 { throw .unauthorized(code: code, message: Problem.clip(message, to: 200)) }
             throw .unavailable("\(definition.title) answered \(response.status) to \(identity.path): \(Problem.clip(message, to: 200))")
         }
@@ -54,11 +53,11 @@ public struct AccountIdentifier: Sendable {
         )
     }
 
-    /// Revokes the token at the provider (Intercom: uninstall). Best effort: false when it did not work.
+    /// Revokes the token at the provider (its definition's `revoke` call). Best effort: false when it did not work.
     public func revoke(accessToken: String, apiBase: URL) async -> Bool {
         guard let revoke = definition.revoke else { return false }
         let request = OutboundRequest(method: revoke.method, url: apiBase.appendingPathComponent(revoke.path),
-                                      headers: [("Authorization", "Bearer \(accessToken)"), ("Accept", "application/json")], timeout: 15)
+                                      headers: [("Authorization", "Bearer \(accessToken)")] + definition.apiHeaders, timeout: 15)
         guard let response = try? await transport.send(request) else { return false }
         return (200..<300).contains(response.status)
     }

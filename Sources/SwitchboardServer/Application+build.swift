@@ -14,12 +14,15 @@ public struct Dependencies: Sendable {
     public var transport: any HTTPTransport
     public var clock: any WallClock
     public var metrics: PrometheusCollectorRegistry
+    /// The providers' definitions and catalogs: the bundled ones, or others a test adds as data.
+    public var providers: ProviderRegistry
 
     public init(transport: any HTTPTransport = AHCTransport(), clock: any WallClock = SystemWallClock(),
-                metrics: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
+                metrics: PrometheusCollectorRegistry = PrometheusCollectorRegistry(), providers: ProviderRegistry = .bundled) {
         self.transport = transport
         self.clock = clock
         self.metrics = metrics
+        self.providers = providers
     }
 }
 
@@ -74,24 +77,24 @@ public func buildRouter(settings: ServerSettings, store: Store, dependencies: De
         MetricsMiddleware()
         ProblemMiddleware()
     }
+    let providers = ProviderDirectory(registry: dependencies.providers, settings: settings, transport: dependencies.transport, clock: dependencies.clock)
     let authorization = AuthorizationService(store: store, settings: settings, transport: dependencies.transport, clock: dependencies.clock, logger: logger,
-                                             events: events)
+                                             events: events, providers: providers)
     let tokens = TokenService(store: store, transport: dependencies.transport, clock: dependencies.clock, logger: logger)
 
     SystemController(store: store, registry: dependencies.metrics).register(on: router)
-    let executor = ActionExecutor(
-        store: store, settings: settings, authorization: authorization, tokens: tokens, transport: dependencies.transport,
-        clock: dependencies.clock, logger: logger, catalog: .intercom, pacer: RatePacer())
-    let actions = ActionsController(executor: executor)
+    let actionService = ActionService(store: store, settings: settings, authorization: authorization, tokens: tokens, providers: providers,
+                                      clock: dependencies.clock, logger: logger)
+    let actions = ActionsController(actions: actionService)
     OAuthCallbackController(authorization: authorization,
-                            resumer: ResumeRunner(store: store, executor: executor, events: events, logger: logger), settings: settings).register(on: router)
+                            resumer: ResumeRunner(store: store, actions: actionService, events: events, logger: logger), settings: settings).register(on: router)
     ConnectController(store: store, settings: settings, authorization: authorization, clock: dependencies.clock, logger: logger).register(on: router)
     AuthorizeStartController(store: store, settings: settings, authorization: authorization, clock: dependencies.clock, logger: logger).register(on: router)
 
     let audit = AuditLog(store: store, clock: dependencies.clock, logger: logger)
-    let profiles = AuthProfilesController(store: store, settings: settings, clock: dependencies.clock, audit: audit)
+    let profiles = AuthProfilesController(store: store, settings: settings, clock: dependencies.clock, audit: audit, registry: dependencies.providers)
     let integrations = IntegrationsController(store: store, settings: settings, authorization: authorization, tokens: tokens,
-                                              transport: dependencies.transport, clock: dependencies.clock, audit: audit)
+                                              providers: providers, clock: dependencies.clock, audit: audit)
     let api = router.group("v1").add(middleware: APIKeyMiddleware(store: store, clock: dependencies.clock)).group(context: WorkspaceRequestContext.self)
     api.addRoutes(profiles.endpoints, atPath: "auth-profiles")
     api.addRoutes(integrations.endpoints, atPath: "integrations")

@@ -2,10 +2,11 @@ import Configuration
 import Crypto
 import Foundation
 import Logging
+import Providers
 import SwitchboardCore
 import SwitchboardStore
 
-/// The deployment's own Intercom app, set once by the operator.
+/// The deployment's own app at its default provider (Intercom), set once by the operator.
 public struct SystemAppSettings: Sendable, Equatable {
     public var clientID: String
     public var clientSecret: String
@@ -30,7 +31,8 @@ public struct ServerSettings: Sendable {
     public var masterKey: SymmetricKey
     public var previousMasterKeys: [SymmetricKey]
     public var systemApp: SystemAppSettings?
-    public var intercomAPIBaseURLs: [IntercomRegion: URL]
+    /// The operator's API bases, by provider and region, over the definitions' own (a proxy, a sandbox).
+    public var apiBaseOverrides: [String: [String: URL]]
     public var logLevel: Logger.Level
     /// How long one call to Intercom may take before it counts as timed out.
     public var intercomTimeout: TimeInterval
@@ -45,7 +47,7 @@ public struct ServerSettings: Sendable {
     public init(
         host: String = "127.0.0.1", port: Int = 8080, publicURL: URL? = nil, database: DatabaseLocation,
         masterKey: SymmetricKey, previousMasterKeys: [SymmetricKey] = [], systemApp: SystemAppSettings? = nil,
-        intercomAPIBaseURLs: [IntercomRegion: URL] = ServerSettings.intercomDefaultAPIBases, logLevel: Logger.Level = .info,
+        apiBaseOverrides: [String: [String: URL]] = [:], logLevel: Logger.Level = .info,
         intercomTimeout: TimeInterval = 20, connectLinkLifetime: TimeInterval = ConnectLink.defaultLifetime,
         allowPrivateNetwork: Bool = false
     ) {
@@ -56,7 +58,7 @@ public struct ServerSettings: Sendable {
         self.masterKey = masterKey
         self.previousMasterKeys = previousMasterKeys
         self.systemApp = systemApp
-        self.intercomAPIBaseURLs = intercomAPIBaseURLs
+        self.apiBaseOverrides = apiBaseOverrides
         self.logLevel = logLevel
         self.intercomTimeout = intercomTimeout
         self.connectLinkLifetime = connectLinkLifetime
@@ -75,12 +77,6 @@ public struct ServerSettings: Sendable {
     /// The URL of a connect link.
     public func connectURL(token: String) -> String { publicURL.absoluteString + "/connect/" + token }
 
-    public static let intercomDefaultAPIBases: [IntercomRegion: URL] = [
-        .us: URL(string: "https://api.intercom.io")!,
-        .eu: URL(string: "https://api.eu.intercom.io")!,
-        .au: URL(string: "https://api.au.intercom.io")!,
-    ]
-
     /// The OAuth redirect URL of the system app, to paste into its Intercom app's "Redirect URLs".
     public var callbackURL: String { publicURL.appendingPathComponent("oauth/callback").absoluteString }
 
@@ -94,11 +90,14 @@ public struct ServerSettings: Sendable {
 
     public var vault: TokenVault { TokenVault(masterKey: masterKey, previousKeys: previousMasterKeys) }
 
-    /// The Intercom API base for an integration: its own region if set, else the connected workspace's
-    /// (`app.region` from `/me`), else US.
-    public func intercomAPIBase(for integration: Integration, accountRegion: String? = nil) -> URL {
-        let region = integration.region ?? accountRegion.flatMap(IntercomRegion.init(intercomName:)) ?? .us
-        return intercomAPIBaseURLs[region] ?? ServerSettings.intercomDefaultAPIBases[region]!
+    /// The API base for an integration: its own region if set, else the connected account's (as the identity answer
+    /// names it), else the definition's default; the operator's override for that region if there is one.
+    public func apiBase(for integration: Integration, definition: ProviderDefinition, accountRegion: String? = nil) -> URL {
+        let region = integration.region ?? accountRegion.flatMap(definition.region(named:)) ?? definition.api.defaultRegion
+        if let override = apiBaseOverrides[definition.name]?[region] { return override }
+        let text = definition.api.baseURLs[region] ?? definition.api.baseURLs[definition.api.defaultRegion] ?? ""
+        guard let url = URL(string: text) else { fatalError("the \(definition.name) definition has no API base for \(region)") }
+        return url
     }
 }
 
@@ -156,6 +155,8 @@ extension ServerSettings {
 
     /// Reads and checks every setting; the first problem found is thrown, naming its setting.
     public static func load(from reader: ConfigReader) throws(SettingsError) -> ServerSettings {
+        // The defaults are the bundled definition's; the operator's settings override them.
+        let intercom = ProviderDefinition.intercom
         // Every setting is read as text; a JSON file may hold a port as a number or a flag as a boolean.
         func text(_ key: String, secret: Bool = false) -> String? {
             let configKey = ConfigKey(key.split(separator: ".").map(String.init))
@@ -215,15 +216,14 @@ extension ServerSettings {
         case (.some(let id), .some(let secret)):
             systemApp = SystemAppSettings(
                 clientID: id, clientSecret: secret,
-                authorizationURL: try url(Key.intercomAuthorizeURL, default: "https://app.intercom.com/oauth")!.absoluteString,
-                tokenURL: try url(Key.intercomTokenURL, default: "https://api.intercom.io/auth/eagle/token")!.absoluteString
+                authorizationURL: try url(Key.intercomAuthorizeURL, default: intercom.oauth.authorizationURL)!.absoluteString,
+                tokenURL: try url(Key.intercomTokenURL, default: intercom.oauth.tokenURL)!.absoluteString
             )
         }
-        let bases: [IntercomRegion: URL] = [
-            .us: try url(Key.intercomAPIUS, default: "https://api.intercom.io")!,
-            .eu: try url(Key.intercomAPIEU, default: "https://api.eu.intercom.io")!,
-            .au: try url(Key.intercomAPIAU, default: "https://api.au.intercom.io")!,
-        ]
+        var bases: [String: URL] = [:]
+        for (key, region) in [(Key.intercomAPIUS, "US"), (Key.intercomAPIEU, "EU"), (Key.intercomAPIAU, "AU")] {
+            if let base = try url(key) { bases[region] = base }
+        }
 
         var level = Logger.Level.info
         if let raw = text(Key.logLevel) {
@@ -256,7 +256,7 @@ extension ServerSettings {
         }
         return ServerSettings(
             host: host, port: port, publicURL: publicURL, database: database, masterKey: masterKey, previousMasterKeys: previous,
-            systemApp: systemApp, intercomAPIBaseURLs: bases, logLevel: level, intercomTimeout: timeout, connectLinkLifetime: linkLifetime,
+            systemApp: systemApp, apiBaseOverrides: bases.isEmpty ? [:] : [intercom.name: bases], logLevel: level, intercomTimeout: timeout, connectLinkLifetime: linkLifetime,
             allowPrivateNetwork: allowPrivate
         )
     }

@@ -223,7 +223,7 @@ struct IntegrationRow: Codable {
         app = integration.app.rawValue
         auth_profile_id = integration.authProfileID
         authorization_mode = integration.authorization.rawValue
-        region = integration.region?.rawValue
+        region = integration.region
         notify_url = integration.notifyURL
         verify_url = integration.verifyURL
         enablement = integration.enablement.rawValue
@@ -233,10 +233,10 @@ struct IntegrationRow: Codable {
 
     var model: Integration {
         Integration(
-            id: id, workspaceID: workspace_id, name: name, provider: Provider(rawValue: provider) ?? .intercom,
+            id: id, workspaceID: workspace_id, name: name, provider: Provider(rawValue: provider),
             app: AppKind(rawValue: app) ?? .system, authProfileID: auth_profile_id,
             authorization: AuthorizationMode(rawValue: authorization_mode) ?? .preauthorized,
-            region: region.flatMap(IntercomRegion.init(rawValue:)), notifyURL: notify_url,
+            region: region, notifyURL: notify_url,
             enablement: Enablement(rawValue: enablement) ?? .never,
             createdAt: Date(unixSeconds: created_at), updatedAt: Date(unixSeconds: updated_at), verifyURL: verify_url
         )

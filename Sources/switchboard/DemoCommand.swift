@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Providers
 import Hummingbird
 import IntercomSandbox
 import Logging
@@ -40,13 +41,15 @@ struct Demo: AsyncParsableCommand {
             systemClientID: UUID().uuidString.lowercased(), systemClientSecret: SecureRandom.token(bytes: 24), apiKey: nil
         )
         let sandboxBase = URL(string: sandboxURL)!
+        // Every region of the Intercom definition goes to the sandbox.
+        let intercom = ProviderDefinition.intercom
         let settings = ServerSettings(
             host: host, port: port, publicURL: URL(string: "http://\(host):\(port)")!,
             database: .sqlite(path: demoData.databasePath), masterKey: try TokenVault.key(base64: masterKey),
             previousMasterKeys: try demoData.keyFile.previousKeys().map { try TokenVault.key(base64: $0) },
             systemApp: SystemAppSettings(clientID: state.systemClientID, clientSecret: state.systemClientSecret,
                                          authorizationURL: sandboxURL + "/oauth", tokenURL: sandboxURL + "/auth/eagle/token"),
-            intercomAPIBaseURLs: [.us: sandboxBase, .eu: sandboxBase, .au: sandboxBase], logLevel: level,
+            apiBaseOverrides: [intercom.name: Dictionary(uniqueKeysWithValues: intercom.api.baseURLs.keys.map { ($0, sandboxBase) })], logLevel: level,
             allowPrivateNetwork: true
         )
 

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Providers
 import Hummingbird
 import Logging
 import Metrics
@@ -20,11 +21,11 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("master-previous-keys"), help: "Comma-separated older master keys, during a rotation.") var previousKeys: String?
     @Option(name: .customLong("intercom-client-id"), help: "The system Intercom app's client id.") var intercomClientID: String?
     @Option(name: .customLong("intercom-client-secret"), help: "The system Intercom app's client secret (prefer SWITCHBOARD_INTERCOM_CLIENT_SECRET).") var intercomClientSecret: String?
-    @Option(name: .customLong("intercom-authorize-url"), help: "Default https://app.intercom.com/oauth.") var intercomAuthorizeURL: String?
-    @Option(name: .customLong("intercom-token-url"), help: "Default https://api.intercom.io/auth/eagle/token.") var intercomTokenURL: String?
-    @Option(name: .customLong("intercom-api-us"), help: "Default https://api.intercom.io.") var intercomAPIUS: String?
-    @Option(name: .customLong("intercom-api-eu"), help: "Default https://api.eu.intercom.io.") var intercomAPIEU: String?
-    @Option(name: .customLong("intercom-api-au"), help: "Default https://api.au.intercom.io.") var intercomAPIAU: String?
+    @Option(name: .customLong("intercom-authorize-url"), help: "Default \(ProviderDefinition.intercom.oauth.authorizationURL).") var intercomAuthorizeURL: String?
+    @Option(name: .customLong("intercom-token-url"), help: "Default \(ProviderDefinition.intercom.oauth.tokenURL).") var intercomTokenURL: String?
+    @Option(name: .customLong("intercom-api-us"), help: "Default \(ProviderDefinition.intercom.api.baseURLs["US"] ?? "none").") var intercomAPIUS: String?
+    @Option(name: .customLong("intercom-api-eu"), help: "Default \(ProviderDefinition.intercom.api.baseURLs["EU"] ?? "none").") var intercomAPIEU: String?
+    @Option(name: .customLong("intercom-api-au"), help: "Default \(ProviderDefinition.intercom.api.baseURLs["AU"] ?? "none").") var intercomAPIAU: String?
     @Option(name: .customLong("intercom-timeout"), help: "Seconds one call to Intercom may take (default 20).") var intercomTimeout: String?
     @Option(name: .customLong("connect-link-ttl"), help: "Seconds a connect link works (default 900).") var connectLinkTTL: String?
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error.") var logLevel: String?

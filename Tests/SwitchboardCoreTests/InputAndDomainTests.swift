@@ -74,7 +74,7 @@ struct ProblemTests {
 @Suite("Integration status")
 struct IntegrationStatusTests {
     func integration(_ mode: AuthorizationMode, _ enablement: Enablement) -> Integration {
-        Integration(id: "i", workspaceID: "w", name: "n", provider: .intercom, app: .system, authProfileID: nil, authorization: mode,
+        Integration(id: "i", workspaceID: "w", name: "n", provider: Provider("intercom"), app: .system, authProfileID: nil, authorization: mode,
                     region: nil, notifyURL: nil, enablement: enablement, createdAt: Date(), updatedAt: Date())
     }
 

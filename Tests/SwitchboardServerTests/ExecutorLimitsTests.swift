@@ -84,7 +84,7 @@ struct ExecutorLimitsTests {
         let transport = RecordingTransport(refusedPort: 9)
         try await Harness.with(transport: transport, configure: { settings, sandbox in
             // Only the EU host is the sandbox; the US and AU hosts refuse connections.
-            settings.intercomAPIBaseURLs = [.us: URL(string: "http://127.0.0.1:9")!, .eu: URL(string: sandbox.url)!, .au: URL(string: "http://127.0.0.1:9")!]
+            settings.apiBaseOverrides = ["intercom": ["US": URL(string: "http://127.0.0.1:9")!, "EU": URL(string: sandbox.url)!, "AU": URL(string: "http://127.0.0.1:9")!]]
         }) { harness, client in
             let created = try object(try await client.call(.post, "/v1/integrations", harness,
                                                            json: #"{"name":"Acme EU","app":"system","authorization":"preauthorized","region":"EU"}"#))

@@ -47,13 +47,13 @@ struct Harness: Sendable {
                     masterKey: try TokenVault.key(base64: TokenVault.generateKeyBase64()),
                     systemApp: configured ? SystemAppSettings(clientID: app.clientID, clientSecret: app.clientSecret,
                                                               authorizationURL: sandbox.url + "/oauth", tokenURL: sandbox.url + "/auth/eagle/token") : nil,
-                    intercomAPIBaseURLs: [.us: base, .eu: base, .au: base], logLevel: .trace, allowPrivateNetwork: true
+                    apiBaseOverrides: ["intercom": ["US": base, "EU": base, "AU": base]], logLevel: .trace, allowPrivateNetwork: true
                 )
                 configure(&settings, sandbox)
                 let workspace = try await test.store.makeWorkspace()
                 let key = AdminAPIKey.generate()
                 try await test.store.addAPIKey(workspaceID: workspace.id, key: key)
-                let clock = ManualWallClock(Date())
+                let clock = ManualWallClock(Date(), advancesWhenSleeping: true)
                 let logs = LogCapture()
                 let dependencies = Dependencies(transport: transport ?? AHCTransport(), clock: realClock ? SystemWallClock() : clock)
                 let events = EventDispatcher(store: test.store, transport: dependencies.transport, clock: dependencies.clock, logger: logs.logger(),

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Providers
 import SwitchboardCore
 @testable import SwitchboardServer
 import SwitchboardStore

@@ -18,7 +18,7 @@ func makeProfile(workspaceID: String, secret: String = "profile-secret-\(UUID().
 
 func makeIntegration(workspaceID: String, profileID: String? = nil, mode: AuthorizationMode = .preauthorized) -> Integration {
     Integration(
-        id: Identifier.make("int"), workspaceID: workspaceID, name: "Bot", provider: .intercom, app: profileID == nil ? .system : .custom,
+        id: Identifier.make("int"), workspaceID: workspaceID, name: "Bot", provider: Provider("intercom"), app: profileID == nil ? .system : .custom,
         authProfileID: profileID, authorization: mode, region: nil, notifyURL: nil, enablement: .never,
         createdAt: Date(unixSeconds: 1_800_000_000), updatedAt: Date(unixSeconds: 1_800_000_000)
     )

@@ -20,6 +20,20 @@ public struct ActionTemplate: Sendable, Decodable {
     public var name: String
     public var title: String
     public var description: String
+    /// Reads only: changes nothing at the provider.
+    public var readOnly: Bool
+    /// May overwrite or remove what is there (false: only adds). Meaningful for writes.
+    public var destructive: Bool
+    /// Running it twice with the same input does no more than running it once: safe to retry.
+    public var idempotent: Bool
+    /// The raw-request action: its method and path come from the input (`method`, `path`), and it is retried
+    /// only when that method is GET.
+    public var generic: Bool
+    /// A list action that follows the provider's cursor paging until the caller's limit is reached.
+    public var paged: Bool
+    /// Inputs filled from the connection when the caller leaves them out: input name → `account.adminID`,
+    /// `account.adminEmail` or `account.id`.
+    public var inputDefaults: [String: String]
     public var input: JSONValue
     public var prompts: [String: String]
     public var request: RequestTemplate
@@ -29,11 +43,37 @@ public struct ActionTemplate: Sendable, Decodable {
     /// What a 404 is about ("contact", "ticket"), for the problem's wording.
     public var object: String?
 
-    public var isRead: Bool { request.method == "GET" || name.hasPrefix("intercom.search_") || name.hasPrefix("intercom.find_") }
+    enum CodingKeys: String, CodingKey {
+        case name, title, description, readOnly, destructive, idempotent, generic, paged, inputDefaults, input, prompts, request, output, message, object
+    }
 
-    /// Whether this call may be retried with `input` (the generic call is a read only for GET).
-    public func isRead(input: [String: JSONValue]) -> Bool {
-        request.method == "{{method}}" ? input["method"]?.stringValue == "GET" : isRead
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        name = try container.decode(String.self, forKey: .name)
+        title = try container.decode(String.self, forKey: .title)
+        description = try container.decode(String.self, forKey: .description)
+        readOnly = try container.decode(Bool.self, forKey: .readOnly)
+        destructive = try container.decode(Bool.self, forKey: .destructive)
+        idempotent = try container.decode(Bool.self, forKey: .idempotent)
+        generic = try container.decodeIfPresent(Bool.self, forKey: .generic) ?? false
+        paged = try container.decodeIfPresent(Bool.self, forKey: .paged) ?? false
+        inputDefaults = try container.decodeIfPresent([String: String].self, forKey: .inputDefaults) ?? [:]
+        input = try container.decode(JSONValue.self, forKey: .input)
+        prompts = try container.decodeIfPresent([String: String].self, forKey: .prompts) ?? [:]
+        request = try container.decode(RequestTemplate.self, forKey: .request)
+        output = try container.decode(Output.self, forKey: .output)
+        message = try container.decode(String.self, forKey: .message)
+        object = try container.decodeIfPresent(String.self, forKey: .object)
+    }
+
+    /// Whether a call with `input` may be retried: an idempotent action, or the generic call with GET.
+    public func isRetrySafe(input: [String: JSONValue]) -> Bool {
+        generic ? input["method"]?.stringValue == "GET" : idempotent
+    }
+
+    /// Whether a call with `input` only reads (an idempotency key is then not needed).
+    public func isReadOnly(input: [String: JSONValue]) -> Bool {
+        generic ? input["method"]?.stringValue == "GET" : readOnly
     }
 
     /// The JSON the catalog endpoints show.
@@ -41,6 +81,7 @@ public struct ActionTemplate: Sendable, Decodable {
         var object: [String: JSONValue] = [
             "name": .string(name), "title": .string(title), "description": .string(description), "input": input,
             "prompts": .object(prompts.mapValues(JSONValue.string)), "method": .string(request.method), "path": .string(request.path),
+            "readOnly": .bool(readOnly), "destructive": .bool(destructive), "idempotent": .bool(idempotent),
         ]
         if let schema = output.schema { object["output"] = schema }
         return .object(object)

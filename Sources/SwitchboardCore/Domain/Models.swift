@@ -91,24 +91,13 @@ public enum AuthorizationMode: String, Sendable, Codable, CaseIterable {
     case perUser = "per_user"
 }
 
-public enum Provider: String, Sendable, Codable, CaseIterable {
-    case intercom
-}
-
-public enum IntercomRegion: String, Sendable, Codable, CaseIterable {
-    case us = "US"
-    case eu = "EU"
-    case au = "AU"
-
-    /// Maps Intercom's `app.region` text ("US", "Europe", "Australia") to a region.
-    public init?(intercomName: String) {
-        switch intercomName.lowercased() {
-        case "us", "usa", "united states": self = .us
-        case "eu", "europe": self = .eu
-        case "au", "australia": self = .au
-        default: return nil
-        }
-    }
+/// A provider's name, as its definition file gives it ("intercom"). The domain knows no provider by name: the
+/// `Providers` target reads what each one is.
+public struct Provider: RawRepresentable, Hashable, Sendable, Codable, CustomStringConvertible {
+    public var rawValue: String
+    public init(rawValue: String) { self.rawValue = rawValue }
+    public init(_ name: String) { self.rawValue = name }
+    public var description: String { rawValue }
 }
 
 /// Whether an admin has switched the integration on.
@@ -135,7 +124,8 @@ public struct Integration: Sendable, Equatable {
     public var app: AppKind
     public var authProfileID: String?
     public var authorization: AuthorizationMode
-    public var region: IntercomRegion?
+    /// The provider region whose API it calls (a key of the definition's `api.baseURLs`); nil: the connected account's.
+    public var region: String?
     public var notifyURL: String?
     public var enablement: Enablement
     public var createdAt: Date
@@ -145,7 +135,7 @@ public struct Integration: Sendable, Equatable {
 
     public init(
         id: String, workspaceID: String, name: String, provider: Provider, app: AppKind, authProfileID: String?,
-        authorization: AuthorizationMode, region: IntercomRegion?, notifyURL: String?, enablement: Enablement,
+        authorization: AuthorizationMode, region: String?, notifyURL: String?, enablement: Enablement,
         createdAt: Date, updatedAt: Date, verifyURL: String? = nil
     ) {
         self.verifyURL = verifyURL

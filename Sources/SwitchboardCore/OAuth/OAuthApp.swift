@@ -1,16 +1,12 @@
 import Foundation
 
-/// How the token endpoint wants its requests.
+/// How the token endpoint wants its requests. A provider's definition names its style; a profile may set its own.
 public enum TokenExchangeStyle: String, Sendable, Codable, CaseIterable {
-    /// Intercom's: `code`, `client_id`, `client_secret`; no `grant_type`, no `redirect_uri`.
+    /// The pre-RFC style Intercom uses (the raw value is its name, as stored and shown): `code`, `client_id`,
+    /// `client_secret`; no `grant_type`, no `redirect_uri`, no `response_type`.
     case intercom
     /// RFC 6749: `grant_type`, `redirect_uri`, optional PKCE `code_verifier`, refresh tokens.
     case standard
-
-    /// Intercom's endpoint is recognised by its path; every other endpoint is treated as standard.
-    public static func inferred(fromTokenURL url: String) -> TokenExchangeStyle {
-        URLComponents(string: url)?.path.hasSuffix("/auth/eagle/token") == true ? .intercom : .standard
-    }
 }
 
 public enum TokenRequestFormat: String, Sendable, Codable, CaseIterable {
@@ -32,11 +28,13 @@ public struct OAuthApp: Sendable, Equatable {
     public var authorizationParameters: [String: String]
     /// Who chose the token endpoints: a profile's are workspace-supplied and held to the outbound address rules.
     public var destination: OutboundDestination
+    /// Where the token endpoint's answers keep what RFC 6749 names (the provider's definition says).
+    public var tokenAnswer: TokenAnswerShape = .rfc6749
 
     public init(
         clientID: String, clientSecret: String, authorizationURL: String, tokenURL: String, refreshTokenURL: String? = nil,
         scopes: [String] = [], pkce: Bool = false, tokenRequestFormat: TokenRequestFormat = .form,
-        exchangeStyle: TokenExchangeStyle? = nil, authorizationParameters: [String: String] = [:], destination: OutboundDestination = .operatorSet
+        exchangeStyle: TokenExchangeStyle = .standard, authorizationParameters: [String: String] = [:], destination: OutboundDestination = .operatorSet
     ) {
         self.clientID = clientID
         self.clientSecret = clientSecret
@@ -46,7 +44,7 @@ public struct OAuthApp: Sendable, Equatable {
         self.scopes = scopes
         self.pkce = pkce
         self.tokenRequestFormat = tokenRequestFormat
-        self.exchangeStyle = exchangeStyle ?? .inferred(fromTokenURL: tokenURL)
+        self.exchangeStyle = exchangeStyle
         self.authorizationParameters = authorizationParameters
         self.destination = destination
     }

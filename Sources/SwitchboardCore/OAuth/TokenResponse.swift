@@ -1,6 +1,6 @@
 import Foundation
 
-/// Tokens as a token endpoint granted them, in either Intercom's or the RFC 6749 shape.
+/// Tokens as a token endpoint granted them.
 public struct TokenGrant: Sendable, Equatable {
     public var accessToken: String
     public var refreshToken: String?
@@ -19,7 +19,7 @@ public struct TokenGrant: Sendable, Equatable {
 
 /// Why a token endpoint did not grant tokens.
 public enum TokenEndpointError: Error, Sendable, Equatable {
-    /// The grant is dead (RFC 6749 `invalid_grant`, Intercom's 401 "Unauthorized Code"): only a new authorization helps.
+    /// The grant is dead (RFC 6749 `invalid_grant`, or a provider's refusal of a used code): only a new authorization helps.
     case permanent(code: String, description: String)
     /// The provider or the network failed; trying later may work.
     case transient(description: String)
@@ -35,15 +35,34 @@ public enum TokenEndpointError: Error, Sendable, Equatable {
     }
 }
 
+/// Where a token endpoint's answer keeps what RFC 6749 §5 names, for providers that differ: other members holding the
+/// access token, and a list of `{code, message}` errors instead of `error` / `error_description`. A provider's
+/// definition gives its own; the default is RFC 6749's alone.
+public struct TokenAnswerShape: Sendable, Equatable, Decodable {
+    /// Members that hold the access token, first found wins.
+    public var accessToken: [String]
+    /// A member holding a list of error objects, and the members of each that hold the code and message.
+    public var errorList: String?
+    public var errorCode: String?
+    public var errorMessage: String?
+
+    public init(accessToken: [String] = ["access_token"], errorList: String? = nil, errorCode: String? = nil, errorMessage: String? = nil) {
+        self.accessToken = accessToken
+        self.errorList = errorList
+        self.errorCode = errorCode
+        self.errorMessage = errorMessage
+    }
+
+    public static let rfc6749 = TokenAnswerShape()
+}
+
 public enum TokenResponse {
-    /// Interprets a token endpoint's answer.
-    ///
-    /// Accepts `{token_type, token, access_token}` (Intercom; `access_token` duplicates `token`)
-    /// and `{access_token, token_type, expires_in, refresh_token, scope}` (RFC 6749 §5.1), form or JSON.
-    public static func parse(_ response: OutboundResponse, now: Date) -> Result<TokenGrant, TokenEndpointError> {
+    /// Interprets a token endpoint's answer: `{access_token, token_type, expires_in, refresh_token, scope}`
+    /// (RFC 6749 §5.1), form or JSON, with the members `shape` adds.
+    public static func parse(_ response: OutboundResponse, now: Date, shape: TokenAnswerShape = .rfc6749) -> Result<TokenGrant, TokenEndpointError> {
         let fields = fields(of: response)
         if (200..<300).contains(response.status) {
-            guard let access = fields["access_token"]?.stringValue ?? fields["token"]?.stringValue, !access.isEmpty else {
+            guard let access = shape.accessToken.lazy.compactMap({ fields[$0]?.stringValue }).first, !access.isEmpty else {
                 return .failure(.transient(description: "the token endpoint answered \(response.status) without an access token"))
             }
             // Clamped: a lifetime beyond ten years is read as ten years, and nothing non-finite becomes a date.
@@ -64,15 +83,16 @@ public enum TokenResponse {
             return .failure(.misconfigured(code: "http_\(response.status)",
                                            description: "the token endpoint answered HTTP \(response.status), a redirect, which is not followed"))
         }
-        return .failure(classifyError(status: response.status, fields: fields))
+        return .failure(classifyError(status: response.status, fields: fields, shape: shape))
     }
 
-    static func classifyError(status: Int, fields: [String: JSONValue]) -> TokenEndpointError {
+    static func classifyError(status: Int, fields: [String: JSONValue], shape: TokenAnswerShape) -> TokenEndpointError {
+        let listed = shape.errorList.flatMap { fields[$0]?.arrayValue?.first }
         let code = fields["error"]?.stringValue
-            ?? fields["errors"]?.arrayValue?.first?["code"]?.stringValue
+            ?? shape.errorCode.flatMap { listed?[$0]?.stringValue }
             ?? "http_\(status)"
         let description = fields["error_description"]?.stringValue
-            ?? fields["errors"]?.arrayValue?.first?["message"]?.stringValue
+            ?? shape.errorMessage.flatMap { listed?[$0]?.stringValue }
             ?? fields["message"]?.stringValue
             ?? "the token endpoint answered HTTP \(status)"
         if status >= 500 || status == 429 || status == 408 {
@@ -82,7 +102,7 @@ public enum TokenResponse {
         case "invalid_client", "unauthorized_client", "unsupported_grant_type", "invalid_scope", "invalid_request":
             return .misconfigured(code: code, description: Problem.clip(description, to: 200))
         default:
-            // invalid_grant, Intercom's 401 "Unauthorized Code", token_revoked, and any other 4xx refusal.
+            // invalid_grant, a provider's 401 for a used code, token_revoked, and any other 4xx refusal.
             return .permanent(code: code, description: Problem.clip(description, to: 200))
         }
     }

@@ -92,6 +92,16 @@ public final class InputReader {
         return value
     }
 
+    /// A string that must be one of `allowed` (values known only at run time, such as a provider's regions).
+    public func oneOf(_ key: String, allowed: [String], required: Bool = false) -> String? {
+        guard let string = string(key, required: required, maxLength: 64) else { return nil }
+        guard allowed.contains(string) else {
+            fail(key, "must be one of \(allowed.map { "'\($0)'" }.joined(separator: ", ")), not '\(Problem.clip(string, to: 32))'")
+            return nil
+        }
+        return string
+    }
+
     public func stringArray(_ key: String, maxCount: Int = 100, maxLength: Int = 200) -> [String]? {
         guard let value = value(key, required: false) else { return nil }
         guard case .array(let items) = value else {

@@ -4,13 +4,13 @@ import Foundation
 /// infinite, never beyond a bound that makes sense, so that no value a provider sends can trap an integer
 /// conversion or push a date out of range.
 public enum ProviderNumbers {
-    /// A count (`X-RateLimit-Remaining`, `X-RateLimit-Limit`): a finite number, clamped to `0...max`, rounded down.
+    /// A count (what a rate-limit header says remains, or the limit): a finite number, clamped to `0...max`, rounded down.
     public static func count(_ text: String?, max: Int = 1_000_000_000) -> Int? {
         guard let value = finite(text) else { return nil }
         return Int(Swift.min(Swift.max(value, 0), Double(max)).rounded(.down))
     }
 
-    /// A Unix time (`X-RateLimit-Reset`), clamped to a day either side of `now`.
+    /// A Unix time (a rate-limit reset header), clamped to a day either side of `now`.
     public static func unixTime(_ text: String?, now: Date, within: TimeInterval = 86_400) -> TimeInterval? {
         guard let value = finite(text) else { return nil }
         let time = now.timeIntervalSince1970

@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import Providers
 import SwitchboardCore
 import SwitchboardStore
 
@@ -9,6 +10,7 @@ struct AuthProfilesController: Sendable {
     let settings: ServerSettings
     let clock: any WallClock
     let audit: AuditLog
+    let registry: ProviderRegistry
 
     var endpoints: RouteCollection<WorkspaceRequestContext> {
         let routes = RouteCollection(context: WorkspaceRequestContext.self)
@@ -34,7 +36,8 @@ struct AuthProfilesController: Sendable {
             authorizationURL: "", tokenURL: "", refreshTokenURL: nil, scopes: [], pkce: false, tokenRequestFormat: .form,
             exchangeStyle: .standard, authorizationParameters: [:], fields: [:], createdAt: now, updatedAt: now
         )
-        try Self.apply(input, to: &profile, creating: true, systemClientID: settings.systemApp?.clientID, allowPrivateNetwork: settings.allowPrivateNetwork)
+        try Self.apply(input, to: &profile, creating: true, systemClientID: settings.systemApp?.clientID, registry: registry,
+                       allowPrivateNetwork: settings.allowPrivateNetwork)
         try await store.insert(profile)
         await audit.record(principal, "auth_profile.created", "auth_profile", profile.id)
         return profile
@@ -55,7 +58,8 @@ struct AuthProfilesController: Sendable {
         let before = try await load(context)
         var profile = before
         let input = try await request.inputReader(context: context)
-        try Self.apply(input, to: &profile, creating: false, systemClientID: settings.systemApp?.clientID, allowPrivateNetwork: settings.allowPrivateNetwork)
+        try Self.apply(input, to: &profile, creating: false, systemClientID: settings.systemApp?.clientID, registry: registry,
+                       allowPrivateNetwork: settings.allowPrivateNetwork)
         profile.updatedAt = clock.now()
         let changed = Self.issuerChanged(from: before, to: profile)
         let (updated, marked) = try await store.update(
@@ -104,7 +108,7 @@ struct AuthProfilesController: Sendable {
     /// Reads the profile form; on create the required fields must all be there, on update any subset.
     /// A profile may not use the system app's client id: its codes and tokens would be confused with the system app's.
     /// Token and refresh URLs are called by Switchboard: without `allowPrivateNetwork` they must be public https URLs.
-    static func apply(_ input: InputReader, to profile: inout AuthProfile, creating: Bool, systemClientID: String?,
+    static func apply(_ input: InputReader, to profile: inout AuthProfile, creating: Bool, systemClientID: String?, registry: ProviderRegistry,
                       allowPrivateNetwork: Bool) throws {
         if let name = input.string("name", required: creating) { profile.name = name }
         if input.has("description") { profile.description = input.string("description", maxLength: 2000, allowEmpty: true) }
@@ -125,7 +129,7 @@ struct AuthProfilesController: Sendable {
         if let style = input.oneOf("exchangeStyle", TokenExchangeStyle.self) {
             profile.exchangeStyle = style
         } else if let tokenURL, creating || !input.has("exchangeStyle") {
-            profile.exchangeStyle = .inferred(fromTokenURL: tokenURL)
+            profile.exchangeStyle = registry.exchangeStyle(forTokenURL: tokenURL)
         }
         if let parameters = input.stringMap("authorizationParameters") {
             for key in parameters.keys.sorted() where reservedAuthorizationParameters.contains(key) {

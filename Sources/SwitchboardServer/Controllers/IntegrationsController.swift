@@ -10,7 +10,7 @@ struct IntegrationsController: Sendable {
     let settings: ServerSettings
     let authorization: AuthorizationService
     let tokens: TokenService
-    let transport: any HTTPTransport
+    let providers: ProviderDirectory
     let clock: any WallClock
     let audit: AuditLog
 
@@ -44,11 +44,12 @@ struct IntegrationsController: Sendable {
     func createIntegration(_ input: InputReader, by principal: Principal) async throws -> (record: IntegrationRecord, signingSecret: String) {
         let workspace = principal.workspace
         let name = input.string("name", required: true)
-        let provider = input.oneOf("provider", Provider.self) ?? (input.has("provider") ? nil : .intercom)
+        let registry = providers.registry
+        let provider = input.oneOf("provider", allowed: registry.providers.map(\.rawValue)).map { Provider($0) } ?? (input.has("provider") ? nil : registry.defaultProvider)
         let app = input.oneOf("app", AppKind.self, required: true)
         let profileID = input.string("authProfileId", maxLength: 64)
         let mode = input.oneOf("authorization", AuthorizationMode.self, required: true)
-        let region = input.oneOf("region", IntercomRegion.self)
+        let region = input.oneOf("region", allowed: (provider.flatMap { registry[$0] }?.definition.api.baseURLs.keys).map { $0.sorted() } ?? [])
         let notifyURL = input.url("notifyURL")
         checkNotifyURL(notifyURL, input)
         let verifyURL = input.url("verifyURL")
@@ -64,7 +65,10 @@ struct IntegrationsController: Sendable {
         }
         if app == .system, settings.systemApp == nil {
             throw Problem(status: 422, code: "system_app_not_configured", title: "System app not configured",
-                          detail: "This deployment has no system Intercom app; choose app 'custom' with an authorization profile.", field: "app")
+                          detail: "This deployment has no system \(registry[registry.defaultProvider]?.definition.title ?? "") app; choose app 'custom' with an authorization profile.", field: "app")
+        }
+        if app == .system, provider != registry.defaultProvider {
+            throw Problem.validation([.init(field: "app", detail: "the system app is this deployment's \(registry[registry.defaultProvider]?.definition.title ?? "") app; use 'custom' with an authorization profile for \(provider.rawValue)")])
         }
         let now = clock.now()
         let integration = Integration(
@@ -100,7 +104,10 @@ struct IntegrationsController: Sendable {
         var record = try await load(context)
         let input = try await request.inputReader(context: context)
         if let name = input.string("name") { record.integration.name = name }
-        if input.has("region") { record.integration.region = input.oneOf("region", IntercomRegion.self) }
+        if input.has("region") {
+            let regions = providers.registry[record.integration.provider]?.definition.api.baseURLs.keys.sorted() ?? []
+            record.integration.region = input.oneOf("region", allowed: regions)
+        }
         if input.has("notifyURL") {
             record.integration.notifyURL = input.url("notifyURL")
             checkNotifyURL(record.integration.notifyURL, input)
@@ -252,18 +259,20 @@ struct IntegrationsController: Sendable {
             throw Problem.conflict("authorization_required",
                                    "Authorize the integration first: POST /v1/integrations/\(integration.id)/authorize, then complete the provider's login.")
         }
-        let token = try await tokens.accessTokenOrProblem(for: connection, app: app)
-        let base = settings.intercomAPIBase(for: integration, accountRegion: connection.account.region)
+        let title = providers.title(of: integration)
+        let token = try await tokens.accessTokenOrProblem(for: connection, app: app, providerTitle: title)
+        let base = try providers.apiBase(for: integration, accountRegion: connection.account.region)
+        let identifier = try providers.identifier(for: integration)
         do {
-            _ = try await AccountIdentifier(definition: .intercom, transport: transport).identify(accessToken: token, apiBase: base)
+            _ = try await identifier.identify(accessToken: token, apiBase: base)
         } catch .unauthorized(let code, let message) {
-            try await store.markNeedsReauthorization(connectionID: connection.id, reason: "Intercom refused the token (\(code): \(message))", now: clock.now())
-            throw Problem.conflict("reauthorization_required", "Intercom refused the stored authorization (\(code)). Authorize the integration again.")
+            try await store.markNeedsReauthorization(connectionID: connection.id, reason: "\(title) refused the token (\(code): \(message))", now: clock.now())
+            throw Problem.conflict("reauthorization_required", "\(title) refused the stored authorization (\(code)). Authorize the integration again.")
         } catch .refused(let why) {
             throw Problem.conflict("account_refused", "The connected account cannot be used: \(why).")
         } catch .unavailable(let why) {
             throw Problem(status: 503, code: "provider_unavailable", title: "Provider unavailable",
-                          detail: "Intercom could not confirm the connection (\(why)). Try again shortly.")
+                          detail: "\(title) could not confirm the connection (\(why)). Try again shortly.")
         }
     }
 
@@ -292,7 +301,7 @@ struct IntegrationsController: Sendable {
             "app": .string(integration.app.rawValue),
             "authProfileId": .optional(integration.authProfileID),
             "authorization": .string(integration.authorization.rawValue),
-            "region": .optional(integration.region?.rawValue),
+            "region": .optional(integration.region),
             "notifyURL": .optional(integration.notifyURL),
             "verifyURL": .optional(integration.verifyURL),
             "status": .string(record.status.rawValue),

@@ -12,6 +12,7 @@ public struct AuthorizationService: Sendable {
     let clock: any WallClock
     let logger: Logger
     let events: EventDispatcher
+    let providers: ProviderDirectory
     /// Reads the request a callback's state names before it is claimed: the store's (tests make it fail, to show that
     /// the browser check then fails closed).
     var readRequest: @Sendable (Store, String) async throws -> AuthorizationRequest? = { store, state in
@@ -27,8 +28,11 @@ public struct AuthorizationService: Sendable {
                               detail: "This deployment has no system Intercom app (intercom.client.id / intercom.client.secret). Use a custom authorization profile, or ask the operator to configure one.",
                               field: "app")
             }
-            return OAuthApp(clientID: app.clientID, clientSecret: app.clientSecret, authorizationURL: app.authorizationURL,
-                            tokenURL: app.tokenURL, exchangeStyle: ProviderDefinition.intercom.oauth.exchangeStyle)
+            let definition = try providers.definition(for: integration)
+            var oauth = OAuthApp(clientID: app.clientID, clientSecret: app.clientSecret, authorizationURL: app.authorizationURL,
+                                 tokenURL: app.tokenURL, exchangeStyle: definition.oauth.exchangeStyle)
+            oauth.tokenAnswer = definition.oauth.tokenAnswer ?? .rfc6749
+            return oauth
         case .custom:
             guard let profileID = integration.authProfileID,
                   let profile = try await store.authProfile(id: profileID, workspaceID: integration.workspaceID)
@@ -40,6 +44,7 @@ public struct AuthorizationService: Sendable {
             do {
                 var app = try profile.oauthApp()
                 app.destination = .workspaceSupplied(allowPrivateNetwork: settings.allowPrivateNetwork)
+                app.tokenAnswer = providers.registry[integration.provider]?.definition.oauth.tokenAnswer ?? .rfc6749
                 return app
             } catch {
                 throw Problem(status: 409, code: "auth_profile_incomplete", title: "Authorization profile incomplete",
@@ -185,7 +190,7 @@ public struct AuthorizationService: Sendable {
     private func exchange(request: AuthorizationRequest, code: String?, error: String?, errorDescription: String?) async -> Outcome {
         if let error {
             let denied = error == "access_denied"
-            return .failed(status: denied ? 403 : 400, heading: denied ? "Access was not granted" : "Intercom reported an error",
+            return .failed(status: denied ? 403 : 400, heading: denied ? "Access was not granted" : "The provider reported an error",
                            message: denied ? "You declined the authorization, so nothing was connected."
                                : "The provider answered '\(Problem.clip(error, to: 64))'\(errorDescription.map { ": " + Problem.clip($0, to: 200) } ?? ""). Nothing was connected.")
         }
@@ -197,6 +202,7 @@ public struct AuthorizationService: Sendable {
         guard let integration = integrationRecord?.integration else {
             return .failed(status: 404, heading: "Integration not found", message: "The integration this authorization was for no longer exists.")
         }
+        let title = providers.title(of: integration)
         let app: OAuthApp
         do { app = try await oauthApp(for: integration) } catch let problem as Problem {
             return .failed(status: 409, heading: "The integration cannot be authorized", message: problem.detail)
@@ -209,11 +215,11 @@ public struct AuthorizationService: Sendable {
         let grant: TokenGrant
         do {
             let response = try await transport.send(tokenRequest)
-            switch TokenResponse.parse(response, now: clock.now()) {
+            switch TokenResponse.parse(response, now: clock.now(), shape: app.tokenAnswer) {
             case .success(let granted): grant = granted
             case .failure(let failure):
                 logger.warning("code exchange refused", metadata: ["integration": "\(integration.id)", "reason": "\(failure.summary)"])
-                return .failed(status: 502, heading: "Intercom did not accept the authorization",
+                return .failed(status: 502, heading: "\(title) did not accept the authorization",
                                message: "The token endpoint refused the code (\(failure.summary)). Nothing was connected; try again.")
             }
         } catch let error as TransportError where error.kind == .refused {
@@ -222,22 +228,24 @@ public struct AuthorizationService: Sendable {
                            message: "The profile's token URL is not a public https address (\(error.description)). Nothing was connected; fix the token URL.")
         } catch {
             logger.warning("code exchange failed", metadata: ["integration": "\(integration.id)", "error": "\(error)"])
-            return .failed(status: 502, heading: "Intercom could not be reached",
+            return .failed(status: 502, heading: "\(title) could not be reached",
                            message: "The token endpoint did not answer. Nothing was connected; try again.")
         }
         // The workspace's region is unknown until /me answers; the integration's region (or US) is asked first.
-        let apiBase = settings.intercomAPIBase(for: integration)
         let account: ProviderAccount
         do {
-            account = try await AccountIdentifier(definition: .intercom, transport: transport).identify(accessToken: grant.accessToken, apiBase: apiBase)
-        } catch {
+            let identifier = try providers.identifier(for: integration)
+            account = try await identifier.identify(accessToken: grant.accessToken, apiBase: try providers.apiBase(for: integration))
+        } catch let error as AccountIdentifier.Failure {
             let message: String
             switch error {
-            case .unauthorized(let code, let text): message = "Intercom refused the new token (\(code): \(text))."
+            case .unauthorized(let code, let text): message = "\(title) refused the new token (\(code): \(text))."
             case .refused(let why): message = "The account cannot be connected: \(why)."
             case .unavailable(let why): message = why
             }
-            return .failed(status: 502, heading: "The Intercom account could not be identified", message: message + " Nothing was connected.")
+            return .failed(status: 502, heading: "The \(title) account could not be identified", message: message + " Nothing was connected.")
+        } catch {
+            return .failed(status: 409, heading: "The integration cannot be authorized", message: "\((error as? Problem)?.detail ?? "Its provider is not defined.")")
         }
         let now = clock.now()
         let connection = Connection(
@@ -299,8 +307,10 @@ public struct AuthorizationService: Sendable {
         guard let connection = try await store.deleteConnection(integrationID: integration.id, endUserID: endUserID, workspaceID: integration.workspaceID) else {
             return nil
         }
-        let base = settings.intercomAPIBase(for: integration, accountRegion: connection.account.region)
-        let revoked = await AccountIdentifier(definition: .intercom, transport: transport).revoke(accessToken: connection.tokens.accessToken, apiBase: base)
+        var revoked = false
+        if let identifier = try? providers.identifier(for: integration), let base = try? providers.apiBase(for: integration, accountRegion: connection.account.region) {
+            revoked = await identifier.revoke(accessToken: connection.tokens.accessToken, apiBase: base)
+        }
         logger.info("connection disconnected", metadata: ["integration": "\(integration.id)", "by": "\(who.rawValue)", "revokedAtProvider": "\(revoked)"])
         await events.emit(.connectionRevoked, integration: integration, endUserID: endUserID == Connection.sharedUser ? nil : endUserID, conversationID: nil,
                           data: ["by": .string(who.rawValue), "revokedAtProvider": .bool(revoked),
@@ -314,8 +324,9 @@ public struct AuthorizationService: Sendable {
         var revoked = 0, unconfirmed = 0
         for connection in try await store.connections(integrationID: integration.id, workspaceID: integration.workspaceID)
         where connection.status != .revoked {
-            let base = settings.intercomAPIBase(for: integration, accountRegion: connection.account.region)
-            if await AccountIdentifier(definition: .intercom, transport: transport).revoke(accessToken: connection.tokens.accessToken, apiBase: base) {
+            if let identifier = try? providers.identifier(for: integration),
+               let base = try? providers.apiBase(for: integration, accountRegion: connection.account.region),
+               await identifier.revoke(accessToken: connection.tokens.accessToken, apiBase: base) {
                 revoked += 1
             } else {
                 unconfirmed += 1

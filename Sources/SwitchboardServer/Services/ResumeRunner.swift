@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Providers
 import SwitchboardCore
 import SwitchboardStore
 
@@ -8,14 +9,14 @@ import SwitchboardStore
 /// so it runs once however often the callback is hit.
 struct ResumeRunner: Sendable {
     let store: Store
-    let executor: ActionExecutor
+    let actions: ActionService
     let events: EventDispatcher
     let logger: Logger
 
     func resume(connectLinkID: String) async {
         let pending: [PendingAction]
         do {
-            pending = try await store.takePendingActions(connectLinkID: connectLinkID, now: executor.clock.now())
+            pending = try await store.takePendingActions(connectLinkID: connectLinkID, now: actions.clock.now())
         } catch {
             logger.error("taking kept actions failed", metadata: ["link": "\(connectLinkID)", "error.type": "\(type(of: error))"])
             return
@@ -25,8 +26,9 @@ struct ResumeRunner: Sendable {
             var data: [String: JSONValue] = ["pendingActionId": .string(call.id), "action": .string(call.action)]
             let type: EventType
             do {
-                let outcome = try await executor.run(action: call.action, integrationID: call.integrationID, workspaceID: call.workspaceID,
-                                                     input: call.input, userID: call.endUserID, conversationID: call.conversationID)
+                let outcome = try await actions.run(ActionService.Request(
+                    action: call.action, integrationID: call.integrationID, workspaceID: call.workspaceID, input: call.input,
+                    userID: call.endUserID, conversationID: call.conversationID, channel: .resume))
                 data["result"] = outcome.result
                 data["message"] = .string(outcome.message)
                 data["intercomRequestId"] = .optional(outcome.requestID)

@@ -88,7 +88,7 @@ public final class TokenService: Sendable {
         }
         let outcome: Result<TokenGrant, TokenEndpointError>
         do {
-            outcome = TokenResponse.parse(try await transport.send(request), now: clock.now())
+            outcome = TokenResponse.parse(try await transport.send(request), now: clock.now(), shape: app.tokenAnswer)
         } catch let error as TransportError where error.kind == .refused {
             outcome = .failure(.misconfigured(code: "destination_refused", description: error.description))
         } catch {
@@ -120,14 +120,14 @@ public final class TokenService: Sendable {
 
 extension TokenService {
     /// A token for `connection`, or the problem a caller answers when none can be had.
-    func accessTokenOrProblem(for connection: Connection, app: OAuthApp) async throws -> String {
+    func accessTokenOrProblem(for connection: Connection, app: OAuthApp, providerTitle: String) async throws -> String {
         do {
             return try await accessToken(for: connection, app: app)
         } catch .needsReauthorization(let why) {
             throw Problem.conflict("reauthorization_required", "The stored authorization no longer works (\(why)). Authorize the integration again.")
         } catch .unavailable(let why) {
             throw Problem(status: 503, code: "provider_unavailable", title: "Provider unavailable",
-                          detail: "Intercom could not be reached (\(why)). Try again shortly.")
+                          detail: "\(providerTitle) could not be reached (\(why)). Try again shortly.")
         }
     }
 }

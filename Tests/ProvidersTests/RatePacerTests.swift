@@ -1,4 +1,5 @@
 import Foundation
+import Providers
 import SwitchboardCore
 import Testing
 
@@ -10,9 +11,9 @@ struct RatePacerTests {
 
     @Test("before any response it sends; then it spends what the window has left and waits for the next window")
     func spendsTheWindow() {
-        let pacer = RatePacer()
+        let pacer = RatePacer(rules: ProviderDefinition.intercom.rateLimit!)
         #expect(pacer.reserve(key, now: at(reset - 9)) == .send)
-        pacer.observe(key, limitPerMinute: 60, remaining: 2, reset: reset)
+        pacer.observe(key, limitPerPeriod: 60, remaining: 2, reset: reset)
         #expect(pacer.reserve(key, now: at(reset - 8)) == .send)
         #expect(pacer.reserve(key, now: at(reset - 8)) == .send)
         #expect(pacer.reserve(key, now: at(reset - 8)) == .wait(until: at(reset)))
@@ -25,18 +26,18 @@ struct RatePacerTests {
 
     @Test("responses arriving out of order never raise what is left in a window; an older window's headers are ignored")
     func outOfOrder() {
-        let pacer = RatePacer()
-        pacer.observe(key, limitPerMinute: 60, remaining: 1, reset: reset)
-        pacer.observe(key, limitPerMinute: 60, remaining: 5, reset: reset)
+        let pacer = RatePacer(rules: ProviderDefinition.intercom.rateLimit!)
+        pacer.observe(key, limitPerPeriod: 60, remaining: 1, reset: reset)
+        pacer.observe(key, limitPerPeriod: 60, remaining: 5, reset: reset)
         #expect(pacer.reserve(key, now: at(reset - 1)) == .send)
         #expect(pacer.reserve(key, now: at(reset - 1)) == .wait(until: at(reset)))
-        pacer.observe(key, limitPerMinute: 60, remaining: 9, reset: reset - 10)
+        pacer.observe(key, limitPerPeriod: 60, remaining: 9, reset: reset - 10)
         #expect(pacer.reserve(key, now: at(reset - 1)) == .wait(until: at(reset)))
     }
 
     @Test("each app and workspace has its own window; headers without a rate limit teach nothing")
     func keys() {
-        let pacer = RatePacer()
+        let pacer = RatePacer(rules: ProviderDefinition.intercom.rateLimit!)
         pacer.observe(key, headers: [("X-RateLimit-Limit", "60"), ("X-RateLimit-Remaining", "0"), ("x-ratelimit-reset", "\(Int(reset))")], now: at(reset - 5))
         #expect(pacer.reserve(key, now: at(reset - 1)) == .wait(until: at(reset)))
         let other = RatePacer.key(clientID: "app", workspaceID: "other")

@@ -1,4 +1,5 @@
 import Foundation
+import Providers
 import SwitchboardCore
 import Testing
 
@@ -40,7 +41,7 @@ struct ProviderNumbersTests {
     @Test("a few thousand hostile values: every parse is finite and within its bound, and the pacer never traps or waits past a day")
     func fuzz() {
         let values = hostileNumbers(count: 4000)
-        let pacer = RatePacer()
+        let pacer = RatePacer(rules: ProviderDefinition.intercom.rateLimit!)
         for (index, value) in values.enumerated() {
             if let count = ProviderNumbers.count(value) { #expect((0...1_000_000_000).contains(count), "\(value)") }
             if let time = ProviderNumbers.unixTime(value, now: now) {
@@ -54,7 +55,7 @@ struct ProviderNumbersTests {
             pacer.observe(key, headers: [("X-RateLimit-Limit", other), ("X-RateLimit-Remaining", value), ("X-RateLimit-Reset", value)], now: now)
             pacer.observe(key, headers: [("X-RateLimit-Limit", value), ("X-RateLimit-Remaining", other), ("X-RateLimit-Reset", other)], now: now)
             if case .wait(let until) = pacer.reserve(key, now: now) {
-                #expect(until.timeIntervalSince(now).isFinite && until.timeIntervalSince(now) <= 86_400 + RatePacer.window, "\(value)")
+                #expect(until.timeIntervalSince(now).isFinite && until.timeIntervalSince(now) <= 86_400 + pacer.window, "\(value)")
             }
 
             for body in [#"{"access_token":"t","expires_in":\#(value)}"#, #"{"access_token":"t","expires_in":"\#(value)"}"#] {

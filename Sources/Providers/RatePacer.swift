@@ -1,14 +1,18 @@
 import Foundation
+import SwitchboardCore
 
-/// Keeps calls inside Intercom's rate limit instead of waiting to be refused.
+/// Keeps calls inside a provider's rate limit instead of waiting to be refused.
 ///
-/// Intercom counts calls per app and workspace in 10-second windows and reports, on every authenticated
-/// response, the per-minute limit, what is left of the current window and when it resets. The pacer learns
-/// that window from the headers, counts its own calls against it as they leave, and when the window is used
-/// up says when the next one opens. Each Switchboard instance paces on what it has seen; Intercom's headers
-/// bring several instances back in line, and a 429 is still handled by the caller.
+/// A provider such as Intercom counts calls per app and workspace in short windows (its definition's
+/// `rateLimit.windowSeconds`) and reports, on every authenticated response, the limit, what is left of the current
+/// window and when it resets. The pacer learns that window from the headers the definition names, counts its own
+/// calls against it as they leave, and when the window is used up says when the next one opens. Each Switchboard
+/// instance paces on what it has seen; the provider's headers bring several instances back in line, and a 429 is
+/// still handled by the caller.
 public final class RatePacer: @unchecked Sendable {
-    public static let window: TimeInterval = 10
+    /// The length of the provider's window, in seconds.
+    public let window: TimeInterval
+    let rules: ProviderDefinition.RateLimit
 
     public enum Decision: Equatable, Sendable {
         /// Send now; a slot of the current window is taken.
@@ -26,9 +30,12 @@ public final class RatePacer: @unchecked Sendable {
     private let lock = NSLock()
     private var windows: [String: Window] = [:]
 
-    public init() {}
+    public init(rules: ProviderDefinition.RateLimit) {
+        self.rules = rules
+        self.window = rules.windowSeconds
+    }
 
-    /// The key Intercom counts under: one app in one workspace.
+    /// The key the provider counts under: one app in one workspace.
     public static func key(clientID: String, workspaceID: String) -> String { clientID + "\u{1F}" + workspaceID }
 
     /// Takes a slot for one call, or says when one frees up.
@@ -38,7 +45,7 @@ public final class RatePacer: @unchecked Sendable {
             let time = now.timeIntervalSince1970
             if time >= window.end {
                 // A new window has opened since the last response: it starts with the whole allowance.
-                window.end += (((time - window.end) / Self.window).rounded(.down) + 1) * Self.window
+                window.end += (((time - window.end) / self.window).rounded(.down) + 1) * self.window
                 window.remaining = window.perWindow
             }
             defer { windows[key] = window }
@@ -48,12 +55,12 @@ public final class RatePacer: @unchecked Sendable {
         }
     }
 
-    /// Learns the window from a response's `X-RateLimit-Limit` (per minute), `X-RateLimit-Remaining` and
-    /// `X-RateLimit-Reset` (Unix seconds). Within one window the smaller count wins: responses arrive out of order.
-    public func observe(_ key: String, limitPerMinute: Int?, remaining: Int, reset: TimeInterval) {
+    /// Learns the window from a response's limit (per `limitPeriodSeconds`), what remains and when it resets
+    /// (Unix seconds). Within one window the smaller count wins: responses arrive out of order.
+    public func observe(_ key: String, limitPerPeriod: Int?, remaining: Int, reset: TimeInterval) {
         lock.withLock {
             let known = windows[key]
-            let perWindow = limitPerMinute.map { max(1, $0 * Int(Self.window) / 60) } ?? known?.perWindow ?? max(1, remaining)
+            let perWindow = limitPerPeriod.map { max(1, Int(Double($0) * window / rules.limitPeriodSeconds)) } ?? known?.perWindow ?? max(1, remaining)
             if var window = known, window.end == reset {
                 window.remaining = min(window.remaining, remaining)
                 window.perWindow = perWindow
@@ -68,8 +75,8 @@ public final class RatePacer: @unchecked Sendable {
     /// reset to a day either side of `now`, the counts to a billion.
     public func observe(_ key: String, headers: [(name: String, value: String)], now: Date) {
         func header(_ name: String) -> String? { HeaderName.value(of: name, in: headers) }
-        guard let remaining = ProviderNumbers.count(header("X-RateLimit-Remaining")),
-              let reset = ProviderNumbers.unixTime(header("X-RateLimit-Reset"), now: now) else { return }
-        observe(key, limitPerMinute: ProviderNumbers.count(header("X-RateLimit-Limit")), remaining: remaining, reset: reset)
+        guard let remaining = ProviderNumbers.count(header(rules.remainingHeader)),
+              let reset = ProviderNumbers.unixTime(header(rules.resetHeader), now: now) else { return }
+        observe(key, limitPerPeriod: rules.limitHeader.flatMap { ProviderNumbers.count(header($0)) }, remaining: remaining, reset: reset)
     }
 }
