@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import Providers
 import SwitchboardCore
 import SwitchboardStore
 
@@ -250,6 +251,9 @@ struct ConsoleController: Sendable {
         formValues["json"] = form["tokenRequestFormat"] == "json"
         return page("profiles", title: "Authorization profiles", session: session, [
             "profiles": rows, "hasProfiles": !rows.isEmpty, "form": formValues,
+            // The example URLs are the default provider's own, from its definition.
+            "example": ["authorizationURL": profiles.registry.entries[0].definition.oauth.authorizationURL,
+                        "tokenURL": profiles.registry.entries[0].definition.oauth.tokenURL],
         ], status: problem.map { .init(code: $0.httpStatus) } ?? .ok, notice: notice, problem: problem)
     }
 

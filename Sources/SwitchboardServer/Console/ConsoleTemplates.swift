@@ -96,9 +96,9 @@ enum ConsoleTemplates {
         <label for="description">Description</label><input id="description" name="description" type="text" value="{{form.description}}">
         <label for="clientId">Client ID <span class="hint">Developer Hub → your app → Basic information</span></label><input id="clientId" name="clientId" type="text" value="{{form.clientId}}" required>
         <label for="clientSecret">Client secret</label><input id="clientSecret" name="clientSecret" type="password" autocomplete="off" required>
-        <label for="authorizationURL">Authorization URL <span class="hint">e.g. https://app.intercom.com/oauth — Switchboard fills client_id and a fresh, random state itself</span></label>
+        <label for="authorizationURL">Authorization URL <span class="hint">e.g. {{example.authorizationURL}} — Switchboard fills client_id and a fresh, random state itself</span></label>
         <input id="authorizationURL" name="authorizationURL" type="text" value="{{form.authorizationURL}}" required>
-        <label for="tokenURL">Token request URL <span class="hint">e.g. https://api.intercom.io/auth/eagle/token</span></label><input id="tokenURL" name="tokenURL" type="text" value="{{form.tokenURL}}" required>
+        <label for="tokenURL">Token request URL <span class="hint">e.g. {{example.tokenURL}}</span></label><input id="tokenURL" name="tokenURL" type="text" value="{{form.tokenURL}}" required>
         <label for="refreshTokenURL">Refresh token URL <span class="hint">defaults to the token URL</span></label><input id="refreshTokenURL" name="refreshTokenURL" type="text" value="{{form.refreshTokenURL}}">
         <label for="scopes">Scopes <span class="hint">space-separated; Intercom sets permissions on the app instead</span></label><input id="scopes" name="scopes" type="text" value="{{form.scopes}}">
         <label class="hint"><input type="checkbox" name="pkce" value="true" {{#form.pkce}}checked{{/form.pkce}}> Use PKCE (S256)</label>

@@ -300,7 +300,7 @@ public struct AuthorizationService: Sendable {
         case endUser = "end_user"
     }
 
-    /// Revokes a user's authorization at Intercom (`/auth/uninstall`), deletes the connection and its tokens, and emits
+    /// Revokes a user's authorization at the provider (its definition's `revoke` call), deletes the connection and its tokens, and emits
     /// `connection.revoked`. Nil when the user had no connection; otherwise whether Intercom confirmed the revocation
     /// (the tokens are deleted either way).
     func disconnect(integration: Integration, endUserID: String, by who: Disconnector) async throws -> Bool? {
