@@ -27,8 +27,8 @@ public struct Dependencies: Sendable {
 }
 
 /// Opens the store the settings name, without migrating.
-public func openStore(settings: ServerSettings, logger: Logger) throws -> Store {
-    Store(database: try Database(location: settings.database, logger: logger), vault: settings.vault, logger: logger)
+public func openStore(settings: ServerSettings, logger: Logger, clock: any WallClock = SystemWallClock()) throws -> Store {
+    Store(database: try Database(location: settings.database, logger: logger), vault: settings.vault, logger: logger, clock: clock)
 }
 
 /// Builds the whole server: `serve`, `demo` and the tests all go through here.
@@ -43,7 +43,7 @@ public func buildApplication(
         logger.logLevel = settings.logLevel
         return logger
     }()
-    let store = try openStore(settings: settings, logger: logger)
+    let store = try openStore(settings: settings, logger: logger, clock: dependencies.clock)
     let events = EventDispatcher(store: store, transport: dependencies.transport, clock: dependencies.clock, logger: logger,
                                  allowPrivateNetwork: settings.allowPrivateNetwork)
     let router = buildRouter(settings: settings, store: store, dependencies: dependencies, logger: logger, events: events)

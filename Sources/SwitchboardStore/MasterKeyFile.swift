@@ -62,7 +62,7 @@ public struct MasterKeyFile: Sendable {
         let current = try read()
         let reader = Store(database: store.database, vault: TokenVault(masterKey: try TokenVault.key(base64: current),
                                                                        previousKeys: try ([key] + previousKeys()).map { try TokenVault.key(base64: $0) }),
-                           logger: store.logger)
+                           logger: store.logger, clock: store.clock)
         let count = try await reader.resealAll(with: newVault)
         try after(.databaseResealed)
         if current != key { try Self.writeDurably(current, to: oldPath) }

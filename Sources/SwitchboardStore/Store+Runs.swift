@@ -49,9 +49,9 @@ extension RunRecord {
 /// Runs waiting to be written: recording one is a memory append, and they reach the database together,
 /// at most `delay` later, in one statement. Reading the log, and shutting down, write them first.
 /// A lock rather than an actor: recording happens on every action call, and must not be a hop.
-final class RunBuffer: Sendable {
-    static let delay: Duration = .milliseconds(100)
-    static let retryDelay: Duration = .seconds(1)
+public final class RunBuffer: Sendable {
+    public static let delay: Duration = .milliseconds(100)
+    public static let retryDelay: Duration = .seconds(1)
     static let batch = 200
 
     private struct State {
@@ -113,7 +113,7 @@ extension Store {
     public func insert(_ run: RunRecord) async throws {
         guard runBuffer.add(run) else { return }
         Task {
-            try? await Task.sleep(for: RunBuffer.delay)
+            try? await clock.sleep(for: RunBuffer.delay)
             await flushRuns()
         }
     }
@@ -147,7 +147,7 @@ extension Store {
             ])
             if schedule {
                 Task {
-                    try? await Task.sleep(for: RunBuffer.retryDelay)
+                    try? await clock.sleep(for: RunBuffer.retryDelay)
                     await flushRuns()
                 }
             }

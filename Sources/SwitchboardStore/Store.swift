@@ -15,11 +15,14 @@ public final class Store: Sendable {
     let hot = HotReads()
     let runBuffer = RunBuffer()
     let keyUseThrottle = KeyUseThrottle()
+    /// What the run buffer waits on before it flushes (tests move a manual one).
+    let clock: any WallClock
 
-    public init(database: Database, vault: TokenVault, logger: Logger) {
+    public init(database: Database, vault: TokenVault, logger: Logger, clock: any WallClock = SystemWallClock()) {
         self.database = database
         self.vault = vault
         self.logger = logger
+        self.clock = clock
     }
 
     /// Applies pending migrations; returns the versions applied now.

@@ -43,12 +43,13 @@ public struct TestStore: Sendable {
         return logger
     }()
 
-    public static func make(_ backend: Backend, vault: TokenVault = TestStore.vault()) async throws -> TestStore {
+    /// - Parameter clock: what the store's run buffer waits on.
+    public static func make(_ backend: Backend, vault: TokenVault = TestStore.vault(), clock: any WallClock = SystemWallClock()) async throws -> TestStore {
         switch backend {
         case .sqlite:
             let directory = FileManager.default.temporaryDirectory.appendingPathComponent("sb-test-\(UUID().uuidString)")
             let path = directory.appendingPathComponent("switchboard.sqlite").path
-            let store = Store(database: try Database(location: .sqlite(path: path), logger: logger), vault: vault, logger: logger)
+            let store = Store(database: try Database(location: .sqlite(path: path), logger: logger), vault: vault, logger: logger, clock: clock)
             try await store.migrate()
             return TestStore(store: store, backend: backend, sqlitePath: path) {
                 await store.shutdown()
@@ -59,7 +60,7 @@ public struct TestStore: Sendable {
             let schema = "t_" + SecureRandom.hexIdentifier(bytes: 8)
             let admin = try Database(location: .postgres(url: url), logger: logger)
             try await admin.withConnection { db in try await db.raw(SQLQueryString("CREATE SCHEMA \(unsafeRaw: schema)")).run() }
-            let store = Store(database: try Database(location: .postgres(url: url), logger: logger, postgresSearchPath: [schema]), vault: vault, logger: logger)
+            let store = Store(database: try Database(location: .postgres(url: url), logger: logger, postgresSearchPath: [schema]), vault: vault, logger: logger, clock: clock)
             try await store.migrate()
             return TestStore(store: store, backend: backend, sqlitePath: nil) {
                 await store.shutdown()
@@ -70,8 +71,9 @@ public struct TestStore: Sendable {
     }
 
     /// Runs `body` with a fresh store and always cleans up.
-    public static func with<R: Sendable>(_ backend: Backend, vault: TokenVault = TestStore.vault(), _ body: (TestStore) async throws -> R) async throws -> R {
-        let testStore = try await make(backend, vault: vault)
+    public static func with<R: Sendable>(_ backend: Backend, vault: TokenVault = TestStore.vault(), clock: any WallClock = SystemWallClock(),
+                                         _ body: (TestStore) async throws -> R) async throws -> R {
+        let testStore = try await make(backend, vault: vault, clock: clock)
         do {
             let result = try await body(testStore)
             await testStore.cleanup()

@@ -42,17 +42,19 @@ final class RecordingTransport: HTTPTransport, @unchecked Sendable {
 struct ExecutorLimitsTests {
     @Test("calls are paced inside Intercom's 10-second window: the call past the allowance waits for the next window instead of being refused")
     func pacing() async throws {
-        let transport = RecordingTransport()
+        let transport = WindowedTransport()
         // 60 a minute is 10 a window. Authorizing takes a few calls (/me) out of the same app's allowance.
-        try await Harness.with(transport: transport, sandboxRateLimit: 60, realClock: true) { harness, client in
+        try await Harness.with(transport: transport) { harness, client in
+            transport.clock = harness.clock
             let id = try await harness.enabledIntegration(client)
-            let start = ContinuousClock.now
+            let start = harness.clock.now()
             for call in 1...14 {
                 let response = try await harness.run(client, id, "intercom.who_am_i", "{}")
                 #expect(response.status == .ok, "call \(call): \(text(response))")
             }
             #expect(transport.requests.filter { $0.status == 429 }.isEmpty, "Intercom never had to refuse a call")
-            #expect(ContinuousClock.now - start < .seconds(25), "no more than two windows were waited for")
+            #expect(harness.clock.now().timeIntervalSince(start) < 25, "no more than two windows were waited for")
+            #expect(harness.clock.now().timeIntervalSince(start) >= 0.01, "a window was waited for")
         }
     }
 
@@ -106,6 +108,41 @@ struct ExecutorLimitsTests {
             #expect(transport.requests.last?.url.port == 9)
         }
     }
+}
+
+/// Intercom's rate limiter on the test's clock: 60 calls a minute counted in 10-second windows, reported on every
+/// answer as `X-RateLimit-*` and enforced with 429, in front of the sandbox. Until `clock` is set it only forwards.
+final class WindowedTransport: HTTPTransport, @unchecked Sendable {
+    private let inner = AHCTransport()
+    private let lock = NSLock()
+    private var counts: [TimeInterval: Int] = [:]
+    private var sent: [(url: URL, status: Int)] = []
+    var clock: ManualWallClock? {
+        get { lock.withLock { _clock } }
+        set { lock.withLock { _clock = newValue } }
+    }
+    private var _clock: ManualWallClock?
+
+    func send(_ request: OutboundRequest) async throws -> OutboundResponse {
+        guard let clock, !request.url.path.hasPrefix("/_sandbox"), !request.url.path.hasPrefix("/auth/") else { return try await inner.send(request) }
+        let now = clock.now().timeIntervalSince1970
+        let end = ((now / 10).rounded(.down) + 1) * 10
+        let used: Int = lock.withLock {
+            counts[end, default: 0] += 1
+            return counts[end]!
+        }
+        let headers = [("X-RateLimit-Limit", "60"), ("X-RateLimit-Remaining", "\(max(0, 10 - used))"), ("X-RateLimit-Reset", "\(Int(end))")]
+        if used > 10 {
+            lock.withLock { sent.append((request.url, 429)) }
+            return OutboundResponse(status: 429, headers: headers, body: Data(#"{"type":"error.list","errors":[{"code":"rate_limit_exceeded","message":"slow down"}]}"#.utf8))
+        }
+        var response = try await inner.send(request)
+        response.headers = response.headers.filter { !$0.name.lowercased().hasPrefix("x-ratelimit") } + headers
+        lock.withLock { sent.append((request.url, response.status)) }
+        return response
+    }
+
+    var requests: [(url: URL, status: Int)] { lock.withLock { sent } }
 }
 
 /// The real transport, until `hostile` is set: then every call answers with those headers and status.

@@ -30,10 +30,11 @@ struct Harness: Sendable {
     var store: Store { test.store }
 
     /// - Parameters:
-    ///   - realClock: Switchboard reads the system clock instead of the manual one (for waits that must really pass).
+    ///   Switchboard runs on `clock`, a manual clock that moves when the code sleeps on it (backoff, pacing, refresh
+    ///   waits): waits take no real time, and tests read them from the clock or move it themselves.
     ///   - configure: changes the settings before the router is built.
     static func with(_ backend: Backend = .sqlite, systemApp configured: Bool = true, transport: (any HTTPTransport)? = nil,
-                     sandboxRateLimit: Int = 10_000, realClock: Bool = false, providers: ProviderRegistry = .bundled,
+                     sandboxRateLimit: Int = 10_000, providers: ProviderRegistry = .bundled,
                      configure: @escaping @Sendable (inout ServerSettings, LiveSandbox) -> Void = { _, _ in },
                      _ body: @escaping @Sendable (Harness, any TestClientProtocol) async throws -> Void) async throws {
         let sandbox = try await LiveSandbox.start(rateLimitPerMinute: sandboxRateLimit)
@@ -55,7 +56,7 @@ struct Harness: Sendable {
                 try await test.store.addAPIKey(workspaceID: workspace.id, key: key)
                 let clock = ManualWallClock(Date(), advancesWhenSleeping: true)
                 let logs = LogCapture()
-                let dependencies = Dependencies(transport: transport ?? AHCTransport(), clock: realClock ? SystemWallClock() : clock, providers: providers)
+                let dependencies = Dependencies(transport: transport ?? AHCTransport(), clock: clock, providers: providers)
                 let events = EventDispatcher(store: test.store, transport: dependencies.transport, clock: dependencies.clock, logger: logs.logger(),
                                              allowPrivateNetwork: settings.allowPrivateNetwork)
                 let harness = Harness(test: test, sandbox: sandbox, settings: settings, clock: clock, logs: logs, systemApp: app, apiKey: key,

@@ -15,8 +15,13 @@ final class FakeTokenEndpoint: @unchecked Sendable {
     private var answer: Answer = .grant
     private var counter = 0
     let delay: Duration
+    /// What the endpoint's answer time passes on: the test's clock, so that a slow answer takes no real time.
+    let clock: any WallClock
 
-    init(delay: Duration = .milliseconds(50)) { self.delay = delay }
+    init(delay: Duration = .milliseconds(50), clock: any WallClock) {
+        self.delay = delay
+        self.clock = clock
+    }
 
     func answer(_ answer: Answer) { lock.withLock { self.answer = answer } }
     var refreshTokensSeen: [String] { lock.withLock { refreshes } }
@@ -24,7 +29,7 @@ final class FakeTokenEndpoint: @unchecked Sendable {
     var transport: ClosureTransport {
         ClosureTransport { request in
             let fields = Dictionary(uniqueKeysWithValues: FormEncoding.decode(String(decoding: request.body ?? Data(), as: UTF8.self)))
-            try await Task.sleep(for: self.delay)
+            try await self.clock.sleep(for: self.delay)
             let (answer, n): (Answer, Int) = self.lock.withLock {
                 self.refreshes.append(fields["refresh_token"] ?? "?")
                 self.counter += 1
@@ -71,7 +76,8 @@ func refreshFixture(_ store: Store, expiresIn: TimeInterval, enabled: Bool = tru
 
 @Suite("Token refresh")
 struct RefreshTests {
-    let clock = ManualWallClock(Date(timeIntervalSince1970: 1_800_000_000))
+    /// Sleeps (a slow token endpoint, a wait for another instance's refresh) move it at once.
+    let clock = ManualWallClock(Date(timeIntervalSince1970: 1_800_000_000), advancesWhenSleeping: true)
 
     func service(_ store: Store, _ endpoint: FakeTokenEndpoint) -> TokenService {
         TokenService(store: store, transport: endpoint.transport, clock: clock, logger: TestStore.logger,
@@ -81,7 +87,7 @@ struct RefreshTests {
     @Test("a token far from expiry is used as is")
     func notDue() async throws {
         try await TestStore.with(.sqlite) { test in
-            let endpoint = FakeTokenEndpoint()
+            let endpoint = FakeTokenEndpoint(clock: clock)
             let (_, connection) = try await refreshFixture(test.store, expiresIn: 3600, now: clock.now())
             #expect(try await service(test.store, endpoint).accessToken(for: connection, app: standardApp) == "access-0")
             #expect(endpoint.refreshTokensSeen.isEmpty)
@@ -92,7 +98,8 @@ struct RefreshTests {
           arguments: Backend.available)
     func singleFlight(backend: Backend) async throws {
         try await TestStore.with(backend) { test in
-            let endpoint = FakeTokenEndpoint()
+            // The answer takes no time on the test's clock, so the stored expiry is exactly an hour from now.
+            let endpoint = FakeTokenEndpoint(delay: .zero, clock: clock)
             let (_, connection) = try await refreshFixture(test.store, expiresIn: 60, now: clock.now())
             let tokens = service(test.store, endpoint)
             let results = try await withThrowingTaskGroup(of: String.self) { group in
@@ -111,7 +118,7 @@ struct RefreshTests {
     @Test("two instances sharing a database: one refresh, both get the new token", arguments: Backend.available)
     func acrossInstances(backend: Backend) async throws {
         try await TestStore.with(backend) { test in
-            let endpoint = FakeTokenEndpoint(delay: .milliseconds(200))
+            let endpoint = FakeTokenEndpoint(delay: .milliseconds(200), clock: clock)
             let (_, connection) = try await refreshFixture(test.store, expiresIn: 30, now: clock.now())
             let first = service(test.store, endpoint), second = service(test.store, endpoint)
             #expect(first.instanceID != second.instanceID)
@@ -127,7 +134,7 @@ struct RefreshTests {
     @Test("invalid_grant marks the connection needs_reauthorization and the integration error")
     func permanentRefusal() async throws {
         try await TestStore.with(.sqlite) { test in
-            let endpoint = FakeTokenEndpoint()
+            let endpoint = FakeTokenEndpoint(clock: clock)
             endpoint.answer(.invalidGrant)
             let (integration, connection) = try await refreshFixture(test.store, expiresIn: 10, now: clock.now())
             await #expect(throws: TokenService.Failure.self) { try await service(test.store, endpoint).accessToken(for: connection, app: standardApp) }
@@ -147,7 +154,7 @@ struct RefreshTests {
           arguments: [FakeTokenEndpoint.Answer.unavailable, .networkDown])
     func transientFailure(answer: FakeTokenEndpoint.Answer) async throws {
         try await TestStore.with(.sqlite) { test in
-            let endpoint = FakeTokenEndpoint()
+            let endpoint = FakeTokenEndpoint(clock: clock)
             endpoint.answer(answer)
             let (integration, connection) = try await refreshFixture(test.store, expiresIn: 60, now: clock.now())
             #expect(try await service(test.store, endpoint).accessToken(for: connection, app: standardApp) == "access-0")

@@ -156,7 +156,8 @@ struct StoreTests {
     @Test("recorded runs reach the database on their own within the batching delay, and all at once, with or without an end user and request id",
           arguments: Backend.available)
     func runsAreWrittenInBatches(backend: Backend) async throws {
-        try await TestStore.with(backend) { test in
+        let clock = ManualWallClock()
+        try await TestStore.with(backend, clock: clock) { test in
             let workspace = try await test.store.makeWorkspace()
             func count() async throws -> Int {
                 try await test.store.database.withConnection { db in try await db.select().column("id").from("runs").all().count }
@@ -168,6 +169,9 @@ struct StoreTests {
                                                       outcome: index % 3 == 0 ? "provider_error" : "ok", httpStatus: index % 3 == 0 ? 502 : 200,
                                                       providerRequestID: index % 3 == 0 ? nil : "req-\(index)"))
             }
+            // The flush waits out the batching delay on the store's clock; moving it past the delay lets the flush run.
+            #expect(await clock.waitForSleepers(), "a flush is scheduled")
+            clock.advance(by: RunBuffer.delay.seconds)
             var written = 0
             for _ in 0..<50 where written < 250 {
                 try await Task.sleep(for: .milliseconds(20))
@@ -184,7 +188,8 @@ struct StoreTests {
 
     @Test("runs the database refuses are kept and written once it takes them again, each once", arguments: Backend.available)
     func runsSurviveARefusingDatabase(backend: Backend) async throws {
-        try await TestStore.with(backend) { test in
+        let clock = ManualWallClock()
+        try await TestStore.with(backend, clock: clock) { test in
             let workspace = try await test.store.makeWorkspace()
             func run(_ index: Int) -> RunRecord {
                 RunRecord(id: "run_\(index)", workspaceID: workspace.id, integrationID: "int_x", action: "intercom.who_am_i", endUserID: nil,
@@ -193,11 +198,14 @@ struct StoreTests {
             // The table is away: the first flush fails.
             try await test.store.database.withConnection { db in try await db.raw("ALTER TABLE runs RENAME TO runs_away").run() }
             for index in 0..<30 { try await test.store.insert(run(index)) }
-            try await Task.sleep(for: .milliseconds(400))
+            #expect(await clock.waitForSleepers(), "a flush is scheduled")
+            clock.advance(by: RunBuffer.delay.seconds)
+            // The flush fails and schedules its retry a second later, on the same clock.
+            #expect(await clock.waitForSleepers(), "the retry is scheduled")
             try await test.store.database.withConnection { db in try await db.raw("ALTER TABLE runs_away RENAME TO runs").run() }
             for index in 30..<40 { try await test.store.insert(run(index)) }
             // The retry (a second after the failure) writes the kept runs with the new ones; reading flushes any rest.
-            try await Task.sleep(for: .milliseconds(1_300))
+            clock.advance(by: RunBuffer.retryDelay.seconds)
             let runs = try await test.store.runs(workspaceID: workspace.id, integrationID: nil, limit: 100, before: nil)
             #expect(runs.count == 40)
             #expect(Set(runs.map(\.id)) == Set((0..<40).map { "run_\($0)" }))

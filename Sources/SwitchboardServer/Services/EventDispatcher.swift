@@ -148,17 +148,18 @@ struct EventDeliveryService: Service {
 
     func run() async throws {
         try? await cancelWhenGracefulShutdown { for await _ in migrated { break } }
-        var lastPrune: ContinuousClock.Instant?
+        var lastPrune: Date?
+        let clock = dispatcher.clock
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             _ = await dispatcher.startDue()
             // Now and then, expired links, requests, kept calls and old settled events are deleted.
-            if lastPrune.map({ ContinuousClock.now - $0 > .seconds(600) }) ?? true {
-                lastPrune = .now
+            if lastPrune.map({ clock.now().timeIntervalSince($0) > 600 }) ?? true {
+                lastPrune = clock.now()
                 do { try await dispatcher.store.pruneExpired(now: dispatcher.clock.now()) } catch {
                     dispatcher.logger.error("pruning expired records failed", metadata: ["error.type": "\(type(of: error))"])
                 }
             }
-            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
+            try? await cancelWhenGracefulShutdown { try await clock.sleep(for: interval) }
         }
         await dispatcher.drain()
     }

@@ -50,7 +50,7 @@ public final class TokenService: Sendable {
     }
 
     private func refreshAcrossInstances(connectionID: String, app: OAuthApp) async throws -> String {
-        let deadline = ContinuousClock.now.advanced(by: waitLimit)
+        let deadline = clock.now().addingTimeInterval(waitLimit.seconds)
         while true {
             guard let current = try await store.connection(id: connectionID) else { throw Failure.needsReauthorization("the connection no longer exists") }
             if current.status != .active { throw Failure.needsReauthorization(current.lastError ?? "the connection needs a new authorization") }
@@ -59,11 +59,11 @@ public final class TokenService: Sendable {
                 return try await refresh(connectionID: connectionID, app: app)
             }
             // Another instance is refreshing: wait for its result rather than spend the refresh token twice.
-            if ContinuousClock.now >= deadline {
+            if clock.now() >= deadline {
                 if let expiresAt = current.tokens.expiresAt, expiresAt > clock.now() { return current.tokens.accessToken }
                 throw Failure.unavailable("another instance's refresh did not finish in time")
             }
-            try await Task.sleep(for: pollInterval)
+            try await clock.sleep(for: pollInterval)
         }
     }
 
