@@ -269,7 +269,7 @@ struct ConsoleController: Sendable {
         } else if let error {
             frame["error"] = error
         }
-        return Pages.html(status, ConsoleTemplates.page(name, title: title, frame: frame, values))
+        return Pages.html(status, Pages.console(name, title: title, frame: frame, values))
     }
 
     private func notFound(_ session: SignedIn) -> Response {

@@ -1,6 +1,5 @@
 import Foundation
 import Hummingbird
-import Mustache
 import SwitchboardCore
 
 /// `GET /oauth/callback` (the system app's) and `GET /oauth/callback/{profile}` (each custom profile's): where the
@@ -43,31 +42,5 @@ struct OAuthCallbackController: Sendable {
         case .failed(let status, let heading, let message):
             return Pages.html(.init(code: status), Pages.render(title: heading, heading: heading, message: message, success: false))
         }
-    }
-}
-
-/// Small HTML pages shown to people in a browser.
-enum Pages {
-    static let template = try! MustacheTemplate(string: """
-        <!doctype html>
-        <html lang="en"><head><meta charset="utf-8"><title>{{title}} · Switchboard</title>
-        <meta name="viewport" content="width=device-width, initial-scale=1">
-        <link rel="stylesheet" href="/assets/switchboard.css"></head>
-        <body class="card"><main><h1 class="{{#success}}ok{{/success}}{{^success}}fail{{/success}}">{{heading}}</h1><p>{{message}}</p>
-        {{#form}}<form method="post" action="{{action}}"><button type="submit">{{button}}</button></form>{{/form}}
-        {{#link}}<p><a href="{{href}}">{{text}}</a></p>{{/link}}</main></body></html>
-        """)
-
-    static func render(title: String, heading: String, message: String, success: Bool, link: (href: String, text: String)? = nil,
-                       form: (action: String, button: String)? = nil) -> String {
-        var values: [String: Any] = ["title": title, "heading": heading, "message": message, "success": success]
-        if let link { values["link"] = ["href": link.href, "text": link.text] }
-        if let form { values["form"] = ["action": form.action, "button": form.button] }
-        return template.render(values)
-    }
-
-    static func html(_ status: HTTPResponse.Status, _ body: String) -> Response {
-        Response(status: status, headers: [.contentType: "text/html; charset=utf-8", .cacheControl: "no-store"],
-                 body: .init(byteBuffer: ByteBuffer(string: body)))
     }
 }
