@@ -82,30 +82,30 @@ public func buildRouter(settings: ServerSettings, store: Store, dependencies: De
                                              events: events, providers: providers)
     let tokens = TokenService(store: store, transport: dependencies.transport, clock: dependencies.clock, logger: logger)
 
-    SystemController(store: store, registry: dependencies.metrics).register(on: router)
     let actionService = ActionService(store: store, settings: settings, authorization: authorization, tokens: tokens, providers: providers,
                                       clock: dependencies.clock, logger: logger)
-    let actions = ActionsController(actions: actionService)
-    OAuthCallbackController(authorization: authorization,
-                            resumer: ResumeRunner(store: store, actions: actionService, events: events, logger: logger), settings: settings).register(on: router)
-    ConnectController(store: store, settings: settings, authorization: authorization, clock: dependencies.clock, logger: logger).register(on: router)
-    AuthorizeStartController(store: store, settings: settings, authorization: authorization, clock: dependencies.clock, logger: logger).register(on: router)
-
     let audit = AuditLog(store: store, clock: dependencies.clock, logger: logger)
-    let profiles = AuthProfilesController(store: store, settings: settings, clock: dependencies.clock, audit: audit, registry: dependencies.providers)
-    let integrations = IntegrationsController(store: store, settings: settings, authorization: authorization, tokens: tokens,
-                                              providers: providers, clock: dependencies.clock, audit: audit)
-    let api = router.group("v1").add(middleware: APIKeyMiddleware(store: store, clock: dependencies.clock)).group(context: WorkspaceRequestContext.self)
-    api.addRoutes(profiles.endpoints, atPath: "auth-profiles")
-    api.addRoutes(integrations.endpoints, atPath: "integrations")
+    let profiles = ProfileService(store: store, settings: settings, clock: dependencies.clock, audit: audit, registry: dependencies.providers)
+    let integrations = IntegrationService(store: store, settings: settings, authorization: authorization, tokens: tokens,
+                                          providers: providers, clock: dependencies.clock, audit: audit)
+    let resumer = ResumeRunner(store: store, actions: actionService, events: events, logger: logger)
 
-    api.addRoutes(actions.catalogEndpoints, atPath: "actions")
-    api.post("integrations/{id}/actions/{name}", use: actions.run)
-    api.get("runs", use: actions.runs)
-    api.get("events", use: EventsController(store: store).list)
-    api.get("audit", use: AuditController(store: store).list)
-    ConsoleController(store: store, settings: settings, integrations: integrations, profiles: profiles,
-                      signer: ConsoleSession.Signer(masterKey: settings.masterKey), clock: dependencies.clock).register(on: router)
+    // Browser pages and the system endpoints.
+    router.addRoutes(SystemController(store: store, registry: dependencies.metrics).routes)
+    router.addRoutes(OAuthCallbackController(authorization: authorization, resumer: resumer, settings: settings).routes)
+    router.addRoutes(ConnectController(store: store, settings: settings, authorization: authorization, clock: dependencies.clock, logger: logger).routes)
+    router.addRoutes(AuthorizeStartController(store: store, settings: settings, authorization: authorization, clock: dependencies.clock, logger: logger).routes)
+    let sessions = ConsoleSessionMiddleware(store: store, signer: ConsoleSession.Signer(masterKey: settings.masterKey), clock: dependencies.clock)
+    router.addRoutes(ConsoleController(store: store, settings: settings, integrations: integrations, profiles: profiles, sessions: sessions,
+                                       clock: dependencies.clock).routes)
+
+    // The admin API: an API key proves the workspace, which every `/v1` handler's context carries.
+    let api = router.group("v1").add(middleware: APIKeyMiddleware(store: store, clock: dependencies.clock)).group(context: WorkspaceRequestContext.self)
+    api.addRoutes(AuthProfilesController(profiles: profiles).routes)
+    api.addRoutes(IntegrationsController(integrations: integrations).routes)
+    api.addRoutes(ActionsController(actions: actionService).routes)
+    api.addRoutes(EventsController(store: store).routes)
+    api.addRoutes(AuditController(store: store).routes)
     return router
 }
 

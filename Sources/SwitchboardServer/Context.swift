@@ -9,6 +9,8 @@ public struct AppRequestContext: RequestContext {
     public var workspace: Workspace?
     /// The id of the admin API key that proved it (who did what, for the audit log).
     public var keyID: String?
+    /// The console session the console's middleware found, and the form of a POST it checked.
+    var console: ConsoleSignIn?
 
     public init(source: ApplicationRequestContextSource) {
         self.coreContext = .init(source: source)
@@ -35,4 +37,31 @@ public struct WorkspaceRequestContext: ChildRequestContext {
     }
 
     public var maxUploadSize: Int { 256 * 1024 }
+}
+
+/// A signed-in console admin: the workspace, the key that opened the session, its CSRF token, and for a POST the form
+/// whose CSRF token was checked.
+struct ConsoleSignIn: Sendable {
+    let workspace: Workspace
+    let keyID: String
+    let csrf: String
+    let cookie: String
+    var form: [String: String] = [:]
+    var principal: Principal { Principal(workspace: workspace, keyID: keyID) }
+}
+
+/// The context of the console's signed-in pages: it cannot exist without a session (`ConsoleSessionMiddleware`).
+struct ConsoleRequestContext: ChildRequestContext {
+    typealias ParentContext = AppRequestContext
+    var coreContext: CoreRequestContextStorage
+    let session: ConsoleSignIn
+
+    init(context: AppRequestContext) throws {
+        guard let session = context.console else { throw Problem.unauthenticated }
+        self.coreContext = context.coreContext
+        self.session = session
+    }
+
+    var form: [String: String] { session.form }
+    var maxUploadSize: Int { 256 * 1024 }
 }

@@ -6,48 +6,46 @@ import SwitchboardStore
 
 /// `/console`: the guide's steps in a browser — sign in, create a profile, add Intercom, authorize, enable.
 ///
-/// It calls the same operations as the admin API, so both surfaces behave alike.
+/// It is an adapter over the same services as the admin API (`IntegrationService`, `ProfileService`), so both
+/// surfaces behave alike. Sign-in and sign-out are public; every other page is behind `ConsoleSessionMiddleware`,
+/// whose child context carries the session (and, for a POST, the form whose CSRF token it checked).
 struct ConsoleController: Sendable {
     let store: Store
     let settings: ServerSettings
-    let integrations: IntegrationsController
-    let profiles: AuthProfilesController
-    let signer: ConsoleSession.Signer
+    let integrations: IntegrationService
+    let profiles: ProfileService
+    let sessions: ConsoleSessionMiddleware
     let clock: any WallClock
 
-    func register(on router: Router<AppRequestContext>) {
-        router.get("/console", use: home)
-        router.post("/console/login", use: login)
-        router.post("/console/logout", use: logout)
-        router.get("/console/integrations", use: listIntegrations)
-        router.post("/console/integrations", use: createIntegration)
-        router.get("/console/integrations/{id}", use: showIntegration)
-        router.post("/console/integrations/{id}/{action}", use: integrationAction)
-        router.get("/console/auth-profiles", use: listProfiles)
-        router.post("/console/auth-profiles", use: createProfile)
-        router.post("/console/auth-profiles/{id}/delete", use: deleteProfile)
-    }
+    typealias SignedIn = ConsoleSignIn
 
-    /// A signed-in admin: the workspace and the session's CSRF token.
-    struct SignedIn {
-        let workspace: Workspace
-        let keyID: String
-        let csrf: String
-        let cookie: String
-        var principal: Principal { Principal(workspace: workspace, keyID: keyID) }
+    var routes: RouteCollection<AppRequestContext> {
+        let routes = RouteCollection(context: AppRequestContext.self)
+        routes.get("/console", use: home)
+        routes.post("/console/login", use: login)
+        routes.post("/console/logout", use: logout)
+        let signedIn = routes.group("/console").add(middleware: sessions).group(context: ConsoleRequestContext.self)
+        signedIn.get("integrations", use: listIntegrations)
+        signedIn.post("integrations", use: createIntegration)
+        signedIn.get("integrations/{id}", use: showIntegration)
+        signedIn.post("integrations/{id}/{action}", use: integrationAction)
+        signedIn.get("auth-profiles", use: listProfiles)
+        signedIn.post("auth-profiles", use: createProfile)
+        signedIn.post("auth-profiles/{id}/delete", use: deleteProfile)
+        return routes
     }
 
     // MARK: Sign-in
 
     @Sendable func home(request: Request, context: AppRequestContext) async throws -> Response {
-        if try await signedIn(request) != nil { return redirect("/console/integrations") }
+        if try await sessions.session(of: request) != nil { return redirect("/console/integrations") }
         return page("login", title: "Sign in", session: nil, [:], notice: Self.notice(request))
     }
 
     @Sendable func login(request: Request, context: AppRequestContext) async throws -> Response {
         // Another site must not be able to sign a victim's browser into the attacker's workspace.
         guard ConsoleSession.isSameOrigin(request, publicURL: settings.publicURL) else { return crossOrigin() }
-        let form = try await formFields(request, context: context)
+        let form = try await ConsoleSessionMiddleware.formFields(request)
         let key = (form["apiKey"] ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
         let now = clock.now()
         guard !key.isEmpty, key.count <= 200, let found = try await store.authenticatedKey(forAPIKey: key, now: now) else {
@@ -72,14 +70,12 @@ struct ConsoleController: Sendable {
 
     // MARK: Integrations
 
-    @Sendable func listIntegrations(request: Request, context: AppRequestContext) async throws -> Response {
-        guard let session = try await signedIn(request) else { return redirect("/console") }
-        return try await integrationsPage(session, notice: Self.notice(request))
+    @Sendable func listIntegrations(request: Request, context: ConsoleRequestContext) async throws -> Response {
+        try await integrationsPage(context.session, notice: Self.notice(request))
     }
 
-    @Sendable func createIntegration(request: Request, context: AppRequestContext) async throws -> Response {
-        let (session, form) = try await authorizedPost(request, context: context)
-        guard let session else { return forbidden() }
+    @Sendable func createIntegration(request: Request, context: ConsoleRequestContext) async throws -> Response {
+        let session = context.session, form = context.form
         var object: [String: JSONValue] = [:]
         for key in ["name", "app", "authorization", "notifyURL", "verifyURL"] {
             if let value = form[key]?.trimmingCharacters(in: .whitespaces), !value.isEmpty { object[key] = .string(value) }
@@ -94,16 +90,15 @@ struct ConsoleController: Sendable {
         }
     }
 
-    @Sendable func showIntegration(request: Request, context: AppRequestContext) async throws -> Response {
-        guard let session = try await signedIn(request) else { return redirect("/console") }
+    @Sendable func showIntegration(request: Request, context: ConsoleRequestContext) async throws -> Response {
+        let session = context.session
         let id = try context.parameters.require("id")
         return try await integrationPage(id: id, session: session, notice: Self.notice(request), error: Self.errorNotice(request))
     }
 
     /// authorize (redirects to the provider), enable, disable, delete.
-    @Sendable func integrationAction(request: Request, context: AppRequestContext) async throws -> Response {
-        let (session, form) = try await authorizedPost(request, context: context)
-        guard let session else { return forbidden() }
+    @Sendable func integrationAction(request: Request, context: ConsoleRequestContext) async throws -> Response {
+        let session = context.session, form = context.form
         let id = try context.parameters.require("id")
         let back = "/console/integrations/\(id)"
         do {
@@ -147,14 +142,12 @@ struct ConsoleController: Sendable {
 
     // MARK: Authorization profiles
 
-    @Sendable func listProfiles(request: Request, context: AppRequestContext) async throws -> Response {
-        guard let session = try await signedIn(request) else { return redirect("/console") }
-        return try await profilesPage(session, notice: Self.notice(request))
+    @Sendable func listProfiles(request: Request, context: ConsoleRequestContext) async throws -> Response {
+        try await profilesPage(context.session, notice: Self.notice(request))
     }
 
-    @Sendable func createProfile(request: Request, context: AppRequestContext) async throws -> Response {
-        let (session, form) = try await authorizedPost(request, context: context)
-        guard let session else { return forbidden() }
+    @Sendable func createProfile(request: Request, context: ConsoleRequestContext) async throws -> Response {
+        let session = context.session, form = context.form
         var object: [String: JSONValue] = [:]
         for key in ["name", "description", "clientId", "clientSecret", "authorizationURL", "tokenURL", "refreshTokenURL", "tokenRequestFormat"] {
             if let value = form[key], !value.trimmingCharacters(in: .whitespaces).isEmpty { object[key] = .string(value) }
@@ -171,9 +164,8 @@ struct ConsoleController: Sendable {
         }
     }
 
-    @Sendable func deleteProfile(request: Request, context: AppRequestContext) async throws -> Response {
-        let (session, _) = try await authorizedPost(request, context: context)
-        guard let session else { return forbidden() }
+    @Sendable func deleteProfile(request: Request, context: ConsoleRequestContext) async throws -> Response {
+        let session = context.session
         do {
             try await profiles.deleteProfile(id: try context.parameters.require("id"), by: session.principal)
             return redirect("/console/auth-profiles?notice=profile_deleted")
@@ -278,21 +270,7 @@ struct ConsoleController: Sendable {
         ], status: .notFound)
     }
 
-    private func forbidden() -> Response {
-        Pages.html(.forbidden, Pages.render(title: "Not allowed", heading: "Your console session has expired",
-                                            message: "Sign in to the console again and repeat the action.", success: false))
-    }
-
     // MARK: Plumbing
-
-    /// The signed-in admin, if the request carries a session that has not ended or expired and whose API key is
-    /// neither revoked nor expired.
-    private func signedIn(_ request: Request) async throws -> SignedIn? {
-        guard let cookie = request.cookies[ConsoleSession.cookieName]?.value, !cookie.isEmpty,
-              let key = try await store.consoleSession(token: cookie, now: clock.now())
-        else { return nil }
-        return SignedIn(workspace: key.workspace, keyID: key.keyID, csrf: signer.csrfToken(forCookie: cookie), cookie: cookie)
-    }
 
     /// The notice a redirect named, from a fixed set: text from the query string is never shown.
     static func notice(_ request: Request) -> String? {
@@ -308,25 +286,9 @@ struct ConsoleController: Sendable {
                                             message: "Open \(settings.publicURL.absoluteString)/console and sign in there.", success: false))
     }
 
-    /// A POST from a signed-in admin with a valid CSRF token, and its form; nil session when either fails.
-    private func authorizedPost(_ request: Request, context: AppRequestContext) async throws -> (SignedIn?, [String: String]) {
-        let form = try await formFields(request, context: context)
-        guard let session = try await signedIn(request), signer.isValidCSRF(form["csrf"], cookie: session.cookie) else { return (nil, form) }
-        return (session, form)
-    }
-
-    private func formFields(_ request: Request, context: AppRequestContext) async throws -> [String: String] {
-        let buffer = try await request.body.collect(upTo: 64 * 1024)
-        var fields: [String: String] = [:]
-        for (name, value) in FormEncoding.decode(String(buffer: buffer)) where fields[name] == nil { fields[name] = value }
-        return fields
-    }
-
     private func redirect(_ location: String) -> Response {
         Response(status: .seeOther, headers: [.location: location, .cacheControl: "no-store"])
     }
-
-    private func escape(_ text: String) -> String { FormEncoding.escape(text) }
 
     /// API field names as the console's forms label them.
     static let fieldLabels: [String: String] = [

@@ -3,6 +3,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import SwitchboardCore
+import SwitchboardStore
 
 /// The console's sign-in: a random session token in an HttpOnly cookie, kept server-side (only its hash) with the
 /// API key that opened it, so that signing out, or revoking or expiring the key, ends it everywhere at once.
@@ -65,4 +66,50 @@ enum ConsoleSession {
     static let errorNotices: [String: String] = [
         "no_connection": "That user has no connection.",
     ]
+}
+
+/// Signs the console in, as `APIKeyMiddleware` does `/v1`: it finds the session the cookie names (not ended, not
+/// expired, its API key neither revoked nor expired) and puts it in the context; a POST must also carry the session's
+/// CSRF token in its form, which is read here once and handed on. Without a session a page redirects to sign-in; a
+/// POST is refused.
+struct ConsoleSessionMiddleware: RouterMiddleware {
+    typealias Context = AppRequestContext
+    let store: Store
+    let signer: ConsoleSession.Signer
+    let clock: any WallClock
+
+    func handle(_ request: Request, context: AppRequestContext, next: (Request, AppRequestContext) async throws -> Response) async throws -> Response {
+        guard var session = try await session(of: request) else {
+            return request.method == .get || request.method == .head
+                ? Response(status: .seeOther, headers: [.location: "/console", .cacheControl: "no-store"]) : Self.expired()
+        }
+        if request.method == .post {
+            let form = try await Self.formFields(request)
+            guard signer.isValidCSRF(form["csrf"], cookie: session.cookie) else { return Self.expired() }
+            session.form = form
+        }
+        var context = context
+        context.console = session
+        return try await next(request, context)
+    }
+
+    /// The signed-in admin, if the request carries a live session.
+    func session(of request: Request) async throws -> ConsoleSignIn? {
+        guard let cookie = request.cookies[ConsoleSession.cookieName]?.value, !cookie.isEmpty,
+              let key = try await store.consoleSession(token: cookie, now: clock.now())
+        else { return nil }
+        return ConsoleSignIn(workspace: key.workspace, keyID: key.keyID, csrf: signer.csrfToken(forCookie: cookie), cookie: cookie)
+    }
+
+    static func formFields(_ request: Request) async throws -> [String: String] {
+        let buffer = try await request.body.collect(upTo: 64 * 1024)
+        var fields: [String: String] = [:]
+        for (name, value) in FormEncoding.decode(String(buffer: buffer)) where fields[name] == nil { fields[name] = value }
+        return fields
+    }
+
+    static func expired() -> Response {
+        Pages.html(.forbidden, Pages.render(title: "Not allowed", heading: "Your console session has expired",
+                                            message: "Sign in to the console again and repeat the action.", success: false))
+    }
 }

@@ -9,10 +9,12 @@ import SwitchboardStore
 struct ActionsController: Sendable {
     let actions: ActionService
 
-    var catalogEndpoints: RouteCollection<WorkspaceRequestContext> {
+    var routes: RouteCollection<WorkspaceRequestContext> {
         let routes = RouteCollection(context: WorkspaceRequestContext.self)
-        routes.get(use: list)
-        routes.get("{name}", use: show)
+        routes.get("actions", use: list)
+        routes.get("actions/{name}", use: show)
+        routes.post("integrations/{id}/actions/{name}", use: run)
+        routes.get("runs", use: runs)
         return routes
     }
 

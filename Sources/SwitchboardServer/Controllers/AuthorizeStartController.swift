@@ -16,9 +16,11 @@ struct AuthorizeStartController: Sendable {
     let clock: any WallClock
     let logger: Logger
 
-    func register(on router: Router<AppRequestContext>) {
-        router.get("/oauth/start/{state}", use: show)
-        router.post("/oauth/start/{state}", use: start)
+    var routes: RouteCollection<AppRequestContext> {
+        let routes = RouteCollection(context: AppRequestContext.self)
+        routes.get("/oauth/start/{state}", use: show)
+        routes.post("/oauth/start/{state}", use: start)
+        return routes
     }
 
     private func state(_ context: AppRequestContext) -> String? {

@@ -16,11 +16,13 @@ struct ConnectController: Sendable {
     let clock: any WallClock
     let logger: Logger
 
-    func register(on router: Router<AppRequestContext>) {
-        router.get("/connect/{token}", use: show)
-        router.post("/connect/{token}", use: start)
-        router.post("/connect/{token}/disconnect", use: disconnect)
-        router.get("/connect/{token}/verified", use: verified)
+    var routes: RouteCollection<AppRequestContext> {
+        let routes = RouteCollection(context: AppRequestContext.self)
+        routes.get("/connect/{token}", use: show)
+        routes.post("/connect/{token}", use: start)
+        routes.post("/connect/{token}/disconnect", use: disconnect)
+        routes.get("/connect/{token}/verified", use: verified)
+        return routes
     }
 
     /// How long the verify request and its confirmation are good for.

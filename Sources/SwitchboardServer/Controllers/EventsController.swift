@@ -7,6 +7,12 @@ import SwitchboardStore
 struct EventsController: Sendable {
     let store: Store
 
+    var routes: RouteCollection<WorkspaceRequestContext> {
+        let routes = RouteCollection(context: WorkspaceRequestContext.self)
+        routes.get("events", use: list)
+        return routes
+    }
+
     @Sendable func list(request: Request, context: WorkspaceRequestContext) async throws -> Response {
         let query = request.uri.queryParameters
         let (limit, cursor) = try Paging.read(limit: query["limit"], startingAfter: query["starting_after"])
@@ -30,6 +36,12 @@ struct EventsController: Sendable {
 /// `GET /v1/audit?limit=&starting_after=`: the workspace's administrative changes, newest first.
 struct AuditController: Sendable {
     let store: Store
+
+    var routes: RouteCollection<WorkspaceRequestContext> {
+        let routes = RouteCollection(context: WorkspaceRequestContext.self)
+        routes.get("audit", use: list)
+        return routes
+    }
 
     @Sendable func list(request: Request, context: WorkspaceRequestContext) async throws -> Response {
         let query = request.uri.queryParameters

@@ -9,9 +9,11 @@ struct OAuthCallbackController: Sendable {
     let resumer: ResumeRunner
     let settings: ServerSettings
 
-    func register(on router: Router<AppRequestContext>) {
-        router.get("/oauth/callback", use: callback)
-        router.get("/oauth/callback/{profile}", use: callback)
+    var routes: RouteCollection<AppRequestContext> {
+        let routes = RouteCollection(context: AppRequestContext.self)
+        routes.get("/oauth/callback", use: callback)
+        routes.get("/oauth/callback/{profile}", use: callback)
+        return routes
     }
 
     @Sendable func callback(request: Request, context: AppRequestContext) async throws -> Response {

@@ -10,11 +10,13 @@ struct SystemController: Sendable {
     let store: Store
     let registry: PrometheusCollectorRegistry
 
-    func register(on router: Router<AppRequestContext>) {
-        router.get("/health", use: health)
-        router.get("/metrics", use: metrics)
-        router.get("/openapi.yaml", use: openAPI)
-        router.get("/assets/switchboard.css", use: stylesheet)
+    var routes: RouteCollection<AppRequestContext> {
+        let routes = RouteCollection(context: AppRequestContext.self)
+        routes.get("/health", use: health)
+        routes.get("/metrics", use: metrics)
+        routes.get("/openapi.yaml", use: openAPI)
+        routes.get("/assets/switchboard.css", use: stylesheet)
+        return routes
     }
 
     /// Healthy when the database answers.
