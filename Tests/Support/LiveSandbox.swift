@@ -47,7 +47,7 @@ public final class LiveSandbox: Sendable {
 /// A person in a browser: opens the provider's authorization URL, logs in, answers consent.
 public enum SandboxBrowser {
     /// An HTTP client that does not follow redirects, so the test sees each Location.
-    public static let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: .init(redirectConfiguration: .disallow))
+    public static var client: HTTPClient { LoopbackHTTP.client }
 
     public struct Page: Sendable {
         public let status: Int
@@ -58,25 +58,15 @@ public enum SandboxBrowser {
     }
 
     public static func get(_ url: String, cookie: String? = nil) async throws -> Page {
-        var request = HTTPClientRequest(url: url)
-        if let cookie { request.headers.add(name: "Cookie", value: cookie) }
-        let response = try await client.execute(request, timeout: .seconds(10))
-        let body = try await response.body.collect(upTo: 1 << 20)
-        return Page(status: Int(response.status.code), location: response.headers.first(name: "location"), body: String(buffer: body),
-                    cookie: response.headers.first(name: "set-cookie").map { String($0.split(separator: ";")[0]) })
+        page(try await LoopbackHTTP.send(.GET, url, headers: cookie.map { [("Cookie", $0)] } ?? [], timeout: 10))
     }
 
     public static func postForm(_ url: String, _ fields: [(String, String)]) async throws -> Page {
-        var request = HTTPClientRequest(url: url)
-        request.method = .POST
-        request.headers.add(name: "Content-Type", value: "application/x-www-form-urlencoded")
-        var allowed = CharacterSet.alphanumerics
-        allowed.insert(charactersIn: "-._~")
-        request.body = .bytes(ByteBuffer(string: fields.map { "\($0.0)=\($0.1.addingPercentEncoding(withAllowedCharacters: allowed)!)" }.joined(separator: "&")))
-        let response = try await client.execute(request, timeout: .seconds(10))
-        let body = try await response.body.collect(upTo: 1 << 20)
-        return Page(status: Int(response.status.code), location: response.headers.first(name: "location"), body: String(buffer: body),
-                    cookie: response.headers.first(name: "set-cookie").map { String($0.split(separator: ";")[0]) })
+        page(try await LoopbackHTTP.send(.POST, url, form: fields, timeout: 10))
+    }
+
+    static func page(_ answer: LoopbackHTTP.Answer) -> Page {
+        Page(status: answer.status, location: answer.location, body: answer.body, cookie: answer.cookie)
     }
 
     /// Walks login and consent from an authorization URL, filling the forms as a person would; returns where the provider redirects.

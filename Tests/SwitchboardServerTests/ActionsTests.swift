@@ -191,22 +191,13 @@ struct ActionsTests {
 
 @Suite("Actions under Intercom faults")
 struct ActionFaultTests {
-    func setFaults(_ harness: Harness, _ json: String) async throws {
-        var request = HTTPClientRequest(url: harness.sandbox.url + "/_sandbox/faults")
-        request.method = .PUT
-        request.headers.add(name: "Content-Type", value: "application/json")
-        request.body = .bytes(ByteBuffer(string: json))
-        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(5))
-        #expect(response.status == .ok)
-    }
-
     @Test("a 429 within the bound is waited out until the window resets, then the call succeeds")
     func rateLimitedThenSuccess() async throws {
         // The sandbox's reset is a wall-clock time; Switchboard waits for it on its own (manual) clock, which started at the
         // wall clock's time and moves as Switchboard sleeps: the wait is read from it.
         try await Harness.with { harness, client in
             let id = try await harness.enabledIntegration(client)
-            try await setFaults(harness, #"{"rateLimitNext":1}"#)
+            try await harness.sandbox.setFaults(#"{"rateLimitNext":1}"#)
             let start = harness.clock.now()
             let response = try await harness.run(client, id, "intercom.who_am_i", "{}")
             #expect(response.status == .ok, "\(text(response))")
@@ -223,14 +214,14 @@ struct ActionFaultTests {
             let id = try await harness.enabledIntegration(client)
             let contact = try #require((try object(try await harness.run(client, id, "intercom.create_contact", #"{"email":"f@example.com"}"#))["result"] as? [String: Any])?["id"] as? String)
             // Every second call fails: 1 ok, 2 fails, 3 ok, …
-            try await setFaults(harness, #"{"serverErrorRate":0.5}"#)
+            try await harness.sandbox.setFaults(#"{"serverErrorRate":0.5}"#)
             #expect(try await harness.run(client, id, "intercom.who_am_i", "{}").status == .ok, "call 1")
             #expect(try await harness.run(client, id, "intercom.who_am_i", "{}").status == .ok, "call 2 failed and call 3 answered")
             #expect(try await harness.run(client, id, "intercom.get_contact", "{\"contact_id\":\"\(contact)\"}").status == .ok, "call 4 fails, 5 answers")
             // Call 6 fails: a retried write would land on call 7 and succeed, creating a note.
             let write = try await harness.run(client, id, "intercom.add_note", "{\"contact_id\":\"\(contact)\",\"body\":\"once\"}")
             try expectProblem(write, 502, code: "provider_error")
-            try await setFaults(harness, "{}")
+            try await harness.sandbox.setFaults("{}")
             let shown = try object(try await harness.run(client, id, "intercom.get_contact", "{\"contact_id\":\"\(contact)\"}"))
             #expect(((shown["result"] as? [String: Any])?["notes"] as? [String: Any])?["total_count"] as? Int == 0, "the write was not repeated")
         }
@@ -344,10 +335,10 @@ struct IdempotencyTests {
         try await Harness.with { harness, client in
             let id = try await harness.enabledIntegration(client)
             let contact = try #require((try object(try await harness.run(client, id, "intercom.create_contact", #"{"email":"f2@example.com"}"#))["result"] as? [String: Any])?["id"] as? String)
-            try await ActionFaultTests().setFaults(harness, #"{"serverErrorRate":1}"#)
+            try await harness.sandbox.setFaults(#"{"serverErrorRate":1}"#)
             let note = "{\"contact_id\":\"\(contact)\",\"body\":\"hello\"}"
             try expectProblem(try await run(harness, client, id, "intercom.add_note", note, key: "n-1"), 502, code: "provider_error")
-            try await ActionFaultTests().setFaults(harness, "{}")
+            try await harness.sandbox.setFaults("{}")
             try expectProblem(try await run(harness, client, id, "intercom.add_note", note, key: "n-1"), 502, code: "provider_error")
             let notes = try object(try await harness.run(client, id, "intercom.list_notes", "{\"contact_id\":\"\(contact)\"}"))
             #expect((notes["result"] as? [Any])?.count == 0, "the same key never wrote")

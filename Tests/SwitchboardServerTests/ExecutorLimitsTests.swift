@@ -64,7 +64,7 @@ struct ExecutorLimitsTests {
         try await Harness.with(transport: transport, configure: { settings, _ in settings.intercomTimeout = 0.4 }) { harness, client in
             let id = try await harness.enabledIntegration(client)
             let contact = try #require((try object(try await harness.run(client, id, "intercom.create_contact", #"{"email":"slow@example.com"}"#))["result"] as? [String: Any])?["id"] as? String)
-            try await ActionFaultTests().setFaults(harness, #"{"latencyMs":1000}"#)
+            try await harness.sandbox.setFaults(#"{"latencyMs":1000}"#)
 
             let read = try await harness.run(client, id, "intercom.get_contact", "{\"contact_id\":\"\(contact)\"}")
             try expectProblem(read, 504, code: "provider_timeout")

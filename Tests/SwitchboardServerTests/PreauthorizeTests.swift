@@ -119,24 +119,16 @@ struct PreauthorizeTests {
             #expect(try await harness.preauthorize(client, integrationID: id).status == .ok)
             #expect(try await harness.connectionCount() == 1)
             let token = try #require(try await harness.store.connection(integrationID: id, endUserID: Connection.sharedUser)?.tokens.accessToken)
-            #expect(try await sandboxMe(harness, token: token) == 200)
+            #expect(try await harness.sandbox.me(token: token) == 200)
             #expect(try await client.call(.delete, "/v1/integrations/\(id)", harness).status == .noContent)
             #expect(try await harness.connectionCount() == 0)
             try expectProblem(try await client.call(.get, "/v1/integrations/\(id)", harness), 404, code: "not_found")
-            #expect(try await sandboxMe(harness, token: token) == 401, "the grant was revoked at Intercom before the integration went")
+            #expect(try await harness.sandbox.me(token: token) == 401, "the grant was revoked at Intercom before the integration went")
             let audit = try #require(try object(try await client.call(.get, "/v1/audit?limit=1", harness))["data"] as? [[String: Any]])
             #expect(audit.first?["action"] as? String == "integration.deleted")
             #expect((audit.first?["detail"] as? [String: Any])?["grantsRevoked"] as? Int == 1)
         }
     }
-}
-
-/// What the sandbox's `/me` answers a token: 200 while the grant stands, 401 once revoked.
-func sandboxMe(_ harness: Harness, token: String) async throws -> Int {
-    var request = HTTPClientRequest(url: harness.sandbox.url + "/me")
-    request.headers.add(name: "Authorization", value: "Bearer \(token)")
-    request.headers.add(name: "Intercom-Version", value: "2.14")
-    return Int(try await HTTPClient.shared.execute(request, timeout: .seconds(10)).status.code)
 }
 
 extension Harness {
