@@ -1,6 +1,6 @@
 import Foundation
 import Hummingbird
-import Logging
+public import Logging
 import NIOCore
 import NIOPosix
 import SQLiteNIO

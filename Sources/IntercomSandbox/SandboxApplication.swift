@@ -1,7 +1,7 @@
 import Foundation
-import Hummingbird
-import NIOCore
-import Logging
+public import Hummingbird
+public import NIOCore
+public import Logging
 
 /// How to run a sandbox.
 public struct SandboxConfiguration: Sendable {

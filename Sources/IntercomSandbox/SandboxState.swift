@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 import Hummingbird
 
 /// An Intercom workspace ("app" in Intercom's legacy words) with its admins.

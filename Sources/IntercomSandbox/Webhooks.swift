@@ -1,6 +1,6 @@
 import AsyncHTTPClient
 import Crypto
-import Foundation
+public import Foundation
 import Hummingbird
 import NIOCore
 import NIOHTTP1

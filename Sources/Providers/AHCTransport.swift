@@ -1,8 +1,8 @@
-import AsyncHTTPClient
+public import AsyncHTTPClient
 import Foundation
 import NIOCore
 import NIOHTTP1
-import SwitchboardCore
+public import SwitchboardCore
 
 /// The production transport: AsyncHTTPClient, with a size cap on bodies and per-request timeouts.
 public struct AHCTransport: HTTPTransport {

@@ -1,5 +1,5 @@
-import Foundation
-import SwitchboardCore
+public import Foundation
+public import SwitchboardCore
 
 /// Asks the provider who a fresh token belongs to (its definition's `identity` call), and revokes tokens.
 public struct AccountIdentifier: Sendable {

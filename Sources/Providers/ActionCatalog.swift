@@ -1,6 +1,6 @@
-import Foundation
+public import Foundation
 import Mustache
-import SwitchboardCore
+public import SwitchboardCore
 
 /// A provider's actions, read from its catalog file at start.
 public struct ActionCatalog: Sendable {

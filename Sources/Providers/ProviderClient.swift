@@ -1,5 +1,5 @@
-import Foundation
-import SwitchboardCore
+public import Foundation
+public import SwitchboardCore
 
 /// Runs one catalog action against a provider, with everything provider-specific read from its definition: it renders
 /// the request, sends it with the token, the version header and the definition's headers, follows cursor pages, paces

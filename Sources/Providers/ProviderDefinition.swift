@@ -1,5 +1,5 @@
-import Foundation
-import SwitchboardCore
+public import Foundation
+public import SwitchboardCore
 
 /// A provider as data: its OAuth endpoints and exchange style, API bases by region, how to identify the account and
 /// revoke a token, and the mechanics of its API (version header, error envelope, request ids, rate-limit headers,

@@ -1,5 +1,5 @@
-import Foundation
-import SwitchboardCore
+public import Foundation
+public import SwitchboardCore
 
 /// The providers this deployment knows: each one's definition and action catalog, by name. The bundled ones are read
 /// from `Definitions/`; tests (and, later, operators) add others as data.

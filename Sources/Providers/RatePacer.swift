@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 import SwitchboardCore
 
 /// Keeps calls inside a provider's rate limit instead of waiting to be refused.

@@ -1,13 +1,13 @@
 import AsyncHTTPClient
 import Foundation
-import Hummingbird
-import Logging
-import NIOCore
-import Prometheus
-import Providers
+public import Hummingbird
+public import Logging
+public import NIOCore
+public import Prometheus
+public import Providers
 import ServiceLifecycle
-import SwitchboardCore
-import SwitchboardStore
+public import SwitchboardCore
+public import SwitchboardStore
 
 /// What the app runs with besides its settings: the seams tests replace.
 public struct Dependencies: Sendable {

@@ -1,7 +1,7 @@
 import Foundation
-import Hummingbird
+public import Hummingbird
 import Logging
-import SwitchboardCore
+public import SwitchboardCore
 
 /// The request context of every route: Hummingbird's core plus the workspace the API key proved.
 public struct AppRequestContext: RequestContext {

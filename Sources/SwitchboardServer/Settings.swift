@@ -1,10 +1,10 @@
-import Configuration
-import Crypto
-import Foundation
-import Logging
-import Providers
-import SwitchboardCore
-import SwitchboardStore
+public import Configuration
+public import Crypto
+public import Foundation
+public import Logging
+public import Providers
+public import SwitchboardCore
+public import SwitchboardStore
 
 /// The deployment's own app at its default provider (Intercom), set once by the operator.
 public struct SystemAppSettings: Sendable, Equatable {

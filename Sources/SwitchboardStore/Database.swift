@@ -1,10 +1,10 @@
 import AsyncKit
 import Foundation
-import Logging
-import NIOCore
-import NIOPosix
+public import Logging
+public import NIOCore
+public import NIOPosix
 import PostgresKit
-import SQLKit
+public import SQLKit
 import SQLiteKit
 
 /// Where the data lives: an SQLite file (the embedded default) or PostgreSQL.

@@ -1,7 +1,7 @@
-import Foundation
+public import Foundation
 import Logging
 import SQLKit
-import SwitchboardCore
+public import SwitchboardCore
 
 /// An admin API key as it can be shown: never the key, nor its hash.
 public struct APIKeyInfo: Sendable, Equatable {

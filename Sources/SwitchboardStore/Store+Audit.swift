@@ -1,7 +1,7 @@
-import Foundation
+public import Foundation
 import Synchronization
 import SQLKit
-import SwitchboardCore
+public import SwitchboardCore
 
 /// One administrative change: who (an admin key's id, or `operator` for the command line), what, to which object,
 /// when. `detail` names what changed (field names, counts), never a secret or a value that could be one.

@@ -1,6 +1,6 @@
-import Foundation
+public import Foundation
 import SQLKit
-import SwitchboardCore
+public import SwitchboardCore
 
 /// The result of storing an authorization: the connection, and the one it replaced, if any.
 public struct CompletedAuthorization: Sendable {

@@ -1,6 +1,6 @@
-import Foundation
+public import Foundation
 import SQLKit
-import SwitchboardCore
+public import SwitchboardCore
 
 struct EventRow: Codable {
     var id: String

@@ -1,7 +1,7 @@
-import Foundation
-import Logging
+public import Foundation
+public import Logging
 import SQLKit
-import SwitchboardCore
+public import SwitchboardCore
 
 /// Switchboard's persistence: one query layer over SQLite or PostgreSQL, with secrets sealed by the vault.
 ///

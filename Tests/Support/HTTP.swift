@@ -1,7 +1,7 @@
-import AsyncHTTPClient
+public import AsyncHTTPClient
 import Foundation
 import NIOCore
-import NIOHTTP1
+public import NIOHTTP1
 
 /// The one HTTP helper tests use to talk to a real server over loopback (Switchboard, the sandbox, a fake): it never
 /// follows redirects, so a test sees every `Location`.

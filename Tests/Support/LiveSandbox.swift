@@ -1,7 +1,7 @@
-import AsyncHTTPClient
+public import AsyncHTTPClient
 import Foundation
 import Hummingbird
-import IntercomSandbox
+public import IntercomSandbox
 import Logging
 import NIOCore
 import NIOHTTP1

@@ -1,5 +1,5 @@
 import Foundation
-import Logging
+public import Logging
 
 /// Keeps every log line (message and metadata) so a test can search them for secrets.
 public final class LogCapture: @unchecked Sendable {

@@ -1,8 +1,8 @@
 import Foundation
-import Logging
+public import Logging
 import SQLKit
-import SwitchboardCore
-import SwitchboardStore
+public import SwitchboardCore
+public import SwitchboardStore
 
 /// The database back-ends a test runs on: SQLite always, PostgreSQL when `SWITCHBOARD_TEST_POSTGRES_URL` is set.
 public enum Backend: String, Sendable, CaseIterable, CustomStringConvertible {

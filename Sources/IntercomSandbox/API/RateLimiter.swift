@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 
 /// Intercom's rate limit: a per-minute allowance per app, enforced in 10-second windows.
 public actor RateLimiter {

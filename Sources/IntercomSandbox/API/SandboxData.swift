@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 import Hummingbird
 
 /// Every workspace's REST data, in memory. Each OAuth-connected workspace sees only its own.

@@ -1,5 +1,5 @@
 import Crypto
-import Foundation
+public import Foundation
 
 /// What Switchboard tells an assistant, POSTed (signed) to the integration's notify URL.
 public enum EventType: String, Sendable, Codable, CaseIterable {

@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 
 /// A tenant of Switchboard. Admin API keys belong to exactly one.
 public struct Workspace: Sendable, Equatable {

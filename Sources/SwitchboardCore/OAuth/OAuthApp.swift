@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 
 /// How the token endpoint wants its requests. A provider's definition names its style; a profile may set its own.
 public enum TokenExchangeStyle: String, Sendable, Codable, CaseIterable {

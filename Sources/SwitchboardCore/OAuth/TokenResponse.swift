@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 
 /// Tokens as a token endpoint granted them.
 public struct TokenGrant: Sendable, Equatable {

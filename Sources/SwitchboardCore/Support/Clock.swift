@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 
 /// The time seam: production reads the system clock and sleeps on it; tests move a manual one, and whatever
 /// sleeps on it wakes when the test has moved it far enough.

@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 
 /// One outbound HTTP request, free of any HTTP framework so that logic above it can be tested.
 public struct OutboundRequest: Sendable {

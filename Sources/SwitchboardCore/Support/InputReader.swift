@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 
 /// Reads a JSON request body field by field, collecting every violation before failing.
 ///

@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 
 /// Any JSON value, kept exactly as sent, so input can be checked field by field.
 public enum JSONValue: Sendable, Hashable, Codable {

@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 
 /// A failure as a client sees it: an RFC 9457 problem with a stable `code`.
 ///

@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 
 /// Numbers read from a provider's answers (headers, token responses), made safe to compute with: never NaN or
 /// infinite, never beyond a bound that makes sense, so that no value a provider sends can trap an integer

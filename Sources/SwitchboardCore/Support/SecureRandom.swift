@@ -1,5 +1,5 @@
 import Crypto
-import Foundation
+public import Foundation
 
 /// Unguessable values: OAuth `state`, PKCE verifiers, API keys, connect-link tokens.
 public enum SecureRandom {

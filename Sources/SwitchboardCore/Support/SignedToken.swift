@@ -1,5 +1,5 @@
 import Crypto
-import Foundation
+public import Foundation
 
 /// A JSON payload with an HMAC-SHA256 signature, for values that travel through a browser to another party and back:
 /// `base64url(JSON).base64url(HMAC-SHA256(secret, base64url(JSON)))`. Anyone holding the secret can read, make and check one.

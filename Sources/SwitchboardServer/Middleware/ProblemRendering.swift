@@ -1,8 +1,8 @@
 import Foundation
-import HTTPTypes
-import Hummingbird
+public import HTTPTypes
+public import Hummingbird
 import Logging
-import SwitchboardCore
+public import SwitchboardCore
 import SwitchboardStore
 
 extension Problem: HTTPResponseError {

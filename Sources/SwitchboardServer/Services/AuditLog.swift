@@ -1,6 +1,6 @@
 import Foundation
 import Logging
-import SwitchboardCore
+public import SwitchboardCore
 import SwitchboardStore
 
 /// Who is acting: the workspace and the admin API key that proved it (the API's bearer, or the console session's key).

@@ -1,7 +1,7 @@
-import Foundation
+public import Foundation
 import Logging
 import Providers
-import SwitchboardCore
+public import SwitchboardCore
 import SwitchboardStore
 
 /// The OAuth 2.0 round trip: start (state, PKCE, URL), and the callback (claim, exchange, identify, store).

@@ -1,8 +1,8 @@
 import Foundation
-import Logging
+public import Logging
 import ServiceLifecycle
-import SwitchboardCore
-import SwitchboardStore
+public import SwitchboardCore
+public import SwitchboardStore
 
 /// Tells assistants what happened: each event is stored, then POSTed, signed, to the integration's notify URL:
 /// at once, and again on a backoff schedule (`EventRetry`) until the receiver answers 2xx, answers 410, or the
@@ -147,7 +147,7 @@ struct EventDeliveryService: Service {
     let migrated: AsyncStream<Void>
 
     func run() async throws {
-        try? await cancelWhenGracefulShutdown { for await _ in migrated { break } }
+        await cancelWhenGracefulShutdown { for await _ in migrated { break } }
         var lastPrune: Date?
         let clock = dispatcher.clock
         while !Task.isShuttingDownGracefully && !Task.isCancelled {

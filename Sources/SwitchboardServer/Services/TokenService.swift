@@ -1,7 +1,7 @@
 import Foundation
-import Logging
-import SwitchboardCore
-import SwitchboardStore
+public import Logging
+public import SwitchboardCore
+public import SwitchboardStore
 
 /// Hands out usable access tokens, refreshing them shortly before they expire.
 ///

@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 import Yams
 
 /// JSON as parsed for validation: booleans and numbers kept apart (Foundation's NSNumber blurs them).
