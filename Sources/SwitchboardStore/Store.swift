@@ -3,26 +3,41 @@ public import Logging
 import SQLKit
 public import SwitchboardCore
 
-/// Switchboard's persistence: one query layer over SQLite or PostgreSQL, with secrets sealed by the vault.
+/// Switchboard's persistence: one repository per aggregate over one database (SQLite or PostgreSQL), with secrets
+/// sealed by the vault. Each repository is a `Sendable` protocol with its SQL implementation; the store holds them,
+/// and the maintenance that spans them (migrations, pruning, re-sealing under a new master key, shutdown).
 ///
 /// Every read that takes a workspace id filters by it, so another workspace's object is
 /// indistinguishable from a missing one.
-public final class Store: Sendable {
+public final class Store: Sendable, SQLRepository {
     public let database: Database
     public let vault: TokenVault
-    let logger: Logger
-    /// Reads repeated by every action call; every write below forgets them (`defer { hot.invalidate() }`).
-    let hot = HotReads()
-    let runBuffer = RunBuffer()
-    let keyUseThrottle = KeyUseThrottle()
-    /// What the run buffer waits on before it flushes (tests move a manual one).
-    let clock: any WallClock
+    let shared: StoreShared
+
+    public let workspaces: any WorkspaceRepository
+    public let profiles: any ProfileRepository
+    public let integrations: any IntegrationRepository
+    public let connections: any ConnectionRepository
+    public let authorizations: any AuthorizationRepository
+    public let events: any EventRepository
+    public let runs: any RunRepository
+    public let idempotency: any IdempotencyRepository
+    public let audit: any AuditRepository
 
     public init(database: Database, vault: TokenVault, logger: Logger, clock: any WallClock = SystemWallClock()) {
         self.database = database
         self.vault = vault
-        self.logger = logger
-        self.clock = clock
+        let shared = StoreShared(database: database, vault: vault, logger: logger, clock: clock)
+        self.shared = shared
+        workspaces = SQLWorkspaceRepository(shared: shared)
+        profiles = SQLProfileRepository(shared: shared)
+        integrations = SQLIntegrationRepository(shared: shared)
+        connections = SQLConnectionRepository(shared: shared)
+        authorizations = SQLAuthorizationRepository(shared: shared)
+        events = SQLEventRepository(shared: shared)
+        runs = SQLRunRepository(shared: shared)
+        idempotency = SQLIdempotencyRepository(shared: shared)
+        audit = SQLAuditRepository(shared: shared)
     }
 
     /// Applies pending migrations; returns the versions applied now.
@@ -31,20 +46,118 @@ public final class Store: Sendable {
         try await Migrations.run(on: database, logger: logger)
     }
 
+    /// Writes the runs still buffered, then closes the database pools.
     public func shutdown() async {
-        await flushRuns()
+        await runs.flushRuns()
         await database.shutdown()
     }
 
-    /// `integration(id:workspaceID:)` and `connection(integrationID:endUserID:)` (and `cachedKey(forAPIKey:now:)`), remembered
-    /// for a second (see `HotReads`): for the action path, where the same key, integration and connection recur.
-    public func cachedIntegration(id: String, workspaceID: String) async throws -> IntegrationRecord? {
-        try await hot.value("integration:\(workspaceID):\(id)") { try await integration(id: id, workspaceID: workspaceID) }
+    /// How long an instance may go on accepting a key revoked by another process (its one-second read cache).
+    public static let keyCacheLifetime: Duration = HotReads.lifetime
+
+    /// The actor recorded for changes made from the command line (`keys`, `rotate-master`).
+    public static let operatorActor = "operator"
+
+    /// Idempotency records live a day; afterwards the key may be used again.
+    public static let idempotencyLifetime: TimeInterval = 86_400
+
+    /// How long finished records are kept: expired links and authorization requests a day (so a late visitor is told
+    /// "expired" rather than "not valid"), settled events thirty days (the delivery log).
+    public static let expiredRetention: TimeInterval = 86_400
+
+    public static let eventRetention: TimeInterval = 30 * 86_400
+
+    /// Re-seals every secret under `newVault`'s key, in one transaction. Returns how many values were re-sealed.
+    ///
+    /// `self.vault` must be able to open every stored value (the current key, plus any previous ones).
+    public func resealAll(with newVault: TokenVault) async throws -> Int {
+        defer { hot.invalidate() }
+        return try await database.transaction { db in
+            var count = 0
+            let columns: [(table: String, column: String, contextColumn: String)] = [
+                ("auth_profiles", "client_secret_sealed", "client_secret"),
+                ("connections", "access_token_sealed", "access_token"),
+                ("connections", "refresh_token_sealed", "refresh_token"),
+                ("authorization_requests", "pkce_verifier_sealed", "pkce_verifier"),
+                ("idempotency_keys", "outcome_sealed", "outcome"),
+                ("integrations", "signing_secret_sealed", "signing_secret"),
+                ("events", "payload_sealed", "payload"),
+                ("pending_actions", "input_sealed", "input"),
+            ]
+            for (table, column, contextColumn) in columns {
+                let rows = try await db.select().columns("id", column).from(table).where(SQLColumn(column), .isNot, SQLLiteral.null).all()
+                for row in rows {
+                    let id = try row.decode(column: "id", as: String.self)
+                    let sealed = try row.decode(column: column, as: String.self)
+                    let context = "\(table):\(id):\(contextColumn)"
+                    let plaintext = try self.vault.open(sealed, context: context)
+                    // Only if no running instance changed the value meanwhile (a rotated refresh token must not be
+                    // overwritten by the older one); a value written meanwhile is re-sealed by running this again.
+                    try await db.update(table).set(SQLColumn(column), to: try newVault.seal(plaintext, context: context))
+                        .where("id", .equal, id).where(SQLColumn(column), .equal, SQLBind(sealed)).run()
+                    count += 1
+                }
+            }
+            return count
+        }
     }
 
-    public func cachedConnection(integrationID: String, endUserID: String) async throws -> Connection? {
-        try await hot.value("connection:\(integrationID):\(endUserID)") { try await connection(integrationID: integrationID, endUserID: endUserID) }
+    @discardableResult
+    public func pruneExpired(now: Date) async throws -> Int {
+        let expired = now.addingTimeInterval(-Store.expiredRetention).unixSeconds
+        return try await database.withConnection { db in
+            var removed = 0
+            let deletions: [(table: String, build: (SQLDeleteBuilder) -> SQLDeleteBuilder)] = [
+                ("pending_actions", { $0.where("expires_at", .lessThan, now.unixSeconds) }),
+                ("authorization_requests", { $0.where("expires_at", .lessThan, expired) }),
+                ("connect_links", { $0.where("expires_at", .lessThan, expired) }),
+                ("used_confirmations", { $0.where("expires_at", .lessThan, now.unixSeconds) }),
+                ("console_sessions", { $0.where("expires_at", .lessThan, now.unixSeconds) }),
+                ("events", { $0.where("status", .notEqual, EventStatus.pending.rawValue)
+                    .where("created_at", .lessThan, now.addingTimeInterval(-Store.eventRetention).unixSeconds) }),
+            ]
+            for deletion in deletions {
+                removed += try await deletion.build(db.delete(from: deletion.table)).returning("id").all().count
+            }
+            return removed
+        }
     }
+}
+
+/// What every repository of one store shares: the database, the vault, the one-second read cache (`HotReads`, which
+/// every write forgets), the run buffer and the key-use throttle.
+final class StoreShared: Sendable {
+    let database: Database
+    let vault: TokenVault
+    let logger: Logger
+    /// What the run buffer waits on before it flushes (tests move a manual one).
+    let clock: any WallClock
+    /// Reads repeated by every action call; every write forgets them (`defer { hot.invalidate() }`).
+    let hot = HotReads()
+    let runBuffer = RunBuffer()
+    let keyUseThrottle = KeyUseThrottle()
+
+    init(database: Database, vault: TokenVault, logger: Logger, clock: any WallClock) {
+        self.database = database
+        self.vault = vault
+        self.logger = logger
+        self.clock = clock
+    }
+}
+
+/// A repository over the shared database: the helpers every SQL implementation uses.
+protocol SQLRepository: Sendable {
+    var shared: StoreShared { get }
+}
+
+extension SQLRepository {
+    var database: Database { shared.database }
+    var vault: TokenVault { shared.vault }
+    var logger: Logger { shared.logger }
+    var clock: any WallClock { shared.clock }
+    var hot: HotReads { shared.hot }
+    var runBuffer: RunBuffer { shared.runBuffer }
+    var keyUseThrottle: KeyUseThrottle { shared.keyUseThrottle }
 
     static func json<T: Encodable>(_ value: T) -> String {
         let encoder = JSONEncoder()
@@ -57,6 +170,13 @@ public final class Store: Sendable {
     }
 }
 
+/// What deleting a profile did.
+public enum DeleteOutcome: Sendable, Equatable {
+    case deleted
+    case notFound
+    case inUse(integrationIDs: [String])
+}
+
 // MARK: - Workspaces and admin API keys
 
 struct WorkspaceRow: Codable {
@@ -64,22 +184,6 @@ struct WorkspaceRow: Codable {
     var name: String
     var created_at: Int64
     var model: Workspace { Workspace(id: id, name: name, createdAt: Date(unixSeconds: created_at)) }
-}
-
-extension Store {
-    /// The workspace named `name`, created if it does not exist yet.
-    public func workspace(named name: String, createIfMissing: Bool, now: Date = Date()) async throws -> Workspace? {
-        defer { hot.invalidate() }
-        return try await database.transaction { db in
-            if let row = try await db.select().columns("*").from("workspaces").where("name", .equal, name).first(decoding: WorkspaceRow.self) {
-                return row.model
-            }
-            guard createIfMissing else { return nil }
-            let row = WorkspaceRow(id: Identifier.make("ws"), name: name, created_at: now.unixSeconds)
-            try await db.insert(into: "workspaces").model(row).run()
-            return row.model
-        }
-    }
 }
 
 // MARK: - Authorization profiles
@@ -104,7 +208,7 @@ struct AuthProfileRow: Codable {
     var updated_at: Int64
 }
 
-extension Store {
+extension SQLRepository {
     static func secretContext(profileID: String) -> String { "auth_profiles:\(profileID):client_secret" }
 
     func row(for profile: AuthProfile) throws -> AuthProfileRow {
@@ -132,72 +236,6 @@ extension Store {
             fields: Store.decodeJSON(row.fields, as: [String: String].self, default: [:]),
             createdAt: Date(unixSeconds: row.created_at), updatedAt: Date(unixSeconds: row.updated_at)
         )
-    }
-
-    public func insert(_ profile: AuthProfile) async throws {
-        defer { hot.invalidate() }
-        let row = try row(for: profile)
-        try await database.withConnection { db in try await db.insert(into: "auth_profiles").model(row).run() }
-    }
-
-    /// Replaces every column of an existing profile; false when it is not in that workspace.
-    @discardableResult
-    public func update(_ profile: AuthProfile) async throws -> Bool {
-        try await update(profile, markingConnections: nil, now: Date()).updated
-    }
-
-    /// Updates a profile and, in the same transaction, marks every connection made through it as needing a new
-    /// authorization when `reason` is given: no refresh can read the new endpoints with a connection still active.
-    public func update(_ profile: AuthProfile, markingConnections reason: String?, now: Date) async throws -> (updated: Bool, marked: Int) {
-        defer { hot.invalidate() }
-        let row = try row(for: profile)
-        return try await database.transaction { db in
-            let updated = try await db.update("auth_profiles")
-                .set(model: row, nilEncodingStrategy: .asNil)
-                .where("id", .equal, profile.id).where("workspace_id", .equal, profile.workspaceID)
-                .returning("id").first() != nil
-            guard updated, let reason else { return (updated, 0) }
-            return (true, try await Store.markConnectionsNeedReauthorization(db, profileID: profile.id, workspaceID: profile.workspaceID,
-                                                                             reason: reason, now: now))
-        }
-    }
-
-    public func authProfile(id: String, workspaceID: String) async throws -> AuthProfile? {
-        let row = try await database.withConnection { db in
-            try await db.select().columns("*").from("auth_profiles")
-                .where("id", .equal, id).where("workspace_id", .equal, workspaceID)
-                .first(decoding: AuthProfileRow.self)
-        }
-        return try row.map(model)
-    }
-
-    public func authProfiles(workspaceID: String) async throws -> [AuthProfile] {
-        let rows = try await database.withConnection { db in
-            try await db.select().columns("*").from("auth_profiles").where("workspace_id", .equal, workspaceID)
-                .orderBy("created_at").orderBy("id").all(decoding: AuthProfileRow.self)
-        }
-        return try rows.map(model)
-    }
-
-    public enum DeleteOutcome: Sendable, Equatable {
-        case deleted
-        case notFound
-        case inUse(integrationIDs: [String])
-    }
-
-    /// Deletes a profile unless an integration still uses it.
-    public func deleteAuthProfile(id: String, workspaceID: String) async throws -> DeleteOutcome {
-        defer { hot.invalidate() }
-        return try await database.transaction { db in
-            let users = try await db.select().column("id").from("integrations")
-                .where("auth_profile_id", .equal, id).where("workspace_id", .equal, workspaceID)
-                .all().map { try $0.decode(column: "id", as: String.self) }
-            if !users.isEmpty { return .inUse(integrationIDs: users) }
-            let deleted = try await db.delete(from: "auth_profiles")
-                .where("id", .equal, id).where("workspace_id", .equal, workspaceID)
-                .returning("id").first()
-            return deleted == nil ? .notFound : .deleted
-        }
     }
 }
 
@@ -258,38 +296,10 @@ public struct IntegrationRecord: Sendable, Equatable {
     }
 }
 
-extension Store {
-    public func insert(_ integration: Integration) async throws {
-        defer { hot.invalidate() }
-        let row = IntegrationRow(integration)
-        try await database.withConnection { db in try await db.insert(into: "integrations").model(row).run() }
-    }
-
+extension SQLRepository {
     @discardableResult
-    public func update(_ integration: Integration) async throws -> Bool {
-        defer { hot.invalidate() }
-        let row = IntegrationRow(integration)
-        return try await database.withConnection { db in
-            try await db.update("integrations").set(model: row, nilEncodingStrategy: .asNil)
-                .where("id", .equal, integration.id).where("workspace_id", .equal, integration.workspaceID)
-                .returning("id").first() != nil
-        }
-    }
 
-    public func integration(id: String, workspaceID: String) async throws -> IntegrationRecord? {
-        try await integrations(workspaceID: workspaceID, id: id).first
-    }
-
-    /// An integration by id alone, for the OAuth callback, which has no API key.
-    public func integration(id: String) async throws -> IntegrationRecord? {
-        try await integrations(workspaceID: nil, id: id).first
-    }
-
-    public func integrations(workspaceID: String) async throws -> [IntegrationRecord] {
-        try await integrations(workspaceID: workspaceID, id: nil)
-    }
-
-    private func integrations(workspaceID: String?, id: String?) async throws -> [IntegrationRecord] {
+    func integrations(workspaceID: String?, id: String?) async throws -> [IntegrationRecord] {
         try await database.withConnection { db in
             var query = db.select().columns("*").from("integrations")
             if let workspaceID { query = query.where("workspace_id", .equal, workspaceID) }
@@ -306,18 +316,6 @@ extension Store {
                     ConnectionStatus(rawValue: try row.decode(column: "status", as: String.self))
             }
             return rows.map { IntegrationRecord(integration: $0.model, sharedConnectionStatus: byIntegration[$0.id]) }
-        }
-    }
-
-    /// Deletes an integration and, by cascade, every connection and authorization request under it.
-    public func deleteIntegration(id: String, workspaceID: String) async throws -> Bool {
-        defer { hot.invalidate() }
-        return try await database.transaction { db in
-            // Explicit deletes keep the guarantee even where a driver runs with foreign keys off.
-            try await db.delete(from: "connections").where("integration_id", .equal, id).where("workspace_id", .equal, workspaceID).run()
-            try await db.delete(from: "authorization_requests").where("integration_id", .equal, id).where("workspace_id", .equal, workspaceID).run()
-            return try await db.delete(from: "integrations").where("id", .equal, id).where("workspace_id", .equal, workspaceID)
-                .returning("id").first() != nil
         }
     }
 }

@@ -61,12 +61,12 @@ struct Demo: AsyncParsableCommand {
         let logger = makeLogger("switchboard", level: level)
         let store = try openStore(settings: settings, logger: logger)
         try await store.migrate()
-        let workspace = try await store.workspace(named: "Demo", createIfMissing: true)!
+        let workspace = try await store.workspaces.workspace(named: "Demo", createIfMissing: true)!
         let existingKeyWorks: Bool
-        if let key = state.apiKey { existingKeyWorks = try await store.workspace(forAPIKey: key) != nil } else { existingKeyWorks = false }
+        if let key = state.apiKey { existingKeyWorks = try await store.workspaces.workspace(forAPIKey: key) != nil } else { existingKeyWorks = false }
         if !existingKeyWorks {
             let key = AdminAPIKey.generate()
-            try await store.addAPIKey(workspaceID: workspace.id, key: key)
+            try await store.workspaces.addAPIKey(workspaceID: workspace.id, key: key)
             state.apiKey = key
         }
         try demoData.save(state)

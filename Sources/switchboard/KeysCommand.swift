@@ -31,11 +31,11 @@ struct Keys: AsyncParsableCommand {
             let store = try await openAdminStore(database)
             do {
                 try await store.migrate()
-                guard let workspace = try await store.workspace(named: workspaceName, createIfMissing: true) else { throw CLIError("the workspace could not be created") }
+                guard let workspace = try await store.workspaces.workspace(named: workspaceName, createIfMissing: true) else { throw CLIError("the workspace could not be created") }
                 let key = AdminAPIKey.generate()
                 let now = Date()
-                let id = try await store.addAPIKey(workspaceID: workspace.id, key: key, name: keyName, expiresAt: lifetime.map { now.addingTimeInterval($0) }, now: now)
-                try await store.record(AuditEntry(workspaceID: workspace.id, actor: Store.operatorActor, action: "api_key.created", targetType: "api_key",
+                let id = try await store.workspaces.addAPIKey(workspaceID: workspace.id, key: key, name: keyName, expiresAt: lifetime.map { now.addingTimeInterval($0) }, now: now)
+                try await store.audit.record(AuditEntry(workspaceID: workspace.id, actor: Store.operatorActor, action: "api_key.created", targetType: "api_key",
                                                   targetID: id, detail: ["expires": .bool(lifetime != nil)], at: now))
                 await store.shutdown()
                 print(key)
@@ -58,10 +58,10 @@ struct Keys: AsyncParsableCommand {
             let store = try await openAdminStore(database)
             do {
                 try await store.migrate()
-                guard let found = try await store.workspace(named: workspace.trimmingCharacters(in: .whitespaces), createIfMissing: false) else {
+                guard let found = try await store.workspaces.workspace(named: workspace.trimmingCharacters(in: .whitespaces), createIfMissing: false) else {
                     throw CLIError("there is no workspace named '\(workspace)'")
                 }
-                let keys = try await store.apiKeys(workspaceID: found.id)
+                let keys = try await store.workspaces.apiKeys(workspaceID: found.id)
                 await store.shutdown()
                 let now = Date()
                 func time(_ date: Date?) -> String { date.map { $0.formatted(.iso8601) } ?? "-" }
@@ -92,10 +92,10 @@ struct Keys: AsyncParsableCommand {
             let store = try await openAdminStore(database)
             do {
                 try await store.migrate()
-                guard let revoked = try await store.revokeAPIKey(id: id) else {
+                guard let revoked = try await store.workspaces.revokeAPIKey(id: id) else {
                     throw CLIError("there is no admin API key with id '\(Problem.clip(id, to: 40))' (see 'switchboard keys list --workspace NAME')")
                 }
-                try await store.record(AuditEntry(workspaceID: revoked.workspaceID, actor: Store.operatorActor, action: "api_key.revoked",
+                try await store.audit.record(AuditEntry(workspaceID: revoked.workspaceID, actor: Store.operatorActor, action: "api_key.revoked",
                                                   targetType: "api_key", targetID: revoked.id, at: Date()))
                 await store.shutdown()
                 // Running instances remember a working key for up to `Store.keyCacheLifetime`: wait that out, so that
@@ -149,8 +149,8 @@ struct Keys: AsyncParsableCommand {
                     keyID = newVault.currentKeyID
                     if newMasterKey == nil { print(key) }
                 }
-                for workspace in try await store.workspaceIDs() {
-                    try await store.record(AuditEntry(workspaceID: workspace, actor: Store.operatorActor, action: "master_key.rotated",
+                for workspace in try await store.audit.workspaceIDs() {
+                    try await store.audit.record(AuditEntry(workspaceID: workspace, actor: Store.operatorActor, action: "master_key.rotated",
                                                       targetType: "master_key", targetID: keyID, detail: ["resealed": .number(Double(count))], at: Date()))
                 }
                 await store.shutdown()

@@ -97,6 +97,6 @@ public struct TestSupportError: Error, CustomStringConvertible {
 extension Store {
     /// A workspace with a fresh name.
     public func makeWorkspace(_ prefix: String = "ws") async throws -> Workspace {
-        try await workspace(named: "\(prefix)-\(SecureRandom.hexIdentifier(bytes: 4))", createIfMissing: true)!
+        try await workspaces.workspace(named: "\(prefix)-\(SecureRandom.hexIdentifier(bytes: 4))", createIfMissing: true)!
     }
 }

@@ -170,7 +170,7 @@ struct ActionsTests {
             let missing = try expectProblem(try await harness.run(client, id, "intercom.get_contact", #"{"contact_id":"000000000000000000000000"}"#), 404, code: "not_found")
             #expect((missing["detail"] as? String)?.contains("contact") == true)
             try expectProblem(try await harness.run(client, id, "intercom.create_contact", #"{"name":"No email"}"#), 422, code: "provider_rejected", field: "email")
-            let token = try #require(try await harness.store.connection(integrationID: id, endUserID: "")?.tokens.accessToken)
+            let token = try #require(try await harness.store.connections.connection(integrationID: id, endUserID: "")?.tokens.accessToken)
             #expect(await harness.sandbox.state.revoke(token: token))
             try expectProblem(try await harness.run(client, id, "intercom.who_am_i", "{}"), 409, code: "reauthorization_required")
             #expect(try object(try await client.call(.get, "/v1/integrations/\(id)", harness))["status"] as? String == "error")
@@ -193,18 +193,17 @@ struct ActionsTests {
 struct ActionFaultTests {
     @Test("a 429 within the bound is waited out until the window resets, then the call succeeds")
     func rateLimitedThenSuccess() async throws {
-        // The sandbox's reset is a wall-clock time; Switchboard waits for it on its own (manual) clock, which started at the
-        // wall clock's time and moves as Switchboard sleeps: the wait is read from it.
-        try await Harness.with { harness, client in
+        // Intercom answers 429 once, with a reset 4 s ahead on Switchboard's clock; Switchboard waits it out on that clock.
+        let transport = RateLimitOnceTransport()
+        try await Harness.with(transport: transport) { harness, client in
             let id = try await harness.enabledIntegration(client)
-            try await harness.sandbox.setFaults(#"{"rateLimitNext":1}"#)
-            // The sandbox resets by the wall clock: Switchboard's clock is brought to it first (setup may have taken a while).
-            harness.clock.advance(by: max(0, Date().timeIntervalSince(harness.clock.now())))
+            transport.arm(clock: harness.clock, resetIn: 4)
             let start = harness.clock.now()
             let response = try await harness.run(client, id, "intercom.who_am_i", "{}")
             #expect(response.status == .ok, "\(text(response))")
+            #expect(transport.refused == 1, "Intercom refused once")
             #expect(harness.clock.now().timeIntervalSince(start) < 12, "waited no longer than the 10-second window")
-            #expect(harness.clock.now().timeIntervalSince(start) > 0, "the 429 was waited out")
+            #expect(harness.clock.now().timeIntervalSince(start) >= 4, "the 429 was waited out until the reset")
             let runs = try object(try await client.call(.get, "/v1/runs?limit=1", harness))
             #expect((runs["data"] as? [[String: Any]])?.first?["outcome"] as? String == "ok")
         }
@@ -382,5 +381,30 @@ struct OutputSchemaContractTests {
         }
         let bare = ActionCatalog.intercom.actions.filter { $0.output.schema?["type"] == nil }.map(\.name)
         #expect(Set(bare) == ["intercom.submit_event", "intercom.api_request"], "\(bare)")
+    }
+}
+
+/// The real transport; once armed, the next API call is answered 429 with `X-RateLimit-Reset` a few seconds ahead on
+/// the test's clock, as Intercom answers when a window is used up.
+final class RateLimitOnceTransport: HTTPTransport, @unchecked Sendable {
+    private let inner = AHCTransport()
+    private let lock = NSLock()
+    private var armed: (clock: ManualWallClock, resetIn: TimeInterval)?
+    private(set) var refused = 0
+
+    func arm(clock: ManualWallClock, resetIn: TimeInterval) { lock.withLock { armed = (clock, resetIn) } }
+
+    func send(_ request: OutboundRequest) async throws -> OutboundResponse {
+        let fire: (clock: ManualWallClock, resetIn: TimeInterval)? = lock.withLock {
+            defer { armed = nil }
+            if armed != nil { refused += 1 }
+            return armed
+        }
+        if let fire {
+            let reset = Int(fire.clock.now().timeIntervalSince1970 + fire.resetIn)
+            return OutboundResponse(status: 429, headers: [("X-RateLimit-Limit", "60"), ("X-RateLimit-Remaining", "0"), ("X-RateLimit-Reset", "\(reset)")],
+                                    body: Data(#"{"type":"error.list","errors":[{"code":"rate_limit_exceeded","message":"slow down"}]}"#.utf8))
+        }
+        return try await inner.send(request)
     }
 }

@@ -67,9 +67,9 @@ struct AdminAPITests {
             #expect(patched.status == .ok)
             #expect(!text(patched).contains("NEW-SECRET-VALUE"))
             #expect(try object(patched)["description"] as? String == "ours")
-            #expect(try await harness.store.authProfile(id: id, workspaceID: harness.workspace.id)?.clientSecret == "NEW-SECRET-VALUE")
+            #expect(try await harness.store.profiles.authProfile(id: id, workspaceID: harness.workspace.id)?.clientSecret == "NEW-SECRET-VALUE")
             #expect(try await client.call(.patch, "/v1/auth-profiles/\(id)", harness, json: #"{"description":null}"#).status == .ok)
-            let cleared = try await harness.store.authProfile(id: id, workspaceID: harness.workspace.id)
+            let cleared = try await harness.store.profiles.authProfile(id: id, workspaceID: harness.workspace.id)
             #expect(cleared?.description == nil, "a null clears the stored value")
 
             let listed = try await client.call(.get, "/v1/auth-profiles", harness)
@@ -183,7 +183,7 @@ struct AdminAPITests {
             let location = try await SandboxBrowser.authorize(url)
             #expect(try await harness.callback(client, location).status == .ok)
             _ = try await client.call(.post, "/v1/integrations/\(id)/enable", harness)
-            let token = try #require(try await harness.store.connection(integrationID: id, endUserID: "")?.tokens.accessToken)
+            let token = try #require(try await harness.store.connections.connection(integrationID: id, endUserID: "")?.tokens.accessToken)
             let logs = harness.logs.text
             #expect(harness.logs.count > 3, "the capture saw the request logs")
             #expect(logs.contains("/oauth/callback"), "the callback was logged, by path")

@@ -60,7 +60,7 @@ struct AdminBindingTests {
                 #expect(event.type == "connection.replaced")
                 let data = try #require(event.json["data"] as? [String: Any])
                 #expect(data["accountChanged"] as? Bool == true)
-                let keyID = try #require(try await harness.store.apiKeys(workspaceID: harness.workspace.id).first?.id)
+                let keyID = try #require(try await harness.store.workspaces.apiKeys(workspaceID: harness.workspace.id).first?.id)
                 let audit = try #require(try object(try await client.call(.get, "/v1/audit", harness))["data"] as? [[String: Any]])
                 let replaced = try #require(audit.first { $0["action"] as? String == "connection.replaced" })
                 #expect(replaced["actor"] as? String == keyID && replaced["targetId"] as? String == id)
@@ -92,7 +92,7 @@ struct FailClosedTests {
                                                  arrivedAt: harness.settings.callbackURL, cookie: { _ in nil })
             guard case .failed(let status, _, _) = outcome else { Issue.record("\(outcome)"); return }
             #expect(status == 503)
-            let claim = try await harness.store.claimAuthorization(state: state, now: harness.clock.now())
+            let claim = try await harness.store.authorizations.claimAuthorization(state: state, now: harness.clock.now())
             guard case .claimed = claim else { Issue.record("the state was used: \(claim)"); return }
         }
     }

@@ -11,7 +11,7 @@ struct AuditTests {
     @Test("profile, integration and signing-secret changes are recorded with the key that made them, never a secret; paged, per workspace")
     func recorded() async throws {
         try await Harness.with { harness, client in
-            let keyID = try #require(try await harness.store.apiKeys(workspaceID: harness.workspace.id).first?.id)
+            let keyID = try #require(try await harness.store.workspaces.apiKeys(workspaceID: harness.workspace.id).first?.id)
             let profile = try object(try await client.call(.post, "/v1/auth-profiles", harness, json: validProfile))
             let profileID = try #require(profile["id"] as? String)
             harness.clock.advance(by: 1)

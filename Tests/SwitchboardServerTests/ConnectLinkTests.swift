@@ -91,7 +91,7 @@ struct ConnectLinkTests {
             let expiresAt = try #require((problem["expiresAt"] as? String).flatMap { try? Date($0, strategy: .iso8601) })
             #expect(abs(expiresAt.timeIntervalSince(harness.clock.now()) - 15 * 60) < 2, "15 minutes by default")
             // Only the hash of the token is stored.
-            let stored = try #require(try await harness.store.connectLink(token: token))
+            let stored = try #require(try await harness.store.authorizations.connectLink(token: token))
             #expect(stored.endUserID == "user-a" && stored.conversationID == "conv-1")
             #expect(stored.tokenHash != token)
 
@@ -105,11 +105,11 @@ struct ConnectLinkTests {
             #expect(try await harness.run(client, id, "intercom.create_contact", #"{"email":"a@example.com"}"#, user: "user-a").status == .ok)
             let ticket = try await harness.run(client, id, "intercom.create_ticket", #"{"ticket_type_id":"1","email":"a@example.com","title":"Help"}"#, user: "user-a")
             #expect(ticket.status == .ok, "\(text(ticket))")
-            let connection = try #require(try await harness.store.connection(integrationID: id, endUserID: "user-a"))
+            let connection = try #require(try await harness.store.connections.connection(integrationID: id, endUserID: "user-a"))
             #expect(connection.account.adminEmail == "ada@acme.test")
 
             _ = try await harness.connectLink(client, id, user: "user-b")
-            #expect(try await harness.store.connection(integrationID: id, endUserID: "user-b") == nil)
+            #expect(try await harness.store.connections.connection(integrationID: id, endUserID: "user-b") == nil)
             // Assistants that poll see the same.
             let polled = try object(try await client.call(.get, "/v1/integrations/\(id)/connections/user-a", harness))
             #expect(polled["status"] as? String == "active")
@@ -145,7 +145,7 @@ struct ConnectLinkTests {
             let expired = try await browser.open(url)
             #expect(expired.status == .gone && text(expired).contains("This link has expired"))
             #expect(try await client.execute(uri: try browser.path(url), method: .post).status == .gone)
-            #expect(try await harness.store.connections(integrationID: id, workspaceID: harness.workspace.id).isEmpty)
+            #expect(try await harness.store.connections.connections(integrationID: id, workspaceID: harness.workspace.id).isEmpty)
         }
     }
 
@@ -165,12 +165,12 @@ struct ConnectLinkTests {
                 let refused = try await browser.callback(callbackB, cookie: cookie)
                 #expect(refused.status == .badRequest && text(refused).contains("started in another browser"))
             }
-            #expect(try await harness.store.connections(integrationID: id, workspaceID: harness.workspace.id).isEmpty)
+            #expect(try await harness.store.connections.connections(integrationID: id, workspaceID: harness.workspace.id).isEmpty)
             // B's own browser still completes it, once; the code cannot be replayed.
             #expect(try await browser.callback(callbackB, cookie: cookieB).status == .ok)
             let replay = try await browser.callback(callbackB, cookie: cookieB)
             #expect(replay.status == .badRequest && text(replay).contains("already used"))
-            let connections = try await harness.store.connections(integrationID: id, workspaceID: harness.workspace.id)
+            let connections = try await harness.store.connections.connections(integrationID: id, workspaceID: harness.workspace.id)
             #expect(connections.map(\.endUserID) == ["user-b"])
         }
     }
@@ -188,7 +188,7 @@ struct ConnectLinkTests {
             #expect(try await browser.callback(firstBack, cookie: firstCookie).status == .ok)
             let late = try await browser.callback(secondBack, cookie: secondCookie)
             #expect(late.status == .gone && text(late).contains("This link was already used"), "\(text(late))")
-            let connection = try #require(try await harness.store.connection(integrationID: id, endUserID: "user-a"))
+            let connection = try #require(try await harness.store.connections.connection(integrationID: id, endUserID: "user-a"))
             #expect(connection.account.adminEmail == "ada@acme.test", "the second authorization did not replace the first")
         }
     }
@@ -200,7 +200,7 @@ struct ConnectLinkTests {
             let browser = EndUserBrowser(harness: harness, client: client)
             let url = try await harness.connectLink(client, id, user: "user-a")
             #expect(try await browser.connect(url, as: "bea@globex.test").status == .ok)
-            let connections = try await harness.store.connections(integrationID: id, workspaceID: harness.workspace.id)
+            let connections = try await harness.store.connections.connections(integrationID: id, workspaceID: harness.workspace.id)
             #expect(connections.map(\.endUserID) == ["user-a"])
             #expect(connections.first?.account.adminEmail == "bea@globex.test")
             let me = try object(try await harness.run(client, id, "intercom.who_am_i", "{}", user: "user-a"))
@@ -215,19 +215,19 @@ struct ConnectLinkTests {
             let id = try await harness.perUserIntegration(client)
             let browser = EndUserBrowser(harness: harness, client: client)
             #expect(try await browser.connect(try await harness.connectLink(client, id, user: "user-a")).status == .ok)
-            let first = try #require(try await harness.store.connection(integrationID: id, endUserID: "user-a"))
+            let first = try #require(try await harness.store.connections.connection(integrationID: id, endUserID: "user-a"))
             #expect(await harness.sandbox.state.revoke(token: first.tokens.accessToken))
 
             let response = try await harness.run(client, id, "intercom.who_am_i", "{}", user: "user-a")
             let problem = try expectProblem(response, 409, code: "authorization_required")
             let url = try #require(problem["authorizationURL"] as? String)
             #expect(problem["message"] as? String == "Intercom refused the stored authorization; please connect again: \(url)")
-            #expect(try await harness.store.connection(integrationID: id, endUserID: "user-a")?.status == .needsReauthorization)
+            #expect(try await harness.store.connections.connection(integrationID: id, endUserID: "user-a")?.status == .needsReauthorization)
             // Asking again while it needs re-authorization gives a reauthorize link without calling Intercom.
             _ = try await harness.connectLink(client, id, user: "user-a", reason: "reauthorize")
 
             #expect(try await browser.connect(url).status == .ok)
-            let second = try #require(try await harness.store.connection(integrationID: id, endUserID: "user-a"))
+            let second = try #require(try await harness.store.connections.connection(integrationID: id, endUserID: "user-a"))
             #expect(second.id == first.id && second.status == .active, "replaced in place, not a second connection")
             #expect(try await harness.run(client, id, "intercom.who_am_i", "{}", user: "user-a").status == .ok)
         }

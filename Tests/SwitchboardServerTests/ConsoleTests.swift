@@ -91,7 +91,7 @@ struct ConsoleTests {
                 ("refreshTokenURL", ""), ("scopes", ""), ("tokenRequestFormat", "form"),
             ])
             #expect(saved.status == .seeOther, "\(text(saved))")
-            let profile = try #require(try await harness.store.authProfiles(workspaceID: harness.workspace.id).first)
+            let profile = try #require(try await harness.store.profiles.authProfiles(workspaceID: harness.workspace.id).first)
             #expect(profile.clientSecret == app.clientSecret)
             let profilesPage = text(try await browser.get("/console/auth-profiles"))
             #expect(profilesPage.contains("https://switchboard.test/oauth/callback/\(profile.id)"), "the profile's callback URL to paste into Intercom is shown")
@@ -121,7 +121,7 @@ struct ConsoleTests {
             #expect(authorized.contains("authorized") && authorized.contains("Acme Support"))
             let enabled = try await browser.post("/console/integrations/\(id)/enable", [("csrf", csrf)])
             #expect(enabled.headers[.location]?.contains("notice=") == true)
-            #expect(try await harness.store.integration(id: id, workspaceID: harness.workspace.id)?.status == .enabled)
+            #expect(try await harness.store.integrations.integration(id: id, workspaceID: harness.workspace.id)?.status == .enabled)
         }
     }
 
@@ -163,11 +163,11 @@ struct ConsoleTests {
 
             let disconnected = try await browser.post("/console/integrations/\(id)/disconnect", [("csrf", csrf), ("userId", "user-7")])
             #expect(disconnected.headers[.location]?.contains("notice=") == true)
-            #expect(try await harness.store.connection(integrationID: id, endUserID: "user-7") == nil)
+            #expect(try await harness.store.connections.connection(integrationID: id, endUserID: "user-7") == nil)
 
             let rotated = text(try await browser.post("/console/integrations/\(id)/signing-secret", [("csrf", csrf)]))
             let secret = String(try #require(rotated.firstMatch(of: /whsec_[A-Za-z0-9_-]+/)?.0))
-            #expect(try await harness.store.signingSecret(integrationID: id) == secret)
+            #expect(try await harness.store.integrations.signingSecret(integrationID: id) == secret)
         }
     }
 
@@ -182,7 +182,7 @@ struct ConsoleTests {
             let page = text(response)
             for field in ["Client ID", "Client secret", "Authorization URL", "Token request URL"] { #expect(page.contains("<strong>\(field)</strong>")) }
             #expect(page.contains("value=\"X\""), "what was typed is kept")
-            #expect(try await harness.store.authProfiles(workspaceID: harness.workspace.id).isEmpty)
+            #expect(try await harness.store.profiles.authProfiles(workspaceID: harness.workspace.id).isEmpty)
 
             let (_, id) = try await browser.addIntegration([("csrf", csrf), ("name", "Bot"), ("authorization", "preauthorized"), ("app", "system")])
             let refused = try await browser.post("/console/integrations/\(id)/enable", [("csrf", csrf)])
@@ -199,7 +199,7 @@ struct ConsoleTests {
             #expect(noToken.status == .forbidden)
             let wrongToken = try await browser.post("/console/integrations", [("csrf", "AAAAAAAAAAAAAAAAAAAAAAAA"), ("name", "Bot"), ("app", "system")])
             #expect(wrongToken.status == .forbidden)
-            #expect(try await harness.store.integrations(workspaceID: harness.workspace.id).isEmpty)
+            #expect(try await harness.store.integrations.integrations(workspaceID: harness.workspace.id).isEmpty)
 
             var tampered = browser
             tampered.cookie = String(browser.cookie!.dropLast()) + (browser.cookie!.hasSuffix("A") ? "B" : "A")

@@ -71,9 +71,9 @@ struct DeliveryBoundsTests {
                 let slow = try await notifying(harness, client, tarpit.url)
                 let quick = try await notifying(harness, client, fast.url)
                 // The tarpit's events are older, so they come first in the due list.
-                for _ in 0..<30 { try await harness.store.insert(pendingEvent(harness, integrationID: slow)) }
+                for _ in 0..<30 { try await harness.store.events.insert(pendingEvent(harness, integrationID: slow)) }
                 harness.clock.advance(by: 1)
-                for _ in 0..<5 { try await harness.store.insert(pendingEvent(harness, integrationID: quick)) }
+                for _ in 0..<5 { try await harness.store.events.insert(pendingEvent(harness, integrationID: quick)) }
 
                 let round = Task { await harness.events.deliverDue() }
                 let arrived = try await fast.wait(for: 5, seconds: 10)
@@ -101,13 +101,13 @@ struct DeliveryBoundsTests {
             try await Harness.with { harness, client in
                 for _ in 0..<9 {
                     let slow = try await notifying(harness, client, tarpit.url)
-                    for _ in 0..<2 { try await harness.store.insert(pendingEvent(harness, integrationID: slow)) }
+                    for _ in 0..<2 { try await harness.store.events.insert(pendingEvent(harness, integrationID: slow)) }
                 }
                 harness.clock.advance(by: 1)
                 let other = try await harness.otherWorkspaceKey()
-                let otherWorkspace = try #require(try await harness.store.workspace(forAPIKey: other))
+                let otherWorkspace = try #require(try await harness.store.workspaces.workspace(forAPIKey: other))
                 let quick = try await notifying(harness, client, fast.url, key: other)
-                for _ in 0..<3 { try await harness.store.insert(pendingEvent(harness, integrationID: quick, workspaceID: otherWorkspace.id)) }
+                for _ in 0..<3 { try await harness.store.events.insert(pendingEvent(harness, integrationID: quick, workspaceID: otherWorkspace.id)) }
 
                 let round = Task { await harness.events.deliverDue() }
                 #expect(try await fast.wait(for: 3, seconds: 10).count == 3, "the other workspace's events arrived")

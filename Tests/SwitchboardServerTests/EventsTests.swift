@@ -144,13 +144,13 @@ struct EventsTests {
         try await Harness.withNotifyingIntegration { harness, client, receiver, id, _ in
             let browser = EndUserBrowser(harness: harness, client: client)
             #expect(try await browser.connect(try await harness.connectLink(client, id, user: "user-a")).status == .ok)
-            let first = try #require(try await harness.store.connection(integrationID: id, endUserID: "user-a"))
+            let first = try #require(try await harness.store.connections.connection(integrationID: id, endUserID: "user-a"))
             #expect(await harness.sandbox.state.revoke(token: first.tokens.accessToken))
             let refused = try await harness.run(client, id, "intercom.who_am_i", "{}", user: "user-a")
             let url = try #require(try expectProblem(refused, 409, code: "authorization_required")["authorizationURL"] as? String)
             #expect(try await browser.connect(url).status == .ok)
             // Refused again, and this time connected as an admin of another Intercom workspace.
-            let second = try #require(try await harness.store.connection(integrationID: id, endUserID: "user-a"))
+            let second = try #require(try await harness.store.connections.connection(integrationID: id, endUserID: "user-a"))
             #expect(await harness.sandbox.state.revoke(token: second.tokens.accessToken))
             let again = try await harness.run(client, id, "intercom.who_am_i", "{}", user: "user-a")
             let link = try #require(try expectProblem(again, 409, code: "authorization_required")["authorizationURL"] as? String)
@@ -178,7 +178,7 @@ struct EventsTests {
             let delivery = try #require(try await receiver.wait(for: 1).first)
             #expect(delivery.type == "connection.failed")
             #expect(signatureVerifies(delivery, secret: secret) && !signatureVerifies(delivery, secret: old))
-            #expect(try await harness.store.connection(integrationID: id, endUserID: "user-a") == nil)
+            #expect(try await harness.store.connections.connection(integrationID: id, endUserID: "user-a") == nil)
         }
     }
 }
@@ -252,12 +252,12 @@ struct DisconnectTests {
     func adminDisconnect() async throws {
         try await Harness.withNotifyingIntegration { harness, client, receiver, id, _ in
             #expect(try await EndUserBrowser(harness: harness, client: client).connect(try await harness.connectLink(client, id, user: "user-a")).status == .ok)
-            let token = try #require(try await harness.store.connection(integrationID: id, endUserID: "user-a")).tokens.accessToken
+            let token = try #require(try await harness.store.connections.connection(integrationID: id, endUserID: "user-a")).tokens.accessToken
             try expectProblem(try await client.call(.delete, "/v1/integrations/\(id)/connections/nobody", harness), 404, code: "not_found")
 
             let answer = try object(try await client.call(.delete, "/v1/integrations/\(id)/connections/user-a", harness))
             #expect(answer["revokedAtProvider"] as? Bool == true && answer["disconnected"] as? Bool == true)
-            #expect(try await harness.store.connection(integrationID: id, endUserID: "user-a") == nil)
+            #expect(try await harness.store.connections.connection(integrationID: id, endUserID: "user-a") == nil)
             try expectProblem(try await client.call(.get, "/v1/integrations/\(id)/connections/user-a", harness), 404, code: "not_found")
             // Intercom no longer accepts the token.
             #expect(try await harness.sandbox.me(token: token) == 401)
@@ -278,7 +278,7 @@ struct DisconnectTests {
             #expect(try await browser.connect(url).status == .ok)
             let page = try await client.execute(uri: try browser.path(url) + "/disconnect", method: .post)
             #expect(page.status == .ok && text(page).contains("Your Intercom account is disconnected"))
-            #expect(try await harness.store.connection(integrationID: id, endUserID: "user-a") == nil)
+            #expect(try await harness.store.connections.connection(integrationID: id, endUserID: "user-a") == nil)
             let types = try await receiver.wait(for: 2).map(\.type)
             #expect(types == ["connection.created", "connection.revoked"])
             #expect((receiver.deliveries.last?.json["data"] as? [String: Any])?["by"] as? String == "end_user")
@@ -373,7 +373,7 @@ struct VerifyURLTests {
                 let page = try await openVerified(client, asked, refused, cookie: asked.cookie)
                 #expect(page.status == .forbidden && text(page).contains("could not confirm"), "\(refused ?? "none")")
             }
-            #expect(try await harness.store.connection(integrationID: id, endUserID: "user-a") == nil)
+            #expect(try await harness.store.connections.connection(integrationID: id, endUserID: "user-a") == nil)
 
             let good = try confirmation(["purpose": "confirm", "linkId": linkID, "userId": "user-a", "exp": exp, "nonceHash": echo], secret: secret)
             let onward = try await openVerified(client, asked, good, cookie: asked.cookie)
@@ -392,7 +392,7 @@ struct VerifyURLTests {
             let provider = try #require(onward.headers[.location])
             let callback = try await SandboxBrowser.authorize(provider)
             #expect(try await browser.callback(callback, cookie: String(binding.split(separator: ";")[0])).status == .ok)
-            #expect(try await harness.store.connection(integrationID: id, endUserID: "user-a") != nil)
+            #expect(try await harness.store.connections.connection(integrationID: id, endUserID: "user-a") != nil)
         }
     }
 
@@ -422,7 +422,7 @@ struct VerifyURLTests {
                 try await db.select().column("id").from("authorization_requests").all().count
             }
             #expect(requestsAfter == requestsBefore, "no authorization was started for V")
-            #expect(try await harness.store.connection(integrationID: id, endUserID: "user-x") == nil)
+            #expect(try await harness.store.connections.connection(integrationID: id, endUserID: "user-x") == nil)
             // The refusals did not use the confirmation up: X's own browser still goes on (the honest path).
             let own = try await openVerified(client, xJar, confirmed, cookie: xJar.cookie)
             #expect(own.status == .seeOther && own.headers[.location]?.contains("/oauth") == true)

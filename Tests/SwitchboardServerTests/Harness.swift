@@ -53,7 +53,7 @@ struct Harness: Sendable {
                 configure(&settings, sandbox)
                 let workspace = try await test.store.makeWorkspace()
                 let key = AdminAPIKey.generate()
-                try await test.store.addAPIKey(workspaceID: workspace.id, key: key)
+                try await test.store.workspaces.addAPIKey(workspaceID: workspace.id, key: key)
                 let clock = ManualWallClock(Date(), advancesWhenSleeping: true)
                 let logs = LogCapture()
                 let dependencies = Dependencies(transport: transport ?? AHCTransport(), clock: clock, providers: providers)
@@ -78,7 +78,7 @@ struct Harness: Sendable {
     func otherWorkspaceKey() async throws -> String {
         let other = try await store.makeWorkspace("other")
         let key = AdminAPIKey.generate()
-        try await store.addAPIKey(workspaceID: other.id, key: key)
+        try await store.workspaces.addAPIKey(workspaceID: other.id, key: key)
         return key
     }
 }

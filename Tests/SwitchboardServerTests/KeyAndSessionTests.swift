@@ -15,13 +15,13 @@ struct KeyAndSessionTests {
     func revokedKey() async throws {
         try await Harness.with { harness, client in
             let key = AdminAPIKey.generate()
-            let id = try await harness.store.addAPIKey(workspaceID: harness.workspace.id, key: key, name: "bot", now: harness.clock.now())
+            let id = try await harness.store.workspaces.addAPIKey(workspaceID: harness.workspace.id, key: key, name: "bot", now: harness.clock.now())
             var browser = ConsoleBrowser(client: client)
             #expect(try await browser.signIn(key).status == .seeOther)
             #expect(try await browser.get("/console/integrations").status == .ok)
             #expect(try await client.call(.get, "/v1/integrations", harness, key: key).status == .ok, "the key is now in the read cache")
 
-            let revoked = try #require(try await harness.store.revokeAPIKey(id: id, now: harness.clock.now()))
+            let revoked = try #require(try await harness.store.workspaces.revokeAPIKey(id: id, now: harness.clock.now()))
             #expect(revoked.status(at: harness.clock.now()) == .revoked)
             try expectProblem(try await client.call(.get, "/v1/integrations", harness, key: key), 401, code: "invalid_api_key")
             #expect(try await browser.get("/console/integrations").headers[.location] == "/console", "its console session ended")
@@ -39,7 +39,7 @@ struct KeyAndSessionTests {
         try await Harness.with { harness, client in
             let key = AdminAPIKey.generate()
             let now = harness.clock.now()
-            try await harness.store.addAPIKey(workspaceID: harness.workspace.id, key: key, expiresAt: now.addingTimeInterval(600), now: now)
+            try await harness.store.workspaces.addAPIKey(workspaceID: harness.workspace.id, key: key, expiresAt: now.addingTimeInterval(600), now: now)
             var browser = ConsoleBrowser(client: client)
             #expect(try await browser.signIn(key).status == .seeOther)
             #expect(try await client.call(.get, "/v1/integrations", harness, key: key).status == .ok)
@@ -50,7 +50,7 @@ struct KeyAndSessionTests {
     }
 
     func lastUsed(_ harness: Harness) async throws -> Int64? {
-        try await harness.store.apiKeys(workspaceID: harness.workspace.id).first?.lastUsedAt.map { Int64($0.timeIntervalSince1970) }
+        try await harness.store.workspaces.apiKeys(workspaceID: harness.workspace.id).first?.lastUsedAt.map { Int64($0.timeIntervalSince1970) }
     }
 
     @Test("last use is recorded, at most once a minute per key")

@@ -82,9 +82,9 @@ struct OutboundGuardTests {
                 json: #"{"name":"Bot","app":"system","authorization":"per_user","notifyURL":"https://assistant.example/events"}"#))
             let id = try #require(created["id"] as? String)
             #expect(try await client.call(.post, "/v1/integrations/\(id)/enable", harness).status == .ok)
-            var record = try #require(try await harness.store.integration(id: id, workspaceID: harness.workspace.id))
+            var record = try #require(try await harness.store.integrations.integration(id: id, workspaceID: harness.workspace.id))
             record.integration.notifyURL = receiver.url
-            #expect(try await harness.store.update(record.integration))
+            #expect(try await harness.store.integrations.update(record.integration))
             let url = try await harness.connectLink(client, id, user: "user-a")
             // The system app's token URL is the operator's, and trusted: connecting works.
             #expect(try await EndUserBrowser(harness: harness, client: client).connect(url).status == .ok)
@@ -115,9 +115,9 @@ struct OutboundGuardTests {
                  "authorizationURL":"\(harness.sandbox.url)/oauth","tokenURL":"https://idp.example/token"}
                 """))
             let profileID = try #require(created["id"] as? String)
-            var profile = try #require(try await harness.store.authProfile(id: profileID, workspaceID: harness.workspace.id))
+            var profile = try #require(try await harness.store.profiles.authProfile(id: profileID, workspaceID: harness.workspace.id))
             profile.tokenURL = harness.sandbox.url + "/auth/eagle/token"
-            #expect(try await harness.store.update(profile))
+            #expect(try await harness.store.profiles.update(profile))
             await harness.sandbox.state.setRedirectURLs(clientID: app.clientID, [try #require(created["callbackURL"] as? String)])
             let id = try await harness.createIntegration(client, app: "custom", profileID: profileID)
             let page = try await harness.preauthorize(client, integrationID: id)

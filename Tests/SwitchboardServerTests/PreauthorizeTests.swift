@@ -90,7 +90,7 @@ struct PreauthorizeTests {
         try await Harness.with { harness, client in
             let id = try await harness.createIntegration(client)
             #expect(try await harness.preauthorize(client, integrationID: id).status == .ok)
-            let token = try #require(try await harness.store.connection(integrationID: id, endUserID: "")?.tokens.accessToken)
+            let token = try #require(try await harness.store.connections.connection(integrationID: id, endUserID: "")?.tokens.accessToken)
             #expect(await harness.sandbox.state.revoke(token: token))
             try expectProblem(try await client.call(.post, "/v1/integrations/\(id)/enable", harness), 409, code: "reauthorization_required")
             let shown = try object(try await client.call(.get, "/v1/integrations/\(id)", harness))
@@ -118,7 +118,7 @@ struct PreauthorizeTests {
             let id = try await harness.createIntegration(client)
             #expect(try await harness.preauthorize(client, integrationID: id).status == .ok)
             #expect(try await harness.connectionCount() == 1)
-            let token = try #require(try await harness.store.connection(integrationID: id, endUserID: Connection.sharedUser)?.tokens.accessToken)
+            let token = try #require(try await harness.store.connections.connection(integrationID: id, endUserID: Connection.sharedUser)?.tokens.accessToken)
             #expect(try await harness.sandbox.me(token: token) == 200)
             #expect(try await client.call(.delete, "/v1/integrations/\(id)", harness).status == .noContent)
             #expect(try await harness.connectionCount() == 0)
@@ -161,11 +161,11 @@ struct CallbackFailureTests {
             let url = try await harness.startAuthorization(client, integrationID: id)
             let location = try await SandboxBrowser.authorize(url)
             #expect(try await harness.callback(client, location).status == .ok)
-            let before = try await harness.store.connection(integrationID: id, endUserID: "")
+            let before = try await harness.store.connections.connection(integrationID: id, endUserID: "")
             let replay = try await harness.callback(client, location)
             #expect(replay.status == .badRequest)
             #expect(text(replay).contains("already used"))
-            #expect(try await harness.store.connection(integrationID: id, endUserID: "") == before)
+            #expect(try await harness.store.connections.connection(integrationID: id, endUserID: "") == before)
         }
     }
 

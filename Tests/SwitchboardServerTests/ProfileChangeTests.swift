@@ -19,7 +19,7 @@ struct ProfileChangeTests {
     }
 
     func sharedStatus(_ harness: Harness, _ id: String) async throws -> String? {
-        try await harness.store.connection(integrationID: id, endUserID: Connection.sharedUser)?.status.rawValue
+        try await harness.store.connections.connection(integrationID: id, endUserID: Connection.sharedUser)?.status.rawValue
     }
 
     @Test("changing a profile's client or endpoints marks its connections for reauthorization, and says so in the audit log; renaming does not",

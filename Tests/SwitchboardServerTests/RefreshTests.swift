@@ -59,18 +59,18 @@ func refreshFixture(_ store: Store, expiresIn: TimeInterval, enabled: Bool = tru
         id: Identifier.make("int"), workspaceID: workspace.id, name: "Bot", provider: .intercom, app: .system, authProfileID: nil,
         authorization: .preauthorized, region: nil, notifyURL: nil, enablement: enabled ? .enabled : .never, createdAt: now, updatedAt: now
     )
-    try await store.insert(integration)
+    try await store.integrations.insert(integration)
     let request = AuthorizationRequest(
         id: Identifier.make("authreq"), workspaceID: workspace.id, integrationID: integration.id, endUserID: "", stateHash: "h-\(UUID())",
         pkceVerifier: nil, redirectURI: "https://sb/cb", status: .processing, createdAt: now, expiresAt: now.addingTimeInterval(600), error: nil
     )
-    try await store.insert(request)
-    let connection = try await store.completeAuthorization(requestID: request.id, connection: Connection(
+    try await store.authorizations.insert(request)
+    let connection = try await store.connections.completeAuthorization(requestID: request.id, connectLinkID: nil, connection: Connection(
         id: Identifier.make("conn"), workspaceID: workspace.id, integrationID: integration.id, endUserID: "", status: .active,
         account: ProviderAccount(id: "acct", name: "Acct"),
         tokens: TokenGrant(accessToken: "access-0", refreshToken: "refresh-0", expiresAt: now.addingTimeInterval(expiresIn)),
         lastError: nil, lastRefreshedAt: nil, createdAt: now, updatedAt: now
-    ), now: now)
+    ), now: now).connection
     return (integration, connection)
 }
 
@@ -108,7 +108,7 @@ struct RefreshTests {
             }
             #expect(Set(results) == ["access-1"])
             #expect(endpoint.refreshTokensSeen == ["refresh-0"])
-            let stored = try #require(try await test.store.connection(id: connection.id))
+            let stored = try #require(try await test.store.connections.connection(id: connection.id))
             #expect(stored.tokens.refreshToken == "refresh-1")
             #expect(stored.tokens.expiresAt == clock.now().addingTimeInterval(3600))
             #expect(stored.lastRefreshedAt != nil)
@@ -138,10 +138,10 @@ struct RefreshTests {
             endpoint.answer(.invalidGrant)
             let (integration, connection) = try await refreshFixture(test.store, expiresIn: 10, now: clock.now())
             await #expect(throws: TokenService.Failure.self) { try await service(test.store, endpoint).accessToken(for: connection, app: standardApp) }
-            let stored = try #require(try await test.store.connection(id: connection.id))
+            let stored = try #require(try await test.store.connections.connection(id: connection.id))
             #expect(stored.status == .needsReauthorization)
             #expect(stored.lastError?.contains("invalid_grant") == true)
-            #expect(try await test.store.integration(id: integration.id)?.status == .error)
+            #expect(try await test.store.integrations.integration(id: integration.id)?.status == .error)
             // A dead connection is not retried.
             await #expect(throws: TokenService.Failure.needsReauthorization(stored.lastError!)) {
                 try await service(test.store, endpoint).accessToken(for: stored, app: standardApp)
@@ -158,24 +158,24 @@ struct RefreshTests {
             endpoint.answer(answer)
             let (integration, connection) = try await refreshFixture(test.store, expiresIn: 60, now: clock.now())
             #expect(try await service(test.store, endpoint).accessToken(for: connection, app: standardApp) == "access-0")
-            var stored = try #require(try await test.store.connection(id: connection.id))
+            var stored = try #require(try await test.store.connections.connection(id: connection.id))
             #expect(stored.status == .active)
             #expect(stored.lastError?.hasPrefix("refresh failed") == true)
-            #expect(try await test.store.integration(id: integration.id)?.status == .enabled)
+            #expect(try await test.store.integrations.integration(id: integration.id)?.status == .enabled)
 
             clock.advance(by: 120)
-            stored = try #require(try await test.store.connection(id: connection.id))
+            stored = try #require(try await test.store.connections.connection(id: connection.id))
             do {
                 _ = try await service(test.store, endpoint).accessToken(for: stored, app: standardApp)
                 Issue.record("an expired token with a failing refresh must not be handed out")
             } catch {
                 guard case TokenService.Failure.unavailable = error else { Issue.record("expected unavailable, got \(error)"); return }
             }
-            #expect(try await test.store.connection(id: connection.id)?.status == .active)
+            #expect(try await test.store.connections.connection(id: connection.id)?.status == .active)
 
             endpoint.answer(.grant)
             #expect(try await service(test.store, endpoint).accessToken(for: stored, app: standardApp).hasPrefix("access-"), "a later try recovers")
-            #expect(try await test.store.connection(id: connection.id)?.lastError == nil)
+            #expect(try await test.store.connections.connection(id: connection.id)?.lastError == nil)
         }
     }
 }

@@ -194,7 +194,7 @@ struct SecondProviderTests {
             let code = acme.issueCode(forAuthorizationURL: url)
             let page = try await harness.callback(client, "https://switchboard.test/oauth/callback/\(profileID)?code=\(code)&state=\(items["state"]!)")
             #expect(page.status == .ok, "\(text(page))")
-            let connection = try #require(try await harness.store.connection(integrationID: id, endUserID: ""))
+            let connection = try #require(try await harness.store.connections.connection(integrationID: id, endUserID: ""))
             #expect(connection.account.id == "acme-42" && connection.account.name == "Acme Corp" && connection.account.adminID == "u1",
                     "identified where the definition says")
             let enabled = try await client.call(.post, "/v1/integrations/\(id)/enable", harness)
@@ -233,7 +233,7 @@ struct SecondProviderTests {
             #expect(dead.status == .conflict)
             #expect(try object(dead)["code"] as? String == "reauthorization_required")
             #expect((try object(dead)["detail"] as? String)?.contains("Acme Tasks refused the stored authorization (token_invalid)") == true)
-            #expect(try await harness.store.connection(integrationID: id, endUserID: "")?.status == .needsReauthorization)
+            #expect(try await harness.store.connections.connection(integrationID: id, endUserID: "")?.status == .needsReauthorization)
         }
     }
 }

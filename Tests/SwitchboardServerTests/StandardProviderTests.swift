@@ -71,7 +71,7 @@ struct StandardProviderTests {
             #expect(items["redirect_uri"] == "https://switchboard.test/oauth/callback/\(profileID)", "the profile's own callback URL")
             let page = try await harness.callback(client, "https://switchboard.test/oauth/callback/\(profileID)?code=\(code)&state=\(items["state"]!)")
             #expect(page.status == .ok, "\(text(page))")
-            let connection = try #require(try await harness.store.connection(integrationID: id, endUserID: ""))
+            let connection = try #require(try await harness.store.connections.connection(integrationID: id, endUserID: ""))
             #expect(connection.tokens.refreshToken == "std-refresh-1")
             #expect(connection.tokens.expiresAt?.unixSeconds == harness.clock.now().addingTimeInterval(3600).unixSeconds, "stored in whole seconds")
             #expect(connection.account.name == "Std Workspace")

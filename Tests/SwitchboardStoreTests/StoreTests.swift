@@ -48,7 +48,7 @@ extension Store {
         let workspace = try await makeWorkspace()
         var integration = makeIntegration(workspaceID: workspace.id)
         integration.enablement = enablement
-        try await insert(integration)
+        try await integrations.insert(integration)
         return (workspace, integration)
     }
 }
@@ -56,8 +56,8 @@ extension Store {
 /// Stores an integration with a completed shared connection.
 func connect(_ store: Store, _ integration: Integration, connection: Connection) async throws -> Connection {
     let request = makeRequest(integration, state: OAuthState.generate(), endUser: connection.endUserID, expiresAt: Date().addingTimeInterval(600))
-    try await store.insert(request)
-    return try await store.completeAuthorization(requestID: request.id, connection: connection, now: Date())
+    try await store.authorizations.insert(request)
+    return try await store.connections.completeAuthorization(requestID: request.id, connectLinkID: nil, connection: connection, now: Date()).connection
 }
 
 @Suite("Store")
@@ -86,18 +86,18 @@ struct StoreTests {
         try await TestStore.with(backend) { test in
             let workspace = try await test.store.makeWorkspace()
             let integration = makeIntegration(workspaceID: workspace.id, mode: .perUser)
-            try await test.store.insert(integration)
+            try await test.store.integrations.insert(integration)
             let now = Date()
             let link = ConnectLink(id: "link_1", workspaceID: workspace.id, integrationID: integration.id, endUserID: "u1", conversationID: nil,
                                    tokenHash: "h", reason: .connect, status: .pending, createdAt: now, expiresAt: now.addingTimeInterval(900), completedAt: nil)
-            try await test.store.insert(link)
+            try await test.store.authorizations.insert(link)
             for (id, expires) in [("pend_live", now.addingTimeInterval(900)), ("pend_old", now.addingTimeInterval(-1))] {
-                try await test.store.insert(PendingAction(id: id, workspaceID: workspace.id, integrationID: integration.id, connectLinkID: link.id,
+                try await test.store.authorizations.insert(PendingAction(id: id, workspaceID: workspace.id, integrationID: integration.id, connectLinkID: link.id,
                                                           endUserID: "u1", conversationID: nil, action: "intercom.who_am_i", input: .object([:]),
                                                           createdAt: now, expiresAt: expires))
             }
             let taken = try await withThrowingTaskGroup(of: [String].self) { group in
-                for _ in 0..<4 { group.addTask { try await test.store.takePendingActions(connectLinkID: link.id, now: now).map(\.id) } }
+                for _ in 0..<4 { group.addTask { try await test.store.authorizations.takePendingActions(connectLinkID: link.id, now: now).map(\.id) } }
                 return try await group.reduce(into: []) { $0 += $1 }
             }
             #expect(taken == ["pend_live"])
@@ -126,20 +126,20 @@ struct StoreTests {
         try await TestStore.with(backend) { test in
             let workspace = try await test.store.makeWorkspace()
             let integration = makeIntegration(workspaceID: workspace.id, mode: .perUser)
-            try await test.store.insert(integration)
+            try await test.store.integrations.insert(integration)
             let now = Date()
             func link(_ id: String, expires: TimeInterval) -> ConnectLink {
                 ConnectLink(id: id, workspaceID: workspace.id, integrationID: integration.id, endUserID: "u1", conversationID: nil, tokenHash: "h-\(id)",
                             reason: .connect, status: .pending, createdAt: now, expiresAt: now.addingTimeInterval(expires), completedAt: nil)
             }
-            try await test.store.insert(link("link_old", expires: -2 * 86_400))
-            try await test.store.insert(link("link_recent", expires: -60))
-            try await test.store.insert(link("link_live", expires: 600))
-            try await test.store.insert(PendingAction(id: "pend_old", workspaceID: workspace.id, integrationID: integration.id, connectLinkID: "link_recent",
+            try await test.store.authorizations.insert(link("link_old", expires: -2 * 86_400))
+            try await test.store.authorizations.insert(link("link_recent", expires: -60))
+            try await test.store.authorizations.insert(link("link_live", expires: 600))
+            try await test.store.authorizations.insert(PendingAction(id: "pend_old", workspaceID: workspace.id, integrationID: integration.id, connectLinkID: "link_recent",
                                                       endUserID: "u1", conversationID: nil, action: "intercom.who_am_i", input: .object([:]),
                                                       createdAt: now, expiresAt: now.addingTimeInterval(-60)))
             for (id, status, age) in [("evt_old", EventStatus.delivered, 40.0), ("evt_stuck", .pending, 40), ("evt_new", .failed, 1)] {
-                try await test.store.insert(EventRecord(id: id, workspaceID: workspace.id, integrationID: integration.id, type: .connectionCreated,
+                try await test.store.events.insert(EventRecord(id: id, workspaceID: workspace.id, integrationID: integration.id, type: .connectionCreated,
                                                         endUserID: "u1", payload: .object([:]), status: status, attempts: 1, nextAttemptAt: nil,
                                                         lastStatus: nil, lastError: nil, createdAt: now.addingTimeInterval(-age * 86_400), deliveredAt: nil))
             }
@@ -164,7 +164,7 @@ struct StoreTests {
             }
             // One batch mixes what real traffic mixes: per-user and shared runs, answered and failed ones.
             for index in 0..<250 {
-                try await test.store.insert(RunRecord(id: "run_\(index)", workspaceID: workspace.id, integrationID: "int_x", action: "intercom.who_am_i",
+                try await test.store.runs.insert(RunRecord(id: "run_\(index)", workspaceID: workspace.id, integrationID: "int_x", action: "intercom.who_am_i",
                                                       endUserID: index % 2 == 0 ? nil : "user-\(index)", startedAtMs: Int64(index), durationMs: 1,
                                                       outcome: index % 3 == 0 ? "provider_error" : "ok", httpStatus: index % 3 == 0 ? 502 : 200,
                                                       providerRequestID: index % 3 == 0 ? nil : "req-\(index)"))
@@ -178,7 +178,7 @@ struct StoreTests {
                 written = try await count()
             }
             #expect(written == 250, "written without anyone reading the log, in batches under the bind limit")
-            let runs = try await test.store.runs(workspaceID: workspace.id, integrationID: nil, limit: 300, before: nil)
+            let runs = try await test.store.runs.runs(workspaceID: workspace.id, integrationID: nil, limit: 300, before: nil)
             let run7 = try #require(runs.first { $0.id == "run_7" })
             #expect(run7.end_user_id == "user-7" && run7.provider_request_id == "req-7")
             let run6 = try #require(runs.first { $0.id == "run_6" })
@@ -197,16 +197,16 @@ struct StoreTests {
             }
             // The table is away: the first flush fails.
             try await test.store.database.withConnection { db in try await db.raw("ALTER TABLE runs RENAME TO runs_away").run() }
-            for index in 0..<30 { try await test.store.insert(run(index)) }
+            for index in 0..<30 { try await test.store.runs.insert(run(index)) }
             #expect(await clock.waitForSleepers(), "a flush is scheduled")
             clock.advance(by: RunBuffer.delay.seconds)
             // The flush fails and schedules its retry a second later, on the same clock.
             #expect(await clock.waitForSleepers(), "the retry is scheduled")
             try await test.store.database.withConnection { db in try await db.raw("ALTER TABLE runs_away RENAME TO runs").run() }
-            for index in 30..<40 { try await test.store.insert(run(index)) }
+            for index in 30..<40 { try await test.store.runs.insert(run(index)) }
             // The retry (a second after the failure) writes the kept runs with the new ones; reading flushes any rest.
             clock.advance(by: RunBuffer.retryDelay.seconds)
-            let runs = try await test.store.runs(workspaceID: workspace.id, integrationID: nil, limit: 100, before: nil)
+            let runs = try await test.store.runs.runs(workspaceID: workspace.id, integrationID: nil, limit: 100, before: nil)
             #expect(runs.count == 40)
             #expect(Set(runs.map(\.id)) == Set((0..<40).map { "run_\($0)" }))
         }
@@ -234,14 +234,14 @@ struct StoreTests {
         try await TestStore.with(backend) { test in
             let workspace = try await test.store.makeWorkspace()
             let key = AdminAPIKey.generate()
-            try await test.store.addAPIKey(workspaceID: workspace.id, key: key)
-            #expect(try await test.store.workspace(forAPIKey: key)?.id == workspace.id)
-            #expect(try await test.store.workspace(forAPIKey: key + "x") == nil)
+            try await test.store.workspaces.addAPIKey(workspaceID: workspace.id, key: key)
+            #expect(try await test.store.workspaces.workspace(forAPIKey: key)?.id == workspace.id)
+            #expect(try await test.store.workspaces.workspace(forAPIKey: key + "x") == nil)
             let stored = try await test.store.database.withConnection { db in
                 try await db.select().column("key_hash").from("api_keys").all().map { try $0.decode(column: "key_hash", as: String.self) }
             }
             #expect(stored == [AdminAPIKey.hash(key)])
-            #expect(try await test.store.workspace(named: workspace.name, createIfMissing: true)?.id == workspace.id, "names are unique")
+            #expect(try await test.store.workspaces.workspace(named: workspace.name, createIfMissing: true)?.id == workspace.id, "names are unique")
         }
     }
 
@@ -250,18 +250,18 @@ struct StoreTests {
         try await TestStore.with(backend) { test in
             let mine = try await test.store.makeWorkspace(), theirs = try await test.store.makeWorkspace()
             var profile = makeProfile(workspaceID: mine.id)
-            try await test.store.insert(profile)
-            #expect(try await test.store.authProfile(id: profile.id, workspaceID: mine.id) == profile)
-            #expect(try await test.store.authProfile(id: profile.id, workspaceID: theirs.id) == nil)
-            #expect(try await test.store.authProfiles(workspaceID: theirs.id).isEmpty)
+            try await test.store.profiles.insert(profile)
+            #expect(try await test.store.profiles.authProfile(id: profile.id, workspaceID: mine.id) == profile)
+            #expect(try await test.store.profiles.authProfile(id: profile.id, workspaceID: theirs.id) == nil)
+            #expect(try await test.store.profiles.authProfiles(workspaceID: theirs.id).isEmpty)
             profile.clientSecret = "rotated-secret"
             profile.scopes = []
             profile.refreshTokenURL = "https://idp.example/refresh"
-            #expect(try await test.store.update(profile))
-            #expect(try await test.store.authProfile(id: profile.id, workspaceID: mine.id) == profile)
+            #expect(try await test.store.profiles.update(profile))
+            #expect(try await test.store.profiles.authProfile(id: profile.id, workspaceID: mine.id) == profile)
             var foreign = profile
             foreign.workspaceID = theirs.id
-            #expect(try await test.store.update(foreign) == false, "updating through another workspace changes nothing")
+            #expect(try await test.store.profiles.update(foreign) == false, "updating through another workspace changes nothing")
         }
     }
 
@@ -271,20 +271,20 @@ struct StoreTests {
             let store = test.store
             let workspace = try await store.makeWorkspace()
             let profile = makeProfile(workspaceID: workspace.id)
-            try await store.insert(profile)
+            try await store.profiles.insert(profile)
             let integration = makeIntegration(workspaceID: workspace.id, profileID: profile.id)
-            try await store.insert(integration)
+            try await store.integrations.insert(integration)
             _ = try await connect(store, integration, connection: makeConnection(integration))
-            #expect(try await store.deleteAuthProfile(id: profile.id, workspaceID: workspace.id) == .inUse(integrationIDs: [integration.id]))
-            #expect(try await store.deleteIntegration(id: integration.id, workspaceID: "someone-else") == false)
-            #expect(try await store.deleteIntegration(id: integration.id, workspaceID: workspace.id))
+            #expect(try await store.profiles.deleteAuthProfile(id: profile.id, workspaceID: workspace.id) == .inUse(integrationIDs: [integration.id]))
+            #expect(try await store.integrations.deleteIntegration(id: integration.id, workspaceID: "someone-else") == false)
+            #expect(try await store.integrations.deleteIntegration(id: integration.id, workspaceID: workspace.id))
             let leftovers = try await store.database.withConnection { db in
                 (try await db.select().column("id").from("connections").all().count,
                  try await db.select().column("id").from("authorization_requests").all().count)
             }
             #expect(leftovers == (0, 0))
-            #expect(try await store.deleteAuthProfile(id: profile.id, workspaceID: workspace.id) == .deleted)
-            #expect(try await store.deleteAuthProfile(id: profile.id, workspaceID: workspace.id) == .notFound)
+            #expect(try await store.profiles.deleteAuthProfile(id: profile.id, workspaceID: workspace.id) == .deleted)
+            #expect(try await store.profiles.deleteAuthProfile(id: profile.id, workspaceID: workspace.id) == .notFound)
         }
     }
 
@@ -296,19 +296,19 @@ struct StoreTests {
             let now = Date(unixSeconds: 1_800_000_000)
             let fresh = OAuthState.generate(), stale = OAuthState.generate()
             let request = makeRequest(integration, state: fresh, expiresAt: now.addingTimeInterval(600))
-            try await store.insert(request)
-            try await store.insert(makeRequest(integration, state: stale, expiresAt: now.addingTimeInterval(-1)))
+            try await store.authorizations.insert(request)
+            try await store.authorizations.insert(makeRequest(integration, state: stale, expiresAt: now.addingTimeInterval(-1)))
 
-            guard case .claimed(let claimed) = try await store.claimAuthorization(state: fresh, now: now) else {
+            guard case .claimed(let claimed) = try await store.authorizations.claimAuthorization(state: fresh, now: now) else {
                 Issue.record("a fresh state must be claimed")
                 return
             }
             #expect(claimed.id == request.id)
             #expect(claimed.pkceVerifier == request.pkceVerifier)
-            #expect(try await store.claimAuthorization(state: fresh, now: now) == .alreadyUsed)
-            #expect(try await store.claimAuthorization(state: stale, now: now) == .expired)
-            #expect(try await store.claimAuthorization(state: stale, now: now) == .expired)
-            #expect(try await store.claimAuthorization(state: OAuthState.generate(), now: now) == .unknown)
+            #expect(try await store.authorizations.claimAuthorization(state: fresh, now: now) == .alreadyUsed)
+            #expect(try await store.authorizations.claimAuthorization(state: stale, now: now) == .expired)
+            #expect(try await store.authorizations.claimAuthorization(state: stale, now: now) == .expired)
+            #expect(try await store.authorizations.claimAuthorization(state: OAuthState.generate(), now: now) == .unknown)
         }
     }
 
@@ -318,9 +318,9 @@ struct StoreTests {
             let store = test.store
             let (_, integration) = try await store.insertIntegration()
             let state = OAuthState.generate()
-            try await store.insert(makeRequest(integration, state: state, expiresAt: Date().addingTimeInterval(600)))
+            try await store.authorizations.insert(makeRequest(integration, state: state, expiresAt: Date().addingTimeInterval(600)))
             let claims = try await withThrowingTaskGroup(of: AuthorizationClaim.self) { group in
-                for _ in 0..<20 { group.addTask { try await store.claimAuthorization(state: state, now: Date()) } }
+                for _ in 0..<20 { group.addTask { try await store.authorizations.claimAuthorization(state: state, now: Date()) } }
                 return try await group.reduce(into: []) { $0.append($1) }
             }
             #expect(claims.filter { if case .claimed = $0 { true } else { false } }.count == 1)
@@ -336,11 +336,11 @@ struct StoreTests {
             let first = try await connect(store, integration, connection: makeConnection(integration, access: "first"))
             let second = try await connect(store, integration, connection: makeConnection(integration, access: "second", refresh: "r2"))
             #expect(second.id == first.id)
-            let all = try await store.connections(integrationID: integration.id, workspaceID: workspace.id)
+            let all = try await store.connections.connections(integrationID: integration.id, workspaceID: workspace.id)
             #expect(all.count == 1)
             #expect(all.first?.tokens.accessToken == "second")
             #expect(all.first?.tokens.refreshToken == "r2")
-            #expect(try await store.integration(id: integration.id, workspaceID: workspace.id)?.status == .authorized)
+            #expect(try await store.integrations.integration(id: integration.id, workspaceID: workspace.id)?.status == .authorized)
         }
     }
 
@@ -351,18 +351,18 @@ struct StoreTests {
             let (_, integration) = try await store.insertIntegration()
             let connection = try await connect(store, integration, connection: makeConnection(integration, refresh: "r1", expiresAt: Date()))
             let now = Date()
-            #expect(try await store.acquireRefreshLease(connectionID: connection.id, owner: "A", now: now, duration: 30))
-            #expect(try await store.acquireRefreshLease(connectionID: connection.id, owner: "B", now: now, duration: 30) == false)
+            #expect(try await store.connections.acquireRefreshLease(connectionID: connection.id, owner: "A", now: now, duration: 30))
+            #expect(try await store.connections.acquireRefreshLease(connectionID: connection.id, owner: "B", now: now, duration: 30) == false)
             let grant = TokenGrant(accessToken: "new", refreshToken: "r2", expiresAt: now.addingTimeInterval(3600))
-            #expect(try await store.storeRefreshedTokens(connectionID: connection.id, owner: "B", grant: grant, keepRefreshToken: "r1", now: now) == false)
-            #expect(try await store.connection(id: connection.id)?.tokens.accessToken == connection.tokens.accessToken, "B wrote nothing")
-            #expect(try await store.acquireRefreshLease(connectionID: connection.id, owner: "B", now: now.addingTimeInterval(31), duration: 30),
+            #expect(try await store.connections.storeRefreshedTokens(connectionID: connection.id, owner: "B", grant: grant, keepRefreshToken: "r1", now: now) == false)
+            #expect(try await store.connections.connection(id: connection.id)?.tokens.accessToken == connection.tokens.accessToken, "B wrote nothing")
+            #expect(try await store.connections.acquireRefreshLease(connectionID: connection.id, owner: "B", now: now.addingTimeInterval(31), duration: 30),
                     "an expired lease can be taken over")
-            #expect(try await store.storeRefreshedTokens(connectionID: connection.id, owner: "B", grant: grant, keepRefreshToken: "r1", now: now))
-            let stored = try #require(try await store.connection(id: connection.id))
+            #expect(try await store.connections.storeRefreshedTokens(connectionID: connection.id, owner: "B", grant: grant, keepRefreshToken: "r1", now: now))
+            let stored = try #require(try await store.connections.connection(id: connection.id))
             #expect(stored.tokens.accessToken == "new")
             #expect(stored.tokens.refreshToken == "r2")
-            #expect(try await store.acquireRefreshLease(connectionID: connection.id, owner: "C", now: now, duration: 30), "storing released the lease")
+            #expect(try await store.connections.acquireRefreshLease(connectionID: connection.id, owner: "C", now: now, duration: 30), "storing released the lease")
         }
     }
 
@@ -372,12 +372,12 @@ struct StoreTests {
             let store = test.store
             let (workspace, integration) = try await store.insertIntegration(enablement: .enabled)
             let connection = try await connect(store, integration, connection: makeConnection(integration, refresh: "r1", expiresAt: Date()))
-            try await store.recordRefreshFailure(connectionID: connection.id, owner: nil, reason: "503 from provider", permanent: false, now: Date())
-            #expect(try await store.connection(id: connection.id)?.status == .active, "a transient failure never kills a connection")
-            #expect(try await store.connection(id: connection.id)?.lastError == "503 from provider")
-            try await store.markNeedsReauthorization(connectionID: connection.id, reason: "invalid_grant", now: Date())
-            #expect(try await store.connection(id: connection.id)?.status == .needsReauthorization)
-            #expect(try await store.integration(id: integration.id, workspaceID: workspace.id)?.status == .error)
+            try await store.connections.recordRefreshFailure(connectionID: connection.id, owner: nil, reason: "503 from provider", permanent: false, now: Date())
+            #expect(try await store.connections.connection(id: connection.id)?.status == .active, "a transient failure never kills a connection")
+            #expect(try await store.connections.connection(id: connection.id)?.lastError == "503 from provider")
+            try await store.connections.markNeedsReauthorization(connectionID: connection.id, reason: "invalid_grant", now: Date())
+            #expect(try await store.connections.connection(id: connection.id)?.status == .needsReauthorization)
+            #expect(try await store.integrations.integration(id: integration.id, workspaceID: workspace.id)?.status == .error)
         }
     }
 
@@ -385,9 +385,9 @@ struct StoreTests {
     func seedSecrets(_ store: Store) async throws -> (Workspace, AuthProfile, Integration, Connection) {
         let workspace = try await store.makeWorkspace()
         let profile = makeProfile(workspaceID: workspace.id, secret: "the-secret")
-        try await store.insert(profile)
+        try await store.profiles.insert(profile)
         let integration = makeIntegration(workspaceID: workspace.id, profileID: profile.id)
-        try await store.insert(integration)
+        try await store.integrations.insert(integration)
         let connection = try await connect(store, integration, connection: makeConnection(integration, access: "acc", refresh: "ref"))
         return (workspace, profile, integration, connection)
     }
@@ -398,14 +398,14 @@ struct StoreTests {
         try await TestStore.with(backend, vault: oldVault) { test in
             let store = test.store
             let (workspace, profile, integration, connection) = try await seedSecrets(store)
-            try await store.insert(makeRequest(integration, state: OAuthState.generate(), expiresAt: Date().addingTimeInterval(600)))
+            try await store.authorizations.insert(makeRequest(integration, state: OAuthState.generate(), expiresAt: Date().addingTimeInterval(600)))
 
             let newVault = TestStore.vault()
             #expect(try await store.resealAll(with: newVault) == 5, "secret, access, refresh, and two PKCE verifiers")
             let rotated = Store(database: store.database, vault: newVault, logger: TestStore.logger)
-            #expect(try await rotated.authProfile(id: profile.id, workspaceID: workspace.id)?.clientSecret == "the-secret")
-            #expect(try await rotated.connection(id: connection.id)?.tokens.refreshToken == "ref")
-            await #expect(throws: TokenVault.VaultError.self) { try await store.connection(id: connection.id) }
+            #expect(try await rotated.profiles.authProfile(id: profile.id, workspaceID: workspace.id)?.clientSecret == "the-secret")
+            #expect(try await rotated.connections.connection(id: connection.id)?.tokens.refreshToken == "ref")
+            await #expect(throws: TokenVault.VaultError.self) { try await store.connections.connection(id: connection.id) }
         }
     }
 
@@ -427,8 +427,8 @@ struct StoreTests {
             /// What the next start reads with: the files as they are now.
             func readable() async throws -> Bool {
                 let reader = Store(database: store.database, vault: try file.vault(), logger: TestStore.logger)
-                let secret = try await reader.authProfile(id: profile.id, workspaceID: workspace.id)?.clientSecret
-                let refresh = try await reader.connection(id: connection.id)?.tokens.refreshToken
+                let secret = try await reader.profiles.authProfile(id: profile.id, workspaceID: workspace.id)?.clientSecret
+                let refresh = try await reader.connections.connection(id: connection.id)?.tokens.refreshToken
                 return secret == "the-secret" && refresh == "ref"
             }
             await #expect(throws: Interrupted.self) {
@@ -449,7 +449,7 @@ struct StoreTests {
             #expect(file.pending() == nil && current != original)
             if let pending, step != .keyReplaced { #expect(current == pending) }
             let oldOnly = Store(database: store.database, vault: TokenVault(masterKey: try TokenVault.key(base64: original)), logger: TestStore.logger)
-            await #expect(throws: TokenVault.VaultError.self) { try await oldOnly.connection(id: connection.id) }
+            await #expect(throws: TokenVault.VaultError.self) { try await oldOnly.connections.connection(id: connection.id) }
         }
     }
 
@@ -460,11 +460,11 @@ struct StoreTests {
             let workspace = try await store.makeWorkspace()
             let secret = "client-secret-\(UUID().uuidString)", access = "access-\(UUID().uuidString)", refresh = "refresh-\(UUID().uuidString)"
             let profile = makeProfile(workspaceID: workspace.id, secret: secret)
-            try await store.insert(profile)
+            try await store.profiles.insert(profile)
             let integration = makeIntegration(workspaceID: workspace.id, profileID: profile.id)
-            try await store.insert(integration)
+            try await store.integrations.insert(integration)
             let request = makeRequest(integration, state: "state-\(UUID().uuidString)", expiresAt: Date().addingTimeInterval(600))
-            try await store.insert(request)
+            try await store.authorizations.insert(request)
             _ = try await connect(store, integration, connection: makeConnection(integration, access: access, refresh: refresh))
             // Force the WAL into the main file too, then read every file's bytes.
             try await store.database.withConnection { db in try await db.raw("PRAGMA wal_checkpoint(FULL)").run() }

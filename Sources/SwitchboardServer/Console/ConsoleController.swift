@@ -48,10 +48,10 @@ struct ConsoleController: Sendable {
         let form = try await ConsoleSessionMiddleware.formFields(request)
         let key = (form["apiKey"] ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
         let now = clock.now()
-        guard !key.isEmpty, key.count <= 200, let found = try await store.authenticatedKey(forAPIKey: key, now: now) else {
+        guard !key.isEmpty, key.count <= 200, let found = try await store.workspaces.authenticatedKey(forAPIKey: key, now: now) else {
             return page("login", title: "Sign in", session: nil, [:], status: .unauthorized, error: "That API key is unknown, revoked or expired.")
         }
-        let token = try await store.startConsoleSession(found, lifetime: ConsoleSession.lifetime, now: now)
+        let token = try await store.workspaces.startConsoleSession(found, lifetime: ConsoleSession.lifetime, now: now)
         var response = redirect("/console/integrations")
         response.setCookie(Cookie(name: ConsoleSession.cookieName, value: token, maxAge: Int(ConsoleSession.lifetime),
                                   path: settings.cookiePath("/console"), secure: settings.publicURL.scheme == "https", httpOnly: true, sameSite: .lax))
@@ -61,7 +61,7 @@ struct ConsoleController: Sendable {
     /// Ends the session where it is kept, so the cookie works nowhere afterwards, and clears it in this browser.
     @Sendable func logout(request: Request, context: AppRequestContext) async throws -> Response {
         guard ConsoleSession.isSameOrigin(request, publicURL: settings.publicURL) else { return crossOrigin() }
-        if let token = request.cookies[ConsoleSession.cookieName]?.value, !token.isEmpty { try await store.endConsoleSession(token: token) }
+        if let token = request.cookies[ConsoleSession.cookieName]?.value, !token.isEmpty { try await store.workspaces.endConsoleSession(token: token) }
         var response = redirect("/console?notice=signed_out")
         response.setCookie(Cookie(name: ConsoleSession.cookieName, value: "", maxAge: 0, path: settings.cookiePath("/console"),
                                   secure: settings.publicURL.scheme == "https", httpOnly: true, sameSite: .lax))
@@ -122,7 +122,7 @@ struct ConsoleController: Sendable {
                 let secret = try await integrations.rotateSigningSecret(id: id, by: session.principal)
                 return try await integrationPage(id: id, session: session, notice: "New signing secret. The old one no longer signs events.", error: nil, signingSecret: secret)
             case "disconnect":
-                guard let record = try await store.integration(id: id, workspaceID: session.workspace.id) else { return notFound(session) }
+                guard let record = try await store.integrations.integration(id: id, workspaceID: session.workspace.id) else { return notFound(session) }
                 let userID = form["userId"] ?? ""
                 guard let revoked = try await integrations.disconnect(record.integration, endUserID: userID, by: session.principal) else {
                     return redirect(back + "?error=no_connection")
@@ -177,18 +177,18 @@ struct ConsoleController: Sendable {
     // MARK: Pages
 
     private func integrationsPage(_ session: SignedIn, notice: String? = nil, problem: Problem? = nil, form: [String: String] = [:]) async throws -> Response {
-        let records = try await store.integrations(workspaceID: session.workspace.id)
+        let records = try await store.integrations.integrations(workspaceID: session.workspace.id)
         var rows: [[String: Any]] = []
         for record in records {
             let shared = record.integration.authorization == .preauthorized
-                ? try await store.connection(integrationID: record.integration.id, endUserID: Connection.sharedUser) : nil
+                ? try await store.connections.connection(integrationID: record.integration.id, endUserID: Connection.sharedUser) : nil
             rows.append([
                 "id": record.integration.id, "name": record.integration.name, "status": record.status.rawValue,
                 "appLabel": Self.appLabel(record.integration.app), "modeLabel": Self.modeLabel(record.integration.authorization),
                 "account": shared.map { "\($0.account.name) (\($0.account.id))" } ?? "—",
             ])
         }
-        let profileRows = try await store.authProfiles(workspaceID: session.workspace.id).map {
+        let profileRows = try await store.profiles.authProfiles(workspaceID: session.workspace.id).map {
             ["id": $0.id, "name": $0.name, "selected": form["authProfileId"] == $0.id] as [String: Any]
         }
         return page("integrations", title: "Integrations", session: session, [
@@ -200,7 +200,7 @@ struct ConsoleController: Sendable {
 
     private func integrationPage(id: String, session: SignedIn, notice: String?, error: String?, signingSecret: String? = nil,
                                  status: HTTPResponse.Status = .ok) async throws -> Response {
-        guard let record = try await store.integration(id: id, workspaceID: session.workspace.id) else { return notFound(session) }
+        guard let record = try await store.integrations.integration(id: id, workspaceID: session.workspace.id) else { return notFound(session) }
         let integration = record.integration
         var values: [String: Any] = [
             "id": integration.id, "name": integration.name, "status": record.status.rawValue,
@@ -213,7 +213,7 @@ struct ConsoleController: Sendable {
             "notifyURL": integration.notifyURL as Any, "verifyURL": integration.verifyURL as Any, "signingSecret": signingSecret as Any,
         ]
         if integration.authorization == .perUser {
-            let users = try await store.connections(integrationID: id, workspaceID: session.workspace.id).map { connection -> [String: Any] in
+            let users = try await store.connections.connections(integrationID: id, workspaceID: session.workspace.id).map { connection -> [String: Any] in
                 ["userID": connection.endUserID, "accountName": connection.account.name, "adminEmail": connection.account.adminEmail ?? "—",
                  "status": connection.status.rawValue, "integrationID": id, "csrf": session.csrf]
             }
@@ -221,9 +221,9 @@ struct ConsoleController: Sendable {
             values["hasUsers"] = !users.isEmpty
         }
         if let profileID = integration.authProfileID {
-            values["profileName"] = try await store.authProfile(id: profileID, workspaceID: session.workspace.id)?.name
+            values["profileName"] = try await store.profiles.authProfile(id: profileID, workspaceID: session.workspace.id)?.name
         }
-        if integration.authorization == .preauthorized, let connection = try await store.connection(integrationID: id, endUserID: Connection.sharedUser) {
+        if integration.authorization == .preauthorized, let connection = try await store.connections.connection(integrationID: id, endUserID: Connection.sharedUser) {
             values["connection"] = [
                 "status": connection.status.rawValue, "accountName": connection.account.name, "accountID": connection.account.id,
                 "region": connection.account.region as Any, "adminEmail": connection.account.adminEmail as Any, "lastError": connection.lastError as Any,
@@ -233,7 +233,7 @@ struct ConsoleController: Sendable {
     }
 
     private func profilesPage(_ session: SignedIn, notice: String? = nil, problem: Problem? = nil, form: [String: String] = [:]) async throws -> Response {
-        let rows = try await store.authProfiles(workspaceID: session.workspace.id).map {
+        let rows = try await store.profiles.authProfiles(workspaceID: session.workspace.id).map {
             ["id": $0.id, "name": $0.name, "clientID": $0.clientID, "authorizationURL": $0.authorizationURL, "tokenURL": $0.tokenURL,
              "callbackURL": settings.callbackURL(profileID: $0.id), "csrf": session.csrf]
         }

@@ -96,7 +96,7 @@ struct ConsoleSessionMiddleware: RouterMiddleware {
     /// The signed-in admin, if the request carries a live session.
     func session(of request: Request) async throws -> ConsoleSignIn? {
         guard let cookie = request.cookies[ConsoleSession.cookieName]?.value, !cookie.isEmpty,
-              let key = try await store.consoleSession(token: cookie, now: clock.now())
+              let key = try await store.workspaces.consoleSession(token: cookie, now: clock.now())
         else { return nil }
         return ConsoleSignIn(workspace: key.workspace, keyID: key.keyID, csrf: signer.csrfToken(forCookie: cookie), cookie: cookie)
     }

@@ -34,7 +34,7 @@ struct ActionsController: Sendable {
     @Sendable func runs(request: Request, context: WorkspaceRequestContext) async throws -> Response {
         let query = request.uri.queryParameters
         let (limit, cursor) = try Paging.read(limit: query["limit"], startingAfter: query["starting_after"])
-        let runs = try await actions.store.runs(workspaceID: context.workspace.id, integrationID: query["integration"].map(String.init),
+        let runs = try await actions.store.runs.runs(workspaceID: context.workspace.id, integrationID: query["integration"].map(String.init),
                                                 limit: limit, before: cursor)
         var body: [String: JSONValue] = ["data": .array(runs.map(Self.represent)), "count": .number(Double(runs.count))]
         if runs.count == limit, let last = runs.last { body["next"] = .string("\(last.started_at_ms):\(last.id)") }

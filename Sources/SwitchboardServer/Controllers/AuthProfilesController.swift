@@ -27,7 +27,7 @@ struct AuthProfilesController: Sendable {
     }
 
     @Sendable func list(request: Request, context: WorkspaceRequestContext) async throws -> Response {
-        JSONResponse.list(try await store.authProfiles(workspaceID: context.workspace.id).map(represent))
+        JSONResponse.list(try await store.profiles.authProfiles(workspaceID: context.workspace.id).map(represent))
     }
 
     @Sendable func show(request: Request, context: WorkspaceRequestContext) async throws -> Response {

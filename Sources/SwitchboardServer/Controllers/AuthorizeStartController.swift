@@ -35,9 +35,9 @@ struct AuthorizeStartController: Sendable {
     }
 
     @Sendable func show(request: Request, context: AppRequestContext) async throws -> Response {
-        guard let state = state(context), let pending = try await store.authorizationRequest(state: state),
+        guard let state = state(context), let pending = try await store.authorizations.authorizationRequest(state: state),
               pending.status == .pending, pending.expiresAt > clock.now(), pending.browserBindingHash == AuthorizationRequest.unboundMarker,
-              let record = try await store.integration(id: pending.integrationID)
+              let record = try await store.integrations.integration(id: pending.integrationID)
         else { return notUsable() }
         return Pages.html(.ok, Pages.render(
             title: "Authorize Intercom", heading: "Authorize \(record.integration.name) in Intercom",
@@ -48,8 +48,8 @@ struct AuthorizeStartController: Sendable {
     @Sendable func start(request: Request, context: AppRequestContext) async throws -> Response {
         guard let state = state(context) else { return notUsable() }
         let nonce = SecureRandom.token(bytes: 32)
-        guard let bound = try await store.bindAuthorizationRequest(state: state, bindingHash: Digest.sha256Hex(nonce), now: clock.now()),
-              let record = try await store.integration(id: bound.integrationID)
+        guard let bound = try await store.authorizations.bindAuthorizationRequest(state: state, bindingHash: Digest.sha256Hex(nonce), now: clock.now()),
+              let record = try await store.integrations.integration(id: bound.integrationID)
         else {
             logger.notice("authorization start page refused: already opened, expired or unknown")
             return notUsable()

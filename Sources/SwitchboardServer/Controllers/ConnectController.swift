@@ -38,13 +38,13 @@ struct ConnectController: Sendable {
 
     private func load(_ context: AppRequestContext) async throws -> Usable {
         let token = context.parameters.get("token") ?? ""
-        guard ConnectLink.isWellFormed(token), let link = try await store.connectLink(token: token) else {
+        guard ConnectLink.isWellFormed(token), let link = try await store.authorizations.connectLink(token: token) else {
             return .refused(Pages.html(.notFound, Pages.render(title: "Link not valid", heading: "This link is not valid",
                 message: "Check that the whole link was copied, or ask the assistant for a new one. Nothing was connected.", success: false)))
         }
         if link.status == .completed {
-            if link.expiresAt > clock.now(), let record = try await store.integration(id: link.integrationID, workspaceID: link.workspaceID),
-               let connection = try await store.connection(integrationID: link.integrationID, endUserID: link.endUserID) {
+            if link.expiresAt > clock.now(), let record = try await store.integrations.integration(id: link.integrationID, workspaceID: link.workspaceID),
+               let connection = try await store.connections.connection(integrationID: link.integrationID, endUserID: link.endUserID) {
                 return .connected(link, record.integration, connection)
             }
             return .refused(Pages.html(.gone, Pages.render(title: "Link already used", heading: "This link was already used",
@@ -56,7 +56,7 @@ struct ConnectController: Sendable {
                 message: "Connect links work for \(Int(settings.connectLinkLifetime / 60)) minutes. Ask the assistant for a new one. Nothing was connected.",
                 success: false)))
         }
-        guard let record = try await store.integration(id: link.integrationID, workspaceID: link.workspaceID),
+        guard let record = try await store.integrations.integration(id: link.integrationID, workspaceID: link.workspaceID),
               record.integration.authorization == .perUser, record.status == .enabled
         else {
             return .refused(Pages.html(.conflict, Pages.render(title: "Not available", heading: "This connection is not available now",
@@ -90,7 +90,7 @@ struct ConnectController: Sendable {
         case .ready(let link, let integration):
             guard let verifyURL = integration.verifyURL else { return try await authorize(link, integration) }
             // First the assistant's platform confirms who is signed in there; it sends the browser back to `verified`.
-            guard let secret = try await store.signingSecret(integrationID: integration.id), var target = URLComponents(string: verifyURL) else {
+            guard let secret = try await store.integrations.signingSecret(integrationID: integration.id), var target = URLComponents(string: verifyURL) else {
                 return Pages.html(.conflict, Pages.render(title: "Not available", heading: "This connection is not available now",
                     message: "The integration cannot confirm who opened this link (it has no signing secret). Nothing was connected.", success: false))
             }
@@ -124,13 +124,13 @@ struct ConnectController: Sendable {
             let confirmation = request.uri.queryParameters["confirmation"].map(String.init) ?? ""
             let nonce = request.cookies[Self.verifyCookieName(linkID: link.id)]?.value ?? ""
             let now = clock.now()
-            guard integration.verifyURL != nil, !nonce.isEmpty, let secret = try await store.signingSecret(integrationID: integration.id),
+            guard integration.verifyURL != nil, !nonce.isEmpty, let secret = try await store.integrations.signingSecret(integrationID: integration.id),
                   let payload = SignedToken.open(confirmation, secret: secret, now: now),
                   payload["purpose"]?.stringValue == "confirm", payload["linkId"]?.stringValue == link.id, payload["userId"]?.stringValue == link.endUserID,
                   let echoed = payload["nonceHash"]?.stringValue, Digest.constantTimeEqual(echoed, Self.nonceHash(nonce)),
                   let expiry = payload["exp"]?.numberValue, expiry <= now.timeIntervalSince1970 + Self.verificationLifetime + Self.clockSkew,
                   let signature = Self.signatureBytes(of: confirmation),
-                  try await store.useConfirmation(hash: Hex.encode(SHA256.hash(data: signature)), expiresAt: Date(timeIntervalSince1970: expiry.rounded(.up)))
+                  try await store.authorizations.useConfirmation(hash: Hex.encode(SHA256.hash(data: signature)), expiresAt: Date(timeIntervalSince1970: expiry.rounded(.up)))
             else {
                 logger.warning("connect link confirmation refused", metadata: ["integration": "\(integration.id)", "link": "\(link.id)"])
                 return Pages.html(.forbidden, Pages.render(title: "Not confirmed", heading: "We could not confirm this link is yours",

@@ -16,7 +16,7 @@ struct EventsController: Sendable {
     @Sendable func list(request: Request, context: WorkspaceRequestContext) async throws -> Response {
         let query = request.uri.queryParameters
         let (limit, cursor) = try Paging.read(limit: query["limit"], startingAfter: query["starting_after"])
-        let events = try await store.events(workspaceID: context.workspace.id, integrationID: query["integration"].map(String.init), limit: limit, before: cursor)
+        let events = try await store.events.events(workspaceID: context.workspace.id, integrationID: query["integration"].map(String.init), limit: limit, before: cursor)
         var body: [String: JSONValue] = ["data": .array(events.map(Self.represent)), "count": .number(Double(events.count))]
         if events.count == limit, let last = events.last { body["next"] = .string("\(last.createdAt.unixSeconds):\(last.id)") }
         return JSONResponse.make(.object(body))
@@ -46,7 +46,7 @@ struct AuditController: Sendable {
     @Sendable func list(request: Request, context: WorkspaceRequestContext) async throws -> Response {
         let query = request.uri.queryParameters
         let (limit, cursor) = try Paging.read(limit: query["limit"], startingAfter: query["starting_after"])
-        let entries = try await store.auditEntries(workspaceID: context.workspace.id, limit: limit, before: cursor)
+        let entries = try await store.audit.auditEntries(workspaceID: context.workspace.id, limit: limit, before: cursor)
         var body: [String: JSONValue] = ["data": .array(entries.map(Self.represent)), "count": .number(Double(entries.count))]
         if entries.count == limit, let last = entries.last {
             body["next"] = .string("\(Int64((last.createdAt.timeIntervalSince1970 * 1000).rounded(.down))):\(last.id)")

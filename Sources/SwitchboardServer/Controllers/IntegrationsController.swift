@@ -37,7 +37,7 @@ struct IntegrationsController: Sendable {
 
     @Sendable func list(request: Request, context: WorkspaceRequestContext) async throws -> Response {
         var items: [JSONValue] = []
-        for record in try await store.integrations(workspaceID: context.workspace.id) { items.append(try await represent(record)) }
+        for record in try await store.integrations.integrations(workspaceID: context.workspace.id) { items.append(try await represent(record)) }
         return JSONResponse.list(items)
     }
 
@@ -82,7 +82,7 @@ struct IntegrationsController: Sendable {
         let record = try await load(context)
         let query = request.uri.queryParameters
         let (limit, cursor) = try Paging.read(limit: query["limit"], startingAfter: query["starting_after"])
-        let connections = try await store.connections(integrationID: record.integration.id, workspaceID: context.workspace.id, limit: limit, before: cursor)
+        let connections = try await store.connections.connections(integrationID: record.integration.id, workspaceID: context.workspace.id, limit: limit, before: cursor)
         var body: [String: JSONValue] = ["data": .array(connections.map(Self.represent)), "count": .number(Double(connections.count))]
         if connections.count == limit, let last = connections.last { body["next"] = .string("\(last.createdAt.unixSeconds):\(last.id)") }
         return JSONResponse.make(.object(body))
@@ -109,7 +109,7 @@ struct IntegrationsController: Sendable {
     @Sendable func connection(request: Request, context: WorkspaceRequestContext) async throws -> Response {
         let record = try await load(context)
         let userID = try context.parameters.require("userId")
-        guard let connection = try await store.connection(integrationID: record.integration.id, endUserID: userID) else {
+        guard let connection = try await store.connections.connection(integrationID: record.integration.id, endUserID: userID) else {
             throw Problem(status: 404, code: "not_found", title: "Not found", detail: "The user '\(Problem.clip(userID))' has no connection in this integration.")
         }
         return JSONResponse.make(Self.represent(connection))
@@ -123,7 +123,7 @@ struct IntegrationsController: Sendable {
         let integration = record.integration
         var connection: JSONValue = .null
         if integration.authorization == .preauthorized,
-           let shared = try await store.connection(integrationID: integration.id, endUserID: Connection.sharedUser) {
+           let shared = try await store.connections.connection(integrationID: integration.id, endUserID: Connection.sharedUser) {
             connection = Self.represent(shared)
         }
         return .object([

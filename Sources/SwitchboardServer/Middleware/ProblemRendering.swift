@@ -142,10 +142,10 @@ struct APIKeyMiddleware: RouterMiddleware {
             throw Problem.unauthenticated
         }
         let now = clock.now()
-        guard let key = try await store.cachedKey(forAPIKey: String(parts[1]).trimmingCharacters(in: .whitespaces), now: now) else {
+        guard let key = try await store.workspaces.cachedKey(forAPIKey: String(parts[1]).trimmingCharacters(in: .whitespaces), now: now) else {
             throw Problem.invalidAPIKey
         }
-        await store.noteKeyUsed(keyID: key.keyID, now: now)
+        await store.workspaces.noteKeyUsed(keyID: key.keyID, now: now)
         var context = context
         context.workspace = key.workspace
         context.keyID = key.keyID

@@ -70,7 +70,7 @@ struct ActionService: Sendable {
                 action: Problem.clip(request.action, to: 100), endUserID: request.userID, startedAtMs: Int64(started.timeIntervalSince1970 * 1000),
                 durationMs: Int(elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000),
                 outcome: outcome, httpStatus: status, providerRequestID: requestID)
-            do { try await store.insert(run) } catch {
+            do { try await store.runs.insert(run) } catch {
                 logger.error("recording a run failed", metadata: ["error.type": "\(type(of: error))"])
             }
         }
@@ -89,7 +89,7 @@ struct ActionService: Sendable {
 
     private func execute(_ request: Request) async throws -> Outcome {
         guard registry.action(named: request.action) != nil else { throw Self.noSuchAction(request.action) }
-        guard let record = try await store.cachedIntegration(id: request.integrationID, workspaceID: request.workspaceID) else {
+        guard let record = try await store.integrations.cachedIntegration(id: request.integrationID, workspaceID: request.workspaceID) else {
             throw Problem.notFound("integration", id: request.integrationID)
         }
         let integration = record.integration
@@ -121,7 +121,7 @@ struct ActionService: Sendable {
                 throw Problem.validation([.init(field: "resume", detail: "needs the integration's notifyURL: the result is delivered there as an action.completed event")])
             }
         }
-        let found = try await store.cachedConnection(integrationID: integration.id, endUserID: endUser)
+        let found = try await store.connections.cachedConnection(integrationID: integration.id, endUserID: endUser)
         if integration.authorization == .perUser, found?.status != .active {
             // Checked now, so that a call kept for later is one that can run.
             let violations = Self.violations(of: request.input, for: action)
@@ -162,7 +162,7 @@ struct ActionService: Sendable {
         } catch let failure as ProviderClient.Failure {
             switch failure {
             case .unauthorized(let code):
-                try await store.markNeedsReauthorization(connectionID: connection.id, reason: "\(title) answered 401 \(code)", now: clock.now())
+                try await store.connections.markNeedsReauthorization(connectionID: connection.id, reason: "\(title) answered 401 \(code)", now: clock.now())
                 if integration.authorization == .perUser {
                     await authorization.events.emit(.connectionFailed, integration: integration, endUserID: endUser, conversationID: request.conversationID,
                                                     data: ["reason": .string("\(title) refused the stored authorization (\(code))."), "stage": .string("action")])
@@ -218,7 +218,7 @@ struct ActionService: Sendable {
     /// `resume`: the call to keep (sealed, expiring with the link) and run once this link connects the user.
     func authorizationRequired(_ integration: Integration, userID: String, conversationID: String?, reason: ConnectLinkReason,
                                resume: (action: String, input: JSONValue)? = nil) async throws -> Problem {
-        if resume != nil, try await store.keptCallCount(workspaceID: integration.workspaceID, now: clock.now()) >= settings.limits.keptCalls {
+        if resume != nil, try await store.authorizations.keptCallCount(workspaceID: integration.workspaceID, now: clock.now()) >= settings.limits.keptCalls {
             throw WorkspaceLimits.reached("kept calls", limit: settings.limits.keptCalls,
                                           advice: "Kept calls run when their users connect, or expire with their links; call without resume, or try again later.")
         }
@@ -229,7 +229,7 @@ struct ActionService: Sendable {
             let pending = PendingAction(id: Identifier.make("pend"), workspaceID: integration.workspaceID, integrationID: integration.id, connectLinkID: link.id,
                                         endUserID: userID, conversationID: conversationID, action: resume.action, input: resume.input,
                                         createdAt: link.createdAt, expiresAt: link.expiresAt)
-            try await store.insert(pending)
+            try await store.authorizations.insert(pending)
             pendingID = pending.id
         }
         let message = switch reason {
@@ -262,11 +262,11 @@ struct ActionService: Sendable {
         let hash = Digest.sha256Hex(String(decoding: try encoder.encode(fingerprint), as: UTF8.self))
         let workspaceID = request.workspaceID, integrationID = request.integrationID
         let limit = settings.limits.idempotencyRecords
-        if try await store.idempotencyRecordCount(workspaceID: workspaceID, now: clock.now()) >= limit {
+        if try await store.idempotency.idempotencyRecordCount(workspaceID: workspaceID, now: clock.now()) >= limit {
             throw WorkspaceLimits.reached("idempotency records", limit: limit,
                                           advice: "Records are kept a day; reuse keys for retries only, or call without idempotencyKey.")
         }
-        switch try await store.claimIdempotencyKey(workspaceID: workspaceID, integrationID: integrationID, key: key, requestHash: hash, now: clock.now()) {
+        switch try await store.idempotency.claimIdempotencyKey(workspaceID: workspaceID, integrationID: integrationID, key: key, requestHash: hash, now: clock.now()) {
         case .mismatch:
             throw Problem.conflict("idempotency_key_reused", "This idempotencyKey was used for another action or input; use a new key.", field: "idempotencyKey")
         case .inProgress:
@@ -285,21 +285,21 @@ struct ActionService: Sendable {
                 // Stored as the REST answer's shape, which records written before this service still have.
                 var response: [String: JSONValue] = ["message": .string(outcome.message), "result": outcome.result]
                 if let requestID = outcome.requestID { response["intercomRequestId"] = .string(requestID) }
-                try await store.completeIdempotencyKey(workspaceID: workspaceID, integrationID: integrationID, key: key,
+                try await store.idempotency.completeIdempotencyKey(workspaceID: workspaceID, integrationID: integrationID, key: key,
                                                        outcome: String(decoding: try encoder.encode(JSONValue.object(["response": .object(response)])), as: UTF8.self))
                 return outcome
             } catch let problem as Problem {
                 if Self.outcomesThatStand.contains(problem.code) {
                     let data = try JSONEncoder().encode(problem)
                     let stored = JSONValue.object(["problem": JSONValue.parse(data) ?? .null])
-                    try await store.completeIdempotencyKey(workspaceID: workspaceID, integrationID: integrationID, key: key,
+                    try await store.idempotency.completeIdempotencyKey(workspaceID: workspaceID, integrationID: integrationID, key: key,
                                                            outcome: String(decoding: try encoder.encode(stored), as: UTF8.self))
                 } else {
-                    try await store.releaseIdempotencyKey(workspaceID: workspaceID, integrationID: integrationID, key: key)
+                    try await store.idempotency.releaseIdempotencyKey(workspaceID: workspaceID, integrationID: integrationID, key: key)
                 }
                 throw problem
             } catch {
-                try? await store.releaseIdempotencyKey(workspaceID: workspaceID, integrationID: integrationID, key: key)
+                try? await store.idempotency.releaseIdempotencyKey(workspaceID: workspaceID, integrationID: integrationID, key: key)
                 throw error
             }
         }

@@ -27,7 +27,7 @@ struct AuditLog: Sendable {
     func record(workspaceID: String, actor: String, _ action: String, _ targetType: String, _ targetID: String?,
                 _ detail: [String: JSONValue] = [:]) async {
         do {
-            try await store.record(AuditEntry(workspaceID: workspaceID, actor: actor, action: action, targetType: targetType, targetID: targetID,
+            try await store.audit.record(AuditEntry(workspaceID: workspaceID, actor: actor, action: action, targetType: targetType, targetID: targetID,
                                               detail: detail, at: clock.now()))
         } catch {
             logger.error("recording an audit entry failed", metadata: ["action": "\(action)", "error.type": "\(type(of: error))"])

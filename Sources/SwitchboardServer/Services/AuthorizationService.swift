@@ -16,7 +16,7 @@ public struct AuthorizationService: Sendable {
     /// Reads the request a callback's state names before it is claimed: the store's (tests make it fail, to show that
     /// the browser check then fails closed).
     var readRequest: @Sendable (Store, String) async throws -> AuthorizationRequest? = { store, state in
-        try await store.authorizationRequest(state: state)
+        try await store.authorizations.authorizationRequest(state: state)
     }
 
     /// The OAuth client an integration authorizes with: the system app or its custom profile.
@@ -35,7 +35,7 @@ public struct AuthorizationService: Sendable {
             return oauth
         case .custom:
             guard let profileID = integration.authProfileID,
-                  let profile = try await store.authProfile(id: profileID, workspaceID: integration.workspaceID)
+                  let profile = try await store.profiles.authProfile(id: profileID, workspaceID: integration.workspaceID)
             else {
                 throw Problem(status: 409, code: "auth_profile_missing", title: "Authorization profile missing",
                               detail: "The integration's authorization profile no longer exists; set authProfileId to an existing profile.",
@@ -67,7 +67,7 @@ public struct AuthorizationService: Sendable {
     /// A new connect link for one end user of a per-user integration.
     func issueConnectLink(integration: Integration, endUserID: String, conversationID: String?, reason: ConnectLinkReason) async throws -> (url: String, link: ConnectLink) {
         let now = clock.now()
-        if try await store.openConnectLinkCount(workspaceID: integration.workspaceID, now: now) >= settings.limits.openConnectLinks {
+        if try await store.authorizations.openConnectLinkCount(workspaceID: integration.workspaceID, now: now) >= settings.limits.openConnectLinks {
             throw WorkspaceLimits.reached("open connect links", limit: settings.limits.openConnectLinks,
                                           advice: "Links expire after \(Int(settings.connectLinkLifetime / 60)) minutes; try again then.")
         }
@@ -75,7 +75,7 @@ public struct AuthorizationService: Sendable {
         let link = ConnectLink(id: Identifier.make("link"), workspaceID: integration.workspaceID, integrationID: integration.id, endUserID: endUserID,
                                conversationID: conversationID, tokenHash: Digest.sha256Hex(token), reason: reason, status: .pending,
                                createdAt: now, expiresAt: now.addingTimeInterval(settings.connectLinkLifetime), completedAt: nil)
-        try await store.insert(link)
+        try await store.authorizations.insert(link)
         return (settings.connectURL(token: token), link)
     }
 
@@ -112,7 +112,7 @@ public struct AuthorizationService: Sendable {
             throw Problem(status: 409, code: "authorization_url_invalid", title: "Authorization URL invalid",
                           detail: "The authorization URL could not be built from the app's settings.", field: "authorizationURL")
         }
-        try await store.insert(request)
+        try await store.authorizations.insert(request)
         return Started(authorizationURL: url, expiresAt: request.expiresAt, requestID: request.id, state: state, callbackURL: request.redirectURI)
     }
 
@@ -156,7 +156,7 @@ public struct AuthorizationService: Sendable {
         }
         let claim: AuthorizationClaim
         do {
-            claim = try await store.claimAuthorization(state: state, now: clock.now())
+            claim = try await store.authorizations.claimAuthorization(state: state, now: clock.now())
         } catch {
             logger.error("claiming an authorization failed", metadata: ["error.type": "\(type(of: error))"])
             return .failed(status: 500, heading: "Something went wrong", message: "Switchboard could not read the authorization. Try again.")
@@ -177,9 +177,9 @@ public struct AuthorizationService: Sendable {
         }
         let outcome = await exchange(request: request, code: code, error: error, errorDescription: errorDescription)
         if case .failed(_, _, let message) = outcome {
-            try? await store.failAuthorization(requestID: request.id, reason: message)
-            if let linkID = request.connectLinkID, let integration = try? await store.integration(id: request.integrationID)?.integration {
-                let link = try? await store.connectLink(id: linkID)
+            try? await store.authorizations.failAuthorization(requestID: request.id, reason: message)
+            if let linkID = request.connectLinkID, let integration = try? await store.integrations.integration(id: request.integrationID)?.integration {
+                let link = try? await store.authorizations.connectLink(id: linkID)
                 await events.emit(.connectionFailed, integration: integration, endUserID: request.endUserID, conversationID: link?.conversationID,
                                   data: ["reason": .string(message), "stage": .string("authorization")])
             }
@@ -198,7 +198,7 @@ public struct AuthorizationService: Sendable {
             return .failed(status: 400, heading: "No authorization code", message: "The provider sent no code back. Nothing was connected.")
         }
         let integrationRecord: IntegrationRecord?
-        do { integrationRecord = try await store.integration(id: request.integrationID) } catch { integrationRecord = nil }
+        do { integrationRecord = try await store.integrations.integration(id: request.integrationID) } catch { integrationRecord = nil }
         guard let integration = integrationRecord?.integration else {
             return .failed(status: 404, heading: "Integration not found", message: "The integration this authorization was for no longer exists.")
         }
@@ -254,7 +254,7 @@ public struct AuthorizationService: Sendable {
         )
         let completed: CompletedAuthorization
         do {
-            completed = try await store.completeAuthorization(requestID: request.id, connectLinkID: request.connectLinkID, connection: connection, now: now)
+            completed = try await store.connections.completeAuthorization(requestID: request.id, connectLinkID: request.connectLinkID, connection: connection, now: now)
         } catch is ConnectLinkUsed {
             return .failed(status: 410, heading: "This link was already used",
                            message: "Another authorization already completed through this connect link. Nothing more was connected.")
@@ -275,7 +275,7 @@ public struct AuthorizationService: Sendable {
                 data["accountChanged"] = .bool(previous.accountID != account.id)
                 data["previousAccountId"] = .string(previous.accountID)
             }
-            let link = try? await store.connectLink(id: linkID)
+            let link = try? await store.authorizations.connectLink(id: linkID)
             await events.emit(type, integration: integration, endUserID: request.endUserID, conversationID: link?.conversationID, data: data)
         }
         if request.connectLinkID == nil, let previous = completed.previous {
@@ -284,7 +284,7 @@ public struct AuthorizationService: Sendable {
                                                "accountChanged": .bool(previous.accountID != account.id)]
             await events.emit(.connectionReplaced, integration: integration, endUserID: nil, conversationID: nil, data: detail)
             do {
-                try await store.record(AuditEntry(workspaceID: integration.workspaceID, actor: request.startedBy ?? "unknown", action: "connection.replaced",
+                try await store.audit.record(AuditEntry(workspaceID: integration.workspaceID, actor: request.startedBy ?? "unknown", action: "connection.replaced",
                                                   targetType: "integration", targetID: integration.id, detail: detail, at: clock.now()))
             } catch {
                 logger.error("recording an audit entry failed", metadata: ["action": "connection.replaced", "error.type": "\(type(of: error))"])
@@ -304,7 +304,7 @@ public struct AuthorizationService: Sendable {
     /// `connection.revoked`. Nil when the user had no connection; otherwise whether Intercom confirmed the revocation
     /// (the tokens are deleted either way).
     func disconnect(integration: Integration, endUserID: String, by who: Disconnector) async throws -> Bool? {
-        guard let connection = try await store.deleteConnection(integrationID: integration.id, endUserID: endUserID, workspaceID: integration.workspaceID) else {
+        guard let connection = try await store.connections.deleteConnection(integrationID: integration.id, endUserID: endUserID, workspaceID: integration.workspaceID) else {
             return nil
         }
         var revoked = false
@@ -322,7 +322,7 @@ public struct AuthorizationService: Sendable {
     /// how many the provider confirmed, and how many it did not.
     func revokeAll(integration: Integration) async throws -> (revoked: Int, unconfirmed: Int) {
         var revoked = 0, unconfirmed = 0
-        for connection in try await store.connections(integrationID: integration.id, workspaceID: integration.workspaceID)
+        for connection in try await store.connections.connections(integrationID: integration.id, workspaceID: integration.workspaceID)
         where connection.status != .revoked {
             if let identifier = try? providers.identifier(for: integration),
                let base = try? providers.apiBase(for: integration, accountRegion: connection.account.region),

@@ -40,7 +40,7 @@ public final class EventDispatcher: Sendable {
                                 payload: payload, status: .pending, attempts: 0, nextAttemptAt: now, lastStatus: nil, lastError: nil,
                                 createdAt: now, deliveredAt: nil)
         do {
-            try await store.insert(event)
+            try await store.events.insert(event)
         } catch {
             logger.error("recording an event failed", metadata: ["type": "\(type.rawValue)", "error.type": "\(Swift.type(of: error))"])
             return
@@ -59,7 +59,7 @@ public final class EventDispatcher: Sendable {
     func startDue() async -> [Task<Void, Never>] {
         var started: [Task<Void, Never>] = []
         do {
-            let due = try await store.dueEvents(now: clock.now(), limit: 200, perIntegration: Self.perIntegrationLimit + 8,
+            let due = try await store.events.dueEvents(now: clock.now(), limit: 200, perIntegration: Self.perIntegrationLimit + 8,
                                                 excluding: slots.saturatedIntegrations())
             for event in due {
                 if let task = launch(eventID: event.id, integrationID: event.integrationID, workspaceID: event.workspaceID) { started.append(task) }
@@ -92,15 +92,15 @@ public final class EventDispatcher: Sendable {
     /// One attempt, if the event is still due and no other instance holds it.
     func deliver(eventID: String) async {
         do {
-            guard let event = try await store.claimEvent(id: eventID, now: clock.now()) else { return }
+            guard let event = try await store.events.claimEvent(id: eventID, now: clock.now()) else { return }
             let attempt = event.attempts + 1
-            guard let record = try await store.integration(id: event.integrationID), let notify = record.integration.notifyURL, let url = URL(string: notify) else {
-                try await store.recordAttempt(eventID: event.id, delivered: false, httpStatus: nil, error: "the integration has no notify URL now",
+            guard let record = try await store.integrations.integration(id: event.integrationID), let notify = record.integration.notifyURL, let url = URL(string: notify) else {
+                try await store.events.recordAttempt(eventID: event.id, delivered: false, httpStatus: nil, error: "the integration has no notify URL now",
                                               nextAttemptAt: nil, now: clock.now())
                 return
             }
-            guard let secret = try await store.signingSecret(integrationID: event.integrationID) else {
-                try await store.recordAttempt(eventID: event.id, delivered: false, httpStatus: nil,
+            guard let secret = try await store.integrations.signingSecret(integrationID: event.integrationID) else {
+                try await store.events.recordAttempt(eventID: event.id, delivered: false, httpStatus: nil,
                                               error: "the integration has no signing secret; create one with POST /v1/integrations/\(event.integrationID)/signing-secret",
                                               nextAttemptAt: nil, now: clock.now())
                 return
@@ -128,7 +128,7 @@ public final class EventDispatcher: Sendable {
             let now = clock.now()
             // 410 Gone: the receiver wants no more; anything else is tried again while attempts remain.
             let next = failure == nil || status == 410 ? nil : EventRetry.nextAttempt(after: attempt, at: now)
-            try await store.recordAttempt(eventID: event.id, delivered: failure == nil, httpStatus: status, error: failure, nextAttemptAt: next, now: now)
+            try await store.events.recordAttempt(eventID: event.id, delivered: failure == nil, httpStatus: status, error: failure, nextAttemptAt: next, now: now)
             if let failure {
                 logger.notice("event delivery failed", metadata: ["event": "\(event.id)", "attempt": "\(attempt)", "why": "\(failure)",
                                                                   "retry": "\(next.map { "\(Int($0.timeIntervalSince(now))) s" } ?? "no")"])

@@ -35,7 +35,7 @@ struct IntegrationService: Sendable {
         if app == .system && profileID != nil { input.fail("authProfileId", "must not be set when app is 'system'") }
         try input.finish()
         guard let name, let provider, let app, let mode else { throw Problem.validation(input.errors) }
-        if app == .custom, let profileID, try await store.authProfile(id: profileID, workspaceID: workspace.id) == nil {
+        if app == .custom, let profileID, try await store.profiles.authProfile(id: profileID, workspaceID: workspace.id) == nil {
             throw Problem.validation([.init(field: "authProfileId", detail: "no authorization profile '\(Problem.clip(profileID))' exists in this workspace")])
         }
         if app == .system, settings.systemApp == nil {
@@ -51,9 +51,9 @@ struct IntegrationService: Sendable {
             authProfileID: app == .custom ? profileID : nil, authorization: mode, region: region, notifyURL: notifyURL,
             enablement: .never, createdAt: now, updatedAt: now, verifyURL: verifyURL
         )
-        try await store.insert(integration)
+        try await store.integrations.insert(integration)
         let secret = EventSignature.generateSecret()
-        try await store.setSigningSecret(secret, integrationID: integration.id, workspaceID: workspace.id)
+        try await store.integrations.setSigningSecret(secret, integrationID: integration.id, workspaceID: workspace.id)
         await audit.record(principal, "integration.created", "integration", integration.id,
                            ["app": .string(app.rawValue), "authorization": .string(mode.rawValue)])
         return (IntegrationRecord(integration: integration, sharedConnectionStatus: nil), secret)
@@ -69,7 +69,7 @@ struct IntegrationService: Sendable {
     func deleteIntegration(id: String, by principal: Principal) async throws {
         let record = try await load(id: id, workspace: principal.workspace)
         let (revoked, unconfirmed) = try await authorization.revokeAll(integration: record.integration)
-        guard try await store.deleteIntegration(id: id, workspaceID: principal.workspace.id) else { throw Problem.notFound("integration", id: id) }
+        guard try await store.integrations.deleteIntegration(id: id, workspaceID: principal.workspace.id) else { throw Problem.notFound("integration", id: id) }
         await audit.record(principal, "integration.deleted", "integration", id,
                            ["grantsRevoked": .number(Double(revoked)), "grantsNotConfirmed": .number(Double(unconfirmed))])
     }
@@ -98,7 +98,7 @@ struct IntegrationService: Sendable {
         }
         try input.finish()
         record.integration.updatedAt = clock.now()
-        guard try await store.update(record.integration) else { throw Problem.notFound("integration", id: record.integration.id) }
+        guard try await store.integrations.update(record.integration) else { throw Problem.notFound("integration", id: record.integration.id) }
         await audit.record(principal, "integration.updated", "integration", record.integration.id,
                            ["fields": .strings(["name", "region", "notifyURL", "verifyURL"].filter(input.has))])
         return record
@@ -127,7 +127,7 @@ struct IntegrationService: Sendable {
         }
         record.integration.enablement = enabled ? .enabled : .disabled
         record.integration.updatedAt = clock.now()
-        try await store.update(record.integration)
+        try await store.integrations.update(record.integration)
         await audit.record(principal, enabled ? "integration.enabled" : "integration.disabled", "integration", id)
         return record
     }
@@ -144,7 +144,7 @@ struct IntegrationService: Sendable {
     /// A new signing secret (shown once by the caller); nil-free: throws not found for an unknown integration.
     func rotateSigningSecret(id: String, by principal: Principal) async throws -> String {
         let secret = EventSignature.generateSecret()
-        guard try await store.setSigningSecret(secret, integrationID: id, workspaceID: principal.workspace.id) else {
+        guard try await store.integrations.setSigningSecret(secret, integrationID: id, workspaceID: principal.workspace.id) else {
             throw Problem.notFound("integration", id: id)
         }
         await audit.record(principal, "signing_secret.rotated", "integration", id)
@@ -153,7 +153,7 @@ struct IntegrationService: Sendable {
 
     /// Checks the shared connection against the provider (`/me`), refreshing its token first if due.
     func verifySharedConnection(_ integration: Integration, app: OAuthApp) async throws {
-        guard let connection = try await store.connection(integrationID: integration.id, endUserID: Connection.sharedUser),
+        guard let connection = try await store.connections.connection(integrationID: integration.id, endUserID: Connection.sharedUser),
               connection.status != .revoked
         else {
             throw Problem.conflict("authorization_required",
@@ -166,7 +166,7 @@ struct IntegrationService: Sendable {
         do {
             _ = try await identifier.identify(accessToken: token, apiBase: base)
         } catch .unauthorized(let code, let message) {
-            try await store.markNeedsReauthorization(connectionID: connection.id, reason: "\(title) refused the token (\(code): \(message))", now: clock.now())
+            try await store.connections.markNeedsReauthorization(connectionID: connection.id, reason: "\(title) refused the token (\(code): \(message))", now: clock.now())
             throw Problem.conflict("reauthorization_required", "\(title) refused the stored authorization (\(code)). Authorize the integration again.")
         } catch .refused(let why) {
             throw Problem.conflict("account_refused", "The connected account cannot be used: \(why).")
@@ -177,7 +177,7 @@ struct IntegrationService: Sendable {
     }
 
     func load(id: String, workspace: Workspace) async throws -> IntegrationRecord {
-        guard let record = try await store.integration(id: id, workspaceID: workspace.id) else {
+        guard let record = try await store.integrations.integration(id: id, workspaceID: workspace.id) else {
             throw Problem.notFound("integration", id: id)
         }
         return record

@@ -23,7 +23,7 @@ struct ProfileService: Sendable {
         )
         try Self.apply(input, to: &profile, creating: true, systemClientID: settings.systemApp?.clientID, registry: registry,
                        allowPrivateNetwork: settings.allowPrivateNetwork)
-        try await store.insert(profile)
+        try await store.profiles.insert(profile)
         await audit.record(principal, "auth_profile.created", "auth_profile", profile.id)
         return profile
     }
@@ -38,7 +38,7 @@ struct ProfileService: Sendable {
                        allowPrivateNetwork: settings.allowPrivateNetwork)
         profile.updatedAt = clock.now()
         let changed = Self.issuerChanged(from: before, to: profile)
-        let (updated, marked) = try await store.update(
+        let (updated, marked) = try await store.profiles.update(
             profile, markingConnections: changed ? "the authorization profile's client or endpoints changed; authorize again" : nil, now: clock.now())
         guard updated else { throw Problem.notFound("authorization profile", id: profile.id) }
         var detail: [String: JSONValue] = ["fields": .strings(Self.fieldNames.filter(input.has))]
@@ -102,7 +102,7 @@ struct ProfileService: Sendable {
     }
 
     func deleteProfile(id: String, by principal: Principal) async throws {
-        switch try await store.deleteAuthProfile(id: id, workspaceID: principal.workspace.id) {
+        switch try await store.profiles.deleteAuthProfile(id: id, workspaceID: principal.workspace.id) {
         case .deleted: await audit.record(principal, "auth_profile.deleted", "auth_profile", id)
         case .notFound: throw Problem.notFound("authorization profile", id: id)
         case .inUse(let integrations):
@@ -112,7 +112,7 @@ struct ProfileService: Sendable {
     }
 
     func load(id: String, workspace: Workspace) async throws -> AuthProfile {
-        guard let profile = try await store.authProfile(id: id, workspaceID: workspace.id) else {
+        guard let profile = try await store.profiles.authProfile(id: id, workspaceID: workspace.id) else {
             throw Problem.notFound("authorization profile", id: id)
         }
         return profile

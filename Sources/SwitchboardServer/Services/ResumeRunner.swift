@@ -16,13 +16,13 @@ struct ResumeRunner: Sendable {
     func resume(connectLinkID: String) async {
         let pending: [PendingAction]
         do {
-            pending = try await store.takePendingActions(connectLinkID: connectLinkID, now: actions.clock.now())
+            pending = try await store.authorizations.takePendingActions(connectLinkID: connectLinkID, now: actions.clock.now())
         } catch {
             logger.error("taking kept actions failed", metadata: ["link": "\(connectLinkID)", "error.type": "\(type(of: error))"])
             return
         }
         for call in pending {
-            guard let integration = try? await store.integration(id: call.integrationID)?.integration else { continue }
+            guard let integration = try? await store.integrations.integration(id: call.integrationID)?.integration else { continue }
             var data: [String: JSONValue] = ["pendingActionId": .string(call.id), "action": .string(call.action)]
             let type: EventType
             do {

@@ -52,10 +52,10 @@ public final class TokenService: Sendable {
     private func refreshAcrossInstances(connectionID: String, app: OAuthApp) async throws -> String {
         let deadline = clock.now().addingTimeInterval(waitLimit.seconds)
         while true {
-            guard let current = try await store.connection(id: connectionID) else { throw Failure.needsReauthorization("the connection no longer exists") }
+            guard let current = try await store.connections.connection(id: connectionID) else { throw Failure.needsReauthorization("the connection no longer exists") }
             if current.status != .active { throw Failure.needsReauthorization(current.lastError ?? "the connection needs a new authorization") }
             if !current.refreshDue(at: clock.now()) { return current.tokens.accessToken }
-            if try await store.acquireRefreshLease(connectionID: connectionID, owner: instanceID, now: clock.now(), duration: RefreshPolicy.leaseDuration) {
+            if try await store.connections.acquireRefreshLease(connectionID: connectionID, owner: instanceID, now: clock.now(), duration: RefreshPolicy.leaseDuration) {
                 return try await refresh(connectionID: connectionID, app: app)
             }
             // Another instance is refreshing: wait for its result rather than spend the refresh token twice.
@@ -70,7 +70,7 @@ public final class TokenService: Sendable {
     /// Performs the refresh while holding the lease.
     private func refresh(connectionID: String, app: OAuthApp) async throws -> String {
         // Reread under the lease: the refresh token may have rotated since the caller read it.
-        guard let connection = try await store.connection(id: connectionID), let refreshToken = connection.tokens.refreshToken else {
+        guard let connection = try await store.connections.connection(id: connectionID), let refreshToken = connection.tokens.refreshToken else {
             throw Failure.needsReauthorization("the connection has no refresh token")
         }
         // Marked meanwhile (its profile's endpoints changed, or the grant died): the refresh token goes nowhere.
@@ -78,12 +78,12 @@ public final class TokenService: Sendable {
             throw Failure.needsReauthorization(connection.lastError ?? "the connection needs a new authorization")
         }
         if !connection.refreshDue(at: clock.now()) {
-            _ = try await store.storeRefreshedTokens(connectionID: connectionID, owner: instanceID, grant: connection.tokens,
+            _ = try await store.connections.storeRefreshedTokens(connectionID: connectionID, owner: instanceID, grant: connection.tokens,
                                                      keepRefreshToken: refreshToken, now: clock.now())
             return connection.tokens.accessToken
         }
         guard let request = app.refreshRequest(refreshToken: refreshToken) else {
-            try await store.recordRefreshFailure(connectionID: connectionID, owner: instanceID, reason: "the refresh token URL is invalid", permanent: false, now: clock.now())
+            try await store.connections.recordRefreshFailure(connectionID: connectionID, owner: instanceID, reason: "the refresh token URL is invalid", permanent: false, now: clock.now())
             throw Failure.unavailable("the refresh token URL is invalid")
         }
         let outcome: Result<TokenGrant, TokenEndpointError>
@@ -96,7 +96,7 @@ public final class TokenService: Sendable {
         }
         switch outcome {
         case .success(let grant):
-            guard try await store.storeRefreshedTokens(connectionID: connectionID, owner: instanceID, grant: grant,
+            guard try await store.connections.storeRefreshedTokens(connectionID: connectionID, owner: instanceID, grant: grant,
                                                        keepRefreshToken: refreshToken, now: clock.now()) else {
                 throw Failure.unavailable("the refresh lease expired before the new tokens were stored")
             }
@@ -104,13 +104,13 @@ public final class TokenService: Sendable {
             return grant.accessToken
         case .failure(.permanent(let code, let description)):
             let reason = "the provider refused the refresh token (\(code): \(description))"
-            try await store.recordRefreshFailure(connectionID: connectionID, owner: instanceID, reason: reason, permanent: true, now: clock.now())
+            try await store.connections.recordRefreshFailure(connectionID: connectionID, owner: instanceID, reason: reason, permanent: true, now: clock.now())
             logger.warning("refresh refused; connection needs reauthorization", metadata: ["connection": "\(connectionID)", "code": "\(code)"])
             throw Failure.needsReauthorization(reason)
         case .failure(let failure):
             // Transient or misconfigured: the connection stays; the failure is recorded and reported.
             let reason = "refresh failed: \(failure.summary)"
-            try await store.recordRefreshFailure(connectionID: connectionID, owner: instanceID, reason: reason, permanent: false, now: clock.now())
+            try await store.connections.recordRefreshFailure(connectionID: connectionID, owner: instanceID, reason: reason, permanent: false, now: clock.now())
             logger.warning("refresh failed; will retry later", metadata: ["connection": "\(connectionID)", "reason": "\(failure.summary)"])
             if let expiresAt = connection.tokens.expiresAt, expiresAt > clock.now() { return connection.tokens.accessToken }
             throw Failure.unavailable(reason)

@@ -1,0 +1,73 @@
+public import Foundation
+import Logging
+import SQLKit
+import SwitchboardCore
+
+/// Idempotency keys: a write runs once per key, and a repeat gets the first outcome.
+public protocol IdempotencyRepository: Sendable {
+    /// Claims a key for a request (`requestHash` identifies the action and its input).
+    func claimIdempotencyKey(workspaceID: String, integrationID: String, key: String, requestHash: String, now: Date) async throws -> IdempotencyClaim
+
+    /// Records the outcome of a claimed key, sealed: it may hold what the provider answered.
+    func completeIdempotencyKey(workspaceID: String, integrationID: String, key: String, outcome: String) async throws
+
+    /// Forgets a claimed key whose call never reached the provider, so that it can be used again.
+    func releaseIdempotencyKey(workspaceID: String, integrationID: String, key: String) async throws
+
+    /// How many idempotency records a workspace holds (they live a day).
+    func idempotencyRecordCount(workspaceID: String, now: Date) async throws -> Int
+}
+
+/// The SQL implementation over the shared database and vault (SQLite or PostgreSQL).
+struct SQLIdempotencyRepository: IdempotencyRepository, SQLRepository {
+    let shared: StoreShared
+
+    /// Claims a key for a request (`requestHash` identifies the action and its input).
+    public func claimIdempotencyKey(workspaceID: String, integrationID: String, key: String, requestHash: String, now: Date) async throws -> IdempotencyClaim {
+        try await database.transaction { db in
+            try await db.delete(from: "idempotency_keys")
+                .where("created_at", .lessThan, now.addingTimeInterval(-Store.idempotencyLifetime).unixSeconds).run()
+            if let row = try await db.select().columns("id", "request_hash", "status", "outcome_sealed").from("idempotency_keys")
+                .where("workspace_id", .equal, workspaceID).where("integration_id", .equal, integrationID)
+                .where("idempotency_key", .equal, key).first() {
+                guard try row.decode(column: "request_hash", as: String.self) == requestHash else { return .mismatch }
+                guard try row.decode(column: "status", as: String.self) == "completed",
+                      let sealed = try row.decode(column: "outcome_sealed", as: String?.self) else { return .inProgress }
+                return .completed(try self.vault.open(sealed, context: Store.outcomeContext(try row.decode(column: "id", as: String.self))))
+            }
+            try await db.insert(into: "idempotency_keys")
+                .columns("id", "workspace_id", "integration_id", "idempotency_key", "request_hash", "status", "created_at")
+                .values(SQLBind(Identifier.make("idem")), SQLBind(workspaceID), SQLBind(integrationID), SQLBind(key), SQLBind(requestHash),
+                        SQLBind("processing"), SQLBind(now.unixSeconds))
+                .run()
+            return .claimed
+        }
+    }
+
+    /// Records the outcome of a claimed key, sealed: it may hold what the provider answered.
+    public func completeIdempotencyKey(workspaceID: String, integrationID: String, key: String, outcome: String) async throws {
+        try await database.withConnection { db in
+            guard let row = try await db.select().column("id").from("idempotency_keys").where("workspace_id", .equal, workspaceID)
+                .where("integration_id", .equal, integrationID).where("idempotency_key", .equal, key).first() else { return }
+            let id = try row.decode(column: "id", as: String.self)
+            let sealed = try self.vault.seal(outcome, context: Store.outcomeContext(id))
+            try await db.update("idempotency_keys").set("status", to: "completed").set("outcome_sealed", to: sealed)
+                .where("id", .equal, id).run()
+        }
+    }
+
+    /// Forgets a claimed key whose call never reached the provider, so that it can be used again.
+    public func releaseIdempotencyKey(workspaceID: String, integrationID: String, key: String) async throws {
+        try await database.withConnection { db in
+            try await db.delete(from: "idempotency_keys").where("workspace_id", .equal, workspaceID)
+                .where("integration_id", .equal, integrationID).where("idempotency_key", .equal, key)
+                .where("status", .equal, "processing").run()
+        }
+    }
+
+    /// How many idempotency records a workspace holds (they live a day).
+    public func idempotencyRecordCount(workspaceID: String, now: Date) async throws -> Int {
+        try await count("idempotency_keys") { $0.where("workspace_id", .equal, workspaceID)
+            .where("created_at", .greaterThanOrEqual, now.addingTimeInterval(-Store.idempotencyLifetime).unixSeconds) }
+    }
+}
