@@ -59,7 +59,7 @@ public final class NotifyReceiver: @unchecked Sendable {
     public var deliveries: [Delivery] { lock.withLock { received } }
 
     /// Waits (up to `seconds`) until `count` deliveries have arrived; returns them all.
-    public func wait(for count: Int, seconds: Double = 5) async throws -> [Delivery] {
+    public func wait(for count: Int, seconds: Double = 20) async throws -> [Delivery] {
         let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
         while deliveries.count < count && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
         return deliveries

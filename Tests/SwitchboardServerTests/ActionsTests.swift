@@ -203,7 +203,7 @@ struct ActionFaultTests {
             #expect(response.status == .ok, "\(text(response))")
             #expect(transport.refused == 1, "Intercom refused once")
             #expect(harness.clock.now().timeIntervalSince(start) < 12, "waited no longer than the 10-second window")
-            #expect(harness.clock.now().timeIntervalSince(start) >= 4, "the 429 was waited out until the reset")
+            #expect(harness.clock.now().timeIntervalSince(start) >= 3, "the 429 was waited out until the reset (whole seconds, up to 4 s ahead)")
             let runs = try object(try await client.call(.get, "/v1/runs?limit=1", harness))
             #expect((runs["data"] as? [[String: Any]])?.first?["outcome"] as? String == "ok")
         }

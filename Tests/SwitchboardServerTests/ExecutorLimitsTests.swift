@@ -54,7 +54,7 @@ struct ExecutorLimitsTests {
             }
             #expect(transport.requests.filter { $0.status == 429 }.isEmpty, "Intercom never had to refuse a call")
             #expect(harness.clock.now().timeIntervalSince(start) < 25, "no more than two windows were waited for")
-            #expect(harness.clock.now().timeIntervalSince(start) >= 0.01, "a window was waited for")
+            #expect(harness.clock.now().timeIntervalSince(start) > 0, "a window was waited for")
         }
     }
 
