@@ -104,6 +104,7 @@ public func buildRouter(settings: ServerSettings, store: Store, dependencies: De
     api.addRoutes(AuthProfilesController(profiles: profiles).routes)
     api.addRoutes(IntegrationsController(integrations: integrations).routes)
     api.addRoutes(ActionsController(actions: actionService).routes)
+    api.addRoutes(AgentTokensController(tokens: AgentTokenService(store: store, integrations: integrations, clock: dependencies.clock, audit: audit)).routes)
     api.addRoutes(EventsController(store: store).routes)
     api.addRoutes(AuditController(store: store).routes)
     return router

@@ -90,10 +90,9 @@ public struct ServerSettings: Sendable {
 
     public var vault: TokenVault { TokenVault(masterKey: masterKey, previousKeys: previousMasterKeys) }
 
-    /// The API base for an integration: its own region if set, else the connected account's (as the identity answer
-    /// names it), else the definition's default; the operator's override for that region if there is one.
-    public func apiBase(for integration: Integration, definition: ProviderDefinition, accountRegion: String? = nil) -> URL {
-        let region = integration.region ?? accountRegion.flatMap(definition.region(named:)) ?? definition.api.defaultRegion
+    /// A provider's API base for a region: the operator's override, else the definition's (its default region's when
+    /// the definition has no such region).
+    public func apiBase(for definition: ProviderDefinition, region: String) -> URL {
         if let override = apiBaseOverrides[definition.name]?[region] { return override }
         let text = definition.api.baseURLs[region] ?? definition.api.baseURLs[definition.api.defaultRegion] ?? ""
         guard let url = URL(string: text) else { fatalError("the \(definition.name) definition has no API base for \(region)") }

@@ -242,6 +242,28 @@ enum Migrations {
         Migration(version: 9, name: "who started an authorization", statements: [
             "ALTER TABLE authorization_requests ADD COLUMN started_by TEXT",
         ]),
+        Migration(version: 10, name: "agent tokens, an integration's tool allow-list, a run's channel and agent token", statements: [
+            """
+            CREATE TABLE agent_tokens (
+                id TEXT PRIMARY KEY,
+                workspace_id TEXT NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+                integration_id TEXT NOT NULL REFERENCES integrations(id) ON DELETE CASCADE,
+                name TEXT NOT NULL,
+                token_hash TEXT NOT NULL UNIQUE,
+                display_prefix TEXT NOT NULL,
+                end_user_id TEXT,
+                tools TEXT,
+                created_at BIGINT NOT NULL,
+                expires_at BIGINT,
+                last_used_at BIGINT,
+                revoked_at BIGINT
+            )
+            """,
+            "CREATE INDEX agent_tokens_integration ON agent_tokens (integration_id, created_at, id)",
+            "ALTER TABLE integrations ADD COLUMN tool_allow_list TEXT",
+            "ALTER TABLE runs ADD COLUMN channel TEXT",
+            "ALTER TABLE runs ADD COLUMN agent_token_id TEXT",
+        ]),
     ]
 
     /// Applies every migration not yet recorded, each in its own transaction; safe to run from several instances at once.

@@ -23,6 +23,7 @@ public final class Store: Sendable, SQLRepository {
     public let runs: any RunRepository
     public let idempotency: any IdempotencyRepository
     public let audit: any AuditRepository
+    public let agentTokens: any AgentTokenRepository
 
     public init(database: Database, vault: TokenVault, logger: Logger, clock: any WallClock = SystemWallClock()) {
         self.database = database
@@ -38,6 +39,7 @@ public final class Store: Sendable, SQLRepository {
         runs = SQLRunRepository(shared: shared)
         idempotency = SQLIdempotencyRepository(shared: shared)
         audit = SQLAuditRepository(shared: shared)
+        agentTokens = SQLAgentTokenRepository(shared: shared)
     }
 
     /// Applies pending migrations; returns the versions applied now.
@@ -167,155 +169,5 @@ extension SQLRepository {
 
     static func decodeJSON<T: Decodable>(_ text: String, as type: T.Type, default value: T) -> T {
         (try? JSONDecoder().decode(T.self, from: Data(text.utf8))) ?? value
-    }
-}
-
-/// What deleting a profile did.
-public enum DeleteOutcome: Sendable, Equatable {
-    case deleted
-    case notFound
-    case inUse(integrationIDs: [String])
-}
-
-// MARK: - Workspaces and admin API keys
-
-struct WorkspaceRow: Codable {
-    var id: String
-    var name: String
-    var created_at: Int64
-    var model: Workspace { Workspace(id: id, name: name, createdAt: Date(unixSeconds: created_at)) }
-}
-
-// MARK: - Authorization profiles
-
-struct AuthProfileRow: Codable {
-    var id: String
-    var workspace_id: String
-    var name: String
-    var description: String?
-    var client_id: String
-    var client_secret_sealed: String
-    var authorization_url: String
-    var token_url: String
-    var refresh_token_url: String?
-    var scopes: String
-    var pkce: Int
-    var token_request_format: String
-    var exchange_style: String
-    var authorization_parameters: String
-    var fields: String
-    var created_at: Int64
-    var updated_at: Int64
-}
-
-extension SQLRepository {
-    static func secretContext(profileID: String) -> String { "auth_profiles:\(profileID):client_secret" }
-
-    func row(for profile: AuthProfile) throws -> AuthProfileRow {
-        AuthProfileRow(
-            id: profile.id, workspace_id: profile.workspaceID, name: profile.name, description: profile.description,
-            client_id: profile.clientID,
-            client_secret_sealed: try vault.seal(profile.clientSecret, context: Store.secretContext(profileID: profile.id)),
-            authorization_url: profile.authorizationURL, token_url: profile.tokenURL, refresh_token_url: profile.refreshTokenURL,
-            scopes: Store.json(profile.scopes), pkce: profile.pkce ? 1 : 0,
-            token_request_format: profile.tokenRequestFormat.rawValue, exchange_style: profile.exchangeStyle.rawValue,
-            authorization_parameters: Store.json(profile.authorizationParameters), fields: Store.json(profile.fields),
-            created_at: profile.createdAt.unixSeconds, updated_at: profile.updatedAt.unixSeconds
-        )
-    }
-
-    func model(_ row: AuthProfileRow) throws -> AuthProfile {
-        AuthProfile(
-            id: row.id, workspaceID: row.workspace_id, name: row.name, description: row.description, clientID: row.client_id,
-            clientSecret: try vault.open(row.client_secret_sealed, context: Store.secretContext(profileID: row.id)),
-            authorizationURL: row.authorization_url, tokenURL: row.token_url, refreshTokenURL: row.refresh_token_url,
-            scopes: Store.decodeJSON(row.scopes, as: [String].self, default: []), pkce: row.pkce != 0,
-            tokenRequestFormat: TokenRequestFormat(rawValue: row.token_request_format) ?? .form,
-            exchangeStyle: TokenExchangeStyle(rawValue: row.exchange_style) ?? .standard,
-            authorizationParameters: Store.decodeJSON(row.authorization_parameters, as: [String: String].self, default: [:]),
-            fields: Store.decodeJSON(row.fields, as: [String: String].self, default: [:]),
-            createdAt: Date(unixSeconds: row.created_at), updatedAt: Date(unixSeconds: row.updated_at)
-        )
-    }
-}
-
-// MARK: - Integrations
-
-struct IntegrationRow: Codable {
-    var id: String
-    var workspace_id: String
-    var name: String
-    var provider: String
-    var app: String
-    var auth_profile_id: String?
-    var authorization_mode: String
-    var region: String?
-    var notify_url: String?
-    var verify_url: String?
-    var enablement: String
-    var created_at: Int64
-    var updated_at: Int64
-
-    init(_ integration: Integration) {
-        id = integration.id
-        workspace_id = integration.workspaceID
-        name = integration.name
-        provider = integration.provider.rawValue
-        app = integration.app.rawValue
-        auth_profile_id = integration.authProfileID
-        authorization_mode = integration.authorization.rawValue
-        region = integration.region
-        notify_url = integration.notifyURL
-        verify_url = integration.verifyURL
-        enablement = integration.enablement.rawValue
-        created_at = integration.createdAt.unixSeconds
-        updated_at = integration.updatedAt.unixSeconds
-    }
-
-    var model: Integration {
-        Integration(
-            id: id, workspaceID: workspace_id, name: name, provider: Provider(rawValue: provider),
-            app: AppKind(rawValue: app) ?? .system, authProfileID: auth_profile_id,
-            authorization: AuthorizationMode(rawValue: authorization_mode) ?? .preauthorized,
-            region: region, notifyURL: notify_url,
-            enablement: Enablement(rawValue: enablement) ?? .never,
-            createdAt: Date(unixSeconds: created_at), updatedAt: Date(unixSeconds: updated_at), verifyURL: verify_url
-        )
-    }
-}
-
-/// An integration with the state of its shared connection, which its status derives from.
-public struct IntegrationRecord: Sendable, Equatable {
-    public var integration: Integration
-    public var sharedConnectionStatus: ConnectionStatus?
-    public var status: IntegrationStatus { integration.status(sharedConnection: sharedConnectionStatus) }
-
-    public init(integration: Integration, sharedConnectionStatus: ConnectionStatus?) {
-        self.integration = integration
-        self.sharedConnectionStatus = sharedConnectionStatus
-    }
-}
-
-extension SQLRepository {
-    @discardableResult
-
-    func integrations(workspaceID: String?, id: String?) async throws -> [IntegrationRecord] {
-        try await database.withConnection { db in
-            var query = db.select().columns("*").from("integrations")
-            if let workspaceID { query = query.where("workspace_id", .equal, workspaceID) }
-            if let id { query = query.where("id", .equal, id) }
-            let rows = try await query.orderBy("created_at").orderBy("id").all(decoding: IntegrationRow.self)
-            guard !rows.isEmpty else { return [] }
-            let statuses = try await db.select().columns("integration_id", "status").from("connections")
-                .where("integration_id", .in, rows.map(\.id))
-                .where("end_user_id", .equal, Connection.sharedUser)
-                .all()
-            var byIntegration: [String: ConnectionStatus] = [:]
-            for row in statuses {
-                byIntegration[try row.decode(column: "integration_id", as: String.self)] =
-                    ConnectionStatus(rawValue: try row.decode(column: "status", as: String.self))
-            }
-            return rows.map { IntegrationRecord(integration: $0.model, sharedConnectionStatus: byIntegration[$0.id]) }
-        }
     }
 }

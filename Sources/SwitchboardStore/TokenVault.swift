@@ -79,9 +79,4 @@ public struct TokenVault: Sendable {
         }
     }
 
-    /// The key id a sealed value names, or nil if it is not a sealed value.
-    public static func keyID(ofSealed sealed: String) -> String? {
-        let parts = sealed.split(separator: ".", maxSplits: 2)
-        return parts.count == 3 && parts[0] == "sbv1" ? String(parts[1]) : nil
-    }
 }

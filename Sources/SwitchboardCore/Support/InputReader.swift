@@ -72,6 +72,16 @@ public final class InputReader {
         return bool
     }
 
+    /// A finite number.
+    public func number(_ key: String, required: Bool = false) -> Double? {
+        guard let value = value(key, required: required) else { return nil }
+        guard case .number(let number) = value, number.isFinite else {
+            fail(key, "must be a number, not \(value.kindDescription)")
+            return nil
+        }
+        return number
+    }
+
     /// An absolute http(s) URL; `{placeholders}` are allowed when `allowTemplate` is set.
     public func url(_ key: String, required: Bool = false, allowTemplate: Bool = false) -> String? {
         guard let string = string(key, required: required, maxLength: 2048) else { return nil }

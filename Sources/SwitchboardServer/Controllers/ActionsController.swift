@@ -47,6 +47,7 @@ struct ActionsController: Sendable {
             "userId": .optional(run.end_user_id), "startedAt": .time(Date(timeIntervalSince1970: Double(run.started_at_ms) / 1000)),
             "durationMs": .number(Double(run.duration_ms)), "outcome": .string(run.outcome), "status": .number(Double(run.http_status)),
             "intercomRequestId": .optional(run.provider_request_id),
+            "channel": .optional(run.channel), "agentTokenId": .optional(run.agent_token_id),
         ])
     }
 

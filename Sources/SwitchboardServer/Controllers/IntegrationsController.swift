@@ -136,6 +136,7 @@ struct IntegrationsController: Sendable {
             "region": .optional(integration.region),
             "notifyURL": .optional(integration.notifyURL),
             "verifyURL": .optional(integration.verifyURL),
+            "tools": integration.toolAllowList.map(JSONValue.strings) ?? .null,
             "status": .string(record.status.rawValue),
             "connection": connection,
             "callbackURL": .string(settings.callbackURL(for: integration)),

@@ -37,6 +37,8 @@ struct ActionService: Sendable {
         /// A write runs at most once per key; a repeat gets the first outcome again.
         var idempotencyKey: String?
         var channel: Channel
+        /// The agent token an MCP call came with, for the run record.
+        var agentTokenID: String? = nil
     }
 
     typealias Outcome = ProviderClient.Result
@@ -69,7 +71,8 @@ struct ActionService: Sendable {
                 id: Identifier.make("run"), workspaceID: request.workspaceID, integrationID: request.integrationID,
                 action: Problem.clip(request.action, to: 100), endUserID: request.userID, startedAtMs: Int64(started.timeIntervalSince1970 * 1000),
                 durationMs: Int(elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000),
-                outcome: outcome, httpStatus: status, providerRequestID: requestID)
+                outcome: outcome, httpStatus: status, providerRequestID: requestID, channel: request.channel.rawValue,
+                agentTokenID: request.agentTokenID)
             do { try await store.runs.insert(run) } catch {
                 logger.error("recording a run failed", metadata: ["error.type": "\(type(of: error))"])
             }
@@ -154,7 +157,7 @@ struct ActionService: Sendable {
         let client = try providers.client(for: integration)
         let call = ProviderClient.Call(
             action: action, input: values, accessToken: token,
-            apiBase: settings.apiBase(for: integration, definition: entry.definition, accountRegion: connection.account.region),
+            apiBase: try providers.apiBase(for: integration, accountRegion: connection.account.region),
             account: connection.account, paceKey: ProviderClient.paceKey(clientID: app.clientID, accountID: connection.account.id),
             timeout: settings.intercomTimeout)
         do {

@@ -29,12 +29,17 @@ struct IntegrationService: Sendable {
         checkNotifyURL(notifyURL, input)
         let verifyURL = input.url("verifyURL")
         if verifyURL != nil && mode == .preauthorized { input.fail("verifyURL", "applies to per_user integrations only") }
+        let tools = input.has("tools") ? input.stringArray("tools", maxCount: 200, maxLength: 200) : nil
         if app == .custom && profileID == nil && !input.errors.contains(where: { $0.field == "authProfileId" }) {
             input.fail("authProfileId", "is required when app is 'custom'")
         }
         if app == .system && profileID != nil { input.fail("authProfileId", "must not be set when app is 'system'") }
         try input.finish()
         guard let name, let provider, let app, let mode else { throw Problem.validation(input.errors) }
+        if let tools, let entry = providers.registry[provider] {
+            Self.checkTools(tools, catalog: entry.catalog, allowed: nil, input: input)
+            try input.finish()
+        }
         if app == .custom, let profileID, try await store.profiles.authProfile(id: profileID, workspaceID: workspace.id) == nil {
             throw Problem.validation([.init(field: "authProfileId", detail: "no authorization profile '\(Problem.clip(profileID))' exists in this workspace")])
         }
@@ -49,7 +54,7 @@ struct IntegrationService: Sendable {
         let integration = Integration(
             id: Identifier.make("int"), workspaceID: workspace.id, name: name, provider: provider, app: app,
             authProfileID: app == .custom ? profileID : nil, authorization: mode, region: region, notifyURL: notifyURL,
-            enablement: .never, createdAt: now, updatedAt: now, verifyURL: verifyURL
+            enablement: .never, createdAt: now, updatedAt: now, verifyURL: verifyURL, toolAllowList: tools
         )
         try await store.integrations.insert(integration)
         let secret = EventSignature.generateSecret()
@@ -92,6 +97,11 @@ struct IntegrationService: Sendable {
                 input.fail("verifyURL", "applies to per_user integrations only")
             }
         }
+        if input.has("tools") {
+            let tools = input.stringArray("tools", maxCount: 200, maxLength: 200)
+            if let tools { checkTools(tools, for: record.integration, input: input, allowed: nil) }
+            record.integration.toolAllowList = tools
+        }
         for field in ["provider", "app", "authProfileId", "authorization"] where input.has(field) {
             _ = input.string(field, allowEmpty: true)
             input.fail(field, "cannot be changed after creation; create a new integration instead")
@@ -100,7 +110,7 @@ struct IntegrationService: Sendable {
         record.integration.updatedAt = clock.now()
         guard try await store.integrations.update(record.integration) else { throw Problem.notFound("integration", id: record.integration.id) }
         await audit.record(principal, "integration.updated", "integration", record.integration.id,
-                           ["fields": .strings(["name", "region", "notifyURL", "verifyURL"].filter(input.has))])
+                           ["fields": .strings(["name", "region", "notifyURL", "verifyURL", "tools"].filter(input.has))])
         return record
     }
 
@@ -173,6 +183,23 @@ struct IntegrationService: Sendable {
         } catch .unavailable(let why) {
             throw Problem(status: 503, code: "provider_unavailable", title: "Provider unavailable",
                           detail: "\(title) could not confirm the connection (\(why)). Try again shortly.")
+        }
+    }
+
+    /// Tools are named by their actions (`intercom.create_ticket`): each must be in the integration's catalog and, when
+    /// `allowed` is given, in that list too.
+    func checkTools(_ tools: [String], for integration: Integration, input: InputReader, allowed: [String]?) {
+        guard let entry = providers.registry[integration.provider] else { return }
+        Self.checkTools(tools, catalog: entry.catalog, allowed: allowed, input: input)
+    }
+
+    static func checkTools(_ tools: [String], catalog: ActionCatalog, allowed: [String]?, input: InputReader) {
+        for (index, name) in tools.enumerated() {
+            if catalog.action(named: name) == nil {
+                input.fail("tools[\(index)]", "no action is named '\(Problem.clip(name, to: 64))'; GET /v1/actions lists them")
+            } else if let allowed, !allowed.contains(name) {
+                input.fail("tools[\(index)]", "'\(name)' is not in the integration's tool allow-list")
+            }
         }
     }
 

@@ -8,6 +8,8 @@ struct ProviderDirectory: Sendable {
     let registry: ProviderRegistry
     let settings: ServerSettings
     private let clients: [Provider: ProviderClient]
+    /// Each provider's API bases by region, the operator's overrides over the definition's, parsed once.
+    private let bases: [Provider: [String: URL]]
     let transport: any HTTPTransport
 
     init(registry: ProviderRegistry, settings: ServerSettings, transport: any HTTPTransport, clock: any WallClock) {
@@ -19,6 +21,15 @@ struct ProviderDirectory: Sendable {
             clients[entry.provider] = ProviderClient(definition: entry.definition, catalog: entry.catalog, transport: transport, clock: clock)
         }
         self.clients = clients
+        var bases: [Provider: [String: URL]] = [:]
+        for entry in registry.entries {
+            var regions: [String: URL] = [:]
+            for region in entry.definition.api.baseURLs.keys {
+                regions[region] = settings.apiBase(for: entry.definition, region: region)
+            }
+            bases[entry.provider] = regions
+        }
+        self.bases = bases
     }
 
     /// The provider an integration uses, or a problem when this deployment no longer knows it.
@@ -36,9 +47,13 @@ struct ProviderDirectory: Sendable {
 
     func definition(for integration: Integration) throws -> ProviderDefinition { try entry(for: integration).definition }
 
-    /// The API base an integration calls: see `ServerSettings.apiBase(for:definition:accountRegion:)`.
+    /// The API base an integration calls: its own region if set, else the connected account's (as the identity answer
+    /// names it), else the definition's default; the operator's override for that region if there is one.
     func apiBase(for integration: Integration, accountRegion: String? = nil) throws -> URL {
-        settings.apiBase(for: integration, definition: try definition(for: integration), accountRegion: accountRegion)
+        let definition = try definition(for: integration)
+        let region = integration.region ?? accountRegion.flatMap(definition.region(named:)) ?? definition.api.defaultRegion
+        if let base = bases[integration.provider]?[region] ?? bases[integration.provider]?[definition.api.defaultRegion] { return base }
+        return settings.apiBase(for: definition, region: region)
     }
 
     func identifier(for integration: Integration) throws -> AccountIdentifier {

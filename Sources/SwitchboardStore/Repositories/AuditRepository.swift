@@ -1,7 +1,7 @@
-public import Foundation
+import Foundation
 import Logging
 import SQLKit
-public import SwitchboardCore
+import SwitchboardCore
 
 /// Administrative changes, per workspace, newest first.
 public protocol AuditRepository: Sendable {

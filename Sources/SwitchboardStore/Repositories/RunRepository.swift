@@ -1,7 +1,7 @@
-public import Foundation
+import Foundation
 import Logging
 import SQLKit
-public import SwitchboardCore
+import SwitchboardCore
 
 /// The audit log of action runs, written in batches (see `RunBuffer`).
 public protocol RunRepository: Sendable {

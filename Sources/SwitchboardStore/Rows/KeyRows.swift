@@ -3,6 +3,13 @@ import Logging
 import SQLKit
 public import SwitchboardCore
 
+struct WorkspaceRow: Codable {
+    var id: String
+    var name: String
+    var created_at: Int64
+    var model: Workspace { Workspace(id: id, name: name, createdAt: Date(unixSeconds: created_at)) }
+}
+
 /// An admin API key as it can be shown: never the key, nor its hash.
 public struct APIKeyInfo: Sendable, Equatable {
     public var id: String

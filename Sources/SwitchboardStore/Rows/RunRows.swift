@@ -17,9 +17,15 @@ public struct RunRecord: Sendable, Equatable, Codable {
     public var outcome: String
     public var http_status: Int
     public var provider_request_id: String?
+    /// Which adapter ran it: `api`, `mcp`, `console`, `resume` (nil for runs recorded before channels were).
+    public var channel: String?
+    /// The agent token an MCP call came with.
+    public var agent_token_id: String?
 
     public init(id: String, workspaceID: String, integrationID: String, action: String, endUserID: String?, startedAtMs: Int64,
-                durationMs: Int, outcome: String, httpStatus: Int, providerRequestID: String?) {
+                durationMs: Int, outcome: String, httpStatus: Int, providerRequestID: String?, channel: String? = nil, agentTokenID: String? = nil) {
+        self.channel = channel
+        self.agent_token_id = agentTokenID
         self.id = id
         self.workspace_id = workspaceID
         self.integration_id = integrationID
@@ -35,14 +41,14 @@ public struct RunRecord: Sendable, Equatable, Codable {
 
 extension RunRecord {
     static let columns = ["id", "workspace_id", "integration_id", "action", "end_user_id", "started_at_ms", "duration_ms", "outcome",
-                          "http_status", "provider_request_id"]
+                          "http_status", "provider_request_id", "channel", "agent_token_id"]
 
     /// The values of `columns`, bound one by one: a batch mixes runs with and without an end user or a request id, which
     /// `models()` refuses (it wants every model to encode the same columns), and binding skips `Codable` for each row.
     var row: [any SQLExpression] {
         func optional(_ value: String?) -> any SQLExpression { value.map { SQLBind($0) } ?? SQLLiteral.null }
         return [SQLBind(id), SQLBind(workspace_id), SQLBind(integration_id), SQLBind(action), optional(end_user_id), SQLBind(started_at_ms),
-                SQLBind(duration_ms), SQLBind(outcome), SQLBind(http_status), optional(provider_request_id)]
+                SQLBind(duration_ms), SQLBind(outcome), SQLBind(http_status), optional(provider_request_id), optional(channel), optional(agent_token_id)]
     }
 }
 

@@ -1,6 +1,6 @@
-public import Foundation
+import Foundation
 import SQLKit
-public import SwitchboardCore
+import SwitchboardCore
 
 struct ConnectionRow: Codable {
     var id: String
@@ -57,47 +57,3 @@ extension SQLRepository {
             .returning("id").all().count
     }
 }
-
-// MARK: - Authorization requests
-
-struct AuthorizationRequestRow: Codable {
-    var id: String
-    var workspace_id: String
-    var integration_id: String
-    var end_user_id: String
-    var state_hash: String
-    var pkce_verifier_sealed: String?
-    var redirect_uri: String
-    var status: String
-    var created_at: Int64
-    var expires_at: Int64
-    var error: String?
-    var connect_link_id: String?
-    var browser_binding_hash: String?
-    var started_by: String?
-
-    /// The request; the PKCE verifier is opened only by the caller that claims it.
-    func model(pkceVerifier: String?) -> AuthorizationRequest {
-        AuthorizationRequest(id: id, workspaceID: workspace_id, integrationID: integration_id, endUserID: end_user_id, stateHash: state_hash,
-                             pkceVerifier: pkceVerifier, redirectURI: redirect_uri, status: AuthorizationRequestStatus(rawValue: status) ?? .failed,
-                             createdAt: Date(unixSeconds: created_at), expiresAt: Date(unixSeconds: expires_at), error: error,
-                             connectLinkID: connect_link_id, browserBindingHash: browser_binding_hash, startedBy: started_by)
-    }
-}
-
-/// What a callback's `state` turned out to be.
-public enum AuthorizationClaim: Sendable, Equatable {
-    /// Pending and fresh: now `processing`, and this caller alone owns it.
-    case claimed(AuthorizationRequest)
-    case unknown
-    case expired
-    /// Already used (completed, failed or being processed): a replay.
-    case alreadyUsed
-}
-
-extension SQLRepository {
-    static func verifierContext(requestID: String) -> String { "authorization_requests:\(requestID):pkce_verifier" }
-}
-
-// MARK: - Master key rotation
-
