@@ -161,6 +161,24 @@ struct EndToEndTests {
                                                               "--input", #"{"email":"not-an-email"}"#, "--url", system.serverURL, "--api-key", api.key])
                     #expect(refused.status != 0)
                     #expect(refused.stderr.split(separator: "\n").count == 1 && refused.stderr.contains("validation_failed"), "\(refused.stderr)")
+
+                    // The CLI makes, lists and revokes an agent token through the server; only `create` prints the token, once.
+                    let server = ["--integration", id, "--url", system.serverURL, "--api-key", api.key]
+                    let made = try await ChildProcess.run(["agent-tokens", "create", "--name", "Desktop agent", "--tool", "intercom.who_am_i",
+                                                           "--expires-in", "30d"] + server)
+                    #expect(made.status == 0, "\(made.stderr)")
+                    let token = made.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+                    #expect(token.hasPrefix("sbat_"), "\(made.stdout)")
+                    observed.append(token)
+                    let listed = try await ChildProcess.run(["agent-tokens", "list"] + server)
+                    #expect(listed.status == 0 && listed.stdout.contains("Desktop agent") && listed.stdout.contains("active"), "\(listed.stdout)")
+                    #expect(!listed.stdout.contains(token))
+                    let tokenID = String(listed.stdout.split(separator: "\t").first ?? "")
+                    let revoked = try await ChildProcess.run(["agent-tokens", "revoke", tokenID] + server)
+                    #expect(revoked.status == 0 && revoked.stdout.contains("\(tokenID) revoked"), "\(revoked.stdout) \(revoked.stderr)")
+                    let wrong = try await ChildProcess.run(["agent-tokens", "create", "--name", "x", "--tool", "intercom.nope"] + server)
+                    #expect(wrong.status != 0)
+                    #expect(wrong.stderr.split(separator: "\n").count == 1 && wrong.stderr.contains("validation_failed"), "\(wrong.stderr)")
                 }
             } catch {
                 _ = await system.stop()
