@@ -99,6 +99,9 @@ public func buildRouter(settings: ServerSettings, store: Store, dependencies: De
     router.addRoutes(ConsoleController(store: store, settings: settings, integrations: integrations, profiles: profiles, sessions: sessions,
                                        clock: dependencies.clock).routes)
 
+    // MCP for AI agents: an agent token proves the integration (and the end user, if it was made for one).
+    router.addRoutes(MCPController(store: store, actions: actionService, settings: settings, clock: dependencies.clock, logger: logger).routes)
+
     // The admin API: an API key proves the workspace, which every `/v1` handler's context carries.
     let api = router.group("v1").add(middleware: APIKeyMiddleware(store: store, clock: dependencies.clock)).group(context: WorkspaceRequestContext.self)
     api.addRoutes(AuthProfilesController(profiles: profiles).routes)

@@ -11,6 +11,8 @@ public struct AppRequestContext: RequestContext {
     public var keyID: String?
     /// The console session the console's middleware found, and the form of a POST it checked.
     var console: ConsoleSignIn?
+    /// The agent token `/mcp`'s middleware accepted.
+    var agentToken: AgentToken?
 
     public init(source: ApplicationRequestContextSource) {
         self.coreContext = .init(source: source)

@@ -405,7 +405,8 @@ struct EndToEndTests {
                 let enabled = try await api.call(.POST, "/v1/integrations/\(id)/enable")
                 #expect(enabled.status == 200, "the sandbox kept the token it issued, so Intercom's /me still accepts it: \(enabled.body)")
             }
-            #expect(await demo.stop() == 0)
+            let exit = await demo.stop()
+            #expect(exit == 0, "demo exits 0 on SIGTERM; its stderr ends: \(demo.stderr.suffix(1500))")
         }
         #expect(keys[0] == keys[1], "the demo reuses its API key")
         let attributes = try FileManager.default.attributesOfItem(atPath: directory.appendingPathComponent("master.key").path)

@@ -1,0 +1,174 @@
+import Foundation
+import HTTPTypes
+import HummingbirdTesting
+import NIOCore
+import SwitchboardCore
+import SwitchboardStore
+import SwitchboardTestSupport
+import Testing
+
+/// An MCP client's requests to `/mcp`, as JSON-RPC over streamable HTTP (stateless: every request stands alone).
+struct MCPClient {
+    let harness: Harness
+    let client: any TestClientProtocol
+    let token: String
+    var user: String? = nil
+
+    func post(_ method: String, _ params: String = "{}", id: Int = 1, token: String? = nil) async throws -> TestResponse {
+        var headers: HTTPFields = [.contentType: "application/json", .accept: "application/json, text/event-stream",
+                                   HTTPField.Name("MCP-Protocol-Version")!: "2025-11-25"]
+        headers[.authorization] = "Bearer \(token ?? self.token)"
+        if let user { headers[HTTPField.Name("Switchboard-User-Id")!] = user }
+        return try await client.execute(uri: "/mcp", method: .post, headers: headers,
+                                        body: ByteBuffer(string: #"{"jsonrpc":"2.0","id":\#(id),"method":"\#(method)","params":\#(params)}"#))
+    }
+
+    func result(_ method: String, _ params: String = "{}") async throws -> [String: Any] {
+        let response = try await post(method, params)
+        #expect(response.status == .ok, "\(text(response))")
+        let body = try object(response)
+        #expect(body["error"] == nil, "\(body)")
+        return try #require(body["result"] as? [String: Any], "\(body)")
+    }
+
+    func call(_ tool: String, _ arguments: String) async throws -> [String: Any] {
+        try await result("tools/call", #"{"name":"\#(tool)","arguments":\#(arguments)}"#)
+    }
+}
+
+func toolText(_ result: [String: Any]) -> String {
+    ((result["content"] as? [[String: Any]])?.first?["text"] as? String) ?? ""
+}
+
+@Suite("MCP over HTTP")
+struct MCPTests {
+    func token(_ harness: Harness, _ client: any TestClientProtocol, _ id: String, _ json: String = #"{"name":"agent"}"#) async throws -> String {
+        let made = try await client.call(.post, "/v1/integrations/\(id)/agent-tokens", harness, json: json)
+        #expect(made.status == .created, "\(text(made))")
+        return try #require(try object(made)["token"] as? String)
+    }
+
+    @Test("initialize, tools/list from the catalog with annotations and schemas, tools/call through the action service; a run with channel mcp")
+    func listAndCall() async throws {
+        try await Harness.with { harness, client in
+            let id = try await harness.enabledIntegration(client)
+            let mcp = MCPClient(harness: harness, client: client, token: try await token(harness, client, id))
+            let initialized = try await mcp.result("initialize", #"{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"test","version":"1"}}"#)
+            #expect(initialized["protocolVersion"] as? String == "2025-11-25")
+            #expect((initialized["capabilities"] as? [String: Any])?["tools"] != nil)
+
+            let listed = try await mcp.result("tools/list")
+            let tools = try #require(listed["tools"] as? [[String: Any]])
+            #expect(tools.count == 42)
+            for tool in tools {
+                let name = try #require(tool["name"] as? String)
+                #expect(name.wholeMatch(of: /[a-zA-Z0-9_-]{1,64}/) != nil, "\(name)")
+                #expect((tool["inputSchema"] as? [String: Any])?["type"] as? String == "object", "\(name)")
+                #expect((tool["outputSchema"] as? [String: Any])?["type"] as? String == "object", "\(name): structuredContent is an object")
+            }
+            let getContact = try #require(tools.first { $0["name"] as? String == "intercom_get_contact" })
+            let annotations = try #require(getContact["annotations"] as? [String: Any])
+            #expect(annotations["readOnlyHint"] as? Bool == true && annotations["openWorldHint"] as? Bool == true)
+            let delete = try #require(tools.first { $0["name"] as? String == "intercom_delete_contact" })
+            #expect((delete["annotations"] as? [String: Any])?["destructiveHint"] as? Bool == true)
+
+            let created = try await mcp.call("intercom_create_contact", #"{"email":"mcp@example.com","name":"Em Cee"}"#)
+            #expect(created["isError"] as? Bool != true, "\(created)")
+            let contact = try #require(created["structuredContent"] as? [String: Any])
+            #expect(contact["email"] as? String == "mcp@example.com")
+            #expect(toolText(created).contains("mcp@example.com"), "the text block carries the message and the JSON")
+            let listedContacts = try await mcp.call("intercom_list_contacts", #"{"limit":2}"#)
+            let items = (listedContacts["structuredContent"] as? [String: Any])?["result"] as? [[String: Any]]
+            #expect(items?.contains { $0["email"] as? String == "mcp@example.com" } == true, "a list is wrapped as {result}: \(listedContacts)")
+
+            let runs = try object(try await client.call(.get, "/v1/runs?limit=1", harness))
+            let run = try #require((runs["data"] as? [[String: Any]])?.first)
+            #expect(run["channel"] as? String == "mcp" && (run["agentTokenId"] as? String)?.hasPrefix("atok_") == true)
+        }
+    }
+
+    @Test("errors are tool errors naming each field, a missing input asks the catalog's question; an unknown tool is a tool error")
+    func toolErrors() async throws {
+        try await Harness.with { harness, client in
+            let id = try await harness.enabledIntegration(client)
+            let mcp = MCPClient(harness: harness, client: client, token: try await token(harness, client, id))
+            let bad = try await mcp.call("intercom_create_ticket", #"{"email":"not-an-email","ticket_type_id":"1"}"#)
+            #expect(bad["isError"] as? Bool == true)
+            let text = toolText(bad)
+            #expect(text.contains("email: must be an email address"), "\(text)")
+            #expect(text.contains("title is missing: ask the user 'What is the subject of your ticket?'"), "\(text)")
+            let unknown = try await mcp.call("intercom_nope", "{}")
+            #expect(unknown["isError"] as? Bool == true && toolText(unknown).contains("tools/list"))
+        }
+    }
+
+    @Test("only agent tokens: no token, an admin key, a revoked token are 401 with WWW-Authenticate: Bearer")
+    func onlyAgentTokens() async throws {
+        try await Harness.with { harness, client in
+            let id = try await harness.enabledIntegration(client)
+            let secret = try await token(harness, client, id)
+            let mcp = MCPClient(harness: harness, client: client, token: secret)
+            for refused in ["", harness.apiKey, secret + "x"] {
+                let response = try await mcp.post("tools/list", token: refused)
+                #expect(response.status == .unauthorized)
+                #expect(response.headers[.wwwAuthenticate]?.hasPrefix("Bearer") == true)
+            }
+            let tokens = try object(try await client.call(.get, "/v1/integrations/\(id)/agent-tokens", harness))
+            let tokenID = try #require((tokens["data"] as? [[String: Any]])?.first?["id"] as? String)
+            #expect(try await mcp.post("tools/list").status == .ok)
+            _ = try await client.call(.delete, "/v1/integrations/\(id)/agent-tokens/\(tokenID)", harness)
+            #expect(try await mcp.post("tools/list").status == .unauthorized, "revoked: refused at once")
+        }
+    }
+
+    @Test("the allow-lists: the integration's bounds every token, a token's narrows it; nothing outside is listed or callable")
+    func allowLists() async throws {
+        try await Harness.with { harness, client in
+            let id = try await harness.enabledIntegration(client)
+            _ = try await client.call(.patch, "/v1/integrations/\(id)", harness, json: #"{"tools":["intercom.who_am_i","intercom.get_contact","intercom.list_admins"]}"#)
+            let narrow = MCPClient(harness: harness, client: client,
+                                   token: try await token(harness, client, id, #"{"name":"narrow","tools":["intercom.who_am_i","intercom.list_admins"]}"#))
+            let names = try #require(try await narrow.result("tools/list")["tools"] as? [[String: Any]]).compactMap { $0["name"] as? String }
+            #expect(Set(names) == ["intercom_who_am_i", "intercom_list_admins"])
+            #expect(try await narrow.call("intercom_who_am_i", "{}")["isError"] as? Bool != true)
+            let outside = try await narrow.call("intercom_get_contact", #"{"contact_id":"1"}"#)
+            #expect(outside["isError"] as? Bool == true, "not callable outside the token's list")
+            let wide = MCPClient(harness: harness, client: client, token: try await token(harness, client, id))
+            let all = try #require(try await wide.result("tools/list")["tools"] as? [[String: Any]]).compactMap { $0["name"] as? String }
+            #expect(Set(all) == ["intercom_who_am_i", "intercom_get_contact", "intercom_list_admins"])
+            #expect(try await wide.call("intercom_create_contact", #"{"email":"x@example.com"}"#)["isError"] as? Bool == true)
+        }
+    }
+
+    @Test("a user with no connection gets the connect link in the tool error's text and _meta; after connecting, the call works")
+    func authorizationInTheConversation() async throws {
+        try await Harness.with { harness, client in
+            let id = try await harness.perUserIntegration(client)
+            _ = try await client.call(.post, "/v1/integrations/\(id)/enable", harness)
+            let mcp = MCPClient(harness: harness, client: client,
+                                token: try await token(harness, client, id, #"{"name":"Ada's agent","userId":"user-a"}"#))
+            let first = try await mcp.call("intercom_who_am_i", "{}")
+            #expect(first["isError"] as? Bool == true)
+            let message = toolText(first)
+            #expect(message.hasPrefix("Ask the user to open this link to connect their Intercom account: https://switchboard.test/connect/"), "\(message)")
+            #expect(message.hasSuffix("Then call the tool again."))
+            let meta = try #require(first["_meta"] as? [String: Any])
+            let url = try #require(meta["authorizationURL"] as? String)
+            #expect(meta["reason"] as? String == "connect" && meta["expiresAt"] is String)
+            #expect(message.contains(url))
+
+            let done = try await EndUserBrowser(harness: harness, client: client).connect(url)
+            #expect(done.status == .ok, "\(text(done))")
+            let second = try await mcp.call("intercom_who_am_i", "{}")
+            #expect(second["isError"] as? Bool != true, "\(second)")
+            #expect(toolText(second).contains("ada@acme.test"))
+
+            // A server-side agent's token names the user of each call.
+            var server = MCPClient(harness: harness, client: client, token: try await token(harness, client, id, #"{"name":"bot"}"#))
+            let nobody = try await server.call("intercom_who_am_i", "{}")
+            #expect(nobody["isError"] as? Bool == true && toolText(nobody).contains("user.id"), "\(toolText(nobody))")
+            server.user = "user-a"
+            #expect(try await server.call("intercom_who_am_i", "{}")["isError"] as? Bool != true)
+        }
+    }
+}
