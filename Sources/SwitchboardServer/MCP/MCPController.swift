@@ -1,7 +1,6 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
-import Logging
 import MCP
 import NIOCore
 import Providers
@@ -15,9 +14,7 @@ import SwitchboardStore
 struct MCPController: Sendable {
     let store: Store
     let actions: ActionService
-    let settings: ServerSettings
     let clock: any WallClock
-    let logger: Logger
 
     var routes: RouteCollection<AppRequestContext> {
         let routes = RouteCollection(context: AppRequestContext.self)
@@ -51,7 +48,7 @@ struct MCPController: Sendable {
                                           action: nil, title: "")
             }
             let input = JSONValue.object((parameters.arguments ?? [:]).mapValues(MCPTools.json))
-            let title = actions.providers.title(of: tools.integration)
+            let title = tools.title
             do {
                 let outcome = try await actions.run(ActionService.Request(
                     action: found.action.name, integrationID: token.integrationID, workspaceID: token.workspaceID, input: input,
@@ -77,20 +74,17 @@ struct MCPController: Sendable {
         return Self.response(answer)
     }
 
+    /// What a token may use: its tools, and the provider's title for messages.
     struct Toolset: Sendable {
-        let integration: Integration
+        let title: String
         let items: [(name: String, action: ActionTemplate)]
     }
 
-    /// The tools this token may see and call now.
+    /// The tools this token may see and call now (none when its integration is gone).
     private func toolset(token: AgentToken) async throws -> Toolset {
         guard let record = try await store.integrations.cachedIntegration(id: token.integrationID, workspaceID: token.workspaceID),
-              let entry = actions.registry[record.integration.provider] else {
-            return Toolset(integration: Integration(id: token.integrationID, workspaceID: token.workspaceID, name: "", provider: actions.registry.defaultProvider,
-                                                    app: .system, authProfileID: nil, authorization: .preauthorized, region: nil, notifyURL: nil,
-                                                    enablement: .never, createdAt: clock.now(), updatedAt: clock.now()), items: [])
-        }
-        return Toolset(integration: record.integration, items: MCPTools.allowed(for: record.integration, token: token, catalog: entry.catalog))
+              let entry = actions.registry[record.integration.provider] else { return Toolset(title: "", items: []) }
+        return Toolset(title: entry.definition.title, items: MCPTools.allowed(for: record.integration, token: token, catalog: entry.catalog))
     }
 
     static let userHeader = HTTPField.Name("Switchboard-User-Id")!
