@@ -100,7 +100,7 @@ public func buildRouter(settings: ServerSettings, store: Store, dependencies: De
                                        clock: dependencies.clock).routes)
 
     // MCP for AI agents: an agent token proves the integration (and the end user, if it was made for one).
-    router.addRoutes(MCPController(store: store, actions: actionService, clock: dependencies.clock).routes)
+    router.addRoutes(MCPController(store: store, tools: MCPToolServer(store: store, actions: actionService), clock: dependencies.clock).routes)
 
     // The admin API: an API key proves the workspace, which every `/v1` handler's context carries.
     let api = router.group("v1").add(middleware: APIKeyMiddleware(store: store, clock: dependencies.clock)).group(context: WorkspaceRequestContext.self)

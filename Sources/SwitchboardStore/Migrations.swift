@@ -264,6 +264,31 @@ enum Migrations {
             "ALTER TABLE runs ADD COLUMN channel TEXT",
             "ALTER TABLE runs ADD COLUMN agent_token_id TEXT",
         ]),
+        Migration(version: 11, name: "MCP sessions and the URL elicitations they wait on", statements: [
+            """
+            CREATE TABLE mcp_sessions (
+                id TEXT PRIMARY KEY,
+                agent_token_id TEXT NOT NULL REFERENCES agent_tokens(id) ON DELETE CASCADE,
+                workspace_id TEXT NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+                protocol_version TEXT NOT NULL,
+                elicits_url INTEGER NOT NULL,
+                elicits_form INTEGER NOT NULL,
+                created_at BIGINT NOT NULL,
+                last_seen_at BIGINT NOT NULL
+            )
+            """,
+            "CREATE INDEX mcp_sessions_last_seen ON mcp_sessions (last_seen_at)",
+            """
+            CREATE TABLE mcp_elicitations (
+                id TEXT PRIMARY KEY,
+                session_id TEXT NOT NULL REFERENCES mcp_sessions(id) ON DELETE CASCADE,
+                integration_id TEXT NOT NULL REFERENCES integrations(id) ON DELETE CASCADE,
+                end_user_id TEXT NOT NULL,
+                created_at BIGINT NOT NULL
+            )
+            """,
+            "CREATE INDEX mcp_elicitations_session ON mcp_elicitations (session_id, created_at)",
+        ]),
     ]
 
     /// Applies every migration not yet recorded, each in its own transaction; safe to run from several instances at once.

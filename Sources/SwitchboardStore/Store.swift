@@ -24,6 +24,7 @@ public final class Store: Sendable, SQLRepository {
     public let idempotency: any IdempotencyRepository
     public let audit: any AuditRepository
     public let agentTokens: any AgentTokenRepository
+    public let agentSessions: any AgentSessionRepository
 
     public init(database: Database, vault: TokenVault, logger: Logger, clock: any WallClock = SystemWallClock()) {
         self.database = database
@@ -40,6 +41,7 @@ public final class Store: Sendable, SQLRepository {
         idempotency = SQLIdempotencyRepository(shared: shared)
         audit = SQLAuditRepository(shared: shared)
         agentTokens = SQLAgentTokenRepository(shared: shared)
+        agentSessions = SQLAgentSessionRepository(shared: shared)
     }
 
     /// Applies pending migrations; returns the versions applied now.
@@ -68,6 +70,8 @@ public final class Store: Sendable, SQLRepository {
     public static let expiredRetention: TimeInterval = 86_400
 
     public static let eventRetention: TimeInterval = 30 * 86_400
+    /// How long an MCP session may stay unused before it is pruned (its client then initializes again).
+    public static let agentSessionIdleLifetime: TimeInterval = 86_400
 
     /// Re-seals every secret under `newVault`'s key, in one transaction. Returns how many values were re-sealed.
     ///
@@ -115,6 +119,7 @@ public final class Store: Sendable, SQLRepository {
                 ("connect_links", { $0.where("expires_at", .lessThan, expired) }),
                 ("used_confirmations", { $0.where("expires_at", .lessThan, now.unixSeconds) }),
                 ("console_sessions", { $0.where("expires_at", .lessThan, now.unixSeconds) }),
+                ("mcp_sessions", { $0.where("last_seen_at", .lessThan, now.addingTimeInterval(-Store.agentSessionIdleLifetime).unixSeconds) }),
                 ("events", { $0.where("status", .notEqual, EventStatus.pending.rawValue)
                     .where("created_at", .lessThan, now.addingTimeInterval(-Store.eventRetention).unixSeconds) }),
             ]

@@ -13,12 +13,21 @@ struct MCPClient {
     let client: any TestClientProtocol
     let token: String
     var user: String? = nil
+    var session: String? = nil
 
-    func post(_ method: String, _ params: String = "{}", id: Int = 1, token: String? = nil) async throws -> TestResponse {
+    static let sessionHeader = HTTPField.Name("Mcp-Session-Id")!
+
+    func headers(token: String? = nil) -> HTTPFields {
         var headers: HTTPFields = [.contentType: "application/json", .accept: "application/json, text/event-stream",
                                    HTTPField.Name("MCP-Protocol-Version")!: "2025-11-25"]
         headers[.authorization] = "Bearer \(token ?? self.token)"
         if let user { headers[HTTPField.Name("Switchboard-User-Id")!] = user }
+        if let session { headers[Self.sessionHeader] = session }
+        return headers
+    }
+
+    func post(_ method: String, _ params: String = "{}", id: Int = 1, token: String? = nil) async throws -> TestResponse {
+        let headers = self.headers(token: token)
         return try await client.execute(uri: "/mcp", method: .post, headers: headers,
                                         body: ByteBuffer(string: #"{"jsonrpc":"2.0","id":\#(id),"method":"\#(method)","params":\#(params)}"#))
     }
@@ -169,6 +178,55 @@ struct MCPTests {
             #expect(nobody["isError"] as? Bool == true && toolText(nobody).contains("user.id"), "\(toolText(nobody))")
             server.user = "user-a"
             #expect(try await server.call("intercom_who_am_i", "{}")["isError"] as? Bool != true)
+        }
+    }
+
+    @Test("a session whose client declared URL elicitation: -32042 with the link, the completion on its GET stream once the user connected; DELETE ends it")
+    func urlElicitation() async throws {
+        try await Harness.with { harness, client in
+            let id = try await harness.perUserIntegration(client)
+            _ = try await client.call(.post, "/v1/integrations/\(id)/enable", harness)
+            var mcp = MCPClient(harness: harness, client: client,
+                                token: try await token(harness, client, id, #"{"name":"Ada's agent","userId":"user-a"}"#))
+            let opened = try await mcp.post("initialize", #"{"protocolVersion":"2025-11-25","capabilities":{"elicitation":{"url":{}}},"clientInfo":{"name":"test","version":"1"}}"#)
+            #expect(opened.status == .ok, "\(text(opened))")
+            mcp.session = try #require(opened.headers[MCPClient.sessionHeader], "initialize opens a session")
+            #expect(mcp.session?.hasPrefix("sbms_") == true)
+
+            let refused = try object(try await mcp.post("tools/call", #"{"name":"intercom_who_am_i","arguments":{}}"#))
+            let error = try #require(refused["error"] as? [String: Any], "\(refused)")
+            #expect(error["code"] as? Int == -32042)
+            #expect((error["message"] as? String)?.contains("connect your Intercom account") == true, "\(error)")
+            let elicitation = try #require(((error["data"] as? [String: Any])?["elicitations"] as? [[String: Any]])?.first)
+            #expect(elicitation["mode"] as? String == "url")
+            let url = try #require(elicitation["url"] as? String)
+            #expect(url.hasPrefix("https://switchboard.test/connect/"))
+            let elicitationID = try #require(elicitation["elicitationId"] as? String)
+
+            // Without the session header the same client is answered with a tool error carrying the link.
+            var plain = mcp
+            plain.session = nil
+            #expect(try await plain.call("intercom_who_am_i", "{}")["isError"] as? Bool == true)
+
+            let done = try await EndUserBrowser(harness: harness, client: client).connect(url)
+            #expect(done.status == .ok, "\(text(done))")
+            let stream = try await client.execute(uri: "/mcp", method: .get, headers: mcp.headers(), body: nil)
+            #expect(stream.status == .ok && stream.headers[.contentType] == "text/event-stream")
+            let events = text(stream)
+            #expect(events.contains(#""method":"notifications/elicitation/complete""#), "\(events)")
+            #expect(events.contains(#""elicitationId":"\#(elicitationID)""#), "\(events)")
+            #expect(try await mcp.call("intercom_who_am_i", "{}")["isError"] as? Bool != true, "connected: the call works")
+
+            // Another token cannot use the session; GET without one is 405; DELETE ends it, after which it is 404.
+            var other = MCPClient(harness: harness, client: client, token: try await token(harness, client, id, #"{"name":"other","userId":"user-a"}"#))
+            other.session = mcp.session
+            #expect(try await other.post("tools/list").status == .notFound)
+            plain.session = nil
+            let noSession = try await client.execute(uri: "/mcp", method: .get, headers: plain.headers(), body: nil)
+            #expect(noSession.status == .methodNotAllowed && noSession.headers[.allow] != nil)
+            let ended = try await client.execute(uri: "/mcp", method: .delete, headers: mcp.headers(), body: nil)
+            #expect(ended.status == .noContent)
+            #expect(try await mcp.post("tools/list").status == .notFound, "an ended session is 404: the client initializes again")
         }
     }
 }

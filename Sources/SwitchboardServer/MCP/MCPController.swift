@@ -3,92 +3,166 @@ import HTTPTypes
 import Hummingbird
 import MCP
 import NIOCore
-import Providers
+import ServiceLifecycle
 import SwitchboardCore
 import SwitchboardStore
+import Synchronization
 
 /// `/mcp`: the catalog's actions as MCP tools for AI agents, over streamable HTTP, through the same `ActionService` as
-/// every other channel. Stateless: each request is answered by a fresh MCP server built from what the database holds
-/// (the agent token, the integration, its allow-list), so any instance answers any request and clients that do not
-/// send a session header back are served alike.
+/// every other channel.
+///
+/// Every `POST` is answered by a fresh MCP server built from what the database holds (the agent token, the
+/// integration, its allow-list, the session), so any instance answers any request. `initialize` opens a session
+/// (`Mcp-Session-Id`) that records what the client declared; a client that sends it back and declared URL
+/// elicitation gets `-32042` with the connect link, and hears `notifications/elicitation/complete` on its `GET /mcp`
+/// stream once the user has connected. A client that sends no session header is served alike, with tool errors.
 struct MCPController: Sendable {
     let store: Store
-    let actions: ActionService
+    let tools: MCPToolServer
     let clock: any WallClock
+
+    /// How often an open `GET /mcp` stream looks for answered elicitations, how often it sends a keep-alive comment, and
+    /// how long it stays open before the client is asked to reconnect (so that no stream outlives a deploy for long).
+    static let streamPollInterval: Duration = .seconds(1)
+    static let streamKeepAlive: TimeInterval = 15
+    static let streamLifetime: TimeInterval = 300
+
+    static let userHeader = HTTPField.Name("Switchboard-User-Id")!
+    static let conversationHeader = HTTPField.Name("Switchboard-Conversation-Id")!
+    static let sessionHeader = HTTPField.Name("Mcp-Session-Id")!
 
     var routes: RouteCollection<AppRequestContext> {
         let routes = RouteCollection(context: AppRequestContext.self)
         let mcp = routes.group("/mcp").add(middleware: AgentTokenMiddleware(store: store, clock: clock))
-        mcp.post(use: handle)
-        mcp.get(use: handle)
-        mcp.delete(use: handle)
+        mcp.post(use: post)
+        mcp.get(use: stream)
+        mcp.delete(use: delete)
         return routes
     }
 
-    @Sendable func handle(request: Request, context: AppRequestContext) async throws -> Response {
+    @Sendable func post(request: Request, context: AppRequestContext) async throws -> Response {
         guard let token = context.agentToken else { throw Problem.unauthenticated }
         var headers: [String: String] = [:]
         for field in request.headers { headers[field.name.canonicalName] = field.value }
-        let body = request.method == .post ? Data(try await request.body.collect(upTo: context.maxUploadSize).readableBytesView) : nil
-        // Who the call is for: the token's own end user, or (a server-side agent's token) the user each request names.
-        let userID = token.endUserID ?? request.headers[Self.userHeader]
-        let conversationID = request.headers[Self.conversationHeader]
+        let body = Data(try await request.body.collect(upTo: context.maxUploadSize).readableBytesView)
+        let initializing = Self.method(of: body) == "initialize"
+        let session = initializing ? nil : try await presentedSession(request, token: token)
+        if !initializing, request.headers[Self.sessionHeader] != nil, session == nil { return try Self.sessionNotFound(request, context) }
 
-        let server = Server(name: "switchboard", version: "1", title: "Switchboard",
-                            instructions: "Tools that act in the connected account. When a tool answers that the user must connect, send them the link it gives and call the tool again once they have.",
-                            capabilities: .init(tools: .init(listChanged: false)))
-        let tools = try await toolset(token: token)
-        await server.withMethodHandler(ListTools.self) { _ in
-            ListTools.Result(tools: tools.items.map { MCPTools.tool($0.name, $0.action) })
-        }
-        await server.withMethodHandler(CallTool.self) { [actions] parameters in
-            guard let found = tools.items.first(where: { $0.name == parameters.name }) else {
-                return MCPTools.toolError(Problem(status: 404, code: "tool_not_found", title: "Not found",
-                                                  detail: "No tool named '\(Problem.clip(parameters.name, to: 64))' is available to this agent; tools/list shows them."),
-                                          action: nil, title: "")
-            }
-            let input = JSONValue.object((parameters.arguments ?? [:]).mapValues(MCPTools.json))
-            let title = tools.title
-            do {
-                let outcome = try await actions.run(ActionService.Request(
-                    action: found.action.name, integrationID: token.integrationID, workspaceID: token.workspaceID, input: input,
-                    userID: userID, conversationID: conversationID, channel: .mcp, agentTokenID: token.id))
-                let result = outcome.result
-                let text = outcome.message.isEmpty ? String(decoding: outcome.resultJSON, as: UTF8.self)
-                    : outcome.message + "\n\n" + String(decoding: outcome.resultJSON, as: UTF8.self)
-                let structured: Value? = MCPTools.structured(result, for: found.action)
-                return CallTool.Result(content: [.text(text: text, annotations: nil, _meta: nil)], structuredContent: structured,
-                                       isError: nil, _meta: nil)
-            } catch let problem as Problem {
-                return MCPTools.toolError(problem, action: found.action, title: title)
-            } catch {
-                return MCPTools.toolError(Problem.internalError(), action: found.action, title: title)
-            }
-        }
+        // Who the call is for: the token's own end user, or (a server-side agent's token) the user each request names.
+        let caller = MCPCaller(token: token, userID: token.endUserID ?? request.headers[Self.userHeader],
+                               conversationID: request.headers[Self.conversationHeader])
+        let server = try await tools.server(for: caller, elicitor: SessionURLElicitor(store: store, session: session, clock: clock))
+        let declared = DeclaredCapabilities()
         let transport = StatelessHTTPServerTransport(validationPipeline: StandardValidationPipeline(validators: [
             AcceptHeaderValidator(mode: .jsonOnly), ContentTypeValidator(), ProtocolVersionValidator(),
         ]))
-        try await server.start(transport: transport)
-        let answer = await transport.handleRequest(MCP.HTTPRequest(method: request.method.rawValue, headers: headers, body: body, path: "/mcp"))
+        try await server.start(transport: transport) { _, capabilities in await declared.set(capabilities) }
+        let answer = await transport.handleRequest(MCP.HTTPRequest(method: "POST", headers: headers, body: body, path: "/mcp"))
         await server.stop()
-        return Self.response(answer)
+
+        var response = Self.response(answer)
+        if initializing, answer.statusCode == 200, let version = Self.protocolVersion(in: answer.bodyData), let capabilities = await declared.value {
+            let now = clock.now()
+            let opened = AgentSession(id: AgentSession.idPrefix + SecureRandom.token(bytes: 24), agentTokenID: token.id, workspaceID: token.workspaceID,
+                                      protocolVersion: version, elicitsURL: capabilities.elicitation?.url != nil,
+                                      elicitsForm: capabilities.elicitation.map { $0.form != nil || $0.url == nil } ?? false,
+                                      createdAt: now, lastSeenAt: now)
+            try await store.agentSessions.insert(opened)
+            response.headers[Self.sessionHeader] = opened.id
+        }
+        return response
     }
 
-    /// What a token may use: its tools, and the provider's title for messages.
-    struct Toolset: Sendable {
-        let title: String
-        let items: [(name: String, action: ActionTemplate)]
+    /// `GET /mcp` with a session: a server-sent event stream that tells the client when a user it sent a connect link has
+    /// connected. It reads the database, so the stream may be on another instance than the call that sent the link.
+    @Sendable func stream(request: Request, context: AppRequestContext) async throws -> Response {
+        guard let token = context.agentToken else { throw Problem.unauthenticated }
+        guard request.headers[Self.sessionHeader] != nil else {
+            return try Self.methodNotAllowed(request, context, detail: "GET /mcp needs the Mcp-Session-Id that initialize answered with; without one there is nothing to stream.")
+        }
+        guard let session = try await presentedSession(request, token: token) else { return try Self.sessionNotFound(request, context) }
+        let (store, clock) = (self.store, self.clock)
+        let body = ResponseBody { writer in
+            try await writer.write(ByteBuffer(string: ": stream open\n\n"))
+            let closesAt = clock.now().addingTimeInterval(Self.streamLifetime)
+            var lastSent = clock.now()
+            let stopping = ShutdownFlag()
+            do {
+                try await withGracefulShutdownHandler {
+                    while clock.now() < closesAt, !stopping.isSet, !Task.isCancelled {
+                        for elicitation in try await store.agentSessions.pendingElicitations(sessionID: session.id) {
+                            let connection = try await store.connections.connection(integrationID: elicitation.integrationID, endUserID: elicitation.endUserID)
+                            guard elicitation.isAnswered(by: connection), try await store.agentSessions.removeElicitation(id: elicitation.id) else { continue }
+                            try await writer.write(ByteBuffer(string: Self.event(ElicitationCompleteNotification.message(.init(elicitationId: elicitation.id)))))
+                            lastSent = clock.now()
+                        }
+                        if clock.now().timeIntervalSince(lastSent) >= Self.streamKeepAlive {
+                            // The session may have ended (DELETE, revoked token, pruned): then the stream ends too.
+                            guard try await store.agentSessions.session(id: session.id, agentTokenID: token.id, now: clock.now()) != nil else { break }
+                            try await writer.write(ByteBuffer(string: ": keep-alive\n\n"))
+                            lastSent = clock.now()
+                        }
+                        try await clock.sleep(for: Self.streamPollInterval)
+                    }
+                } onGracefulShutdown: {
+                    stopping.set()
+                }
+            } catch is CancellationError {}
+            try await writer.finish(nil)
+        }
+        return Response(status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-store", Self.sessionHeader: session.id], body: body)
     }
 
-    /// The tools this token may see and call now (none when its integration is gone).
-    private func toolset(token: AgentToken) async throws -> Toolset {
-        guard let record = try await store.integrations.cachedIntegration(id: token.integrationID, workspaceID: token.workspaceID),
-              let entry = actions.registry[record.integration.provider] else { return Toolset(title: "", items: []) }
-        return Toolset(title: entry.definition.title, items: MCPTools.allowed(for: record.integration, token: token, catalog: entry.catalog))
+    /// `DELETE /mcp` with a session ends it (and what it waits on).
+    @Sendable func delete(request: Request, context: AppRequestContext) async throws -> Response {
+        guard let token = context.agentToken else { throw Problem.unauthenticated }
+        guard let id = request.headers[Self.sessionHeader] else {
+            throw Problem(status: 400, code: "mcp_session_required", title: "Bad request",
+                          detail: "DELETE /mcp ends a session: send the Mcp-Session-Id that initialize answered with.")
+        }
+        guard try await store.agentSessions.deleteSession(id: id, agentTokenID: token.id) else { return try Self.sessionNotFound(request, context) }
+        return Response(status: .noContent)
     }
 
-    static let userHeader = HTTPField.Name("Switchboard-User-Id")!
-    static let conversationHeader = HTTPField.Name("Switchboard-Conversation-Id")!
+    private func presentedSession(_ request: Request, token: AgentToken) async throws -> AgentSession? {
+        guard let id = request.headers[Self.sessionHeader] else { return nil }
+        return try await store.agentSessions.session(id: id, agentTokenID: token.id, now: clock.now())
+    }
+
+    /// 404 tells an MCP client its session is over and it should initialize again.
+    static func sessionNotFound(_ request: Request, _ context: AppRequestContext) throws -> Response {
+        try Problem(status: 404, code: "mcp_session_not_found", title: "Not found",
+                    detail: "This MCP session has ended or was never opened by this token; send initialize again.")
+            .response(from: request, context: context)
+    }
+
+    static func methodNotAllowed(_ request: Request, _ context: AppRequestContext, detail: String) throws -> Response {
+        var response = try Problem(status: 405, code: "method_not_allowed", title: "Method not allowed", detail: detail)
+            .response(from: request, context: context)
+        response.headers[.allow] = "POST, GET, DELETE"
+        return response
+    }
+
+    /// One server-sent event carrying a JSON-RPC message.
+    static func event<M: Encodable>(_ message: M) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .withoutEscapingSlashes
+        let json = (try? encoder.encode(message)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+        return "event: message\ndata: \(json)\n\n"
+    }
+
+    /// The JSON-RPC method of a request body, if it is one.
+    static func method(of body: Data) -> String? {
+        struct Envelope: Decodable { var method: String? }
+        return (try? JSONDecoder().decode(Envelope.self, from: body))?.method
+    }
+
+    /// The protocol version an initialize answer agreed.
+    static func protocolVersion(in body: Data?) -> String? {
+        struct Answer: Decodable { struct Result: Decodable { var protocolVersion: String }; var result: Result? }
+        return body.flatMap { try? JSONDecoder().decode(Answer.self, from: $0) }?.result?.protocolVersion
+    }
 
     static func response(_ answer: MCP.HTTPResponse) -> Response {
         var fields = HTTPFields()
@@ -97,6 +171,19 @@ struct MCPController: Sendable {
         let status = HTTPResponse.Status(code: answer.statusCode)
         return Response(status: status, headers: fields, body: .init(byteBuffer: ByteBuffer(bytes: answer.bodyData ?? Data())))
     }
+}
+
+/// Set when the instance begins a graceful shutdown: open streams end within a poll interval.
+private final class ShutdownFlag: Sendable {
+    private let flag = Mutex(false)
+    var isSet: Bool { flag.withLock { $0 } }
+    func set() { flag.withLock { $0 = true } }
+}
+
+/// What the client declared in `initialize`, as the SDK read it.
+private actor DeclaredCapabilities {
+    private(set) var value: Client.Capabilities?
+    func set(_ capabilities: Client.Capabilities) { value = capabilities }
 }
 
 /// Lets only agent tokens into `/mcp`: anything else is 401 with `WWW-Authenticate: Bearer`.

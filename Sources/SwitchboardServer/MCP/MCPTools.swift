@@ -68,6 +68,13 @@ enum MCPTools {
         }
     }
 
+    /// What a user who must connect is told in a URL elicitation (the client shows it beside the link).
+    static func connectMessage(_ problem: Problem, title: String) -> String {
+        problem.extra?["reason"]?.stringValue == "reauthorize"
+            ? "\(title) refused your stored authorization. Open the link to connect your \(title) account again; the agent goes on once you have."
+            : "Open the link to connect your \(title) account; the agent goes on once you have."
+    }
+
     /// A problem as a tool error the model can act on: its detail, each field's problem, and for a missing input the
     /// question the catalog asks the user.
     static func toolError(_ problem: Problem, action: ActionTemplate?, title: String) -> CallTool.Result {

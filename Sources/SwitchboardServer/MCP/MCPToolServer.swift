@@ -1,0 +1,102 @@
+import Foundation
+import MCP
+import Providers
+import SwitchboardCore
+import SwitchboardStore
+
+/// Who an MCP request acts for: the agent token, and the end user and conversation (the token's own user, or the ones
+/// a server-side agent names per request).
+struct MCPCaller: Sendable {
+    var token: AgentToken
+    var userID: String?
+    var conversationID: String?
+}
+
+/// How a call answers an end user who must connect: with URL-mode elicitation (`-32042`) when the client declared it
+/// and there is a session to tell of the completion, or else a tool error whose text carries the link.
+protocol URLElicitor: Sendable {
+    /// An elicitation id to answer with `-32042` (recorded, so that the session hears when the user has connected), or
+    /// nil to answer with a tool error.
+    func elicitation(integrationID: String, endUserID: String) async throws -> String?
+}
+
+/// No session, or a client that did not declare URL elicitation: the link goes in a tool error.
+struct NoURLElicitation: URLElicitor {
+    func elicitation(integrationID: String, endUserID: String) async throws -> String? { nil }
+}
+
+/// The MCP server one caller talks to: the tools the token may use, called through `ActionService` (channel `mcp`).
+/// Built afresh for every HTTP request from what the database holds, so any instance answers any request.
+struct MCPToolServer: Sendable {
+    let store: Store
+    let actions: ActionService
+
+    static let instructions = "Tools that act in the connected account. When a tool answers that the user must connect, send them the link it gives and call the tool again once they have."
+
+    /// What a token may use: its tools, and the provider's title for messages.
+    struct Toolset: Sendable {
+        let title: String
+        let items: [(name: String, action: ActionTemplate)]
+    }
+
+    /// The tools this token may see and call now (none when its integration is gone).
+    func toolset(token: AgentToken) async throws -> Toolset {
+        guard let record = try await store.integrations.cachedIntegration(id: token.integrationID, workspaceID: token.workspaceID),
+              let entry = actions.registry[record.integration.provider] else { return Toolset(title: "", items: []) }
+        return Toolset(title: entry.definition.title, items: MCPTools.allowed(for: record.integration, token: token, catalog: entry.catalog))
+    }
+
+    /// A server with `tools/list` and `tools/call` for this caller, not yet started.
+    func server(for caller: MCPCaller, elicitor: any URLElicitor) async throws -> Server {
+        let server = Server(name: "switchboard", version: "1", title: "Switchboard", instructions: Self.instructions,
+                            capabilities: .init(tools: .init(listChanged: false)))
+        let tools = try await toolset(token: caller.token)
+        await server.withMethodHandler(ListTools.self) { _ in
+            ListTools.Result(tools: tools.items.map { MCPTools.tool($0.name, $0.action) })
+        }
+        await server.withMethodHandler(CallTool.self) { [actions] parameters in
+            guard let found = tools.items.first(where: { $0.name == parameters.name }) else {
+                return MCPTools.toolError(Problem(status: 404, code: "tool_not_found", title: "Not found",
+                                                  detail: "No tool named '\(Problem.clip(parameters.name, to: 64))' is available to this agent; tools/list shows them."),
+                                          action: nil, title: "")
+            }
+            let input = JSONValue.object((parameters.arguments ?? [:]).mapValues(MCPTools.json))
+            do {
+                let outcome = try await actions.run(ActionService.Request(
+                    action: found.action.name, integrationID: caller.token.integrationID, workspaceID: caller.token.workspaceID, input: input,
+                    userID: caller.userID, conversationID: caller.conversationID, channel: .mcp, agentTokenID: caller.token.id))
+                let json = String(decoding: outcome.resultJSON, as: UTF8.self)
+                let text = outcome.message.isEmpty ? json : outcome.message + "\n\n" + json
+                let structured: Value? = MCPTools.structured(outcome.result, for: found.action)
+                return CallTool.Result(content: [.text(text: text, annotations: nil, _meta: nil)], structuredContent: structured,
+                                       isError: nil, _meta: nil)
+            } catch let problem as Problem {
+                if problem.code == "authorization_required", let url = problem.extra?["authorizationURL"]?.stringValue, let user = caller.userID,
+                   let id = try await elicitor.elicitation(integrationID: caller.token.integrationID, endUserID: user) {
+                    throw MCPError.urlElicitationRequired(message: MCPTools.connectMessage(problem, title: tools.title), elicitations: [
+                        URLElicitationInfo(elicitationId: id, url: url, message: MCPTools.connectMessage(problem, title: tools.title)),
+                    ])
+                }
+                return MCPTools.toolError(problem, action: found.action, title: tools.title)
+            } catch {
+                return MCPTools.toolError(Problem.internalError(), action: found.action, title: tools.title)
+            }
+        }
+        return server
+    }
+}
+
+/// Over HTTP: a session whose client declared URL elicitation records what it waits on, for the `GET /mcp` stream.
+struct SessionURLElicitor: URLElicitor {
+    let store: Store
+    let session: AgentSession?
+    let clock: any WallClock
+
+    func elicitation(integrationID: String, endUserID: String) async throws -> String? {
+        guard let session, session.elicitsURL else { return nil }
+        let id = "el_" + SecureRandom.token(bytes: 16)
+        try await store.agentSessions.insert(PendingElicitation(id: id, sessionID: session.id, integrationID: integrationID,
+                                                                endUserID: endUserID, createdAt: clock.now()))
+        return id
+    }
+}
