@@ -198,6 +198,7 @@ let package = Package(
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
+            exclude: ["Python"],
             swiftSettings: swiftSettings
         ),
     ]

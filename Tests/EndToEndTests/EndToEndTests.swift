@@ -28,13 +28,16 @@ struct RunningSystem {
 
     var callbackURL: String { serverURL + "/oauth/callback" }
 
+    /// What `serve` was started with, so that another instance can join it on the same database.
+    let serverEnvironment: [String: String]
+
     static func start(databaseURL: String) async throws -> RunningSystem {
         let sandboxPort = try freePort(), serverPort = try freePort()
         let sandboxURL = "http://127.0.0.1:\(sandboxPort)", serverURL = "http://127.0.0.1:\(serverPort)"
         let systemID = "system-\(UUID().uuidString.prefix(8))", systemSecret = "system-secret-\(UUID().uuidString)"
         let sandbox = try ChildProcess(arguments: ["sandbox", "--port", "\(sandboxPort)", "--app", "\(systemID):\(systemSecret):\(serverURL)/oauth/callback"])
         try await sandbox.waitUntilServing(sandboxURL + "/health")
-        let server = try ChildProcess(arguments: ["serve"], environment: [
+        let environment = [
             "SWITCHBOARD_PORT": "\(serverPort)",
             "SWITCHBOARD_PUBLIC_URL": serverURL,
             "SWITCHBOARD_DATABASE_URL": databaseURL,
@@ -49,14 +52,27 @@ struct RunningSystem {
             "SWITCHBOARD_LOG_LEVEL": "trace",
             // The sandbox and the notify receivers live on loopback.
             "SWITCHBOARD_ALLOW_PRIVATE_NETWORK": "true",
-        ])
+        ]
+        let server = try ChildProcess(arguments: ["serve"], environment: environment)
         do {
             try await server.waitUntilServing(serverURL + "/health")
         } catch {
             _ = await sandbox.stop()
             throw error
         }
-        return RunningSystem(sandbox: sandbox, server: server, sandboxURL: sandboxURL, serverURL: serverURL, databaseURL: databaseURL, systemSecret: systemSecret)
+        return RunningSystem(sandbox: sandbox, server: server, sandboxURL: sandboxURL, serverURL: serverURL, databaseURL: databaseURL,
+                             systemSecret: systemSecret, serverEnvironment: environment)
+    }
+
+    /// Another `serve` instance on the same database and master key, on a port of its own (its public URL stays the
+    /// first one's, as behind a load balancer).
+    func anotherServer() async throws -> (process: ChildProcess, url: String) {
+        let port = try freePort()
+        var environment = serverEnvironment
+        environment["SWITCHBOARD_PORT"] = "\(port)"
+        let process = try ChildProcess(arguments: ["serve"], environment: environment)
+        try await process.waitUntilServing("http://127.0.0.1:\(port)/health")
+        return (process, "http://127.0.0.1:\(port)")
     }
 
     func stop() async -> (Int32?, Int32?) {

@@ -20,7 +20,7 @@ public enum BuiltBinary {
         return found
     }
 
-    static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    public static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 }
 
 /// A child process whose output goes to files the test can read.
@@ -29,21 +29,23 @@ public final class ChildProcess: @unchecked Sendable {
     public let stdoutPath: String
     public let stderrPath: String
 
-    public init(arguments: [String], environment: [String: String] = [:]) throws {
+    /// Runs `switchboard` (or another executable) with the environment, minus Switchboard's own settings; stdin is
+    /// empty unless a pipe is given.
+    public init(executable: URL? = nil, arguments: [String], environment: [String: String] = [:], stdin: Pipe? = nil) throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("sb-proc-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         stdoutPath = directory.appendingPathComponent("stdout").path
         stderrPath = directory.appendingPathComponent("stderr").path
         FileManager.default.createFile(atPath: stdoutPath, contents: nil)
         FileManager.default.createFile(atPath: stderrPath, contents: nil)
-        process.executableURL = try BuiltBinary.url()
+        process.executableURL = try executable ?? BuiltBinary.url()
         process.arguments = arguments
         var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("SWITCHBOARD_") }
         for (key, value) in environment { env[key] = value }
         process.environment = env
         process.standardOutput = FileHandle(forWritingAtPath: stdoutPath)
         process.standardError = FileHandle(forWritingAtPath: stderrPath)
-        process.standardInput = FileHandle.nullDevice
+        if let stdin { process.standardInput = stdin } else { process.standardInput = FileHandle.nullDevice }
         try process.run()
     }
 

@@ -361,7 +361,7 @@ struct OutputSchemaContractTests {
         "tag": "tag", "admin": "admin", "admin_with_app": "admin_with_app", "note": "note",
     ]
 
-    @Test("every property an output schema declares exists in Intercom's description with the same type; every action but two has a real schema")
+    @Test("every property an output schema declares exists in Intercom's description with the same type, null allowed exactly where Intercom allows it; every action but two has a real schema")
     func outputSchemasMatchIntercom() throws {
         let schemas = ActionCatalog.intercom.schemas
         #expect(Set(schemas.keys) == Set(Self.components.keys), "each shared schema is mapped to Intercom's component")
@@ -373,7 +373,10 @@ struct OutputSchemaContractTests {
                     Issue.record("\(name).\(property) is not a property of Intercom's \(component)")
                     continue
                 }
-                #expect(ours["type"]?.stringValue == their["type"] as? String, "\(name).\(property): ours \(ours["type"]?.stringValue ?? "-"), Intercom's \(their["type"] as? String ?? "-")")
+                // A property Intercom marks nullable is `[type, "null"]` in ours (MCP clients validate results against it).
+                let nullable = their["nullable"] as? Bool == true
+                let expected: JSONValue? = (their["type"] as? String).map { nullable ? .array([.string($0), .string("null")]) : .string($0) }
+                #expect(ours["type"] == expected, "\(name).\(property): ours \(ours["type"].map { "\($0)" } ?? "-"), Intercom's \(their["type"] as? String ?? "-")\(nullable ? " (nullable)" : "")")
                 if let values = ours["enum"]?.arrayValue?.compactMap(\.stringValue), let allowed = their["enum"] as? [String] {
                     #expect(Set(values).isSubset(of: Set(allowed)), "\(name).\(property): \(values) against \(allowed)")
                 }

@@ -87,6 +87,12 @@ struct MCPTests {
             #expect(contact["email"] as? String == "mcp@example.com")
             #expect(toolText(created).contains("mcp@example.com"), "the text block carries the message and the JSON")
             let listedContacts = try await mcp.call("intercom_list_contacts", #"{"limit":2}"#)
+            let fetched = try await mcp.call("intercom_get_contact", #"{"contact_id":"\#(contact["id"] as? String ?? "")"}"#)
+            for (name, result) in [("intercom_create_contact", created), ("intercom_list_contacts", listedContacts), ("intercom_get_contact", fetched)] {
+                let schema = try #require(tools.first { $0["name"] as? String == name }?["outputSchema"] as? [String: Any])
+                let structured = try JSONSerialization.data(withJSONObject: try #require(result["structuredContent"]))
+                #expect(OpenAPIContract.violations(of: structured, jsonSchema: schema) == [], "\(name)'s structuredContent conforms to its output schema")
+            }
             let items = (listedContacts["structuredContent"] as? [String: Any])?["result"] as? [[String: Any]]
             #expect(items?.contains { $0["email"] as? String == "mcp@example.com" } == true, "a list is wrapped as {result}: \(listedContacts)")
 

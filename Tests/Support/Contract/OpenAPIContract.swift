@@ -67,6 +67,12 @@ public final class OpenAPIContract: @unchecked Sendable {
         return validate(json, ["$ref": "#/components/schemas/\(name)"], at: "$")
     }
 
+    /// Every way a JSON value breaks a self-contained JSON schema (e.g. an MCP tool's output schema).
+    public static func violations(of value: Data, jsonSchema: [String: Any]) -> [String] {
+        guard let json = JSONNode.parse(value) else { return ["the value is not JSON"] }
+        return OpenAPIContract(document: [:]).validate(json, jsonSchema, at: "$")
+    }
+
     /// A component's properties, with those of its `allOf` parts merged in.
     public func properties(ofComponent name: String) -> [String: [String: Any]]? {
         guard let schema = (((document["components"] as? [String: Any])?["schemas"]) as? [String: Any])?[name] as? [String: Any] else { return nil }
@@ -97,6 +103,14 @@ public final class OpenAPIContract: @unchecked Sendable {
         "conversation_part.assigned_to",
     ]
 
+    static func matches(_ type: String, _ value: JSONNode) -> Bool {
+        switch (type, value) {
+        case ("string", .string), ("boolean", .bool), ("integer", .int), ("array", .array), ("object", .object), ("null", .null): true
+        case ("number", .int), ("number", .double): true
+        default: false
+        }
+    }
+
     func validate(_ value: JSONNode, _ rawSchema: [String: Any], at path: String) -> [String] {
         let schema = resolve(rawSchema)
         let schemaName = (rawSchema["$ref"] as? String)?.split(separator: "/").last.map(String.init)
@@ -118,13 +132,9 @@ public final class OpenAPIContract: @unchecked Sendable {
                 problems.append("\(path): matches no branch of \(key) (\(branches.map { validate(value, $0, at: path).first ?? "" }.joined(separator: " | ")))")
             }
         }
-        if let type = schema["type"] as? String {
-            let ok: Bool = switch (type, value) {
-            case ("string", .string), ("boolean", .bool), ("integer", .int), ("array", .array), ("object", .object): true
-            case ("number", .int), ("number", .double): true
-            default: false
-            }
-            if !ok { return problems + ["\(path): expected \(type), got \(value)"] }
+        let types = (schema["type"] as? String).map { [$0] } ?? schema["type"] as? [String] ?? []
+        if !types.isEmpty, !types.contains(where: { Self.matches($0, value) }) {
+            return problems + ["\(path): expected \(types.joined(separator: " or ")), got \(value)"]
         }
         if let allowed = schema["enum"] as? [Any], let string = value.string {
             let strings = allowed.map { "\($0)" }
