@@ -5,6 +5,7 @@ public import Logging
 public import NIOCore
 public import Prometheus
 public import Providers
+public import MCP
 import ServiceLifecycle
 public import SwitchboardCore
 public import SwitchboardStore
@@ -64,12 +65,66 @@ public func buildApplication(
     return app
 }
 
-/// The routes, for `buildApplication` and for in-process tests that bring their own store.
-/// `events`: the dispatcher whose retries a background service drives (tests hold it to drive retries themselves).
+/// The services every adapter shares, built once per instance: authorization, tokens, the one action service,
+/// profiles, integrations, resumed calls, agent tokens and the MCP tool server.
+public struct Services: Sendable {
+    let store: Store
+    let settings: ServerSettings
+    let dependencies: Dependencies
+    let events: EventDispatcher
+    let providers: ProviderDirectory
+    let authorization: AuthorizationService
+    let tokens: TokenService
+    let actions: ActionService
+    let audit: AuditLog
+    let profiles: ProfileService
+    let integrations: IntegrationService
+    let resumer: ResumeRunner
+    let agentTokens: AgentTokenService
+    let mcp: MCPToolServer
+
+    /// `events`: the dispatcher whose retries a background service drives (tests hold it to drive retries themselves).
+    public init(settings: ServerSettings, store: Store, dependencies: Dependencies, logger: Logger, events: EventDispatcher? = nil) {
+        let clock = dependencies.clock
+        self.store = store
+        self.settings = settings
+        self.dependencies = dependencies
+        self.events = events ?? EventDispatcher(store: store, transport: dependencies.transport, clock: clock, logger: logger,
+                                                allowPrivateNetwork: settings.allowPrivateNetwork)
+        providers = ProviderDirectory(registry: dependencies.providers, settings: settings, transport: dependencies.transport, clock: clock)
+        authorization = AuthorizationService(store: store, settings: settings, transport: dependencies.transport, clock: clock, logger: logger,
+                                             events: self.events, providers: providers)
+        tokens = TokenService(store: store, transport: dependencies.transport, clock: clock, logger: logger)
+        actions = ActionService(store: store, settings: settings, authorization: authorization, tokens: tokens, providers: providers,
+                                clock: clock, logger: logger)
+        audit = AuditLog(store: store, clock: clock, logger: logger)
+        profiles = ProfileService(store: store, settings: settings, clock: clock, audit: audit, registry: dependencies.providers)
+        integrations = IntegrationService(store: store, settings: settings, authorization: authorization, tokens: tokens,
+                                          providers: providers, clock: clock, audit: audit)
+        resumer = ResumeRunner(store: store, actions: actions, events: self.events, logger: logger)
+        agentTokens = AgentTokenService(store: store, integrations: integrations, clock: clock, audit: audit)
+        mcp = MCPToolServer(store: store, actions: actions, clock: clock)
+    }
+
+    /// The MCP server `/mcp` answers with, for one agent token, started on a transport of the caller's (an in-process
+    /// pair, a pipe): the same tools, checks and runs. The client's declared capabilities come from its `initialize`;
+    /// a user who must connect gets `-32042` when it declared URL elicitation, then the completion notification.
+    /// Nil when the token does not work.
+    public func startMCPServer(agentToken secret: String, userID: String? = nil, conversationID: String? = nil,
+                               transport: any Transport) async throws -> Server? {
+        guard let token = try await store.agentTokens.workingAgentToken(secret, now: dependencies.clock.now()) else { return nil }
+        let declared = DeclaredCapabilities()
+        let server = try await mcp.server(for: MCPCaller(token: token, userID: token.endUserID ?? userID, conversationID: conversationID),
+                                          elicitor: DeclaredURLElicitor(declared: declared, store: store, clock: dependencies.clock))
+        try await server.start(transport: transport) { _, capabilities in await declared.set(capabilities) }
+        return server
+    }
+}
+
+/// The routes, for `buildApplication` and for in-process tests that bring their own store (and may bring the services).
 public func buildRouter(settings: ServerSettings, store: Store, dependencies: Dependencies, logger: Logger,
-                        events: EventDispatcher? = nil) -> Router<AppRequestContext> {
-    let events = events ?? EventDispatcher(store: store, transport: dependencies.transport, clock: dependencies.clock, logger: logger,
-                                           allowPrivateNetwork: settings.allowPrivateNetwork)
+                        events: EventDispatcher? = nil, services: Services? = nil) -> Router<AppRequestContext> {
+    let services = services ?? Services(settings: settings, store: store, dependencies: dependencies, logger: logger, events: events)
     let router = Router(context: AppRequestContext.self)
     router.addMiddleware {
         SecurityHeadersMiddleware(https: settings.publicURL.scheme == "https")
@@ -77,37 +132,26 @@ public func buildRouter(settings: ServerSettings, store: Store, dependencies: De
         MetricsMiddleware()
         ProblemMiddleware()
     }
-    let providers = ProviderDirectory(registry: dependencies.providers, settings: settings, transport: dependencies.transport, clock: dependencies.clock)
-    let authorization = AuthorizationService(store: store, settings: settings, transport: dependencies.transport, clock: dependencies.clock, logger: logger,
-                                             events: events, providers: providers)
-    let tokens = TokenService(store: store, transport: dependencies.transport, clock: dependencies.clock, logger: logger)
-
-    let actionService = ActionService(store: store, settings: settings, authorization: authorization, tokens: tokens, providers: providers,
-                                      clock: dependencies.clock, logger: logger)
-    let audit = AuditLog(store: store, clock: dependencies.clock, logger: logger)
-    let profiles = ProfileService(store: store, settings: settings, clock: dependencies.clock, audit: audit, registry: dependencies.providers)
-    let integrations = IntegrationService(store: store, settings: settings, authorization: authorization, tokens: tokens,
-                                          providers: providers, clock: dependencies.clock, audit: audit)
-    let resumer = ResumeRunner(store: store, actions: actionService, events: events, logger: logger)
+    let clock = dependencies.clock
 
     // Browser pages and the system endpoints.
     router.addRoutes(SystemController(store: store, registry: dependencies.metrics).routes)
-    router.addRoutes(OAuthCallbackController(authorization: authorization, resumer: resumer, settings: settings).routes)
-    router.addRoutes(ConnectController(store: store, settings: settings, authorization: authorization, clock: dependencies.clock, logger: logger).routes)
-    router.addRoutes(AuthorizeStartController(store: store, settings: settings, authorization: authorization, clock: dependencies.clock, logger: logger).routes)
-    let sessions = ConsoleSessionMiddleware(store: store, signer: ConsoleSession.Signer(masterKey: settings.masterKey), clock: dependencies.clock)
-    router.addRoutes(ConsoleController(store: store, settings: settings, integrations: integrations, profiles: profiles, sessions: sessions,
-                                       clock: dependencies.clock).routes)
+    router.addRoutes(OAuthCallbackController(authorization: services.authorization, resumer: services.resumer, settings: settings).routes)
+    router.addRoutes(ConnectController(store: store, settings: settings, authorization: services.authorization, clock: clock, logger: logger).routes)
+    router.addRoutes(AuthorizeStartController(store: store, settings: settings, authorization: services.authorization, clock: clock, logger: logger).routes)
+    let sessions = ConsoleSessionMiddleware(store: store, signer: ConsoleSession.Signer(masterKey: settings.masterKey), clock: clock)
+    router.addRoutes(ConsoleController(store: store, settings: settings, integrations: services.integrations, profiles: services.profiles, sessions: sessions,
+                                       clock: clock).routes)
 
     // MCP for AI agents: an agent token proves the integration (and the end user, if it was made for one).
-    router.addRoutes(MCPController(store: store, tools: MCPToolServer(store: store, actions: actionService), clock: dependencies.clock).routes)
+    router.addRoutes(MCPController(store: store, tools: services.mcp, clock: clock).routes)
 
     // The admin API: an API key proves the workspace, which every `/v1` handler's context carries.
-    let api = router.group("v1").add(middleware: APIKeyMiddleware(store: store, clock: dependencies.clock)).group(context: WorkspaceRequestContext.self)
-    api.addRoutes(AuthProfilesController(profiles: profiles).routes)
-    api.addRoutes(IntegrationsController(integrations: integrations).routes)
-    api.addRoutes(ActionsController(actions: actionService).routes)
-    api.addRoutes(AgentTokensController(tokens: AgentTokenService(store: store, integrations: integrations, clock: dependencies.clock, audit: audit)).routes)
+    let api = router.group("v1").add(middleware: APIKeyMiddleware(store: store, clock: clock)).group(context: WorkspaceRequestContext.self)
+    api.addRoutes(AuthProfilesController(profiles: services.profiles).routes)
+    api.addRoutes(IntegrationsController(integrations: services.integrations).routes)
+    api.addRoutes(ActionsController(actions: services.actions).routes)
+    api.addRoutes(AgentTokensController(tokens: services.agentTokens).routes)
     api.addRoutes(EventsController(store: store).routes)
     api.addRoutes(AuditController(store: store).routes)
     return router

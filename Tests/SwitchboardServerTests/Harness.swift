@@ -24,6 +24,8 @@ struct Harness: Sendable {
     let workspace: Workspace
     /// Delivers events; tests drive its retries with `deliverDue()` after moving the clock.
     let events: EventDispatcher
+    /// The services the router's adapters share (tests reach MCP on an in-memory transport through them).
+    let services: Services
     /// The cookies of the browser an admin authorizes in.
     let adminBrowser = CookieJar()
 
@@ -33,7 +35,9 @@ struct Harness: Sendable {
     ///   Switchboard runs on `clock`, a manual clock that moves when the code sleeps on it (backoff, pacing, refresh
     ///   waits): waits take no real time, and tests read them from the clock or move it themselves.
     ///   - configure: changes the settings before the router is built.
+    ///   - clockAdvancesWhenSleeping: false for a test that moves the clock itself to wake what sleeps on it.
     static func with(_ backend: Backend = .sqlite, systemApp configured: Bool = true, transport: (any HTTPTransport)? = nil,
+                     clockAdvancesWhenSleeping: Bool = true,
                      sandboxRateLimit: Int = 10_000, providers: ProviderRegistry = .bundled,
                      configure: @escaping @Sendable (inout ServerSettings, LiveSandbox) -> Void = { _, _ in },
                      _ body: @escaping @Sendable (Harness, any TestClientProtocol) async throws -> Void) async throws {
@@ -54,14 +58,15 @@ struct Harness: Sendable {
                 let workspace = try await test.store.makeWorkspace()
                 let key = AdminAPIKey.generate()
                 try await test.store.workspaces.addAPIKey(workspaceID: workspace.id, key: key)
-                let clock = ManualWallClock(Date(), advancesWhenSleeping: true)
+                let clock = ManualWallClock(Date(), advancesWhenSleeping: clockAdvancesWhenSleeping)
                 let logs = LogCapture()
                 let dependencies = Dependencies(transport: transport ?? AHCTransport(), clock: clock, providers: providers)
                 let events = EventDispatcher(store: test.store, transport: dependencies.transport, clock: dependencies.clock, logger: logs.logger(),
                                              allowPrivateNetwork: settings.allowPrivateNetwork)
+                let services = Services(settings: settings, store: test.store, dependencies: dependencies, logger: logs.logger(), events: events)
                 let harness = Harness(test: test, sandbox: sandbox, settings: settings, clock: clock, logs: logs, systemApp: app, apiKey: key,
-                                      workspace: workspace, events: events)
-                let router = buildRouter(settings: settings, store: test.store, dependencies: dependencies, logger: logs.logger(), events: events)
+                                      workspace: workspace, events: events, services: services)
+                let router = buildRouter(settings: settings, store: test.store, dependencies: dependencies, logger: logs.logger(), services: services)
                 let application = Application(router: router, logger: logs.logger(label: "app"))
                 try await application.test(.router) { client in try await body(harness, client) }
             }

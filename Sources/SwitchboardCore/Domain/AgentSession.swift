@@ -47,9 +47,10 @@ public struct PendingElicitation: Sendable, Equatable {
         self.createdAt = createdAt
     }
 
-    /// Whether this connection answers the elicitation: working, and made or renewed after the link was sent.
+    /// Whether this connection answers the elicitation: working, and made or renewed after the link was sent (to the
+    /// second, as the database keeps times).
     public func isAnswered(by connection: Connection?) -> Bool {
         guard let connection, connection.status == .active else { return false }
-        return connection.updatedAt >= createdAt
+        return connection.updatedAt.timeIntervalSince1970.rounded(.down) >= createdAt.timeIntervalSince1970.rounded(.down)
     }
 }

@@ -180,12 +180,6 @@ private final class ShutdownFlag: Sendable {
     func set() { flag.withLock { $0 = true } }
 }
 
-/// What the client declared in `initialize`, as the SDK read it.
-private actor DeclaredCapabilities {
-    private(set) var value: Client.Capabilities?
-    func set(_ capabilities: Client.Capabilities) { value = capabilities }
-}
-
 /// Lets only agent tokens into `/mcp`: anything else is 401 with `WWW-Authenticate: Bearer`.
 struct AgentTokenMiddleware: RouterMiddleware {
     typealias Context = AppRequestContext

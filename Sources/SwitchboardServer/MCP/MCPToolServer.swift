@@ -17,12 +17,13 @@ struct MCPCaller: Sendable {
 protocol URLElicitor: Sendable {
     /// An elicitation id to answer with `-32042` (recorded, so that the session hears when the user has connected), or
     /// nil to answer with a tool error.
-    func elicitation(integrationID: String, endUserID: String) async throws -> String?
+    /// `server` is the one answering, for an elicitor that tells it of the completion itself.
+    func elicitation(integrationID: String, endUserID: String, server: Server?) async throws -> String?
 }
 
 /// No session, or a client that did not declare URL elicitation: the link goes in a tool error.
 struct NoURLElicitation: URLElicitor {
-    func elicitation(integrationID: String, endUserID: String) async throws -> String? { nil }
+    func elicitation(integrationID: String, endUserID: String, server: Server?) async throws -> String? { nil }
 }
 
 /// The MCP server one caller talks to: the tools the token may use, called through `ActionService` (channel `mcp`).
@@ -30,6 +31,7 @@ struct NoURLElicitation: URLElicitor {
 struct MCPToolServer: Sendable {
     let store: Store
     let actions: ActionService
+    let clock: any WallClock
 
     static let instructions = "Tools that act in the connected account. When a tool answers that the user must connect, send them the link it gives and call the tool again once they have."
 
@@ -54,7 +56,7 @@ struct MCPToolServer: Sendable {
         await server.withMethodHandler(ListTools.self) { _ in
             ListTools.Result(tools: tools.items.map { MCPTools.tool($0.name, $0.action) })
         }
-        await server.withMethodHandler(CallTool.self) { [actions] parameters in
+        await server.withMethodHandler(CallTool.self) { [actions, weak server] parameters in
             guard let found = tools.items.first(where: { $0.name == parameters.name }) else {
                 return MCPTools.toolError(Problem(status: 404, code: "tool_not_found", title: "Not found",
                                                   detail: "No tool named '\(Problem.clip(parameters.name, to: 64))' is available to this agent; tools/list shows them."),
@@ -72,7 +74,7 @@ struct MCPToolServer: Sendable {
                                        isError: nil, _meta: nil)
             } catch let problem as Problem {
                 if problem.code == "authorization_required", let url = problem.extra?["authorizationURL"]?.stringValue, let user = caller.userID,
-                   let id = try await elicitor.elicitation(integrationID: caller.token.integrationID, endUserID: user) {
+                   let id = try await elicitor.elicitation(integrationID: caller.token.integrationID, endUserID: user, server: server) {
                     throw MCPError.urlElicitationRequired(message: MCPTools.connectMessage(problem, title: tools.title), elicitations: [
                         URLElicitationInfo(elicitationId: id, url: url, message: MCPTools.connectMessage(problem, title: tools.title)),
                     ])
@@ -92,11 +94,45 @@ struct SessionURLElicitor: URLElicitor {
     let session: AgentSession?
     let clock: any WallClock
 
-    func elicitation(integrationID: String, endUserID: String) async throws -> String? {
+    func elicitation(integrationID: String, endUserID: String, server: Server?) async throws -> String? {
         guard let session, session.elicitsURL else { return nil }
         let id = "el_" + SecureRandom.token(bytes: 16)
         try await store.agentSessions.insert(PendingElicitation(id: id, sessionID: session.id, integrationID: integrationID,
                                                                 endUserID: endUserID, createdAt: clock.now()))
         return id
     }
+}
+
+/// On a transport that stays open (in-process, a pipe): URL elicitation when the client's `initialize` declared it,
+/// and the completion notification sent on the same transport once the user has connected (watched for up to
+/// `MCPController.streamLifetime`).
+struct DeclaredURLElicitor: URLElicitor {
+    let declared: DeclaredCapabilities
+    let store: Store
+    let clock: any WallClock
+
+    func elicitation(integrationID: String, endUserID: String, server: Server?) async throws -> String? {
+        guard await declared.value?.elicitation?.url != nil, let server else { return nil }
+        let pending = PendingElicitation(id: "el_" + SecureRandom.token(bytes: 16), sessionID: "", integrationID: integrationID,
+                                         endUserID: endUserID, createdAt: clock.now())
+        let (store, clock) = (self.store, self.clock)
+        Task { [weak server] in
+            let givesUpAt = clock.now().addingTimeInterval(MCPController.streamLifetime)
+            while clock.now() < givesUpAt, server != nil {
+                let connection = try? await store.connections.connection(integrationID: integrationID, endUserID: endUserID)
+                if pending.isAnswered(by: connection) {
+                    try? await server?.notify(ElicitationCompleteNotification.message(.init(elicitationId: pending.id)))
+                    return
+                }
+                try? await clock.sleep(for: MCPController.streamPollInterval)
+            }
+        }
+        return pending.id
+    }
+}
+
+/// What the client declared in `initialize`, as the SDK read it.
+actor DeclaredCapabilities {
+    private(set) var value: Client.Capabilities?
+    func set(_ capabilities: Client.Capabilities) { value = capabilities }
 }
