@@ -63,6 +63,7 @@ struct Actions: AsyncParsableCommand {
             request.method = .POST
             request.headers.add(name: "Authorization", value: "Bearer \(key)")
             request.headers.add(name: "Content-Type", value: "application/json")
+            request.headers.add(name: "Switchboard-Client", value: "cli")
             request.body = .bytes(ByteBuffer(bytes: try JSONEncoder().encode(JSONValue.object(body))))
             let response: HTTPClientResponse
             do {

@@ -173,6 +173,8 @@ struct EndToEndTests {
                                                           "--url", system.serverURL, "--api-key", api.key])
                     #expect(ran.status == 0, "\(ran.stderr)")
                     #expect(ran.stdout.hasPrefix("Connected as Bea Berg <bea@globex.test> in Globex Europe."), "\(ran.stdout)")
+                    let latest = (try await api.call(.GET, "/v1/runs?limit=1").body["data"] as? [[String: Any]])?.first
+                    #expect(latest?["channel"] as? String == "cli", "the CLI's run is recorded as the CLI's: \(String(describing: latest))")
                     let refused = try await ChildProcess.run(["actions", "run", "intercom.find_contact_by_email", "--integration", id,
                                                               "--input", #"{"email":"not-an-email"}"#, "--url", system.serverURL, "--api-key", api.key])
                     #expect(refused.status != 0)

@@ -114,6 +114,15 @@ struct MCPTests {
             #expect(text.contains("title is missing: ask the user 'What is the subject of your ticket?'"), "\(text)")
             let unknown = try await mcp.call("intercom_nope", "{}")
             #expect(unknown["isError"] as? Bool == true && toolText(unknown).contains("tools/list"))
+
+            // Every call is checked as the transport checks it: a version we do not speak, a client that takes no JSON.
+            let call = ByteBuffer(string: #"{"jsonrpc":"2.0","id":9,"method":"tools/call","params":{"name":"intercom_who_am_i","arguments":{}}}"#)
+            var oldVersion = mcp.headers()
+            oldVersion[HTTPField.Name("MCP-Protocol-Version")!] = "1999-01-01"
+            #expect(try await client.execute(uri: "/mcp", method: .post, headers: oldVersion, body: call).status == .badRequest)
+            var noJSON = mcp.headers()
+            noJSON[.accept] = "text/html"
+            #expect(try await client.execute(uri: "/mcp", method: .post, headers: noJSON, body: call).status == .notAcceptable)
         }
     }
 

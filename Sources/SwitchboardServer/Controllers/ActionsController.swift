@@ -1,4 +1,5 @@
 import Foundation
+import HTTPTypes
 import Hummingbird
 import Providers
 import SwitchboardCore
@@ -52,6 +53,13 @@ struct ActionsController: Sendable {
     }
 
     /// `{"input": {…}, "user": {"id", "conversationId"}, "idempotencyKey", "resume"}` → `{"result", "message"}`.
+    /// `switchboard actions run` says it is the CLI (`Switchboard-Client: cli`), for the audit log; anything else is the API.
+    static func channel(of request: Request) -> ActionService.Channel {
+        request.headers[clientHeader]?.lowercased() == "cli" ? .cli : .api
+    }
+
+    static let clientHeader = HTTPField.Name("Switchboard-Client")!
+
     @Sendable func run(request: Request, context: WorkspaceRequestContext) async throws -> Response {
         let reader = try await request.inputReader(context: context)
         var input: JSONValue = .object([:])
@@ -67,7 +75,8 @@ struct ActionsController: Sendable {
         try reader.finish()
         let outcome = try await actions.run(ActionService.Request(
             action: try context.parameters.require("name"), integrationID: try context.parameters.require("id"), workspaceID: context.workspace.id,
-            input: input, userID: userID, conversationID: conversationID, resume: resume, idempotencyKey: idempotencyKey, channel: .api))
+            input: input, userID: userID, conversationID: conversationID, resume: resume, idempotencyKey: idempotencyKey,
+            channel: Self.channel(of: request)))
         return JSONResponse.make(json: Self.body(of: outcome))
     }
 

@@ -45,20 +45,24 @@ struct MCPController: Sendable {
         var headers: [String: String] = [:]
         for field in request.headers { headers[field.name.canonicalName] = field.value }
         let body = Data(try await request.body.collect(upTo: context.maxUploadSize).readableBytesView)
-        let initializing = Self.method(of: body) == "initialize"
+        let method = Self.method(of: body)
+        let initializing = method == "initialize"
         let session = initializing ? nil : try await presentedSession(request, token: token)
         if !initializing, request.headers[Self.sessionHeader] != nil, session == nil { return try Self.sessionNotFound(request, context) }
 
         // Who the call is for: the token's own end user, or (a server-side agent's token) the user each request names.
         let caller = MCPCaller(token: token, userID: token.endUserID ?? request.headers[Self.userHeader],
                                conversationID: request.headers[Self.conversationHeader])
-        let server = try await tools.server(for: caller, elicitor: SessionURLElicitor(store: store, session: session, clock: clock))
+        let elicitor = SessionURLElicitor(store: store, session: session, clock: clock)
+        let message = MCP.HTTPRequest(method: "POST", headers: headers, body: body, path: "/mcp")
+        if method == CallTool.name, let call = try? JSONDecoder().decode(MCP.Request<CallTool>.self, from: body) {
+            return try await self.call(call, message: message, caller: caller, elicitor: elicitor)
+        }
+        let server = try await tools.server(for: caller, elicitor: elicitor)
         let declared = DeclaredCapabilities()
-        let transport = StatelessHTTPServerTransport(validationPipeline: StandardValidationPipeline(validators: [
-            AcceptHeaderValidator(mode: .jsonOnly), ContentTypeValidator(), ProtocolVersionValidator(),
-        ]))
+        let transport = StatelessHTTPServerTransport(validationPipeline: Self.validation)
         try await server.start(transport: transport) { _, capabilities in await declared.set(capabilities) }
-        let answer = await transport.handleRequest(MCP.HTTPRequest(method: "POST", headers: headers, body: body, path: "/mcp"))
+        let answer = await transport.handleRequest(message)
         await server.stop()
 
         var response = Self.response(answer)
@@ -72,6 +76,30 @@ struct MCPController: Sendable {
             response.headers[Self.sessionHeader] = opened.id
         }
         return response
+    }
+
+    /// What every POST is checked for before it is answered: it accepts JSON, is JSON, and names a version we speak.
+    static let validation = StandardValidationPipeline(validators: [
+        AcceptHeaderValidator(mode: .jsonOnly), ContentTypeValidator(), ProtocolVersionValidator(),
+    ])
+
+    /// `tools/call`, the call agents make most, answered without a `Server` in between: the SDK's server hands a
+    /// handler's result back by encoding it, decoding it as a `Value` (matching every string against a data-URL
+    /// pattern) and encoding it again, which made a call cost five times its REST twin. The same checks, the same
+    /// `MCPToolServer.call`, and the SDK's own message types.
+    private func call(_ call: MCP.Request<CallTool>, message: MCP.HTTPRequest, caller: MCPCaller, elicitor: SessionURLElicitor) async throws -> Response {
+        if let refused = Self.validation.validate(message, context: HTTPValidationContext(httpMethod: "POST")) { return Self.response(refused) }
+        let answer: MCP.Response<CallTool>
+        do {
+            answer = MCP.Response(id: call.id, result: try await tools.call(call.params, caller: caller, tools: try await tools.toolset(token: caller.token),
+                                                                            elicitor: elicitor, server: nil))
+        } catch let error as MCPError {
+            answer = MCP.Response(id: call.id, error: error)
+        }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return Response(status: .ok, headers: [.contentType: "application/json", .cacheControl: "no-store"],
+                        body: .init(byteBuffer: ByteBuffer(bytes: try encoder.encode(answer))))
     }
 
     /// `GET /mcp` with a session: a server-sent event stream that tells the client when a user it sent a connect link has

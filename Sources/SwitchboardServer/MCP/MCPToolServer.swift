@@ -32,6 +32,15 @@ struct MCPToolServer: Sendable {
     let store: Store
     let actions: ActionService
     let clock: any WallClock
+    /// Every catalog action's tool name, worked out once.
+    let toolNames: [String: String]
+
+    init(store: Store, actions: ActionService, clock: any WallClock) {
+        self.store = store
+        self.actions = actions
+        self.clock = clock
+        toolNames = Dictionary(actions.registry.actions.map { ($0.name, MCPTools.name(of: $0)) }, uniquingKeysWith: { first, _ in first })
+    }
 
     static let instructions = "Tools that act in the connected account. When a tool answers that the user must connect, send them the link it gives and call the tool again once they have."
 
@@ -45,7 +54,7 @@ struct MCPToolServer: Sendable {
     func toolset(token: AgentToken) async throws -> Toolset {
         guard let record = try await store.integrations.cachedIntegration(id: token.integrationID, workspaceID: token.workspaceID),
               let entry = actions.registry[record.integration.provider] else { return Toolset(title: "", items: []) }
-        return Toolset(title: entry.definition.title, items: MCPTools.allowed(for: record.integration, token: token, catalog: entry.catalog))
+        return Toolset(title: entry.definition.title, items: MCPTools.allowed(for: record.integration, token: token, catalog: entry.catalog, names: toolNames))
     }
 
     /// A server with `tools/list` and `tools/call` for this caller, not yet started.
@@ -56,35 +65,41 @@ struct MCPToolServer: Sendable {
         await server.withMethodHandler(ListTools.self) { _ in
             ListTools.Result(tools: tools.items.map { MCPTools.tool($0.name, $0.action) })
         }
-        await server.withMethodHandler(CallTool.self) { [actions, weak server] parameters in
-            guard let found = tools.items.first(where: { $0.name == parameters.name }) else {
-                return MCPTools.toolError(Problem(status: 404, code: "tool_not_found", title: "Not found",
-                                                  detail: "No tool named '\(Problem.clip(parameters.name, to: 64))' is available to this agent; tools/list shows them."),
-                                          action: nil, title: "")
-            }
-            let input = JSONValue.object((parameters.arguments ?? [:]).mapValues(MCPTools.json))
-            do {
-                let outcome = try await actions.run(ActionService.Request(
-                    action: found.action.name, integrationID: caller.token.integrationID, workspaceID: caller.token.workspaceID, input: input,
-                    userID: caller.userID, conversationID: caller.conversationID, channel: .mcp, agentTokenID: caller.token.id))
-                let json = String(decoding: outcome.resultJSON, as: UTF8.self)
-                let text = outcome.message.isEmpty ? json : outcome.message + "\n\n" + json
-                let structured: Value? = MCPTools.structured(outcome.result, for: found.action)
-                return CallTool.Result(content: [.text(text: text, annotations: nil, _meta: nil)], structuredContent: structured,
-                                       isError: nil, _meta: nil)
-            } catch let problem as Problem {
-                if problem.code == "authorization_required", let url = problem.extra?["authorizationURL"]?.stringValue, let user = caller.userID,
-                   let id = try await elicitor.elicitation(integrationID: caller.token.integrationID, endUserID: user, server: server) {
-                    throw MCPError.urlElicitationRequired(message: MCPTools.connectMessage(problem, title: tools.title), elicitations: [
-                        URLElicitationInfo(elicitationId: id, url: url, message: MCPTools.connectMessage(problem, title: tools.title)),
-                    ])
-                }
-                return MCPTools.toolError(problem, action: found.action, title: tools.title)
-            } catch {
-                return MCPTools.toolError(Problem.internalError(), action: found.action, title: tools.title)
-            }
+        await server.withMethodHandler(CallTool.self) { [self, weak server] parameters in
+            try await call(parameters, caller: caller, tools: tools, elicitor: elicitor, server: server)
         }
         return server
+    }
+
+    /// One `tools/call`, run through `ActionService`: a result with `structuredContent` and a text block, or a tool
+    /// error; `-32042` (thrown) for a user who must connect when the elicitor takes it.
+    func call(_ parameters: CallTool.Parameters, caller: MCPCaller, tools: Toolset, elicitor: any URLElicitor,
+              server: Server?) async throws -> CallTool.Result {
+        guard let found = tools.items.first(where: { $0.name == parameters.name }) else {
+            return MCPTools.toolError(Problem(status: 404, code: "tool_not_found", title: "Not found",
+                                              detail: "No tool named '\(Problem.clip(parameters.name, to: 64))' is available to this agent; tools/list shows them."),
+                                      action: nil, title: "")
+        }
+        let input = JSONValue.object((parameters.arguments ?? [:]).mapValues(MCPTools.json))
+        do {
+            let outcome = try await actions.run(ActionService.Request(
+                action: found.action.name, integrationID: caller.token.integrationID, workspaceID: caller.token.workspaceID, input: input,
+                userID: caller.userID, conversationID: caller.conversationID, channel: .mcp, agentTokenID: caller.token.id))
+            let json = String(decoding: outcome.resultJSON, as: UTF8.self)
+            let text = outcome.message.isEmpty ? json : outcome.message + "\n\n" + json
+            let structured: Value? = MCPTools.structured(outcome.result, for: found.action)
+            return CallTool.Result(content: [.text(text: text, annotations: nil, _meta: nil)], structuredContent: structured,
+                                   isError: nil, _meta: nil)
+        } catch let problem as Problem {
+            if problem.code == "authorization_required", let url = problem.extra?["authorizationURL"]?.stringValue, let user = caller.userID,
+               let id = try await elicitor.elicitation(integrationID: caller.token.integrationID, endUserID: user, server: server) {
+                let message = MCPTools.connectMessage(problem, title: tools.title)
+                throw MCPError.urlElicitationRequired(message: message, elicitations: [URLElicitationInfo(elicitationId: id, url: url, message: message)])
+            }
+            return MCPTools.toolError(problem, action: found.action, title: tools.title)
+        } catch {
+            return MCPTools.toolError(Problem.internalError(), action: found.action, title: tools.title)
+        }
     }
 }
 

@@ -13,10 +13,11 @@ enum MCPTools {
     }
 
     /// The actions a token may use in an integration, by tool name.
-    static func allowed(for integration: Integration, token: AgentToken, catalog: ActionCatalog) -> [(name: String, action: ActionTemplate)] {
+    static func allowed(for integration: Integration, token: AgentToken, catalog: ActionCatalog,
+                        names: [String: String] = [:]) -> [(name: String, action: ActionTemplate)] {
         catalog.actions.filter { action in
             (integration.toolAllowList?.contains(action.name) ?? true) && (token.tools?.contains(action.name) ?? true)
-        }.map { (name(of: $0), $0) }
+        }.map { (names[$0.name] ?? name(of: $0), $0) }
     }
 
     static func tool(_ name: String, _ action: ActionTemplate) -> Tool {

@@ -20,6 +20,7 @@ struct ActionService: Sendable {
     /// Which adapter asked; recorded with the run.
     enum Channel: String, Sendable {
         case api
+        case cli
         case console
         case resume
         case mcp
