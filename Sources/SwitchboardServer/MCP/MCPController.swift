@@ -89,17 +89,23 @@ struct MCPController: Sendable {
     /// `MCPToolServer.call`, and the SDK's own message types.
     private func call(_ call: MCP.Request<CallTool>, message: MCP.HTTPRequest, caller: MCPCaller, elicitor: SessionURLElicitor) async throws -> Response {
         if let refused = Self.validation.validate(message, context: HTTPValidationContext(httpMethod: "POST")) { return Self.response(refused) }
-        let answer: MCP.Response<CallTool>
-        do {
-            answer = MCP.Response(id: call.id, result: try await tools.call(call.params, caller: caller, tools: try await tools.toolset(token: caller.token),
-                                                                            elicitor: elicitor, server: nil))
-        } catch let error as MCPError {
-            answer = MCP.Response(id: call.id, error: error)
-        }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return Response(status: .ok, headers: [.contentType: "application/json", .cacheControl: "no-store"],
-                        body: .init(byteBuffer: ByteBuffer(bytes: try encoder.encode(answer))))
+        var body: Data
+        do {
+            let answer = try await tools.call(call.params, caller: caller, tools: try await tools.toolset(token: caller.token), elicitor: elicitor, server: nil)
+            body = try encoder.encode(MCP.Response<CallTool>(id: call.id, result: answer.result))
+            if let structured = answer.structuredJSON {
+                // `{"id":…,"jsonrpc":"2.0","result":{"content":[…]}}` (sorted keys: `result` last) takes the action's
+                // JSON as `structuredContent` as it is, unparsed.
+                guard body.suffix(2) == Data("}}".utf8) else { throw MCPError.internalError("unexpected encoding of a tool result") }
+                body.removeLast(2)
+                body += Data(#","structuredContent":"#.utf8) + structured + Data("}}".utf8)
+            }
+        } catch let error as MCPError {
+            body = try encoder.encode(MCP.Response<CallTool>(id: call.id, error: error))
+        }
+        return Response(status: .ok, headers: [.contentType: "application/json", .cacheControl: "no-store"], body: .init(byteBuffer: ByteBuffer(bytes: body)))
     }
 
     /// `GET /mcp` with a session: a server-sent event stream that tells the client when a user it sent a connect link has

@@ -66,19 +66,29 @@ struct MCPToolServer: Sendable {
             ListTools.Result(tools: tools.items.map { MCPTools.tool($0.name, $0.action) })
         }
         await server.withMethodHandler(CallTool.self) { [self, weak server] parameters in
-            try await call(parameters, caller: caller, tools: tools, elicitor: elicitor, server: server)
+            let answer = try await call(parameters, caller: caller, tools: tools, elicitor: elicitor, server: server)
+            guard let json = answer.structuredJSON else { return answer.result }
+            let structured: Value? = MCPTools.value(JSONValue.parse(json) ?? .null)
+            return CallTool.Result(content: answer.result.content, structuredContent: structured, isError: answer.result.isError, _meta: answer.result._meta)
         }
         return server
     }
 
-    /// One `tools/call`, run through `ActionService`: a result with `structuredContent` and a text block, or a tool
-    /// error; `-32042` (thrown) for a user who must connect when the elicitor takes it.
+    /// A tool's answer: the result, and for a successful call its `structuredContent` as the JSON the action gave
+    /// (kept as bytes, as the REST API sends it, rather than parsed into a `Value` and encoded again).
+    struct ToolAnswer: Sendable {
+        var result: CallTool.Result
+        var structuredJSON: Data?
+    }
+
+    /// One `tools/call`, run through `ActionService`: a text block and the structured result, or a tool error;
+    /// `-32042` (thrown) for a user who must connect when the elicitor takes it.
     func call(_ parameters: CallTool.Parameters, caller: MCPCaller, tools: Toolset, elicitor: any URLElicitor,
-              server: Server?) async throws -> CallTool.Result {
+              server: Server?) async throws -> ToolAnswer {
         guard let found = tools.items.first(where: { $0.name == parameters.name }) else {
-            return MCPTools.toolError(Problem(status: 404, code: "tool_not_found", title: "Not found",
-                                              detail: "No tool named '\(Problem.clip(parameters.name, to: 64))' is available to this agent; tools/list shows them."),
-                                      action: nil, title: "")
+            return ToolAnswer(result: MCPTools.toolError(Problem(status: 404, code: "tool_not_found", title: "Not found",
+                                                                 detail: "No tool named '\(Problem.clip(parameters.name, to: 64))' is available to this agent; tools/list shows them."),
+                                                         action: nil, title: ""))
         }
         let input = JSONValue.object((parameters.arguments ?? [:]).mapValues(MCPTools.json))
         do {
@@ -87,18 +97,17 @@ struct MCPToolServer: Sendable {
                 userID: caller.userID, conversationID: caller.conversationID, channel: .mcp, agentTokenID: caller.token.id))
             let json = String(decoding: outcome.resultJSON, as: UTF8.self)
             let text = outcome.message.isEmpty ? json : outcome.message + "\n\n" + json
-            let structured: Value? = MCPTools.structured(outcome.result, for: found.action)
-            return CallTool.Result(content: [.text(text: text, annotations: nil, _meta: nil)], structuredContent: structured,
-                                   isError: nil, _meta: nil)
+            let structured = MCPTools.wrapsResult(found.action) ? Data(#"{"result":"#.utf8) + outcome.resultJSON + Data("}".utf8) : outcome.resultJSON
+            return ToolAnswer(result: CallTool.Result(content: [.text(text: text, annotations: nil, _meta: nil)]), structuredJSON: structured)
         } catch let problem as Problem {
             if problem.code == "authorization_required", let url = problem.extra?["authorizationURL"]?.stringValue, let user = caller.userID,
                let id = try await elicitor.elicitation(integrationID: caller.token.integrationID, endUserID: user, server: server) {
                 let message = MCPTools.connectMessage(problem, title: tools.title)
                 throw MCPError.urlElicitationRequired(message: message, elicitations: [URLElicitationInfo(elicitationId: id, url: url, message: message)])
             }
-            return MCPTools.toolError(problem, action: found.action, title: tools.title)
+            return ToolAnswer(result: MCPTools.toolError(problem, action: found.action, title: tools.title))
         } catch {
-            return MCPTools.toolError(Problem.internalError(), action: found.action, title: tools.title)
+            return ToolAnswer(result: MCPTools.toolError(Problem.internalError(), action: found.action, title: tools.title))
         }
     }
 }

@@ -39,10 +39,6 @@ enum MCPTools {
 
     static func wrapsResult(_ action: ActionTemplate) -> Bool { action.output.schema?["type"]?.stringValue != "object" }
 
-    static func structured(_ result: JSONValue, for action: ActionTemplate) -> Value {
-        value(wrapsResult(action) ? .object(["result": result]) : result)
-    }
-
     /// JSON as MCP's value type.
     static func value(_ json: JSONValue) -> Value {
         switch json {
