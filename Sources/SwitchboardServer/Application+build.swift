@@ -140,8 +140,8 @@ public func buildRouter(settings: ServerSettings, store: Store, dependencies: De
     router.addRoutes(ConnectController(store: store, settings: settings, authorization: services.authorization, clock: clock, logger: logger).routes)
     router.addRoutes(AuthorizeStartController(store: store, settings: settings, authorization: services.authorization, clock: clock, logger: logger).routes)
     let sessions = ConsoleSessionMiddleware(store: store, signer: ConsoleSession.Signer(masterKey: settings.masterKey), clock: clock)
-    router.addRoutes(ConsoleController(store: store, settings: settings, integrations: services.integrations, profiles: services.profiles, sessions: sessions,
-                                       clock: clock).routes)
+    router.addRoutes(ConsoleController(store: store, settings: settings, integrations: services.integrations, profiles: services.profiles,
+                                       agentTokens: services.agentTokens, sessions: sessions, clock: clock).routes)
 
     // MCP for AI agents: an agent token proves the integration (and the end user, if it was made for one).
     router.addRoutes(MCPController(store: store, tools: services.mcp, clock: clock).routes)

@@ -171,6 +171,45 @@ struct ConsoleTests {
         }
     }
 
+    @Test("agent tokens in the console: made with an end user, tools and a lifetime, shown once, listed by prefix, revoked; /mcp follows")
+    func agentTokensInConsole() async throws {
+        try await Harness.with { harness, client in
+            var browser = ConsoleBrowser(client: client)
+            _ = try await browser.signIn(harness.apiKey)
+            let csrf = try await browser.csrf()
+            let (_, id) = try await browser.addIntegration([("csrf", csrf), ("name", "Bot"), ("authorization", "per_user"), ("app", "system")])
+            let empty = text(try await browser.get("/console/integrations/\(id)"))
+            #expect(empty.contains("No agent token yet.") && empty.contains("https://switchboard.test/mcp"))
+            #expect(empty.contains(#"<label for="token-name">Name</label>"#) && empty.contains(#"<label for="token-expiry">Expires</label>"#))
+
+            let refused = try await browser.post("/console/integrations/\(id)/agent-tokens", [("csrf", csrf), ("name", "Ada's agent"), ("tools", "intercom.nope")])
+            #expect(refused.status == .unprocessableContent)
+            #expect(text(refused).contains("<strong>Tools</strong>") && text(refused).contains(#"value="intercom.nope""#), "the field named, what was typed kept")
+
+            let made = try await browser.post("/console/integrations/\(id)/agent-tokens",
+                                              [("csrf", csrf), ("name", "Ada's agent"), ("userId", "user-a"), ("tools", "intercom.who_am_i intercom.get_contact"),
+                                               ("expiresInDays", "30")])
+            #expect(made.status == .ok, "\(text(made))")
+            let secret = String(try #require(text(made).firstMatch(of: /sbat_[A-Za-z0-9_-]+/)?.0))
+            #expect(text(made).contains("Shown this once"))
+            let listed = text(try await browser.get("/console/integrations/\(id)"))
+            #expect(!listed.contains(secret), "never shown again")
+            #expect(listed.contains(String(secret.prefix(12)) + "…") && listed.contains("user-a") && listed.contains("intercom.who_am_i, intercom.get_contact"))
+            #expect(!listed.contains("never</td>"), "it expires")
+            let stored = try #require(try await harness.store.agentTokens.agentTokens(integrationID: id, workspaceID: harness.workspace.id).first)
+            #expect(stored.endUserID == "user-a" && stored.tools == ["intercom.who_am_i", "intercom.get_contact"] && stored.expiresAt != nil)
+
+            let mcp = MCPClient(harness: harness, client: client, token: secret)
+            #expect(try await mcp.post("tools/list").status == .ok)
+            let revoked = try await browser.post("/console/integrations/\(id)/agent-tokens/\(stored.id)/revoke", [("csrf", csrf)])
+            #expect(revoked.status == .seeOther && revoked.headers[.location]?.contains("notice=agent_token_revoked") == true)
+            #expect(text(try await browser.get("/console/integrations/\(id)")).contains("status-revoked"))
+            #expect(try await mcp.post("tools/list").status == .unauthorized)
+            let forged = try await browser.post("/console/integrations/\(id)/agent-tokens", [("name", "no csrf")])
+            #expect(forged.status == .forbidden, "a form without its CSRF token is refused")
+        }
+    }
+
     @Test("a form with errors is shown again with each field named; nothing is stored")
     func formErrors() async throws {
         try await Harness.with { harness, client in

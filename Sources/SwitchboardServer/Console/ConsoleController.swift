@@ -14,6 +14,7 @@ struct ConsoleController: Sendable {
     let settings: ServerSettings
     let integrations: IntegrationService
     let profiles: ProfileService
+    let agentTokens: AgentTokenService
     let sessions: ConsoleSessionMiddleware
     let clock: any WallClock
 
@@ -29,6 +30,8 @@ struct ConsoleController: Sendable {
         signedIn.post("integrations", use: createIntegration)
         signedIn.get("integrations/{id}", use: showIntegration)
         signedIn.post("integrations/{id}/{action}", use: integrationAction)
+        signedIn.post("integrations/{id}/agent-tokens", use: createAgentToken)
+        signedIn.post("integrations/{id}/agent-tokens/{tokenId}/revoke", use: revokeAgentToken)
         signedIn.get("auth-profiles", use: listProfiles)
         signedIn.post("auth-profiles", use: createProfile)
         signedIn.post("auth-profiles/{id}/delete", use: deleteProfile)
@@ -140,6 +143,37 @@ struct ConsoleController: Sendable {
         }
     }
 
+    // MARK: Agent tokens
+
+    /// Makes a token from the form (name; end user, tools and lifetime optional) and shows it this once.
+    @Sendable func createAgentToken(request: Request, context: ConsoleRequestContext) async throws -> Response {
+        let id = try context.parameters.require("id"), session = context.session, form = context.form
+        var object: [String: JSONValue] = ["name": .string(form["name"] ?? "")]
+        if let user = form["userId"]?.trimmingCharacters(in: .whitespaces), !user.isEmpty { object["userId"] = .string(user) }
+        if let tools = form["tools"], !tools.trimmingCharacters(in: .whitespaces).isEmpty {
+            object["tools"] = .array(tools.split(whereSeparator: { $0 == " " || $0 == "," || $0.isNewline }).map { .string(String($0)) })
+        }
+        if let days = form["expiresInDays"].flatMap(Double.init), days > 0 { object["expiresIn"] = .number(days * 86_400) }
+        do {
+            let (token, secret) = try await agentTokens.create(integrationID: id, InputReader(object: object), by: session.principal)
+            return try await integrationPage(id: id, session: session, notice: "Agent token \(token.name) made.", error: nil, agentToken: secret)
+        } catch let problem as Problem where problem.httpStatus != 404 {
+            return try await integrationPage(id: id, session: session, notice: nil, error: nil, problem: problem, tokenForm: form,
+                                             status: .init(code: problem.httpStatus))
+        }
+    }
+
+    @Sendable func revokeAgentToken(request: Request, context: ConsoleRequestContext) async throws -> Response {
+        let id = try context.parameters.require("id")
+        do {
+            _ = try await agentTokens.revoke(id: try context.parameters.require("tokenId"), integrationID: id, by: context.session.principal)
+            return redirect("/console/integrations/\(id)?notice=agent_token_revoked")
+        } catch let problem as Problem {
+            if problem.httpStatus == 404 { return notFound(context.session) }
+            return try await integrationPage(id: id, session: context.session, notice: nil, error: problem.detail, status: .init(code: problem.httpStatus))
+        }
+    }
+
     // MARK: Authorization profiles
 
     @Sendable func listProfiles(request: Request, context: ConsoleRequestContext) async throws -> Response {
@@ -199,6 +233,7 @@ struct ConsoleController: Sendable {
     }
 
     private func integrationPage(id: String, session: SignedIn, notice: String?, error: String?, signingSecret: String? = nil,
+                                 agentToken: String? = nil, problem: Problem? = nil, tokenForm: [String: String] = [:],
                                  status: HTTPResponse.Status = .ok) async throws -> Response {
         guard let record = try await store.integrations.integration(id: id, workspaceID: session.workspace.id) else { return notFound(session) }
         let integration = record.integration
@@ -229,7 +264,26 @@ struct ConsoleController: Sendable {
                 "region": connection.account.region as Any, "adminEmail": connection.account.adminEmail as Any, "lastError": connection.lastError as Any,
             ]
         }
-        return page("integration", title: integration.name, session: session, values, status: status, notice: notice, error: error)
+        let now = clock.now()
+        let tokens = try await store.agentTokens.agentTokens(integrationID: id, workspaceID: session.workspace.id).map { token -> [String: Any] in
+            var row: [String: Any] = [
+                "id": token.id, "name": token.name, "prefix": token.displayPrefix, "userID": token.endUserID ?? "—",
+                "tools": token.tools.map { $0.isEmpty ? "none" : $0.joined(separator: ", ") } ?? "all the integration allows",
+                "status": token.revokedAt != nil ? "revoked" : token.works(at: now) ? "active" : "expired",
+                "expires": token.expiresAt.map { Self.day($0) } ?? "never", "lastUsed": token.lastUsedAt.map { Self.day($0) } ?? "—",
+                "integrationID": id, "csrf": session.csrf,
+            ]
+            row["canRevoke"] = token.revokedAt == nil
+            return row
+        }
+        values["agentTokens"] = tokens
+        values["hasAgentTokens"] = !tokens.isEmpty
+        values["mcpURL"] = settings.publicURL.appendingPathComponent("mcp").absoluteString
+        if let agentToken { values["newAgentToken"] = agentToken }
+        values["tokenForm"] = ["name": tokenForm["name"] ?? "", "userId": tokenForm["userId"] ?? "", "tools": tokenForm["tools"] ?? "",
+                               "never": (tokenForm["expiresInDays"] ?? "") == "", "d30": tokenForm["expiresInDays"] == "30",
+                               "d90": tokenForm["expiresInDays"] == "90", "d365": tokenForm["expiresInDays"] == "365"]
+        return page("integration", title: integration.name, session: session, values, status: status, notice: notice, error: error, problem: problem)
     }
 
     private func profilesPage(_ session: SignedIn, notice: String? = nil, problem: Problem? = nil, form: [String: String] = [:]) async throws -> Response {
@@ -256,7 +310,7 @@ struct ConsoleController: Sendable {
         if let notice { frame["notice"] = notice }
         if let problem {
             frame["error"] = problem.errors == nil ? problem.detail : "Please correct these fields:"
-            frame["errors"] = (problem.errors ?? []).map { ["field": Self.fieldLabels[$0.field] ?? $0.field, "detail": $0.detail] }
+            frame["errors"] = (problem.errors ?? []).map { ["field": Self.label(of: $0.field), "detail": $0.detail] }
             frame["hasErrors"] = !(problem.errors ?? []).isEmpty
         } else if let error {
             frame["error"] = error
@@ -290,13 +344,24 @@ struct ConsoleController: Sendable {
         Response(status: .seeOther, headers: [.location: location, .cacheControl: "no-store"])
     }
 
+    /// A field as its form labels it (`tools[1]` is the Tools field).
+    static func label(of field: String) -> String {
+        fieldLabels[field] ?? field.split(whereSeparator: { $0 == "[" || $0 == "." }).first.flatMap { fieldLabels[String($0)] } ?? field
+    }
+
     /// API field names as the console's forms label them.
     static let fieldLabels: [String: String] = [
         "name": "Name", "description": "Description", "clientId": "Client ID", "clientSecret": "Client secret",
         "authorizationURL": "Authorization URL", "tokenURL": "Token request URL", "refreshTokenURL": "Refresh token URL",
         "scopes": "Scopes", "tokenRequestFormat": "Token request body", "app": "OAuth app", "authorization": "Authorization type",
         "authProfileId": "Authorization profile", "notifyURL": "Notify URL", "verifyURL": "Verify URL",
+        "userId": "End user", "tools": "Tools", "expiresIn": "Expires",
     ]
+
+    /// A date as the console shows it: the day, in UTC.
+    static func day(_ date: Date) -> String {
+        date.formatted(Date.ISO8601FormatStyle(timeZone: .gmt).year().month().day())
+    }
 
     static func appLabel(_ app: AppKind) -> String { app == .system ? "System" : "Custom" }
     static func modeLabel(_ mode: AuthorizationMode) -> String { mode == .preauthorized ? "Pre-authorized" : "Users authorize" }

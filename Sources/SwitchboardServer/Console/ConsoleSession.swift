@@ -61,6 +61,7 @@ enum ConsoleSession {
         "integration_deleted": "Integration deleted, with every credential under it.",
         "profile_saved": "Profile saved. Paste its callback URL into the Intercom app's Redirect URLs, then select it when adding Intercom.",
         "profile_deleted": "Profile deleted.",
+        "agent_token_revoked": "Agent token revoked; /mcp refuses it now.",
     ]
 
     static let errorNotices: [String: String] = [
