@@ -55,7 +55,7 @@ struct MCPController: Sendable {
                                conversationID: request.headers[Self.conversationHeader])
         let elicitor = SessionURLElicitor(store: store, session: session, clock: clock)
         let message = MCP.HTTPRequest(method: "POST", headers: headers, body: body, path: "/mcp")
-        if method == CallTool.name, let call = try? JSONDecoder().decode(MCP.Request<CallTool>.self, from: body) {
+        if method == CallTool.name, let call = try? JSONDecoder().decode(ToolCallRequest.self, from: body) {
             return try await self.call(call, message: message, caller: caller, elicitor: elicitor)
         }
         let server = try await tools.server(for: caller, elicitor: elicitor)
@@ -86,14 +86,15 @@ struct MCPController: Sendable {
     /// `tools/call`, the call agents make most, answered without a `Server` in between: the SDK's server hands a
     /// handler's result back by encoding it, decoding it as a `Value` (matching every string against a data-URL
     /// pattern) and encoding it again, which made a call cost five times its REST twin. The same checks, the same
-    /// `MCPToolServer.call`, and the SDK's own message types.
-    private func call(_ call: MCP.Request<CallTool>, message: MCP.HTTPRequest, caller: MCPCaller, elicitor: SessionURLElicitor) async throws -> Response {
+    /// `MCPToolServer.call`, and the SDK's own response type.
+    private func call(_ call: ToolCallRequest, message: MCP.HTTPRequest, caller: MCPCaller, elicitor: SessionURLElicitor) async throws -> Response {
         if let refused = Self.validation.validate(message, context: HTTPValidationContext(httpMethod: "POST")) { return Self.response(refused) }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         var body: Data
         do {
-            let answer = try await tools.call(call.params, caller: caller, tools: try await tools.toolset(token: caller.token), elicitor: elicitor, server: nil)
+            let answer = try await tools.call(name: call.params.name, arguments: call.params.arguments ?? [:], caller: caller,
+                                              tools: try await tools.toolset(token: caller.token), elicitor: elicitor, server: nil)
             body = try encoder.encode(MCP.Response<CallTool>(id: call.id, result: answer.result))
             if let structured = answer.structuredJSON {
                 // `{"id":…,"jsonrpc":"2.0","result":{"content":[…]}}` (sorted keys: `result` last) takes the action's
@@ -205,6 +206,18 @@ struct MCPController: Sendable {
         let status = HTTPResponse.Status(code: answer.statusCode)
         return Response(status: status, headers: fields, body: .init(byteBuffer: ByteBuffer(bytes: answer.bodyData ?? Data())))
     }
+}
+
+/// A `tools/call` request as the direct path reads it: the arguments as our JSON, not the SDK's `Value` (whose
+/// decoder matches every string against a data-URL pattern). Anything else goes to the SDK's server.
+struct ToolCallRequest: Decodable {
+    struct Params: Decodable {
+        var name: String
+        var arguments: [String: JSONValue]?
+    }
+
+    var id: MCP.ID
+    var params: Params
 }
 
 /// Set when the instance begins a graceful shutdown: open streams end within a poll interval.

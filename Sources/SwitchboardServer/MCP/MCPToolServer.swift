@@ -66,7 +66,8 @@ struct MCPToolServer: Sendable {
             ListTools.Result(tools: tools.items.map { MCPTools.tool($0.name, $0.action) })
         }
         await server.withMethodHandler(CallTool.self) { [self, weak server] parameters in
-            let answer = try await call(parameters, caller: caller, tools: tools, elicitor: elicitor, server: server)
+            let answer = try await call(name: parameters.name, arguments: (parameters.arguments ?? [:]).mapValues(MCPTools.json), caller: caller,
+                                        tools: tools, elicitor: elicitor, server: server)
             guard let json = answer.structuredJSON else { return answer.result }
             let structured: Value? = MCPTools.value(JSONValue.parse(json) ?? .null)
             return CallTool.Result(content: answer.result.content, structuredContent: structured, isError: answer.result.isError, _meta: answer.result._meta)
@@ -83,14 +84,14 @@ struct MCPToolServer: Sendable {
 
     /// One `tools/call`, run through `ActionService`: a text block and the structured result, or a tool error;
     /// `-32042` (thrown) for a user who must connect when the elicitor takes it.
-    func call(_ parameters: CallTool.Parameters, caller: MCPCaller, tools: Toolset, elicitor: any URLElicitor,
+    func call(name: String, arguments: [String: JSONValue], caller: MCPCaller, tools: Toolset, elicitor: any URLElicitor,
               server: Server?) async throws -> ToolAnswer {
-        guard let found = tools.items.first(where: { $0.name == parameters.name }) else {
+        guard let found = tools.items.first(where: { $0.name == name }) else {
             return ToolAnswer(result: MCPTools.toolError(Problem(status: 404, code: "tool_not_found", title: "Not found",
-                                                                 detail: "No tool named '\(Problem.clip(parameters.name, to: 64))' is available to this agent; tools/list shows them."),
+                                                                 detail: "No tool named '\(Problem.clip(name, to: 64))' is available to this agent; tools/list shows them."),
                                                          action: nil, title: ""))
         }
-        let input = JSONValue.object((parameters.arguments ?? [:]).mapValues(MCPTools.json))
+        let input = JSONValue.object(arguments)
         do {
             let outcome = try await actions.run(ActionService.Request(
                 action: found.action.name, integrationID: caller.token.integrationID, workspaceID: caller.token.workspaceID, input: input,
