@@ -244,4 +244,30 @@ struct MCPTests {
             #expect(try await mcp.post("tools/list").status == .notFound, "an ended session is 404: the client initializes again")
         }
     }
+
+    @Test("every problem the REST API gives is a tool error: not found, Intercom failing, rate limited (retryAfter in _meta), integration disabled")
+    func problemsAreToolErrors() async throws {
+        let transport = HostileHeadersTransport()
+        try await Harness.with(transport: transport) { harness, client in
+            let id = try await harness.enabledIntegration(client)
+            let mcp = MCPClient(harness: harness, client: client, token: try await token(harness, client, id))
+            let missing = try await mcp.call("intercom_get_contact", #"{"contact_id":"does-not-exist"}"#)
+            #expect(missing["isError"] as? Bool == true && (missing["_meta"] as? [String: Any])?["code"] as? String == "not_found", "\(missing)")
+
+            try await harness.sandbox.setFaults(#"{"serverErrorRate":1}"#)
+            let failing = try await mcp.call("intercom_who_am_i", "{}")
+            #expect(failing["isError"] as? Bool == true && ((failing["_meta"] as? [String: Any])?["code"] as? String)?.hasPrefix("provider_") == true, "\(failing)")
+            try await harness.sandbox.setFaults("{}")
+
+            transport.answerWith(status: 429, headers: [("Retry-After", "30")])
+            let limited = try await mcp.call("intercom_who_am_i", "{}")
+            let meta = try #require(limited["_meta"] as? [String: Any])
+            #expect(limited["isError"] as? Bool == true && meta["code"] as? String == "rate_limited" && (meta["retryAfter"] as? Int ?? 0) > 0, "\(limited)")
+            #expect(toolText(limited).contains("rate limit"), "\(toolText(limited))")
+
+            _ = try await client.call(.post, "/v1/integrations/\(id)/disable", harness)
+            let disabled = try await mcp.call("intercom_who_am_i", "{}")
+            #expect(disabled["isError"] as? Bool == true && toolText(disabled).contains("enable it first"), "\(toolText(disabled))")
+        }
+    }
 }
