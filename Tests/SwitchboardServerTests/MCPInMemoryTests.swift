@@ -37,17 +37,11 @@ func text(of result: CallTool.Result) -> String {
 
 @Suite("MCP through the Swift SDK's client, in memory")
 struct MCPInMemoryTests {
-    func token(_ harness: Harness, _ client: any TestClientProtocol, _ id: String, _ json: String = #"{"name":"agent"}"#) async throws -> String {
-        let made = try await client.call(.post, "/v1/integrations/\(id)/agent-tokens", harness, json: json)
-        #expect(made.status == .created, "\(text(made))")
-        return try #require(try object(made)["token"] as? String)
-    }
-
     @Test("tools listed with names, schemas and annotations; calls give structuredContent and a text block; the run says mcp")
     func listAndCall() async throws {
         try await Harness.with { harness, client in
             let id = try await harness.enabledIntegration(client)
-            let mcp = try await InMemoryMCP.connect(harness, token: try await token(harness, client, id))
+            let mcp = try await InMemoryMCP.connect(harness, token: try await agentToken(harness, client, id))
             let tools = try await mcp.client.listTools().tools
             #expect(tools.count == 42)
             #expect(tools.allSatisfy { $0.name.wholeMatch(of: /[a-zA-Z0-9_-]{1,64}/) != nil && $0.outputSchema?.objectValue?["type"] == .string("object") })
@@ -72,7 +66,7 @@ struct MCPInMemoryTests {
     func errorsAndAllowList() async throws {
         try await Harness.with { harness, client in
             let id = try await harness.enabledIntegration(client)
-            let narrow = try await InMemoryMCP.connect(harness, token: try await token(harness, client, id, #"{"name":"narrow","tools":["intercom.create_ticket","intercom.who_am_i"]}"#))
+            let narrow = try await InMemoryMCP.connect(harness, token: try await agentToken(harness, client, id, #"{"name":"narrow","tools":["intercom.create_ticket","intercom.who_am_i"]}"#))
             #expect(Set(try await narrow.client.listTools().tools.map(\.name)) == ["intercom_create_ticket", "intercom_who_am_i"])
             let bad = try await narrow.call("intercom_create_ticket", ["email": "nope", "ticket_type_id": "1"])
             #expect(bad.isError == true)
@@ -82,7 +76,7 @@ struct MCPInMemoryTests {
             #expect(outside.isError == true && text(of: outside).contains("tools/list"))
             await narrow.close()
 
-            let secret = try await token(harness, client, id, #"{"name":"soon revoked"}"#)
+            let secret = try await agentToken(harness, client, id, #"{"name":"soon revoked"}"#)
             let tokens = try object(try await client.call(.get, "/v1/integrations/\(id)/agent-tokens", harness))
             let tokenID = try #require((tokens["data"] as? [[String: Any]])?.first { $0["name"] as? String == "soon revoked" }?["id"] as? String)
             _ = try await client.call(.delete, "/v1/integrations/\(id)/agent-tokens/\(tokenID)", harness)
@@ -97,7 +91,7 @@ struct MCPInMemoryTests {
         try await Harness.with(clockAdvancesWhenSleeping: false) { harness, client in
             let id = try await harness.perUserIntegration(client)
             _ = try await client.call(.post, "/v1/integrations/\(id)/enable", harness)
-            let secret = try await token(harness, client, id, #"{"name":"Ada's agent","userId":"user-a"}"#)
+            let secret = try await agentToken(harness, client, id, #"{"name":"Ada's agent","userId":"user-a"}"#)
 
             let plain = try await InMemoryMCP.connect(harness, token: secret)
             let refused = try await plain.call("intercom_who_am_i")

@@ -45,23 +45,24 @@ struct MCPClient {
     }
 }
 
+/// Makes an agent token through the admin API; the token, shown this once.
+func agentToken(_ harness: Harness, _ client: any TestClientProtocol, _ id: String, _ json: String = #"{"name":"agent"}"#) async throws -> String {
+    let made = try await client.call(.post, "/v1/integrations/\(id)/agent-tokens", harness, json: json)
+    #expect(made.status == .created, "\(text(made))")
+    return try #require(try object(made)["token"] as? String)
+}
+
 func toolText(_ result: [String: Any]) -> String {
     ((result["content"] as? [[String: Any]])?.first?["text"] as? String) ?? ""
 }
 
 @Suite("MCP over HTTP")
 struct MCPTests {
-    func token(_ harness: Harness, _ client: any TestClientProtocol, _ id: String, _ json: String = #"{"name":"agent"}"#) async throws -> String {
-        let made = try await client.call(.post, "/v1/integrations/\(id)/agent-tokens", harness, json: json)
-        #expect(made.status == .created, "\(text(made))")
-        return try #require(try object(made)["token"] as? String)
-    }
-
     @Test("initialize, tools/list from the catalog with annotations and schemas, tools/call through the action service; a run with channel mcp")
     func listAndCall() async throws {
         try await Harness.with { harness, client in
             let id = try await harness.enabledIntegration(client)
-            let mcp = MCPClient(harness: harness, client: client, token: try await token(harness, client, id))
+            let mcp = MCPClient(harness: harness, client: client, token: try await agentToken(harness, client, id))
             let initialized = try await mcp.result("initialize", #"{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"test","version":"1"}}"#)
             #expect(initialized["protocolVersion"] as? String == "2025-11-25")
             #expect((initialized["capabilities"] as? [String: Any])?["tools"] != nil)
@@ -106,7 +107,7 @@ struct MCPTests {
     func toolErrors() async throws {
         try await Harness.with { harness, client in
             let id = try await harness.enabledIntegration(client)
-            let mcp = MCPClient(harness: harness, client: client, token: try await token(harness, client, id))
+            let mcp = MCPClient(harness: harness, client: client, token: try await agentToken(harness, client, id))
             let bad = try await mcp.call("intercom_create_ticket", #"{"email":"not-an-email","ticket_type_id":"1"}"#)
             #expect(bad["isError"] as? Bool == true)
             let text = toolText(bad)
@@ -130,7 +131,7 @@ struct MCPTests {
     func onlyAgentTokens() async throws {
         try await Harness.with { harness, client in
             let id = try await harness.enabledIntegration(client)
-            let secret = try await token(harness, client, id)
+            let secret = try await agentToken(harness, client, id)
             let mcp = MCPClient(harness: harness, client: client, token: secret)
             for refused in ["", harness.apiKey, secret + "x"] {
                 let response = try await mcp.post("tools/list", token: refused)
@@ -151,13 +152,13 @@ struct MCPTests {
             let id = try await harness.enabledIntegration(client)
             _ = try await client.call(.patch, "/v1/integrations/\(id)", harness, json: #"{"tools":["intercom.who_am_i","intercom.get_contact","intercom.list_admins"]}"#)
             let narrow = MCPClient(harness: harness, client: client,
-                                   token: try await token(harness, client, id, #"{"name":"narrow","tools":["intercom.who_am_i","intercom.list_admins"]}"#))
+                                   token: try await agentToken(harness, client, id, #"{"name":"narrow","tools":["intercom.who_am_i","intercom.list_admins"]}"#))
             let names = try #require(try await narrow.result("tools/list")["tools"] as? [[String: Any]]).compactMap { $0["name"] as? String }
             #expect(Set(names) == ["intercom_who_am_i", "intercom_list_admins"])
             #expect(try await narrow.call("intercom_who_am_i", "{}")["isError"] as? Bool != true)
             let outside = try await narrow.call("intercom_get_contact", #"{"contact_id":"1"}"#)
             #expect(outside["isError"] as? Bool == true, "not callable outside the token's list")
-            let wide = MCPClient(harness: harness, client: client, token: try await token(harness, client, id))
+            let wide = MCPClient(harness: harness, client: client, token: try await agentToken(harness, client, id))
             let all = try #require(try await wide.result("tools/list")["tools"] as? [[String: Any]]).compactMap { $0["name"] as? String }
             #expect(Set(all) == ["intercom_who_am_i", "intercom_get_contact", "intercom_list_admins"])
             #expect(try await wide.call("intercom_create_contact", #"{"email":"x@example.com"}"#)["isError"] as? Bool == true)
@@ -170,7 +171,7 @@ struct MCPTests {
             let id = try await harness.perUserIntegration(client)
             _ = try await client.call(.post, "/v1/integrations/\(id)/enable", harness)
             let mcp = MCPClient(harness: harness, client: client,
-                                token: try await token(harness, client, id, #"{"name":"Ada's agent","userId":"user-a"}"#))
+                                token: try await agentToken(harness, client, id, #"{"name":"Ada's agent","userId":"user-a"}"#))
             let first = try await mcp.call("intercom_who_am_i", "{}")
             #expect(first["isError"] as? Bool == true)
             let message = toolText(first)
@@ -188,7 +189,7 @@ struct MCPTests {
             #expect(toolText(second).contains("ada@acme.test"))
 
             // A server-side agent's token names the user of each call.
-            var server = MCPClient(harness: harness, client: client, token: try await token(harness, client, id, #"{"name":"bot"}"#))
+            var server = MCPClient(harness: harness, client: client, token: try await agentToken(harness, client, id, #"{"name":"bot"}"#))
             let nobody = try await server.call("intercom_who_am_i", "{}")
             #expect(nobody["isError"] as? Bool == true && toolText(nobody).contains("user.id"), "\(toolText(nobody))")
             server.user = "user-a"
@@ -202,7 +203,7 @@ struct MCPTests {
             let id = try await harness.perUserIntegration(client)
             _ = try await client.call(.post, "/v1/integrations/\(id)/enable", harness)
             var mcp = MCPClient(harness: harness, client: client,
-                                token: try await token(harness, client, id, #"{"name":"Ada's agent","userId":"user-a"}"#))
+                                token: try await agentToken(harness, client, id, #"{"name":"Ada's agent","userId":"user-a"}"#))
             let opened = try await mcp.post("initialize", #"{"protocolVersion":"2025-11-25","capabilities":{"elicitation":{"url":{}}},"clientInfo":{"name":"test","version":"1"}}"#)
             #expect(opened.status == .ok, "\(text(opened))")
             mcp.session = try #require(opened.headers[MCPClient.sessionHeader], "initialize opens a session")
@@ -233,7 +234,7 @@ struct MCPTests {
             #expect(try await mcp.call("intercom_who_am_i", "{}")["isError"] as? Bool != true, "connected: the call works")
 
             // Another token cannot use the session; GET without one is 405; DELETE ends it, after which it is 404.
-            var other = MCPClient(harness: harness, client: client, token: try await token(harness, client, id, #"{"name":"other","userId":"user-a"}"#))
+            var other = MCPClient(harness: harness, client: client, token: try await agentToken(harness, client, id, #"{"name":"other","userId":"user-a"}"#))
             other.session = mcp.session
             #expect(try await other.post("tools/list").status == .notFound)
             plain.session = nil
@@ -250,7 +251,7 @@ struct MCPTests {
         let transport = HostileHeadersTransport()
         try await Harness.with(transport: transport) { harness, client in
             let id = try await harness.enabledIntegration(client)
-            let mcp = MCPClient(harness: harness, client: client, token: try await token(harness, client, id))
+            let mcp = MCPClient(harness: harness, client: client, token: try await agentToken(harness, client, id))
             let missing = try await mcp.call("intercom_get_contact", #"{"contact_id":"does-not-exist"}"#)
             #expect(missing["isError"] as? Bool == true && (missing["_meta"] as? [String: Any])?["code"] as? String == "not_found", "\(missing)")
 
