@@ -54,7 +54,7 @@ enum ConsoleSession {
     /// What a redirect may ask a page to say: by code, never text from the URL.
     static let notices: [String: String] = [
         "signed_out": "Signed out.",
-        "enabled": "Enabled. Assistants can now use this integration.",
+        "enabled": "Integration successful. Assistants can now use this integration: see its actions below.",
         "disabled": "Disabled.",
         "disconnected": "Disconnected; Intercom revoked the authorization.",
         "disconnected_unconfirmed": "Disconnected; Intercom did not confirm the revocation, but the tokens are deleted.",

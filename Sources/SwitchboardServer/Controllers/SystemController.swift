@@ -16,6 +16,7 @@ struct SystemController: Sendable {
         routes.get("/metrics", use: metrics)
         routes.get("/openapi.yaml", use: openAPI)
         routes.get("/assets/switchboard.css", use: stylesheet)
+        routes.get("/assets/switchboard.js", use: script)
         return routes
     }
 
@@ -38,19 +39,27 @@ struct SystemController: Sendable {
                  body: .init(byteBuffer: ByteBuffer(string: Stylesheet.text)))
     }
 
+    @Sendable func script(request: Request, context: AppRequestContext) async throws -> Response {
+        Response(status: .ok, headers: [.contentType: "text/javascript; charset=utf-8", .cacheControl: "public, max-age=3600"],
+                 body: .init(byteBuffer: ByteBuffer(string: Stylesheet.script)))
+    }
+
     @Sendable func openAPI(request: Request, context: AppRequestContext) async throws -> Response {
         Response(status: .ok, headers: [.contentType: "application/yaml"], body: .init(byteBuffer: ByteBuffer(string: OpenAPIDocument.text)))
     }
 }
 
-/// The pages' one stylesheet, bundled with the server.
+/// The pages' one stylesheet and the console's one script, bundled with the server.
 enum Stylesheet {
-    static let text: String = {
-        guard let url = Bundle.module.url(forResource: "switchboard", withExtension: "css", subdirectory: "Resources"),
+    static let text = resource("switchboard", "css")
+    static let script = resource("switchboard", "js")
+
+    static func resource(_ name: String, _ type: String) -> String {
+        guard let url = Bundle.module.url(forResource: name, withExtension: type, subdirectory: "Resources"),
               let text = try? String(contentsOf: url, encoding: .utf8)
-        else { fatalError("switchboard.css is missing from the SwitchboardServer bundle") }
+        else { fatalError("\(name).\(type) is missing from the SwitchboardServer bundle") }
         return text
-    }()
+    }
 }
 
 /// The admin API's OpenAPI description, bundled with the server.

@@ -52,9 +52,6 @@ public struct MCPStdioBridge: Sendable {
                     if envelope.method == "initialize" {
                         // Answered before anything else is read: what follows needs its session.
                         await forward(message, envelope: envelope, state: state, stdio: stdio)
-                        if let session = await state.session, await !state.streaming {
-                            await state.startStream(Task { await follow(session: session, state: state, stdio: stdio) })
-                        }
                     } else {
                         group.addTask { await forward(message, envelope: envelope, state: state, stdio: stdio) }
                     }
@@ -87,6 +84,7 @@ public struct MCPStdioBridge: Sendable {
                 (status, answer, response) = try await post(message, state: state)
             }
             if envelope.method == "initialize", status == .ok { await state.keep(response, answer: answer.first) }
+            await followStream(state: state, stdio: stdio)
             if status == .accepted { return }
             if (200..<300).contains(Int(status.code)) {
                 for line in answer { try await stdio.send(line) }
@@ -101,6 +99,11 @@ public struct MCPStdioBridge: Sendable {
             logger.error("Switchboard could not be reached", metadata: ["url": "\(options.url)", "error.type": "\(type(of: error))"])
             try? await answerError(envelope, message: "Switchboard at \(options.url) could not be reached: \(error)", stdio: stdio)
         }
+    }
+
+    /// Follows the session's event stream, once there is a session (again, after it was reopened).
+    private func followStream(state: BridgeState, stdio: StdioTransport) async {
+        await state.followIfIdle { session in Task { await follow(session: session, state: state, stdio: stdio) } }
     }
 
     /// A request gets a JSON-RPC error when its answer could not be had; a notification gets nothing.
@@ -188,7 +191,6 @@ private actor BridgeState {
     private(set) var initialize: Data?
     private var stream: Task<Void, Never>?
 
-    var streaming: Bool { stream != nil }
 
     func keepInitialize(_ message: Data) { initialize = message }
 
@@ -203,7 +205,11 @@ private actor BridgeState {
         stream = nil
     }
 
-    func startStream(_ task: Task<Void, Never>) { stream = task }
+    /// Starts following the session's stream unless it is followed already (or there is no session).
+    func followIfIdle(_ start: @Sendable (String) -> Task<Void, Never>) {
+        guard let session, stream == nil else { return }
+        stream = start(session)
+    }
 
     func stopStream() {
         stream?.cancel()

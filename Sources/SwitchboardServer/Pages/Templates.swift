@@ -20,7 +20,20 @@ enum Templates {
     }()
 
     static func render(_ name: String, _ values: Any) -> String {
-        guard let page = library.render(values, withTemplate: name) else { fatalError("no page template is named \(name)") }
+        guard let page = library.render(presentable(values) ?? [String: Any](), withTemplate: name) else { fatalError("no page template is named \(name)") }
         return page
+    }
+
+    /// Values as a page shows them: an unset optional is absent, so that its section is left out and `{{^value}}`
+    /// shows the dash; Mustache would otherwise print Swift's `nil` for it.
+    static func presentable(_ value: Any) -> Any? {
+        let mirror = Mirror(reflecting: value)
+        if mirror.displayStyle == .optional {
+            guard let wrapped = mirror.children.first?.value else { return nil }
+            return presentable(wrapped)
+        }
+        if let dictionary = value as? [String: Any] { return dictionary.compactMapValues(presentable) }
+        if let array = value as? [Any] { return array.compactMap(presentable) }
+        return value
     }
 }

@@ -1,0 +1,219 @@
+import Foundation
+import Hummingbird
+import Providers
+import SwitchboardCore
+import SwitchboardStore
+
+/// The console's actions pages: the integration's catalog, searchable, each action with its description and inputs,
+/// and a **Try it** form generated from the action's input schema, which runs it through `ActionService` (channel
+/// `console`) and shows the message and the result, or the problem by field, or the connect link an end user needs.
+struct ConsoleActionsController: Sendable {
+    let store: Store
+    let actions: ActionService
+    let sessions: ConsoleSessionMiddleware
+
+    var routes: RouteCollection<AppRequestContext> {
+        let routes = RouteCollection(context: AppRequestContext.self)
+        let signedIn = routes.group("/console").add(middleware: sessions).group(context: ConsoleRequestContext.self)
+        signedIn.get("integrations/{id}/actions", use: list)
+        signedIn.get("integrations/{id}/actions/{name}", use: show)
+        signedIn.post("integrations/{id}/actions/{name}", use: run)
+        return routes
+    }
+
+    @Sendable func list(request: Request, context: ConsoleRequestContext) async throws -> Response {
+        let session = context.session
+        guard let integration = try await integration(context) else { return notFound(session) }
+        let query = Self.formValue(request, "q").trimmingCharacters(in: .whitespaces)
+        let catalog = actions.registry[integration.provider]?.catalog.actions ?? []
+        let words = query.lowercased().split(separator: " ").map(String.init)
+        let found = catalog.filter { action in
+            let text = (action.name + " " + action.title + " " + action.description).lowercased()
+            return words.allSatisfy { text.contains($0) }
+        }
+        let rows: [[String: Any]] = found.map { action in
+            ["name": action.name, "title": action.title, "description": action.description, "integrationID": integration.id,
+             "kind": action.readOnly ? "reads" : action.destructive ? "deletes" : "writes",
+             "inputs": Self.fields(of: action).map(\.name).joined(separator: ", ")]
+        }
+        return Self.page("actions", title: "Actions — \(integration.name)", session: session, [
+            "id": integration.id, "name": integration.name, "query": query, "actions": rows, "hasActions": !rows.isEmpty,
+            "count": rows.count, "total": catalog.count,
+        ])
+    }
+
+    @Sendable func show(request: Request, context: ConsoleRequestContext) async throws -> Response {
+        let session = context.session
+        guard let integration = try await integration(context), let action = action(context, of: integration) else { return notFound(session) }
+        return actionPage(action, integration: integration, session: session, form: [:])
+    }
+
+    @Sendable func run(request: Request, context: ConsoleRequestContext) async throws -> Response {
+        let session = context.session, form = context.form
+        guard let integration = try await integration(context), let action = action(context, of: integration) else { return notFound(session) }
+        let (input, errors) = Self.input(from: form, for: action)
+        guard errors.isEmpty else {
+            return actionPage(action, integration: integration, session: session, form: form, problem: Problem.validation(errors))
+        }
+        let user = form["userId"].map { $0.trimmingCharacters(in: .whitespaces) }.flatMap { $0.isEmpty ? nil : $0 }
+        do {
+            let outcome = try await actions.run(ActionService.Request(
+                action: action.name, integrationID: integration.id, workspaceID: session.workspace.id, input: .object(input),
+                userID: user, conversationID: nil, channel: .console))
+            return actionPage(action, integration: integration, session: session, form: form, outcome: outcome)
+        } catch let problem as Problem {
+            return actionPage(action, integration: integration, session: session, form: form, problem: problem)
+        }
+    }
+
+    // MARK: The Try it form
+
+    /// One input of an action as its form shows it.
+    struct Field {
+        enum Kind: String { case text, email, number, boolean, choice, list, json }
+        var name: String
+        var kind: Kind
+        var required: Bool
+        var description: String
+        var prompt: String?
+        var choices: [String]
+    }
+
+    /// How many values an array input offers in the form.
+    static let listSlots = 3
+
+    static func fields(of action: ActionTemplate) -> [Field] {
+        let required = Set(action.input["required"]?.arrayValue?.compactMap(\.stringValue) ?? [])
+        return (action.input["properties"]?.objectValue ?? [:]).sorted { lhs, rhs in
+            // Required inputs first, then by name.
+            (required.contains(lhs.key) ? 0 : 1, lhs.key) < (required.contains(rhs.key) ? 0 : 1, rhs.key)
+        }.map { name, schema in
+            let choices = schema["enum"]?.arrayValue?.compactMap(\.stringValue) ?? []
+            let kind: Field.Kind = switch schema["type"]?.stringValue {
+            case "integer", "number": .number
+            case "boolean": .boolean
+            case "array": .list
+            case "object": .json
+            default: !choices.isEmpty ? .choice : schema["format"]?.stringValue == "email" ? .email : .text
+            }
+            return Field(name: name, kind: kind, required: required.contains(name), description: schema["description"]?.stringValue ?? "",
+                         prompt: action.prompts[name], choices: choices)
+        }
+    }
+
+    /// The action's input from the form's `input.NAME` fields (`input.NAME.0`, `.1`, … for a list): an empty field is
+    /// left out, for the action's own checks to name what is missing; a number or JSON that does not parse is named here.
+    static func input(from form: [String: String], for action: ActionTemplate) -> ([String: JSONValue], [Problem.FieldError]) {
+        var input: [String: JSONValue] = [:]
+        var errors: [Problem.FieldError] = []
+        for field in fields(of: action) {
+            let key = "input." + field.name
+            if field.kind == .list {
+                let values = (0..<listSlots).compactMap { form["\(key).\($0)"]?.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+                if !values.isEmpty { input[field.name] = .array(values.map(JSONValue.string)) }
+                continue
+            }
+            guard let raw = form[key]?.trimmingCharacters(in: .whitespacesAndNewlines), !raw.isEmpty else { continue }
+            switch field.kind {
+            case .number:
+                if let number = Double(raw), number.isFinite { input[field.name] = .number(number) } else {
+                    errors.append(Problem.FieldError(field: key, detail: "must be a number"))
+                }
+            case .boolean: input[field.name] = .bool(raw == "true")
+            case .json:
+                if let value = JSONValue.parse(Data(raw.utf8)) { input[field.name] = value } else {
+                    errors.append(Problem.FieldError(field: key, detail: "must be JSON, e.g. {\"key\": \"value\"}"))
+                }
+            default: input[field.name] = .string(raw)
+            }
+        }
+        return (input, errors)
+    }
+
+    // MARK: Pages
+
+    private func actionPage(_ action: ActionTemplate, integration: Integration, session: ConsoleSignIn, form: [String: String],
+                            outcome: ActionService.Outcome? = nil, problem: Problem? = nil) -> Response {
+        let problemsByField = Dictionary((problem?.errors ?? []).map { (Self.inputName($0.field), $0.detail) }, uniquingKeysWith: { first, _ in first })
+        let fields: [[String: Any]] = Self.fields(of: action).map { field in
+            let key = "input." + field.name
+            var row: [String: Any] = [
+                "name": field.name, "key": key, "required": field.required, "description": field.description,
+                "value": form[key] ?? "", "fieldID": "field-" + field.name, field.kind.rawValue: true,
+            ]
+            if let prompt = field.prompt { row["prompt"] = prompt }
+            if let error = problemsByField[field.name] { row["error"] = error }
+            row["choices"] = field.choices.map { ["value": $0, "selected": form[key] == $0] }
+            row["yes"] = form[key] == "true"
+            row["no"] = form[key] == "false"
+            row["slots"] = (0..<Self.listSlots).map { slot in
+                ["key": "\(key).\(slot)", "value": form["\(key).\(slot)"] ?? "", "fieldID": "field-\(field.name)-\(slot)", "number": slot + 1]
+            }
+            return row
+        }
+        var values: [String: Any] = [
+            "id": integration.id, "integrationName": integration.name, "action": action.name, "title": action.title,
+            "description": action.description, "fields": fields, "hasFields": !fields.isEmpty,
+            "kind": action.readOnly ? "Reads from Intercom" : action.destructive ? "Deletes in Intercom" : "Writes to Intercom",
+            "perUser": integration.authorization == .perUser, "userId": form["userId"] ?? "",
+        ]
+        if let outcome {
+            values["ran"] = ["message": outcome.message, "json": Self.pretty(outcome.resultJSON)]
+        }
+        var shownProblem = problem
+        if let problem, problem.code == "authorization_required", let url = problem.extra?["authorizationURL"]?.stringValue {
+            values["connect"] = ["url": url, "reason": problem.extra?["reason"]?.stringValue == "reauthorize"
+                ? "Intercom refused this user's stored authorization; they must connect again." : "This user has not connected their Intercom account yet."]
+            shownProblem = nil
+        }
+        return Self.page("action", title: action.title, session: session, values,
+                         status: shownProblem.map { .init(code: $0.httpStatus) } ?? .ok, problem: shownProblem)
+    }
+
+    /// A query value as an HTML form sends it (`+` for a space, then percent-escapes).
+    static func formValue(_ request: Request, _ name: String) -> String {
+        for pair in (request.uri.query ?? "").split(separator: "&") {
+            let parts = pair.split(separator: "=", maxSplits: 1).map { $0.replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? "" }
+            if parts.first == name { return parts.count > 1 ? parts[1] : "" }
+        }
+        return ""
+    }
+
+    /// `input.title` (the service's field) → `title`.
+    static func inputName(_ field: String) -> String {
+        field.hasPrefix("input.") ? String(field.dropFirst("input.".count)) : field
+    }
+
+    /// JSON as people read it: indented, keys sorted.
+    static func pretty(_ json: Data) -> String {
+        guard let object = try? JSONSerialization.jsonObject(with: json, options: [.fragmentsAllowed]),
+              let data = try? JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes, .fragmentsAllowed])
+        else { return String(decoding: json, as: UTF8.self) }
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    static func page(_ name: String, title: String, session: ConsoleSignIn, _ values: [String: Any], status: HTTPResponse.Status = .ok,
+                     problem: Problem? = nil) -> Response {
+        var frame: [String: Any] = ["signedIn": true, "workspaceName": session.workspace.name, "csrf": session.csrf]
+        if let problem {
+            frame["error"] = problem.errors == nil ? problem.detail : "Please correct these fields:"
+            frame["errors"] = (problem.errors ?? []).map { ["field": inputName($0.field), "detail": $0.detail] }
+            frame["hasErrors"] = !(problem.errors ?? []).isEmpty
+        }
+        return Pages.html(status, Pages.console(name, title: title, frame: frame, values))
+    }
+
+    private func notFound(_ session: ConsoleSignIn) -> Response {
+        Self.page("message", title: "Not found", session: session, ["heading": "Not found", "message": "Nothing with that id exists in this workspace."],
+                  status: .notFound)
+    }
+
+    private func integration(_ context: ConsoleRequestContext) async throws -> Integration? {
+        try await store.integrations.integration(id: try context.parameters.require("id"), workspaceID: context.session.workspace.id)?.integration
+    }
+
+    private func action(_ context: ConsoleRequestContext, of integration: Integration) -> ActionTemplate? {
+        guard let name = context.parameters.get("name") else { return nil }
+        return actions.registry[integration.provider]?.catalog.action(named: name)
+    }
+}

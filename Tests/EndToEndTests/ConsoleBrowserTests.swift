@@ -1,0 +1,63 @@
+import Foundation
+import SwitchboardTestSupport
+import Testing
+
+/// Headless Chromium (Debian's `chromium` and `chromium-driver`) driven by Python's selenium from the test
+/// virtual environment, all installed by `.ci/run`.
+enum Chromium {
+    static let browser = ["/usr/bin/chromium", "/usr/bin/chromium-browser"].first { FileManager.default.isExecutableFile(atPath: $0) }
+    static let driver = ["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"].first { FileManager.default.isExecutableFile(atPath: $0) }
+
+    static let python: URL? = {
+        guard let python = PythonMCP.python, browser != nil, driver != nil else {
+            print("⚠️  SKIPPED: the console browser tests need chromium and chromium-driver (Debian) and selenium in the test venv (.ci/run installs them)")
+            return nil
+        }
+        let probe = Process()
+        probe.executableURL = python
+        probe.arguments = ["-c", "import selenium"]
+        probe.standardOutput = FileHandle.nullDevice
+        probe.standardError = FileHandle.nullDevice
+        guard (try? probe.run()) != nil else { return nil }
+        probe.waitUntilExit()
+        guard probe.terminationStatus == 0 else {
+            print("⚠️  SKIPPED: \(python.path) has no selenium (.ci/run installs the pinned one)")
+            return nil
+        }
+        return python
+    }()
+
+    static let script = BuiltBinary.packageRoot.appendingPathComponent("Tests/EndToEndTests/Python/console_browser.py")
+}
+
+@Suite("End to end: the console in a real browser", .serialized)
+struct ConsoleBrowserTests {
+    @Test("headless Chromium through switchboard demo: sign in, the guide's steps with the sandbox's login and consent, Try it; CSRF; 375 px",
+          .enabled(if: Chromium.python != nil, "needs chromium, chromium-driver and selenium (.ci/run installs them)"))
+    func guideInABrowser() async throws {
+        let python = try #require(Chromium.python)
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("sb-console-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let screenshots = BuiltBinary.packageRoot.appendingPathComponent(".build/test-output/console-browser")
+        try? FileManager.default.removeItem(at: screenshots)
+        let (demo, api) = try await EndToEndTests.startDemo(directory)
+        do {
+            let browser = try ChildProcess(executable: python, arguments: [
+                Chromium.script.path, "--console", api.base, "--api-key", api.key, "--chromium", try #require(Chromium.browser),
+                "--chromedriver", try #require(Chromium.driver), "--out", screenshots.path,
+            ])
+            let status = try await browser.wait(timeout: .seconds(300))
+            print(browser.stdout)
+            #expect(status == 0, "the browser checks failed:\n\(browser.stdout)\n\(browser.stderr.suffix(3000))")
+            #expect(browser.stdout.contains("ok system × pre-authorize: the action runs from the Try it form"), "\(browser.stdout)")
+            #expect(!browser.stdout.contains("FAIL"))
+            let shots = (try? FileManager.default.contentsOfDirectory(atPath: screenshots.path)) ?? []
+            #expect(shots.filter { $0.hasSuffix(".png") }.count >= 8, "a screenshot per step: \(shots)")
+        } catch {
+            _ = await demo.stop()
+            throw error
+        }
+        #expect(await demo.stop() == 0)
+    }
+}

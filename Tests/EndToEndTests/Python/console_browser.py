@@ -1,0 +1,234 @@
+"""The console as a person uses it: headless Chromium (Debian's chromium and chromium-driver, driven by selenium)
+against a running `switchboard demo`, clicking and typing, including the sandbox's Intercom login and consent.
+
+Run by Tests/EndToEndTests/ConsoleBrowserTests.swift. Prints one line per check ("ok ..." or "FAIL ...") and exits
+non-zero when any failed; a screenshot of each step goes to --out.
+"""
+
+import argparse
+import os
+import re
+import sys
+
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions
+from selenium.webdriver.support.ui import Select, WebDriverWait
+
+failures: list[str] = []
+
+
+def check(name: str, condition: bool, detail: object = "") -> None:
+    if condition:
+        print(f"ok {name}", flush=True)
+    else:
+        failures.append(name)
+        print(f"FAIL {name}: {detail}", flush=True)
+
+
+class Person:
+    """One browser, as one person: types into labelled fields, presses buttons by their words, saves screenshots."""
+
+    def __init__(self, chromium: str, chromedriver: str, out: str, name: str):
+        options = webdriver.ChromeOptions()
+        options.binary_location = chromium
+        for argument in ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--window-size=1280,900"]:
+            options.add_argument(argument)
+        self.driver = webdriver.Chrome(service=Service(chromedriver), options=options)
+        self.driver.set_page_load_timeout(30)
+        self.out, self.name, self.step = out, name, 0
+
+    def open(self, url: str) -> None:
+        self.driver.get(url)
+
+    def field(self, label: str):
+        """The control a visible label names (by its `for`)."""
+        found = self.driver.find_element(By.XPATH, f"//label[normalize-space(text())={xpath_string(label)} or starts-with(normalize-space(.), {xpath_string(label)})]")
+        return self.driver.find_element(By.ID, found.get_attribute("for"))
+
+    def type(self, label: str, text: str) -> None:
+        element = self.field(label)
+        element.clear()
+        element.send_keys(text)
+
+    def choose(self, words: str) -> None:
+        """A radio button by the words of its label."""
+        self.driver.find_element(By.XPATH, f"//label[contains(normalize-space(.), {xpath_string(words)})]/input").click()
+
+    def select(self, label: str, option: str) -> None:
+        Select(self.field(label)).select_by_visible_text(option)
+
+    def press(self, words: str) -> None:
+        self.driver.find_element(By.XPATH, f"//button[normalize-space(.)={xpath_string(words)}]").click()
+        WebDriverWait(self.driver, 15).until(lambda d: d.execute_script("return document.readyState") == "complete")
+
+    def follow(self, words: str) -> None:
+        self.driver.find_element(By.XPATH, f"//a[contains(normalize-space(.), {xpath_string(words)})]").click()
+        WebDriverWait(self.driver, 15).until(lambda d: d.execute_script("return document.readyState") == "complete")
+
+    def text(self) -> str:
+        return self.driver.find_element(By.TAG_NAME, "body").text
+
+    def html(self) -> str:
+        return self.driver.page_source
+
+    def shot(self, what: str) -> None:
+        self.step += 1
+        self.driver.save_screenshot(os.path.join(self.out, f"{self.name}-{self.step:02d}-{re.sub(r'[^a-z0-9]+', '-', what.lower())}.png"))
+
+    def fits(self, width: int = 375) -> bool:
+        """At this width, nothing scrolls sideways."""
+        self.driver.set_window_size(width, 900)
+        fits = self.driver.execute_script("return document.documentElement.scrollWidth <= window.innerWidth + 1")
+        self.driver.set_window_size(1280, 900)
+        return bool(fits)
+
+    def quit(self) -> None:
+        self.driver.quit()
+
+
+def xpath_string(text: str) -> str:
+    if "'" not in text:
+        return f"'{text}'"
+    return "concat('" + text.replace("'", "',\"'\",'") + "')"
+
+
+def no_nil(person: Person, page: str) -> None:
+    html = person.html()
+    check(f"{page}: no nil, Optional( or {{{{ on the page", re.search(r"\bnil\b", person.text()) is None and "Optional(" not in html
+          and "{{" not in html, person.text()[:300])
+
+
+def sign_in(person: Person, console: str, key: str) -> None:
+    person.open(console + "/console")
+    person.shot("sign in")
+    person.type("Admin API key", key)
+    person.press("Sign in")
+    check("signed in with the demo's API key", "Integrations" in person.text(), person.text()[:200])
+
+
+def intercom_login(person: Person) -> None:
+    """The sandbox's Intercom: log in, then authorize access."""
+    WebDriverWait(person.driver, 15).until(expected_conditions.presence_of_element_located((By.ID, "email")))
+    person.shot("intercom login")
+    person.type("Email", "ada@acme.test")
+    person.type("Password", "sandbox-password")
+    person.press("Log in")
+    person.shot("intercom consent")
+    person.press("Authorize access")
+
+
+def system_preauthorized(person: Person, console: str) -> None:
+    """The guide with the system app, pre-authorized: add, Authorize, Enable, then an action from Try it."""
+    person.open(console + "/console/integrations")
+    no_nil(person, "integrations")
+    person.type("Name", "Support bot")
+    person.choose("Pre-authorize the integration")
+    person.choose("System")
+    person.shot("add intercom")
+    person.press("Add integration")
+    check("system × pre-authorize: the integration is added", "Integration added." in person.text(), person.text()[:300])
+    no_nil(person, "a new integration")
+    check("the callback URL is shown with a copy button", len(person.driver.find_elements(By.CSS_SELECTOR, "code.copy")) > 0)
+    person.shot("integration added")
+    person.press("Authorize")
+    intercom_login(person)
+    person.shot("back from intercom")
+    check("system × pre-authorize: Intercom sent the browser back connected", "connected" in person.text(), person.text()[:300])
+    person.follow("Back to the integration")
+    person.press("Enable")
+    person.shot("enabled")
+    check("system × pre-authorize: Enable ends on Integration successful", "Integration successful" in person.text(), person.text()[:300])
+    no_nil(person, "an enabled integration")
+    person.follow("Actions")
+    person.type("Search the actions", "who am i")
+    person.press("Search")
+    person.shot("actions search")
+    person.follow("Who am I")
+    person.shot("try it")
+    person.press(person.driver.find_element(By.XPATH, "//button[starts-with(normalize-space(.), 'Run ')]").text)
+    person.shot("result")
+    check("system × pre-authorize: the action runs from the Try it form", "Connected as" in person.text(), person.text()[:400])
+
+
+def system_per_user(person: Person, console: str, args) -> None:
+    """The guide with the system app, users authorize: add, Enable, Try it for an end user who has not connected,
+    the connect link opened in a second browser (the end user's), then the action succeeds."""
+    person.open(console + "/console/integrations")
+    person.type("Name", "Per-user bot")
+    person.choose("Allow users to authorize")
+    person.choose("System")
+    person.press("Add integration")
+    check("system × users authorize: the integration is added", "Integration added." in person.text(), person.text()[:300])
+    person.press("Enable")
+    check("system × users authorize: Enable ends on Integration successful", "Integration successful" in person.text(), person.text()[:300])
+    person.follow("Actions")
+    person.type("Search the actions", "who am i")
+    person.press("Search")
+    person.follow("Who am I")
+    person.type("End user", "user-b")
+    person.press("Run Who am I")
+    person.shot("per-user: must connect")
+    check("system × users authorize: Try it for a user who has not connected shows the connect link", "The user must connect first" in person.text(),
+          person.text()[:400])
+    link = person.driver.find_element(By.XPATH, "//h2[normalize-space(.)='The user must connect first']/following::code[1]").text
+    end_user = Person(args.chromium, args.chromedriver, args.out, "end-user")
+    try:
+        end_user.open(link)
+        end_user.shot("connect page")
+        end_user.press("Connect Intercom")
+        intercom_login(end_user)
+        end_user.shot("connected")
+        check("system × users authorize: the end user connects through the link in a second browser",
+              "You can return to the conversation." in end_user.text(), end_user.text()[:300])
+    finally:
+        end_user.quit()
+    person.press("Run Who am I")
+    person.shot("per-user: result")
+    check("system × users authorize: then the action runs from the Try it form", "Connected as" in person.text(), person.text()[:400])
+
+
+def forgery_and_widths(person: Person, console: str) -> None:
+    person.open(console + "/console/integrations")
+    for path in ["/console/integrations", "/console/auth-profiles"]:
+        person.open(console + path)
+        check(f"{path} has no horizontal scroll at 375 px", person.fits())
+    links = [a.get_attribute("href") for a in person.driver.find_elements(By.XPATH, "//a[contains(@href, '/console/integrations/int_')]")]
+    for link in links[:1]:
+        person.open(link)
+        check("an integration page has no horizontal scroll at 375 px", person.fits())
+        person.open(link + "/actions")
+        check("the actions page has no horizontal scroll at 375 px", person.fits())
+    # A form posted without its CSRF token (as another site would post it) is refused.
+    person.open(console + "/console/integrations")
+    person.driver.execute_script("document.querySelectorAll('input[name=csrf]').forEach(e => e.remove())")
+    person.type("Name", "Forged")
+    person.press("Add integration")
+    person.shot("forged form")
+    check("a form posted without its CSRF token is refused", "session has expired" in person.text() or "Not allowed" in person.text(), person.text()[:200])
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    for name in ["console", "api-key", "chromium", "chromedriver", "out"]:
+        parser.add_argument("--" + name, required=True)
+    args = parser.parse_args()
+    os.makedirs(args.out, exist_ok=True)
+    person = Person(args.chromium, args.chromedriver, args.out, "admin")
+    try:
+        sign_in(person, args.console, args.api_key)
+        for path in (system_preauthorized, system_per_user, forgery_and_widths):
+            try:
+                path(person, args.console, args) if path is system_per_user else path(person, args.console)
+            except Exception as error:  # noqa: BLE001 - a path that breaks is a failure, with where it was
+                person.shot(f"{path.__name__} broke")
+                check(f"{path.__name__} ran to the end", False, f"{error!r} on {person.driver.current_url}: {person.text()[:300]}")
+    finally:
+        person.quit()
+    print(f"screenshots in {args.out}", flush=True)
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
