@@ -194,12 +194,16 @@ def forgery_and_widths(person: Person, console: str) -> None:
     for path in ["/console/integrations", "/console/auth-profiles"]:
         person.open(console + path)
         check(f"{path} has no horizontal scroll at 375 px", person.fits())
+    person.open(console + "/console/integrations")
     links = [a.get_attribute("href") for a in person.driver.find_elements(By.XPATH, "//a[contains(@href, '/console/integrations/int_')]")]
-    for link in links[:1]:
+    check("the integrations are listed", len(links) >= 2, links)
+    for link in links[:2]:
         person.open(link)
         check("an integration page has no horizontal scroll at 375 px", person.fits())
         person.open(link + "/actions")
         check("the actions page has no horizontal scroll at 375 px", person.fits())
+        person.open(link + "/actions/intercom.create_ticket")
+        check("a Try it form has no horizontal scroll at 375 px", person.fits())
     # A form posted without its CSRF token (as another site would post it) is refused.
     person.open(console + "/console/integrations")
     person.driver.execute_script("document.querySelectorAll('input[name=csrf]').forEach(e => e.remove())")
