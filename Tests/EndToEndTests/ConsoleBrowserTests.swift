@@ -32,7 +32,7 @@ enum Chromium {
 
 @Suite("End to end: the console in a real browser", .serialized)
 struct ConsoleBrowserTests {
-    @Test("headless Chromium through switchboard demo: sign in, the guide's steps with the sandbox's login and consent, Try it; CSRF; 375 px",
+    @Test("headless Chromium through switchboard demo: the guide's four paths (system or custom × pre-authorize or users authorize) with the sandbox's login and consent, each ending with Try it; CSRF; secrets; 375 px",
           .enabled(if: Chromium.python != nil, "needs chromium, chromium-driver and selenium (.ci/run installs them)"))
     func guideInABrowser() async throws {
         let python = try #require(Chromium.python)
@@ -44,13 +44,17 @@ struct ConsoleBrowserTests {
         let (demo, api) = try await EndToEndTests.startDemo(directory)
         do {
             let browser = try ChildProcess(executable: python, arguments: [
-                Chromium.script.path, "--console", api.base, "--api-key", api.key, "--chromium", try #require(Chromium.browser),
+                Chromium.script.path, "--console", api.base, "--sandbox", try #require(demo.stdout.firstMatch(of: /Intercom sandbox: (\S+)/).map { String($0.1) }),
+                "--api-key", api.key, "--chromium", try #require(Chromium.browser),
                 "--chromedriver", try #require(Chromium.driver), "--out", screenshots.path,
             ])
             let status = try await browser.wait(timeout: .seconds(300))
             print(browser.stdout)
             #expect(status == 0, "the browser checks failed:\n\(browser.stdout)\n\(browser.stderr.suffix(3000))")
-            #expect(browser.stdout.contains("ok system × pre-authorize: the action runs from the Try it form"), "\(browser.stdout)")
+            for path in ["system × pre-authorize", "system × users authorize", "custom × pre-authorize", "custom × users authorize"] {
+                #expect(browser.stdout.contains("ok \(path): the action runs from the Try it form") || browser.stdout.contains("ok \(path): then the action runs from the Try it form"),
+                        "\(path) ends with an action run from Try it: \(browser.stdout)")
+            }
             #expect(!browser.stdout.contains("FAIL"))
             let shots = (try? FileManager.default.contentsOfDirectory(atPath: screenshots.path)) ?? []
             #expect(shots.filter { $0.hasSuffix(".png") }.count >= 8, "a screenshot per step: \(shots)")

@@ -287,6 +287,32 @@ struct ConsoleTests {
         }
     }
 
+    @Test("the guide's Custom words: Select Authorization, Create New, oAuth v2; saved, the browser is back at Add Intercom with Custom and the profile selected, its callback URL shown")
+    func createNewRoundTrip() async throws {
+        try await Harness.with { harness, client in
+            var browser = ConsoleBrowser(client: client)
+            _ = try await browser.signIn(harness.apiKey)
+            let page = text(try await browser.get("/console/integrations"))
+            #expect(page.contains(#"<label for="authProfileId">Select Authorization"#) && page.contains(#"href="/console/auth-profiles?then=integration#create-new">Create New</a>"#))
+            let form = text(try await browser.get("/console/auth-profiles?then=integration"))
+            #expect(form.contains(#"<option value="oauth2" selected>oAuth v2</option>"#) && form.contains(#"<input type="hidden" name="then" value="integration">"#))
+            for label in ["Identity provider name", "Description", "Client ID", "Client secret", "Authorization URL", "Token Request URL", "Refresh Token URL", "Scopes"] {
+                #expect(form.contains(">\(label)"), "the guide's field \(label)")
+            }
+            let csrf = try await browser.csrf()
+            let saved = try await browser.post("/console/auth-profiles", [
+                ("csrf", csrf), ("then", "integration"), ("mechanism", "oauth2"), ("name", "Acme app"), ("clientId", "acme-id"), ("clientSecret", "acme-secret"),
+                ("authorizationURL", harness.sandbox.url + "/oauth?client_id=****&state=abc"), ("tokenURL", harness.sandbox.url + "/auth/eagle/token"),
+            ])
+            let location = try #require(saved.headers[.location])
+            let profile = try #require(try await harness.store.profiles.authProfiles(workspaceID: harness.workspace.id).first)
+            #expect(location == "/console/integrations?notice=profile_saved&profile=\(profile.id)#add-intercom")
+            let back = text(try await browser.get("/console/integrations?notice=profile_saved&profile=\(profile.id)"))
+            #expect(back.contains(#"<option value="\#(profile.id)" selected>Acme app</option>"#) && back.contains(#"value="custom" checked"#))
+            #expect(back.contains("https://switchboard.test/oauth/callback/\(profile.id)") && !back.contains("acme-secret"))
+        }
+    }
+
     @Test("a form with errors is shown again with each field named; nothing is stored")
     func formErrors() async throws {
         try await Harness.with { harness, client in

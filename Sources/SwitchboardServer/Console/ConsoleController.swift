@@ -74,7 +74,10 @@ struct ConsoleController: Sendable {
     // MARK: Integrations
 
     @Sendable func listIntegrations(request: Request, context: ConsoleRequestContext) async throws -> Response {
-        try await integrationsPage(context.session, notice: Self.notice(request))
+        // Back from Create New: the new profile is selected, with Custom.
+        var form: [String: String] = [:]
+        if let profile = request.uri.queryParameters["profile"].map(String.init) { form = ["app": "custom", "authProfileId": profile] }
+        return try await integrationsPage(context.session, notice: Self.notice(request), form: form)
     }
 
     @Sendable func createIntegration(request: Request, context: ConsoleRequestContext) async throws -> Response {
@@ -177,7 +180,8 @@ struct ConsoleController: Sendable {
     // MARK: Authorization profiles
 
     @Sendable func listProfiles(request: Request, context: ConsoleRequestContext) async throws -> Response {
-        try await profilesPage(context.session, notice: Self.notice(request))
+        try await profilesPage(context.session, notice: Self.notice(request),
+                               form: request.uri.queryParameters["then"] == "integration" ? ["then": "integration"] : [:])
     }
 
     @Sendable func createProfile(request: Request, context: ConsoleRequestContext) async throws -> Response {
@@ -191,7 +195,8 @@ struct ConsoleController: Sendable {
         }
         object["pkce"] = .bool(form["pkce"] == "true")
         do {
-            _ = try await profiles.createProfile(InputReader(object: object), by: session.principal)
+            let profile = try await profiles.createProfile(InputReader(object: object), by: session.principal)
+            if form["then"] == "integration" { return redirect("/console/integrations?notice=profile_saved&profile=\(profile.id)#add-intercom") }
             return redirect("/console/auth-profiles?notice=profile_saved")
         } catch let problem as Problem {
             return try await profilesPage(session, problem: problem, form: form)
@@ -222,11 +227,12 @@ struct ConsoleController: Sendable {
                 "account": shared.map { "\($0.account.name) (\($0.account.id))" } ?? "—",
             ])
         }
-        let profileRows = try await store.profiles.authProfiles(workspaceID: session.workspace.id).map {
-            ["id": $0.id, "name": $0.name, "selected": form["authProfileId"] == $0.id] as [String: Any]
-        }
+        let profiles = try await store.profiles.authProfiles(workspaceID: session.workspace.id)
+        let profileRows = profiles.map { ["id": $0.id, "name": $0.name, "selected": form["authProfileId"] == $0.id] as [String: Any] }
+        let selected = profiles.first { $0.id == form["authProfileId"] }.map { ["name": $0.name, "callbackURL": settings.callbackURL(profileID: $0.id)] }
         return page("integrations", title: "Integrations", session: session, [
             "integrations": rows, "hasIntegrations": !rows.isEmpty, "profiles": profileRows, "systemAppConfigured": settings.systemApp != nil,
+            "selectedProfile": selected as Any,
             "form": ["name": form["name"] ?? "", "perUser": form["authorization"] == "per_user", "custom": form["app"] == "custom",
                      "notifyURL": form["notifyURL"] ?? "", "verifyURL": form["verifyURL"] ?? ""],
         ], status: problem.map { .init(code: $0.httpStatus) } ?? .ok, notice: notice, problem: problem)
@@ -295,8 +301,9 @@ struct ConsoleController: Sendable {
         for key in ["name", "description", "clientId", "authorizationURL", "tokenURL", "refreshTokenURL", "scopes"] { formValues[key] = form[key] ?? "" }
         formValues["pkce"] = form["pkce"] == "true"
         formValues["json"] = form["tokenRequestFormat"] == "json"
+        let then: String? = form["then"] == "integration" ? "integration" : nil
         return page("profiles", title: "Authorization profiles", session: session, [
-            "profiles": rows, "hasProfiles": !rows.isEmpty, "form": formValues,
+            "profiles": rows, "hasProfiles": !rows.isEmpty, "form": formValues, "then": then as Any,
             // The example URLs are the default provider's own, from its definition.
             "example": ["authorizationURL": profiles.registry.entries[0].definition.oauth.authorizationURL,
                         "tokenURL": profiles.registry.entries[0].definition.oauth.tokenURL],

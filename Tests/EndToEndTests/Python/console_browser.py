@@ -6,9 +6,11 @@ non-zero when any failed; a screenshot of each step goes to --out.
 """
 
 import argparse
+import json
 import os
 import re
 import sys
+import urllib.request
 
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
@@ -163,30 +165,105 @@ def system_per_user(person: Person, console: str, args) -> None:
     check("system × users authorize: the integration is added", "Integration added." in person.text(), person.text()[:300])
     person.press("Enable")
     check("system × users authorize: Enable ends on Integration successful", "Integration successful" in person.text(), person.text()[:300])
+    connect_then_run(person, args, "system × users authorize", "user-b")
+
+
+def sandbox_call(sandbox: str, method: str, path: str, body: dict) -> dict:
+    """Intercom's Developer Hub, which is Intercom's own UI and not Switchboard's: the sandbox's API stands in for it."""
+    request = urllib.request.Request(sandbox + path, data=json.dumps(body).encode(), method=method, headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        return json.loads(answer.read() or b"{}")
+
+
+def custom_profile(person: Person, console: str, sandbox: str, name: str) -> None:
+    """Select Custom, Select Authorization, Create New, oAuth v2, the app's credentials, Save; back with it selected,
+    and its callback URL pasted into the app's Redirect URLs."""
+    app = sandbox_call(sandbox, "POST", "/_sandbox/apps", {"name": name, "redirectURLs": [console + "/oauth/callback"]})
+    person.open(console + "/console/integrations")
+    person.choose("Custom")
+    person.follow("Create New")
+    person.select("Authorization mechanism", "oAuth v2")
+    person.type("Identity provider name", name)
+    person.type("Description", "Our own Intercom app")
+    person.type("Client ID", app["clientId"])
+    person.type("Token Request URL", sandbox + "/auth/eagle/token")
+    person.type("Authorization URL", sandbox + "/oauth?client_id=****&state=abc")
+    person.shot(f"{name}: create new, missing secret")
+    # The browser itself would not send a form missing a required field; the server's own check is what is tried.
+    person.driver.execute_script("document.querySelectorAll('[required]').forEach(e => e.removeAttribute('required'))")
+    person.press("Save Authorization Profile")
+    check(f"{name}: a profile without its secret is refused, naming the field and keeping what was typed",
+          "Please correct these fields" in person.text() and "Client secret" in person.driver.find_element(By.CSS_SELECTOR, ".error").text
+          and person.field("Client ID").get_attribute("value") == app["clientId"], person.text()[:300])
+    person.type("Client secret", app["clientSecret"])
+    person.type("Token Request URL", sandbox + "/auth/eagle/token")
+    person.type("Refresh Token URL", sandbox + "/auth/eagle/token")
+    person.press("Save Authorization Profile")
+    person.shot(f"{name}: profile saved")
+    selected = Select(person.field("Select Authorization")).first_selected_option.text
+    check(f"{name}: back from Create New, the new profile is selected", selected == name, selected)
+    callback = person.driver.find_element(By.XPATH, "//p[contains(., 'Callback URL of')]/code").text
+    check(f"{name}: its callback URL is shown with a copy button", callback.startswith(console + "/oauth/callback/")
+          and len(person.driver.find_elements(By.XPATH, "//p[contains(., 'Callback URL of')]/button[normalize-space(.)='Copy']")) == 1, callback)
+    check(f"{name}: the saved secret is never shown again", app["clientSecret"] not in person.html())
+    sandbox_call(sandbox, "PUT", f"/_sandbox/apps/{app['clientId']}/redirect-urls", {"redirectURLs": [callback]})
+
+
+def custom_preauthorized(person: Person, console: str, args) -> None:
+    custom_profile(person, console, args.sandbox, "Acme app")
+    person.type("Name", "Custom bot")
+    person.choose("Pre-authorize the integration")
+    person.press("Add integration")
+    check("custom × pre-authorize: the integration is added", "Integration added." in person.text(), person.text()[:300])
+    person.press("Authorize")
+    intercom_login(person)
+    check("custom × pre-authorize: Intercom sent the browser back connected", "connected" in person.text(), person.text()[:300])
+    person.follow("Back to the integration")
+    person.press("Enable")
+    check("custom × pre-authorize: Enable ends on Integration successful", "Integration successful" in person.text(), person.text()[:300])
+    person.follow("Actions")
+    person.follow("Who am I")
+    person.press("Run Who am I")
+    person.shot("custom pre-authorized: result")
+    check("custom × pre-authorize: the action runs from the Try it form", "Connected as" in person.text(), person.text()[:400])
+
+
+def custom_per_user(person: Person, console: str, args) -> None:
+    custom_profile(person, console, args.sandbox, "Acme users app")
+    person.type("Name", "Custom per-user bot")
+    person.choose("Allow users to authorize")
+    person.press("Add integration")
+    check("custom × users authorize: the integration is added", "Integration added." in person.text(), person.text()[:300])
+    person.press("Enable")
+    connect_then_run(person, args, "custom × users authorize", "user-c")
+
+
+def connect_then_run(person: Person, args, path: str, user: str) -> None:
+    """Try it for an end user who has not connected; the link opened in the end user's own browser; then it runs."""
     person.follow("Actions")
     person.type("Search the actions", "who am i")
     person.press("Search")
     person.follow("Who am I")
-    person.type("End user", "user-b")
+    person.type("End user", user)
     person.press("Run Who am I")
-    person.shot("per-user: must connect")
-    check("system × users authorize: Try it for a user who has not connected shows the connect link", "The user must connect first" in person.text(),
+    person.shot(f"{path}: must connect")
+    check(f"{path}: Try it for a user who has not connected shows the connect link", "The user must connect first" in person.text(),
           person.text()[:400])
     link = person.driver.find_element(By.XPATH, "//h2[normalize-space(.)='The user must connect first']/following::code[1]").text
-    end_user = Person(args.chromium, args.chromedriver, args.out, "end-user")
+    end_user = Person(args.chromium, args.chromedriver, args.out, f"end-user-{user}")
     try:
         end_user.open(link)
         end_user.shot("connect page")
         end_user.press("Connect Intercom")
         intercom_login(end_user)
         end_user.shot("connected")
-        check("system × users authorize: the end user connects through the link in a second browser",
+        check(f"{path}: the end user connects through the link in a second browser",
               "You can return to the conversation." in end_user.text(), end_user.text()[:300])
     finally:
         end_user.quit()
     person.press("Run Who am I")
-    person.shot("per-user: result")
-    check("system × users authorize: then the action runs from the Try it form", "Connected as" in person.text(), person.text()[:400])
+    person.shot(f"{path}: result")
+    check(f"{path}: then the action runs from the Try it form", "Connected as" in person.text(), person.text()[:400])
 
 
 def forgery_and_widths(person: Person, console: str) -> None:
@@ -215,16 +292,16 @@ def forgery_and_widths(person: Person, console: str) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser()
-    for name in ["console", "api-key", "chromium", "chromedriver", "out"]:
+    for name in ["console", "sandbox", "api-key", "chromium", "chromedriver", "out"]:
         parser.add_argument("--" + name, required=True)
     args = parser.parse_args()
     os.makedirs(args.out, exist_ok=True)
     person = Person(args.chromium, args.chromedriver, args.out, "admin")
     try:
         sign_in(person, args.console, args.api_key)
-        for path in (system_preauthorized, system_per_user, forgery_and_widths):
+        for path in (system_preauthorized, system_per_user, custom_preauthorized, custom_per_user, forgery_and_widths):
             try:
-                path(person, args.console, args) if path is system_per_user else path(person, args.console)
+                path(person, args.console) if path in (system_preauthorized, forgery_and_widths) else path(person, args.console, args)
             except Exception as error:  # noqa: BLE001 - a path that breaks is a failure, with where it was
                 person.shot(f"{path.__name__} broke")
                 check(f"{path.__name__} ran to the end", False, f"{error!r} on {person.driver.current_url}: {person.text()[:300]}")
