@@ -313,6 +313,38 @@ struct ConsoleTests {
         }
     }
 
+    @Test("runs: the audit log filtered by action, outcome and end user, paged; the API takes the same filters")
+    func runsPage() async throws {
+        try await Harness.with { harness, client in
+            var browser = ConsoleBrowser(client: client)
+            _ = try await browser.signIn(harness.apiKey)
+            let id = try await harness.enabledIntegration(client)
+            #expect(text(try await browser.get("/console/integrations/\(id)/runs")).contains("No run yet."))
+            for _ in 0..<50 { #expect(try await harness.run(client, id, "intercom.who_am_i", "{}").status == .ok) }
+            _ = try await harness.run(client, id, "intercom.get_contact", #"{"contact_id":"nope"}"#)
+            let csrf = try await browser.csrf()
+            _ = try await browser.post("/console/integrations/\(id)/actions/intercom.list_admins", [("csrf", csrf)])
+
+            let first = text(try await browser.get("/console/integrations/\(id)/runs"))
+            #expect(first.matches(of: /<tr><td>/).count == 50, "a page of 50")
+            #expect(first.contains("<td>console</td>") && first.contains("intercom.list_admins"))
+            let older = try #require(first.firstMatch(of: /<a href="([^"]+)">Older runs/)?.1).replacingOccurrences(of: "&amp;", with: "&")
+            let second = text(try await browser.get(older))
+            #expect(second.matches(of: /<tr><td>/).count == 2 && !second.contains("Older runs"), "the rest on the next page")
+
+            let failed = text(try await browser.get("/console/integrations/\(id)/runs?outcome=failed"))
+            #expect(failed.matches(of: /<tr><td>/).count == 1 && failed.contains("not_found"))
+            let byAction = text(try await browser.get("/console/integrations/\(id)/runs?action=intercom.list_admins"))
+            #expect(byAction.matches(of: /<tr><td>/).count == 1 && byAction.contains(#"<option value="intercom.list_admins" selected>"#))
+            #expect(text(try await browser.get("/console/integrations/\(id)/runs?user=somebody")).contains("No run matches."))
+
+            let api = try object(try await client.call(.get, "/v1/runs?integration=\(id)&outcome=failed", harness))
+            #expect((api["data"] as? [[String: Any]])?.map { $0["outcome"] as? String } == ["not_found"])
+            let ok = try object(try await client.call(.get, "/v1/runs?integration=\(id)&action=intercom.who_am_i&outcome=ok&limit=200", harness))
+            #expect((ok["data"] as? [Any])?.count == 50)
+        }
+    }
+
     @Test("a form with errors is shown again with each field named; nothing is stored")
     func formErrors() async throws {
         try await Harness.with { harness, client in

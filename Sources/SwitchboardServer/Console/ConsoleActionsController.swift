@@ -18,6 +18,7 @@ struct ConsoleActionsController: Sendable {
         signedIn.get("integrations/{id}/actions", use: list)
         signedIn.get("integrations/{id}/actions/{name}", use: show)
         signedIn.post("integrations/{id}/actions/{name}", use: run)
+        signedIn.get("integrations/{id}/runs", use: runs)
         return routes
     }
 
@@ -64,6 +65,46 @@ struct ConsoleActionsController: Sendable {
         } catch let problem as Problem {
             return actionPage(action, integration: integration, session: session, form: form, problem: problem)
         }
+    }
+
+    /// How many runs a page of the audit log shows.
+    static let runsPerPage = 50
+
+    /// The integration's audit log, newest first: filtered by action, outcome and end user, a page at a time.
+    @Sendable func runs(request: Request, context: ConsoleRequestContext) async throws -> Response {
+        let session = context.session
+        guard let integration = try await integration(context) else { return notFound(session) }
+        let action = Self.formValue(request, "action"), outcome = Self.formValue(request, "outcome")
+        let user = Self.formValue(request, "user").trimmingCharacters(in: .whitespaces)
+        let cursor = Self.formValue(request, "before").split(separator: ":", maxSplits: 1)
+        let before = cursor.count == 2 ? Int64(cursor[0]).map { ($0, String(cursor[1])) } : nil
+        let filter = RunFilter(action: action.isEmpty ? nil : action, outcome: outcome.isEmpty ? nil : outcome, endUserID: user.isEmpty ? nil : user)
+        let runs = try await store.runs.runs(workspaceID: session.workspace.id, integrationID: integration.id, filter: filter,
+                                             limit: Self.runsPerPage, before: before)
+        let rows: [[String: Any]] = runs.map { run in
+            ["when": Self.time(run.started_at_ms), "action": run.action, "user": run.end_user_id ?? "—", "channel": run.channel ?? "—",
+             "outcome": run.outcome, "ok": run.outcome == "ok", "duration": "\(run.duration_ms) ms", "requestID": run.provider_request_id ?? "—"]
+        }
+        let catalog = actions.registry[integration.provider]?.catalog.actions ?? []
+        var values: [String: Any] = [
+            "id": integration.id, "name": integration.name, "runs": rows, "hasRuns": !rows.isEmpty, "user": user,
+            "actions": catalog.map { ["name": $0.name, "selected": $0.name == action] },
+            "outcomes": [("", "any outcome"), ("ok", "ok"), ("failed", "failed")].map { ["value": $0.0, "label": $0.1, "selected": $0.0 == outcome] },
+            "filtered": filter != RunFilter(),
+        ]
+        if runs.count == Self.runsPerPage, let last = runs.last {
+            var next = URLComponents()
+            next.queryItems = [("action", action), ("outcome", outcome), ("user", user), ("before", "\(last.started_at_ms):\(last.id)")]
+                .filter { !$0.1.isEmpty }.map { URLQueryItem(name: $0.0, value: $0.1) }
+            values["older"] = "/console/integrations/\(integration.id)/runs" + (next.string ?? "")
+        }
+        return Self.page("runs", title: "Runs — \(integration.name)", session: session, values)
+    }
+
+    /// A run's start as the console shows it, to the second, in UTC.
+    static func time(_ milliseconds: Int64) -> String {
+        Date(timeIntervalSince1970: Double(milliseconds) / 1000).formatted(Date.ISO8601FormatStyle(timeZone: .gmt))
+            .replacingOccurrences(of: "T", with: " ").replacingOccurrences(of: "Z", with: " UTC")
     }
 
     // MARK: The Try it form

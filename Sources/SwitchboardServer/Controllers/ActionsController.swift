@@ -31,12 +31,13 @@ struct ActionsController: Sendable {
         return JSONResponse.make(action.json)
     }
 
-    /// `GET /v1/runs?integration=&limit=&starting_after=`: the audit log, newest first.
+    /// `GET /v1/runs?integration=&action=&outcome=&userId=&limit=&starting_after=`: the audit log, newest first.
     @Sendable func runs(request: Request, context: WorkspaceRequestContext) async throws -> Response {
         let query = request.uri.queryParameters
         let (limit, cursor) = try Paging.read(limit: query["limit"], startingAfter: query["starting_after"])
+        let filter = RunFilter(action: query["action"].map(String.init), outcome: query["outcome"].map(String.init), endUserID: query["userId"].map(String.init))
         let runs = try await actions.store.runs.runs(workspaceID: context.workspace.id, integrationID: query["integration"].map(String.init),
-                                                limit: limit, before: cursor)
+                                                filter: filter, limit: limit, before: cursor)
         var body: [String: JSONValue] = ["data": .array(runs.map(Self.represent)), "count": .number(Double(runs.count))]
         if runs.count == limit, let last = runs.last { body["next"] = .string("\(last.started_at_ms):\(last.id)") }
         return JSONResponse.make(.object(body))

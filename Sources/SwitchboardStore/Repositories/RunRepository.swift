@@ -14,10 +14,30 @@ public protocol RunRepository: Sendable {
     func flushRuns() async
 
     /// A workspace's runs, newest first, after the cursor `(startedAtMs, id)` of the previous page's last run.
-    func runs(workspaceID: String, integrationID: String?, limit: Int, before cursor: (Int64, String)?) async throws -> [RunRecord]
+    func runs(workspaceID: String, integrationID: String?, filter: RunFilter, limit: Int, before cursor: (Int64, String)?) async throws -> [RunRecord]
 }
 
 /// The SQL implementation over the shared database and vault (SQLite or PostgreSQL).
+extension RunRepository {
+    /// Every run, unfiltered.
+    public func runs(workspaceID: String, integrationID: String?, limit: Int, before cursor: (Int64, String)?) async throws -> [RunRecord] {
+        try await runs(workspaceID: workspaceID, integrationID: integrationID, filter: RunFilter(), limit: limit, before: cursor)
+    }
+}
+
+/// Which runs to list: of one action, one outcome (`ok`, `failed` for any problem, or a problem's code), one end user.
+public struct RunFilter: Sendable, Equatable {
+    public var action: String?
+    public var outcome: String?
+    public var endUserID: String?
+
+    public init(action: String? = nil, outcome: String? = nil, endUserID: String? = nil) {
+        self.action = action
+        self.outcome = outcome
+        self.endUserID = endUserID
+    }
+}
+
 struct SQLRunRepository: RunRepository, SQLRepository {
     let shared: StoreShared
 
@@ -67,11 +87,19 @@ struct SQLRunRepository: RunRepository, SQLRepository {
     }
 
     /// A workspace's runs, newest first, after the cursor `(startedAtMs, id)` of the previous page's last run.
-    public func runs(workspaceID: String, integrationID: String?, limit: Int, before cursor: (Int64, String)?) async throws -> [RunRecord] {
+    public func runs(workspaceID: String, integrationID: String?, filter: RunFilter, limit: Int, before cursor: (Int64, String)?) async throws -> [RunRecord] {
         await flushRuns()
         return try await database.withConnection { db in
-            try await db.select().columns("*").from("runs").where("workspace_id", .equal, workspaceID)
-                .newestFirst(by: "started_at_ms", integrationID: integrationID, after: cursor, limit: limit).all(decoding: RunRecord.self)
+            var query = db.select().columns("*").from("runs").where("workspace_id", .equal, workspaceID)
+            if let action = filter.action { query = query.where("action", .equal, action) }
+            if let user = filter.endUserID { query = query.where("end_user_id", .equal, user) }
+            switch filter.outcome {
+            case nil: break
+            case "ok": query = query.where("outcome", .equal, "ok")
+            case "failed": query = query.where("outcome", .notEqual, "ok")
+            case let code?: query = query.where("outcome", .equal, code)
+            }
+            return try await query.newestFirst(by: "started_at_ms", integrationID: integrationID, after: cursor, limit: limit).all(decoding: RunRecord.self)
         }
     }
 }
