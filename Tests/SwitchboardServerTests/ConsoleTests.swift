@@ -345,6 +345,24 @@ struct ConsoleTests {
         }
     }
 
+    @Test("events: the delivery log with each event's type, end user, status, attempts and last answer; without a notify URL the page says none are sent")
+    func eventsPage() async throws {
+        try await Harness.withNotifyingIntegration { harness, client, receiver, id, _ in
+            var browser = ConsoleBrowser(client: client)
+            _ = try await browser.signIn(harness.apiKey)
+            #expect(text(try await browser.get("/console/integrations/\(id)/events")).contains("No event yet."))
+            let url = try await harness.connectLink(client, id, user: "user-e")
+            #expect(try await EndUserBrowser(harness: harness, client: client).connect(url).status == .ok)
+            _ = try await receiver.wait(for: 1)
+            let page = text(try await browser.get("/console/integrations/\(id)/events"))
+            #expect(page.contains("<code>connection.created</code>") && page.contains("<td>user-e</td>"), "\(page)")
+            #expect(page.contains(#"<span class="status status-delivered">delivered</span>"#) && page.contains("<td>1</td><td>200</td>"), "\(page)")
+            #expect(page.contains(receiver.url))
+            let quiet = try await harness.enabledIntegration(client)
+            #expect(text(try await browser.get("/console/integrations/\(quiet)/events")).contains("no notify URL, so no event is sent"))
+        }
+    }
+
     @Test("a form with errors is shown again with each field named; nothing is stored")
     func formErrors() async throws {
         try await Harness.with { harness, client in

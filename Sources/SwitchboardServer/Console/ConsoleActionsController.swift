@@ -19,6 +19,7 @@ struct ConsoleActionsController: Sendable {
         signedIn.get("integrations/{id}/actions/{name}", use: show)
         signedIn.post("integrations/{id}/actions/{name}", use: run)
         signedIn.get("integrations/{id}/runs", use: runs)
+        signedIn.get("integrations/{id}/events", use: events)
         return routes
     }
 
@@ -99,6 +100,27 @@ struct ConsoleActionsController: Sendable {
             values["older"] = "/console/integrations/\(integration.id)/runs" + (next.string ?? "")
         }
         return Self.page("runs", title: "Runs — \(integration.name)", session: session, values)
+    }
+
+    /// The integration's delivery log: each event sent to its notify URL, with its status, attempts and last error.
+    @Sendable func events(request: Request, context: ConsoleRequestContext) async throws -> Response {
+        let session = context.session
+        guard let integration = try await integration(context) else { return notFound(session) }
+        let cursor = Self.formValue(request, "before").split(separator: ":", maxSplits: 1)
+        let before = cursor.count == 2 ? Int64(cursor[0]).map { ($0, String(cursor[1])) } : nil
+        let events = try await store.events.events(workspaceID: session.workspace.id, integrationID: integration.id, limit: Self.runsPerPage, before: before)
+        let rows: [[String: Any]] = events.map { event in
+            ["when": Self.time(Int64(event.createdAt.timeIntervalSince1970 * 1000)), "type": event.type.rawValue, "user": event.endUserID ?? "—",
+             "status": event.status.rawValue, "attempts": event.attempts, "lastStatus": event.lastStatus.map(String.init) ?? "—",
+             "lastError": event.lastError ?? "—",
+             "next": event.status == .pending ? event.nextAttemptAt.map { Self.time(Int64($0.timeIntervalSince1970 * 1000)) } ?? "—" : "—"]
+        }
+        var values: [String: Any] = ["id": integration.id, "name": integration.name, "events": rows, "hasEvents": !rows.isEmpty,
+                                     "notifyURL": integration.notifyURL as Any]
+        if events.count == Self.runsPerPage, let last = events.last {
+            values["older"] = "/console/integrations/\(integration.id)/events?before=\(last.createdAt.unixSeconds):\(last.id)"
+        }
+        return Self.page("events", title: "Events — \(integration.name)", session: session, values)
     }
 
     /// A run's start as the console shows it, to the second, in UTC.
