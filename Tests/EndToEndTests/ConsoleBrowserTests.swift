@@ -9,22 +9,11 @@ enum Chromium {
     static let driver = ["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"].first { FileManager.default.isExecutableFile(atPath: $0) }
 
     static let python: URL? = {
-        guard let python = PythonMCP.python, browser != nil, driver != nil else {
-            print("⚠️  SKIPPED: the console browser tests need chromium and chromium-driver (Debian) and selenium in the test venv (.ci/run installs them)")
+        guard browser != nil, driver != nil else {
+            print("⚠️  SKIPPED: the console browser tests need chromium and chromium-driver (Debian; .ci/run installs them)")
             return nil
         }
-        let probe = Process()
-        probe.executableURL = python
-        probe.arguments = ["-c", "import selenium"]
-        probe.standardOutput = FileHandle.nullDevice
-        probe.standardError = FileHandle.nullDevice
-        guard (try? probe.run()) != nil else { return nil }
-        probe.waitUntilExit()
-        guard probe.terminationStatus == 0 else {
-            print("⚠️  SKIPPED: \(python.path) has no selenium (.ci/run installs the pinned one)")
-            return nil
-        }
-        return python
+        return PythonTools.python(importing: "selenium", for: "the console browser tests")
     }()
 
     static let script = BuiltBinary.packageRoot.appendingPathComponent("Tests/EndToEndTests/Python/console_browser.py")

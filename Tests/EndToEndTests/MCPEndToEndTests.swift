@@ -5,30 +5,38 @@ import NIOHTTP1
 import SwitchboardTestSupport
 import Testing
 
-/// The Python `mcp` SDK, a third-party MCP client: `SWITCHBOARD_TEST_PYTHON`, or the virtual environment `.ci/run`
-/// makes under the build folder.
-enum PythonMCP {
-    static let python: URL? = {
+/// A Python with the test tools `.ci/run` installs (`SWITCHBOARD_TEST_PYTHON`, or the virtual environment under the
+/// build folder), if it can import `modules`; otherwise nil, said loudly.
+enum PythonTools {
+    static let candidate: URL? = {
         let candidates = [ProcessInfo.processInfo.environment["SWITCHBOARD_TEST_PYTHON"].map(URL.init(fileURLWithPath:)),
                           BuiltBinary.packageRoot.appendingPathComponent(".build/test-venv/bin/python3")].compactMap { $0 }
-        guard let found = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0.path) }) else {
-            print("⚠️  SKIPPED: the Python mcp client tests need a Python with mcp, jsonschema and httpx2 (.ci/run installs them into .build/test-venv; or set SWITCHBOARD_TEST_PYTHON)")
+        return candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) }
+    }()
+
+    static func python(importing modules: String, for what: String) -> URL? {
+        guard let python = candidate else {
+            print("⚠️  SKIPPED: \(what) need a Python with \(modules) (.ci/run installs them into .build/test-venv; or set SWITCHBOARD_TEST_PYTHON)")
             return nil
         }
         let probe = Process()
-        probe.executableURL = found
-        probe.arguments = ["-c", "import mcp, jsonschema, httpx2"]
+        probe.executableURL = python
+        probe.arguments = ["-c", "import " + modules]
         probe.standardOutput = FileHandle.nullDevice
         probe.standardError = FileHandle.nullDevice
         guard (try? probe.run()) != nil else { return nil }
         probe.waitUntilExit()
         guard probe.terminationStatus == 0 else {
-            print("⚠️  SKIPPED: \(found.path) has no mcp, jsonschema or httpx2 package (.ci/run installs the pinned ones)")
+            print("⚠️  SKIPPED: \(what): \(python.path) cannot import \(modules) (.ci/run installs the pinned packages)")
             return nil
         }
-        return found
-    }()
+        return python
+    }
+}
 
+/// The Python `mcp` SDK, a third-party MCP client.
+enum PythonMCP {
+    static let python = PythonTools.python(importing: "mcp, jsonschema, httpx2", for: "the Python mcp client tests")
     static let script = BuiltBinary.packageRoot.appendingPathComponent("Tests/EndToEndTests/Python/mcp_clients.py")
 }
 

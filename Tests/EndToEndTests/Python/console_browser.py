@@ -18,15 +18,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
-failures: list[str] = []
-
-
-def check(name: str, condition: bool, detail: object = "") -> None:
-    if condition:
-        print(f"ok {name}", flush=True)
-    else:
-        failures.append(name)
-        print(f"FAIL {name}: {detail}", flush=True)
+from checks import check, failures
 
 
 class Person:

@@ -21,15 +21,7 @@ from mcp import Client, StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
 
-failures: list[str] = []
-
-
-def check(name: str, condition: bool, detail: object = "") -> None:
-    if condition:
-        print(f"ok {name}", flush=True)
-    else:
-        failures.append(name)
-        print(f"FAIL {name}: {detail}", flush=True)
+from checks import check, failures
 
 
 def text_of(result) -> str:
