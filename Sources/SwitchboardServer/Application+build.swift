@@ -142,6 +142,7 @@ public func buildRouter(settings: ServerSettings, store: Store, dependencies: De
     let sessions = ConsoleSessionMiddleware(store: store, signer: ConsoleSession.Signer(masterKey: settings.masterKey), clock: clock)
     router.addRoutes(ConsoleController(store: store, settings: settings, integrations: services.integrations, profiles: services.profiles,
                                        agentTokens: services.agentTokens, sessions: sessions, clock: clock).routes)
+    router.addRoutes(ConsoleSettingsController(store: store, integrations: services.integrations, sessions: sessions).routes)
     router.addRoutes(ConsoleActionsController(store: store, actions: services.actions, sessions: sessions).routes)
 
     // MCP for AI agents: an agent token proves the integration (and the end user, if it was made for one).

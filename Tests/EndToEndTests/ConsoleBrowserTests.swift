@@ -21,7 +21,7 @@ enum Chromium {
 
 @Suite("End to end: the console in a real browser", .serialized)
 struct ConsoleBrowserTests {
-    @Test("headless Chromium through switchboard demo: the guide's four paths (system or custom × pre-authorize or users authorize) with the sandbox's login and consent, each ending with Try it; CSRF; secrets; 375 px",
+    @Test("headless Chromium through switchboard demo: the guide's four paths (system or custom × pre-authorize or users authorize) with the sandbox's login and consent, each ending with Try it; connections, settings, the signing secret and delete by clicks; a keyboard-only pass; CSRF; secrets; 375 px",
           .enabled(if: Chromium.python != nil, "needs chromium, chromium-driver and selenium (.ci/run installs them)"))
     func guideInABrowser() async throws {
         let python = try #require(Chromium.python)
@@ -43,6 +43,11 @@ struct ConsoleBrowserTests {
             for path in ["system × pre-authorize", "system × users authorize", "custom × pre-authorize", "custom × users authorize"] {
                 #expect(browser.stdout.contains("ok \(path): the action runs from the Try it form") || browser.stdout.contains("ok \(path): then the action runs from the Try it form"),
                         "\(path) ends with an action run from Try it: \(browser.stdout)")
+            }
+            for step in ["connections: the user is disconnected", "settings: a bad notify URL is named beside its field, what was typed kept",
+                         "delete: the confirmation names what will be lost", "delete: the integration is gone",
+                         "keyboard: Try it runs and shows the connect link"] {
+                #expect(browser.stdout.contains("ok \(step)"), "\(step): \(browser.stdout)")
             }
             #expect(!browser.stdout.contains("FAIL"))
             let shots = (try? FileManager.default.contentsOfDirectory(atPath: screenshots.path)) ?? []

@@ -141,7 +141,7 @@ struct ConsoleTests {
         }
     }
 
-    @Test("the guide's per-user steps by form: add with a notify URL, Enable; connected end users are listed and can be disconnected; a new signing secret is shown once")
+    @Test("the guide's per-user steps by form: add with a notify URL, Enable; connected end users are counted, listed on the connections page with their workspace, since and status, and can be disconnected")
     func perUserInConsole() async throws {
         try await Harness.with { harness, client in
             var browser = ConsoleBrowser(client: client)
@@ -150,24 +150,37 @@ struct ConsoleTests {
             let refused = try await browser.post("/console/integrations", [("csrf", csrf), ("name", "Bot"), ("authorization", "per_user"), ("app", "system"),
                                                                           ("notifyURL", "not a url")])
             #expect(refused.status == .unprocessableContent && text(refused).contains("<strong>Notify URL</strong>"))
+            #expect(text(refused).contains(#"<p class="field-error" id="notifyURL-error" role="alert">Notify URL "#), "the message is beside its field")
+            #expect(text(refused).contains(#"value="not a url""#), "what was typed is kept")
             let (page, id) = try await browser.addIntegration([("csrf", csrf), ("name", "Bot"), ("authorization", "per_user"), ("app", "system"),
                                                               ("notifyURL", "https://assistant.example/events"), ("verifyURL", "")])
             #expect(page.contains("https://assistant.example/events") && page.contains("whsec_"))
             _ = try await browser.post("/console/integrations/\(id)/enable", [("csrf", csrf)])
             #expect(text(try await browser.get("/console/integrations/\(id)")).contains("No end user has connected yet."))
+            #expect(text(try await browser.get("/console/integrations/\(id)/connections")).contains("No connection yet."))
 
             let url = try await harness.connectLink(client, id, user: "user-7")
             #expect(try await EndUserBrowser(harness: harness, client: client).connect(url).status == .ok)
-            let listed = text(try await browser.get("/console/integrations/\(id)"))
+            let summary = text(try await browser.get("/console/integrations/\(id)"))
+            #expect(summary.contains("1 end user has connected.") && summary.contains("/console/integrations/\(id)/connections"))
+            let connection = try #require(try await harness.store.connections.connection(integrationID: id, endUserID: "user-7"))
+            let listed = text(try await browser.get("/console/integrations/\(id)/connections"))
             #expect(listed.contains("<code>user-7</code>") && listed.contains("Acme Support") && listed.contains("ada@acme.test"))
+            let since = connection.createdAt.formatted(Date.ISO8601FormatStyle(timeZone: .gmt)).replacingOccurrences(of: "T", with: " ")
+                .replacingOccurrences(of: "Z", with: " UTC")
+            #expect(listed.contains("<td>\(since)</td>"), "since when")
+            #expect(listed.contains(#"<span class="status status-active">active</span>"#))
+            #expect(listed.contains(#"aria-label="Disconnect user-7""#), "the button names whom it disconnects")
+            let found = text(try await browser.get("/console/integrations/\(id)/connections?user=user-7"))
+            #expect(found.contains("<code>user-7</code>"))
+            #expect(text(try await browser.get("/console/integrations/\(id)/connections?user=user-8")).contains("No connection for that end user."))
 
             let disconnected = try await browser.post("/console/integrations/\(id)/disconnect", [("csrf", csrf), ("userId", "user-7")])
-            #expect(disconnected.headers[.location]?.contains("notice=") == true)
+            #expect(disconnected.headers[.location] == "/console/integrations/\(id)/connections?notice=disconnected")
             #expect(try await harness.store.connections.connection(integrationID: id, endUserID: "user-7") == nil)
-
-            let rotated = text(try await browser.post("/console/integrations/\(id)/signing-secret", [("csrf", csrf)]))
-            let secret = String(try #require(rotated.firstMatch(of: /whsec_[A-Za-z0-9_-]+/)?.0))
-            #expect(try await harness.store.integrations.signingSecret(integrationID: id) == secret)
+            let again = try await browser.post("/console/integrations/\(id)/disconnect", [("csrf", csrf), ("userId", "user-7")])
+            #expect(again.headers[.location] == "/console/integrations/\(id)/connections?error=no_connection")
+            #expect(text(try await browser.get("/console/integrations/\(id)/connections?error=no_connection")).contains("That user has no connection."))
         }
     }
 
@@ -231,14 +244,22 @@ struct ConsoleTests {
             pages.append(("connect link", text(try await EndUserBrowser(harness: harness, client: client).open(link))))
             #expect(try await EndUserBrowser(harness: harness, client: client).connect(link).status == .ok)
             pages.append(("per user, connected, a token", text(try await browser.get("/console/integrations/\(perUser)"))))
+            for integration in [shared, perUser] {
+                for page in ["settings", "connections", "delete", "actions", "actions/intercom.create_ticket", "runs", "events"] {
+                    pages.append(("\(integration == shared ? "pre-authorized" : "per user") \(page)",
+                                  text(try await browser.get("/console/integrations/\(integration)/\(page)"))))
+                }
+            }
             pages.append(("not found", text(try await browser.get("/console/integrations/int_nope"))))
             for (name, page) in pages {
+                #expect(unlabelledControls(page).isEmpty, "\(name): controls without a label: \(unlabelledControls(page))")
                 #expect(page.firstMatch(of: /\bnil\b/) == nil, "\(name) shows nil")
                 #expect(!page.contains("Optional("), "\(name) shows Optional(")
                 #expect(!page.contains("{{"), "\(name) shows an unrendered tag")
             }
-            #expect(!pages[6].1.contains("Signing secret"), "a secret not shown this time leaves its row out")
-            #expect(pages[6].1.contains("<tr><th>Notify URL</th><td>—</td></tr>"), "an unset value is a dash")
+            let unset = try #require(pages.first { $0.0 == "pre-authorized, no connection" }?.1)
+            #expect(!unset.contains("Signing secret"), "a secret not shown this time leaves its row out")
+            #expect(unset.contains("<tr><th>Notify URL</th><td>—</td></tr>"), "an unset value is a dash")
         }
     }
 

@@ -110,10 +110,10 @@ struct ConsoleActionsController: Sendable {
         let before = cursor.count == 2 ? Int64(cursor[0]).map { ($0, String(cursor[1])) } : nil
         let events = try await store.events.events(workspaceID: session.workspace.id, integrationID: integration.id, limit: Self.runsPerPage, before: before)
         let rows: [[String: Any]] = events.map { event in
-            ["when": Self.time(Int64(event.createdAt.timeIntervalSince1970 * 1000)), "type": event.type.rawValue, "user": event.endUserID ?? "—",
+            ["when": Self.time(event.createdAt), "type": event.type.rawValue, "user": event.endUserID ?? "—",
              "status": event.status.rawValue, "attempts": event.attempts, "lastStatus": event.lastStatus.map(String.init) ?? "—",
              "lastError": event.lastError ?? "—",
-             "next": event.status == .pending ? event.nextAttemptAt.map { Self.time(Int64($0.timeIntervalSince1970 * 1000)) } ?? "—" : "—"]
+             "next": event.status == .pending ? event.nextAttemptAt.map { Self.time($0) } ?? "—" : "—"]
         }
         var values: [String: Any] = ["id": integration.id, "name": integration.name, "events": rows, "hasEvents": !rows.isEmpty,
                                      "notifyURL": integration.notifyURL as Any]
@@ -121,6 +121,11 @@ struct ConsoleActionsController: Sendable {
             values["older"] = "/console/integrations/\(integration.id)/events?before=\(last.createdAt.unixSeconds):\(last.id)"
         }
         return Self.page("events", title: "Events — \(integration.name)", session: session, values)
+    }
+
+    /// A moment as the console shows it, to the second, in UTC.
+    static func time(_ date: Date) -> String {
+        time(Int64((date.timeIntervalSince1970 * 1000).rounded(.down)))
     }
 
     /// A run's start as the console shows it, to the second, in UTC.
@@ -257,19 +262,10 @@ struct ConsoleActionsController: Sendable {
 
     static func page(_ name: String, title: String, session: ConsoleSignIn, _ values: [String: Any], status: HTTPResponse.Status = .ok,
                      problem: Problem? = nil) -> Response {
-        var frame: [String: Any] = ["signedIn": true, "workspaceName": session.workspace.name, "csrf": session.csrf]
-        if let problem {
-            frame["error"] = problem.errors == nil ? problem.detail : "Please correct these fields:"
-            frame["errors"] = (problem.errors ?? []).map { ["field": inputName($0.field), "detail": $0.detail] }
-            frame["hasErrors"] = !(problem.errors ?? []).isEmpty
-        }
-        return Pages.html(status, Pages.console(name, title: title, frame: frame, values))
+        ConsolePage.render(name, title: title, session: session, values, status: status, problem: problem, label: inputName)
     }
 
-    private func notFound(_ session: ConsoleSignIn) -> Response {
-        Self.page("message", title: "Not found", session: session, ["heading": "Not found", "message": "Nothing with that id exists in this workspace."],
-                  status: .notFound)
-    }
+    private func notFound(_ session: ConsoleSignIn) -> Response { ConsolePage.notFound(session) }
 
     private func integration(_ context: ConsoleRequestContext) async throws -> Integration? {
         try await store.integrations.integration(id: try context.parameters.require("id"), workspaceID: context.session.workspace.id)?.integration

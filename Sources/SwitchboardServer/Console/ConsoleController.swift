@@ -29,7 +29,8 @@ struct ConsoleController: Sendable {
         signedIn.get("integrations", use: listIntegrations)
         signedIn.post("integrations", use: createIntegration)
         signedIn.get("integrations/{id}", use: showIntegration)
-        signedIn.post("integrations/{id}/{action}", use: integrationAction)
+        signedIn.post("integrations/{id}/authorize", use: authorize)
+        signedIn.post("integrations/{id}/enable", use: enable)
         signedIn.post("integrations/{id}/agent-tokens", use: createAgentToken)
         signedIn.post("integrations/{id}/agent-tokens/{tokenId}/revoke", use: revokeAgentToken)
         signedIn.get("auth-profiles", use: listProfiles)
@@ -41,8 +42,8 @@ struct ConsoleController: Sendable {
     // MARK: Sign-in
 
     @Sendable func home(request: Request, context: AppRequestContext) async throws -> Response {
-        if try await sessions.session(of: request) != nil { return redirect("/console/integrations") }
-        return page("login", title: "Sign in", session: nil, [:], notice: Self.notice(request))
+        if try await sessions.session(of: request) != nil { return ConsolePage.redirect("/console/integrations") }
+        return ConsolePage.render("login", title: "Sign in", session: nil, [:], notice: Self.notice(request))
     }
 
     @Sendable func login(request: Request, context: AppRequestContext) async throws -> Response {
@@ -52,10 +53,10 @@ struct ConsoleController: Sendable {
         let key = (form["apiKey"] ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
         let now = clock.now()
         guard !key.isEmpty, key.count <= 200, let found = try await store.workspaces.authenticatedKey(forAPIKey: key, now: now) else {
-            return page("login", title: "Sign in", session: nil, [:], status: .unauthorized, error: "That API key is unknown, revoked or expired.")
+            return ConsolePage.render("login", title: "Sign in", session: nil, [:], status: .unauthorized, error: "That API key is unknown, revoked or expired.")
         }
         let token = try await store.workspaces.startConsoleSession(found, lifetime: ConsoleSession.lifetime, now: now)
-        var response = redirect("/console/integrations")
+        var response = ConsolePage.redirect("/console/integrations")
         response.setCookie(Cookie(name: ConsoleSession.cookieName, value: token, maxAge: Int(ConsoleSession.lifetime),
                                   path: settings.cookiePath("/console"), secure: settings.publicURL.scheme == "https", httpOnly: true, sameSite: .lax))
         return response
@@ -65,7 +66,7 @@ struct ConsoleController: Sendable {
     @Sendable func logout(request: Request, context: AppRequestContext) async throws -> Response {
         guard ConsoleSession.isSameOrigin(request, publicURL: settings.publicURL) else { return crossOrigin() }
         if let token = request.cookies[ConsoleSession.cookieName]?.value, !token.isEmpty { try await store.workspaces.endConsoleSession(token: token) }
-        var response = redirect("/console?notice=signed_out")
+        var response = ConsolePage.redirect("/console?notice=signed_out")
         response.setCookie(Cookie(name: ConsoleSession.cookieName, value: "", maxAge: 0, path: settings.cookiePath("/console"),
                                   secure: settings.publicURL.scheme == "https", httpOnly: true, sameSite: .lax))
         return response
@@ -102,48 +103,36 @@ struct ConsoleController: Sendable {
         return try await integrationPage(id: id, session: session, notice: Self.notice(request), error: Self.errorNotice(request))
     }
 
-    /// authorize (redirects to the provider), enable, disable, delete.
-    @Sendable func integrationAction(request: Request, context: ConsoleRequestContext) async throws -> Response {
-        let session = context.session, form = context.form
-        let id = try context.parameters.require("id")
-        let back = "/console/integrations/\(id)"
+    /// Authorize: to the provider, bound to this browser (only the callback that brings the cookie back completes it).
+    @Sendable func authorize(request: Request, context: ConsoleRequestContext) async throws -> Response {
+        let id = try context.parameters.require("id"), session = context.session
         do {
-            switch try context.parameters.require("action") {
-            case "authorize":
-                // Bound to this browser: only the callback that brings the cookie back completes it.
-                let nonce = SecureRandom.token(bytes: 32)
-                let started = try await integrations.startAuthorization(id: id, by: session.principal, binding: .nonce(nonce))
-                var response = Response(status: .seeOther, headers: [.location: started.authorizationURL.absoluteString, .cacheControl: "no-store"])
-                response.setCookie(Cookie(name: AuthorizationService.bindingCookieName(requestID: started.requestID), value: nonce,
-                                          maxAge: Int(AuthorizationRequest.lifetime), path: settings.cookiePath("/oauth/callback"),
-                                          secure: settings.publicURL.scheme == "https", httpOnly: true, sameSite: .lax))
-                return response
-            case "enable":
-                _ = try await integrations.setEnabled(true, id: id, by: session.principal)
-                return redirect(back + "?notice=enabled")
-            case "disable":
-                _ = try await integrations.setEnabled(false, id: id, by: session.principal)
-                return redirect(back + "?notice=disabled")
-            case "signing-secret":
-                let secret = try await integrations.rotateSigningSecret(id: id, by: session.principal)
-                return try await integrationPage(id: id, session: session, notice: "New signing secret. The old one no longer signs events.", error: nil, signingSecret: secret)
-            case "disconnect":
-                guard let record = try await store.integrations.integration(id: id, workspaceID: session.workspace.id) else { return notFound(session) }
-                let userID = form["userId"] ?? ""
-                guard let revoked = try await integrations.disconnect(record.integration, endUserID: userID, by: session.principal) else {
-                    return redirect(back + "?error=no_connection")
-                }
-                return redirect(back + "?notice=" + (revoked ? "disconnected" : "disconnected_unconfirmed"))
-            case "delete":
-                try await integrations.deleteIntegration(id: id, by: session.principal)
-                return redirect("/console/integrations?notice=integration_deleted")
-            default:
-                return notFound(session)
-            }
+            let nonce = SecureRandom.token(bytes: 32)
+            let started = try await integrations.startAuthorization(id: id, by: session.principal, binding: .nonce(nonce))
+            var response = Response(status: .seeOther, headers: [.location: started.authorizationURL.absoluteString, .cacheControl: "no-store"])
+            response.setCookie(Cookie(name: AuthorizationService.bindingCookieName(requestID: started.requestID), value: nonce,
+                                      maxAge: Int(AuthorizationRequest.lifetime), path: settings.cookiePath("/oauth/callback"),
+                                      secure: settings.publicURL.scheme == "https", httpOnly: true, sameSite: .lax))
+            return response
         } catch let problem as Problem {
-            if problem.httpStatus == 404 { return notFound(session) }
-            return try await integrationPage(id: id, session: session, notice: nil, error: problem.detail, status: .init(code: problem.httpStatus))
+            return try await integrationProblem(problem, id: id, session: session)
         }
+    }
+
+    /// Enable: the connection is proven against the provider first; the page then says "Integration successful".
+    @Sendable func enable(request: Request, context: ConsoleRequestContext) async throws -> Response {
+        let id = try context.parameters.require("id"), session = context.session
+        do {
+            _ = try await integrations.setEnabled(true, id: id, by: session.principal)
+            return ConsolePage.redirect("/console/integrations/\(id)?notice=enabled")
+        } catch let problem as Problem {
+            return try await integrationProblem(problem, id: id, session: session)
+        }
+    }
+
+    private func integrationProblem(_ problem: Problem, id: String, session: SignedIn) async throws -> Response {
+        if problem.httpStatus == 404 { return ConsolePage.notFound(session) }
+        return try await integrationPage(id: id, session: session, notice: nil, error: problem.detail, status: .init(code: problem.httpStatus))
     }
 
     // MARK: Agent tokens
@@ -170,9 +159,9 @@ struct ConsoleController: Sendable {
         let id = try context.parameters.require("id")
         do {
             _ = try await agentTokens.revoke(id: try context.parameters.require("tokenId"), integrationID: id, by: context.session.principal)
-            return redirect("/console/integrations/\(id)?notice=agent_token_revoked")
+            return ConsolePage.redirect("/console/integrations/\(id)?notice=agent_token_revoked")
         } catch let problem as Problem {
-            if problem.httpStatus == 404 { return notFound(context.session) }
+            if problem.httpStatus == 404 { return ConsolePage.notFound(context.session) }
             return try await integrationPage(id: id, session: context.session, notice: nil, error: problem.detail, status: .init(code: problem.httpStatus))
         }
     }
@@ -196,8 +185,8 @@ struct ConsoleController: Sendable {
         object["pkce"] = .bool(form["pkce"] == "true")
         do {
             let profile = try await profiles.createProfile(InputReader(object: object), by: session.principal)
-            if form["then"] == "integration" { return redirect("/console/integrations?notice=profile_saved&profile=\(profile.id)#add-intercom") }
-            return redirect("/console/auth-profiles?notice=profile_saved")
+            if form["then"] == "integration" { return ConsolePage.redirect("/console/integrations?notice=profile_saved&profile=\(profile.id)#add-intercom") }
+            return ConsolePage.redirect("/console/auth-profiles?notice=profile_saved")
         } catch let problem as Problem {
             return try await profilesPage(session, problem: problem, form: form)
         }
@@ -207,7 +196,7 @@ struct ConsoleController: Sendable {
         let session = context.session
         do {
             try await profiles.deleteProfile(id: try context.parameters.require("id"), by: session.principal)
-            return redirect("/console/auth-profiles?notice=profile_deleted")
+            return ConsolePage.redirect("/console/auth-profiles?notice=profile_deleted")
         } catch let problem as Problem {
             return try await profilesPage(session, problem: problem, form: [:])
         }
@@ -230,7 +219,7 @@ struct ConsoleController: Sendable {
         let profiles = try await store.profiles.authProfiles(workspaceID: session.workspace.id)
         let profileRows = profiles.map { ["id": $0.id, "name": $0.name, "selected": form["authProfileId"] == $0.id] as [String: Any] }
         let selected = profiles.first { $0.id == form["authProfileId"] }.map { ["name": $0.name, "callbackURL": settings.callbackURL(profileID: $0.id)] }
-        return page("integrations", title: "Integrations", session: session, [
+        return ConsolePage.render("integrations", title: "Integrations", session: session, [
             "integrations": rows, "hasIntegrations": !rows.isEmpty, "profiles": profileRows, "systemAppConfigured": settings.systemApp != nil,
             "selectedProfile": selected as Any,
             "form": ["name": form["name"] ?? "", "perUser": form["authorization"] == "per_user", "custom": form["app"] == "custom",
@@ -241,7 +230,7 @@ struct ConsoleController: Sendable {
     private func integrationPage(id: String, session: SignedIn, notice: String?, error: String?, signingSecret: String? = nil,
                                  agentToken: String? = nil, problem: Problem? = nil, tokenForm: [String: String] = [:],
                                  status: HTTPResponse.Status = .ok) async throws -> Response {
-        guard let record = try await store.integrations.integration(id: id, workspaceID: session.workspace.id) else { return notFound(session) }
+        guard let record = try await store.integrations.integration(id: id, workspaceID: session.workspace.id) else { return ConsolePage.notFound(session) }
         let integration = record.integration
         var values: [String: Any] = [
             "id": integration.id, "name": integration.name, "status": record.status.rawValue,
@@ -250,16 +239,11 @@ struct ConsoleController: Sendable {
             "canAuthorize": integration.authorization == .preauthorized,
             "authorizeLabel": record.sharedConnectionStatus == nil ? "Authorize" : "Authorize again",
             "canEnable": record.status != .enabled && (integration.authorization == .perUser || record.sharedConnectionStatus == .active),
-            "canDisable": record.status == .enabled,
-            "notifyURL": integration.notifyURL as Any, "verifyURL": integration.verifyURL as Any, "signingSecret": signingSecret as Any,
+                        "notifyURL": integration.notifyURL as Any, "verifyURL": integration.verifyURL as Any, "signingSecret": signingSecret as Any,
         ]
         if integration.authorization == .perUser {
-            let users = try await store.connections.connections(integrationID: id, workspaceID: session.workspace.id).map { connection -> [String: Any] in
-                ["userID": connection.endUserID, "accountName": connection.account.name, "adminEmail": connection.account.adminEmail ?? "—",
-                 "status": connection.status.rawValue, "integrationID": id, "csrf": session.csrf]
-            }
-            values["users"] = users
-            values["hasUsers"] = !users.isEmpty
+            let count = try await store.connections.connectionCount(integrationID: id, workspaceID: session.workspace.id)
+            values["usersConnected"] = count == 0 ? "No end user has connected yet." : count == 1 ? "1 end user has connected." : "\(count) end users have connected."
         }
         if let profileID = integration.authProfileID {
             values["profileName"] = try await store.profiles.authProfile(id: profileID, workspaceID: session.workspace.id)?.name
@@ -268,6 +252,7 @@ struct ConsoleController: Sendable {
             values["connection"] = [
                 "status": connection.status.rawValue, "accountName": connection.account.name, "accountID": connection.account.id,
                 "region": connection.account.region as Any, "adminEmail": connection.account.adminEmail as Any, "lastError": connection.lastError as Any,
+                "since": Self.day(connection.createdAt),
             ]
         }
         let now = clock.now()
@@ -289,7 +274,7 @@ struct ConsoleController: Sendable {
         values["tokenForm"] = ["name": tokenForm["name"] ?? "", "userId": tokenForm["userId"] ?? "", "tools": tokenForm["tools"] ?? "",
                                "never": (tokenForm["expiresInDays"] ?? "") == "", "d30": tokenForm["expiresInDays"] == "30",
                                "d90": tokenForm["expiresInDays"] == "90", "d365": tokenForm["expiresInDays"] == "365"]
-        return page("integration", title: integration.name, session: session, values, status: status, notice: notice, error: error, problem: problem)
+        return ConsolePage.render("integration", title: integration.name, session: session, values, status: status, notice: notice, error: error, problem: problem)
     }
 
     private func profilesPage(_ session: SignedIn, notice: String? = nil, problem: Problem? = nil, form: [String: String] = [:]) async throws -> Response {
@@ -302,33 +287,12 @@ struct ConsoleController: Sendable {
         formValues["pkce"] = form["pkce"] == "true"
         formValues["json"] = form["tokenRequestFormat"] == "json"
         let then: String? = form["then"] == "integration" ? "integration" : nil
-        return page("profiles", title: "Authorization profiles", session: session, [
+        return ConsolePage.render("profiles", title: "Authorization profiles", session: session, [
             "profiles": rows, "hasProfiles": !rows.isEmpty, "form": formValues, "then": then as Any,
             // The example URLs are the default provider's own, from its definition.
             "example": ["authorizationURL": profiles.registry.entries[0].definition.oauth.authorizationURL,
                         "tokenURL": profiles.registry.entries[0].definition.oauth.tokenURL],
         ], status: problem.map { .init(code: $0.httpStatus) } ?? .ok, notice: notice, problem: problem)
-    }
-
-    private func page(_ name: String, title: String, session: SignedIn?, _ values: [String: Any], status: HTTPResponse.Status = .ok,
-                      notice: String? = nil, error: String? = nil, problem: Problem? = nil) -> Response {
-        var frame: [String: Any] = ["signedIn": session != nil]
-        if let session { frame["workspaceName"] = session.workspace.name; frame["csrf"] = session.csrf }
-        if let notice { frame["notice"] = notice }
-        if let problem {
-            frame["error"] = problem.errors == nil ? problem.detail : "Please correct these fields:"
-            frame["errors"] = (problem.errors ?? []).map { ["field": Self.label(of: $0.field), "detail": $0.detail] }
-            frame["hasErrors"] = !(problem.errors ?? []).isEmpty
-        } else if let error {
-            frame["error"] = error
-        }
-        return Pages.html(status, Pages.console(name, title: title, frame: frame, values))
-    }
-
-    private func notFound(_ session: SignedIn) -> Response {
-        page("message", title: "Not found", session: session, [
-            "heading": "Not found", "message": "Nothing with that id exists in this workspace.",
-        ], status: .notFound)
     }
 
     // MARK: Plumbing
@@ -345,10 +309,6 @@ struct ConsoleController: Sendable {
     private func crossOrigin() -> Response {
         Pages.html(.forbidden, Pages.render(title: "Not allowed", heading: "This form must be sent from the console itself",
                                             message: "Open \(settings.publicURL.absoluteString)/console and sign in there.", success: false))
-    }
-
-    private func redirect(_ location: String) -> Response {
-        Response(status: .seeOther, headers: [.location: location, .cacheControl: "no-store"])
     }
 
     /// A field as its form labels it (`tools[1]` is the Tools field).

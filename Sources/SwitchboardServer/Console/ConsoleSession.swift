@@ -55,7 +55,8 @@ enum ConsoleSession {
     static let notices: [String: String] = [
         "signed_out": "Signed out.",
         "enabled": "Integration successful. Assistants can now use this integration: see its actions below.",
-        "disabled": "Disabled.",
+        "disabled": "Disabled: assistants' calls are refused until it is enabled again.",
+        "settings_saved": "Settings saved.",
         "disconnected": "Disconnected; Intercom revoked the authorization.",
         "disconnected_unconfirmed": "Disconnected; Intercom did not confirm the revocation, but the tokens are deleted.",
         "integration_deleted": "Integration deleted, with every credential under it.",

@@ -79,6 +79,24 @@ struct IntegrationService: Sendable {
                            ["grantsRevoked": .number(Double(revoked)), "grantsNotConfirmed": .number(Double(unconfirmed))])
     }
 
+    /// What deleting an integration takes with it: its connections (their tokens revoked at the provider and erased),
+    /// its agent tokens that still work, and the calls kept for end users who have not connected yet.
+    struct DeletionImpact: Sendable, Equatable {
+        var connections: Int
+        var agentTokens: Int
+        var keptCalls: Int
+    }
+
+    func deletionImpact(id: String, by principal: Principal) async throws -> DeletionImpact {
+        let workspaceID = principal.workspace.id
+        _ = try await load(id: id, workspace: principal.workspace)
+        let now = clock.now()
+        return DeletionImpact(
+            connections: try await store.connections.connectionCount(integrationID: id, workspaceID: workspaceID),
+            agentTokens: try await store.agentTokens.agentTokens(integrationID: id, workspaceID: workspaceID).filter { $0.works(at: now) }.count,
+            keptCalls: try await store.authorizations.keptCallCount(integrationID: id, workspaceID: workspaceID, now: now))
+    }
+
     /// Name, region and notify URL can change; which app and mode an integration uses cannot, since its credentials come from them.
     func update(id: String, with input: InputReader, by principal: Principal) async throws -> IntegrationRecord {
         var record = try await load(id: id, workspace: principal.workspace)

@@ -16,6 +16,9 @@ public protocol AuthorizationRepository: Sendable {
     /// How many calls a workspace keeps for users who have not connected yet.
     func keptCallCount(workspaceID: String, now: Date) async throws -> Int
 
+    /// How many calls one integration keeps for users who have not connected yet (what deleting it would drop).
+    func keptCallCount(integrationID: String, workspaceID: String, now: Date) async throws -> Int
+
     /// Records that a verifyURL confirmation (by its hash) was used; false when it was used already. Kept until it expires.
     func useConfirmation(hash: String, expiresAt: Date) async throws -> Bool
 
@@ -70,6 +73,11 @@ struct SQLAuthorizationRepository: AuthorizationRepository, SQLRepository {
     public func keptCallCount(workspaceID: String, now: Date) async throws -> Int {
         try await count("pending_actions") { $0.where("workspace_id", .equal, workspaceID).where("status", .equal, "pending")
             .where("expires_at", .greaterThan, now.unixSeconds) }
+    }
+
+    public func keptCallCount(integrationID: String, workspaceID: String, now: Date) async throws -> Int {
+        try await count("pending_actions") { $0.where("workspace_id", .equal, workspaceID).where("integration_id", .equal, integrationID)
+            .where("status", .equal, "pending").where("expires_at", .greaterThan, now.unixSeconds) }
     }
 
     /// Records that a verifyURL confirmation (by its hash) was used; false when it was used already. Kept until it expires.

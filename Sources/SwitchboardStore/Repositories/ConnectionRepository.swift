@@ -13,6 +13,9 @@ public protocol ConnectionRepository: Sendable {
 
     func connections(integrationID: String, workspaceID: String) async throws -> [Connection]
 
+    /// How many connections an integration has (its shared one, or one per end user), whatever their status.
+    func connectionCount(integrationID: String, workspaceID: String) async throws -> Int
+
     /// One page of an integration's connections, newest first, after the previous page's last `(created_at, id)`.
     func connections(integrationID: String, workspaceID: String, limit: Int, before cursor: (Int64, String)?) async throws -> [Connection]
 
@@ -73,6 +76,10 @@ struct SQLConnectionRepository: ConnectionRepository, SQLRepository {
                 .orderBy("created_at").orderBy("id").all(decoding: ConnectionRow.self)
         }
         return try rows.map(model)
+    }
+
+    public func connectionCount(integrationID: String, workspaceID: String) async throws -> Int {
+        try await count("connections") { $0.where("workspace_id", .equal, workspaceID).where("integration_id", .equal, integrationID) }
     }
 
     /// One page of an integration's connections, newest first, after the previous page's last `(created_at, id)`.

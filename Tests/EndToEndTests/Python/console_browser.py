@@ -14,7 +14,10 @@ import urllib.request
 
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
+from selenium.common.exceptions import WebDriverException
+from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
@@ -54,12 +57,59 @@ class Person:
         Select(self.field(label)).select_by_visible_text(option)
 
     def press(self, words: str) -> None:
+        """A button that sends its form: waits for the next page (the old one gone, the new one loaded)."""
+        self.mark_page()
         self.driver.find_element(By.XPATH, f"//button[normalize-space(.)={xpath_string(words)}]").click()
-        WebDriverWait(self.driver, 15).until(lambda d: d.execute_script("return document.readyState") == "complete")
+        self.next_page()
+
+    def mark_page(self) -> None:
+        """Marks the page shown now, so that `next_page` knows when another has replaced it."""
+        self.driver.execute_script("window.__switchboardOld = true")
+
+    def next_page(self) -> None:
+        def loaded(driver) -> bool:
+            try:
+                return driver.execute_script("return window.__switchboardOld === undefined && document.readyState === 'complete'")
+            except WebDriverException:  # between two pages
+                return False
+        WebDriverWait(self.driver, 15).until(loaded)
+
+    def press_and_confirm(self, words: str) -> str:
+        """A button behind a confirmation: pressed, the browser's dialog accepted; the dialog's words."""
+        self.mark_page()
+        self.driver.find_element(By.XPATH, f"//button[normalize-space(.)={xpath_string(words)}]").click()
+        alert = WebDriverWait(self.driver, 10).until(expected_conditions.alert_is_present())
+        said = alert.text
+        alert.accept()
+        self.next_page()
+        return said
+
+    def keys(self, *keys: str) -> None:
+        """Keys pressed on whatever has the focus, as a person at the keyboard presses them."""
+        ActionChains(self.driver).send_keys(*keys).perform()
+
+    def tab_to(self, what: str, test: str, limit: int = 120) -> bool:
+        """Presses Tab until the focused element passes `test` (JavaScript on `el`); false if it is never reached.
+        Once there, the focus must be visible (an outline)."""
+        for _ in range(limit):
+            self.keys(Keys.TAB)
+            if self.driver.execute_script(f"const el = document.activeElement; return !!(el && ({test}));"):
+                visible = self.driver.execute_script("return getComputedStyle(document.activeElement).outlineStyle !== 'none'")
+                check(f"keyboard: {what} is reached with Tab and shows its focus", visible)
+                return True
+        check(f"keyboard: {what} is reached with Tab", False, f"not within {limit} presses on {self.driver.current_url}")
+        return False
+
+    def enter(self, *typed: str) -> None:
+        """Types, then presses Enter, which follows a link or sends a form: waits for the next page."""
+        self.mark_page()
+        self.keys(*typed, Keys.ENTER)
+        self.next_page()
 
     def follow(self, words: str) -> None:
+        self.mark_page()
         self.driver.find_element(By.XPATH, f"//a[contains(normalize-space(.), {xpath_string(words)})]").click()
-        WebDriverWait(self.driver, 15).until(lambda d: d.execute_script("return document.readyState") == "complete")
+        self.next_page()
 
     def text(self) -> str:
         return self.driver.find_element(By.TAG_NAME, "body").text
@@ -258,6 +308,99 @@ def connect_then_run(person: Person, args, path: str, user: str) -> None:
     check(f"{path}: then the action runs from the Try it form", "Connected as" in person.text(), person.text()[:400])
 
 
+def daily_tasks(person: Person, console: str, args) -> None:
+    """Connections, settings, the signing secret, disconnect and delete on the per-user integrations, by clicks."""
+    person.open(console + "/console/integrations")
+    person.follow("Per-user bot")
+    person.follow("Connections")
+    person.shot("connections")
+    no_nil(person, "connections")
+    row = person.driver.find_element(By.XPATH, "//tr[td/code[normalize-space(.)='user-b']]").text
+    check("connections: the end user who connected is listed with the Intercom workspace, since when and active",
+          "Acme Support" in row and "active" in row and re.search(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} UTC", row) is not None, row)
+    said = person.press_and_confirm("Disconnect")
+    check("connections: Disconnect asks first, naming the user", "user-b" in said, said)
+    check("connections: the user is disconnected", "Disconnected" in person.text() and "No connection yet." in person.text(), person.text()[:300])
+    person.follow("Per-user bot")
+    person.follow("Settings")
+    person.shot("settings")
+    no_nil(person, "settings")
+    person.type("Notify URL", "not a url")
+    person.type("Name", "Per-user bot (renamed)")
+    person.press("Save settings")
+    person.shot("settings: a bad notify URL")
+    beside = person.driver.find_elements(By.ID, "notifyURL-error")
+    check("settings: a bad notify URL is named beside its field, what was typed kept",
+          len(beside) == 1 and "Notify URL" in beside[0].text and person.field("Notify URL").get_attribute("value") == "not a url"
+          and person.field("Name").get_attribute("value") == "Per-user bot (renamed)", person.text()[:300])
+    person.type("Notify URL", "")
+    person.press("Save settings")
+    check("settings: saved", "Settings saved." in person.text() and person.field("Name").get_attribute("value") == "Per-user bot (renamed)",
+          person.text()[:300])
+    said = person.press_and_confirm("Renew signing secret")
+    secret = re.search(r"whsec_[A-Za-z0-9_-]+", person.text())
+    check("settings: the signing secret is renewed after a confirmation and shown once", secret is not None and "old one" in said, said)
+    person.shot("settings: new signing secret")
+    person.open(person.driver.current_url.replace("/signing-secret", "/settings"))
+    check("settings: the secret is not shown again", secret is not None and secret.group(0) not in person.html())
+    person.press_and_confirm("Disable")
+    check("settings: disabled", "refused until it is enabled again" in person.text(), person.text()[:300])
+    # Delete the custom per-user integration: its confirmation counts what goes with it.
+    person.open(console + "/console/integrations")
+    person.follow("Custom per-user bot")
+    person.follow("Settings")
+    person.follow("Delete Custom per-user bot")
+    person.shot("delete: what will be lost")
+    no_nil(person, "delete")
+    check("delete: the confirmation names what will be lost", "1 end-user connection" in person.text() and "agent token" in person.text()
+          and "kept call" in person.text(), person.text()[:500])
+    person.type("To confirm, type the integration's name", "Custom per-user bot")
+    person.press("Delete Custom per-user bot and all of this")
+    check("delete: the integration is gone", "Integration deleted" in person.text() and "Custom per-user bot" not in person.text(), person.text()[:300])
+
+
+def keyboard_only(console: str, args) -> None:
+    """A person without a mouse: signs in, adds Intercom, enables it, opens its settings, and tries an action — Tab,
+    arrow keys, typing and Enter only."""
+    person = Person(args.chromium, args.chromedriver, args.out, "keyboard")
+    try:
+        person.open(console + "/console")
+        if person.tab_to("the API key field", "el.id === 'apiKey'"):
+            person.enter(args.api_key)
+        check("keyboard: signed in", "Integrations" in person.text(), person.text()[:200])
+        person.tab_to("the Name field of Add Intercom", "el.id === 'name'")
+        person.keys("Keyboard bot")
+        person.tab_to("the authorization type", "el.name === 'authorization'")
+        person.keys(Keys.ARROW_DOWN)  # to "Allow users to authorize"
+        person.tab_to("the Add integration button", "el.tagName === 'BUTTON' && el.textContent.trim() === 'Add integration'")
+        person.enter()
+        check("keyboard: the integration is added, users authorize", "Integration added." in person.text() and "Users authorize" in person.text(),
+              person.text()[:300])
+        person.tab_to("Enable", "el.tagName === 'BUTTON' && el.textContent.trim() === 'Enable'")
+        person.enter()
+        check("keyboard: enabled", "Integration successful" in person.text(), person.text()[:300])
+        person.tab_to("the Settings link", "el.tagName === 'A' && el.textContent.startsWith('Settings')")
+        person.enter()
+        person.tab_to("the Notify URL field", "el.id === 'notifyURL'")
+        person.enter("not a url")
+        check("keyboard: Enter in a field sends its form; the problem is beside the field", len(person.driver.find_elements(By.ID, "notifyURL-error")) == 1,
+              person.text()[:300])
+        person.tab_to("the link back to the integration", "el.tagName === 'A' && el.textContent.includes('Keyboard bot')")
+        person.enter()
+        person.tab_to("the Actions link", "el.tagName === 'A' && el.textContent.startsWith('Actions')")
+        person.enter()
+        person.tab_to("the action search", "el.type === 'search'")
+        person.enter("who am i")
+        person.tab_to("the Who am I action", "el.tagName === 'A' && el.textContent.includes('Who am I')")
+        person.enter()
+        person.tab_to("the End user field", "el.id === 'field-user'")
+        person.enter("user-k")
+        person.shot("keyboard: try it")
+        check("keyboard: Try it runs and shows the connect link", "The user must connect first" in person.text(), person.text()[:300])
+    finally:
+        person.quit()
+
+
 def forgery_and_widths(person: Person, console: str) -> None:
     person.open(console + "/console/integrations")
     for path in ["/console/integrations", "/console/auth-profiles"]:
@@ -273,6 +416,9 @@ def forgery_and_widths(person: Person, console: str) -> None:
         check("the actions page has no horizontal scroll at 375 px", person.fits())
         person.open(link + "/actions/intercom.create_ticket")
         check("a Try it form has no horizontal scroll at 375 px", person.fits())
+        for page in ["settings", "connections", "runs", "events"]:
+            person.open(f"{link}/{page}")
+            check(f"the {page} page has no horizontal scroll at 375 px", person.fits())
     # A form posted without its CSRF token (as another site would post it) is refused.
     person.open(console + "/console/integrations")
     person.driver.execute_script("document.querySelectorAll('input[name=csrf]').forEach(e => e.remove())")
@@ -291,12 +437,17 @@ def main() -> int:
     person = Person(args.chromium, args.chromedriver, args.out, "admin")
     try:
         sign_in(person, args.console, args.api_key)
-        for path in (system_preauthorized, system_per_user, custom_preauthorized, custom_per_user, forgery_and_widths):
+        for path in (system_preauthorized, system_per_user, custom_preauthorized, custom_per_user, daily_tasks, forgery_and_widths, keyboard_only):
             try:
-                path(person, args.console) if path in (system_preauthorized, forgery_and_widths) else path(person, args.console, args)
+                if path is keyboard_only:
+                    path(args.console, args)
+                elif path in (system_preauthorized, forgery_and_widths):
+                    path(person, args.console)
+                else:
+                    path(person, args.console, args)
             except Exception as error:  # noqa: BLE001 - a path that breaks is a failure, with where it was
                 person.shot(f"{path.__name__} broke")
-                check(f"{path.__name__} ran to the end", False, f"{error!r} on {person.driver.current_url}: {person.text()[:300]}")
+                check(f"{path.__name__} ran to the end", False, f"{type(error).__name__}: {getattr(error, 'msg', None) or error} on {person.driver.current_url}: {person.text()[:300]}")
     finally:
         person.quit()
     print(f"screenshots in {args.out}", flush=True)
