@@ -289,6 +289,10 @@ enum Migrations {
             """,
             "CREATE INDEX mcp_elicitations_session ON mcp_elicitations (session_id, created_at)",
         ]),
+        Migration(version: 12, name: "a connection's token version and when its token was issued", statements: [
+            "ALTER TABLE connections ADD COLUMN token_version BIGINT NOT NULL DEFAULT 1",
+            "ALTER TABLE connections ADD COLUMN token_issued_at BIGINT",
+        ]),
     ]
 
     /// Applies every migration not yet recorded, each in its own transaction; safe to run from several instances at once.

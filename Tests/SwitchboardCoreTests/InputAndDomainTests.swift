@@ -109,6 +109,31 @@ struct IntegrationStatusTests {
         #expect(connection(expiresIn: -5, refresh: "r").refreshDue(at: now))
         #expect(!connection(expiresIn: 60, refresh: nil).refreshDue(at: now), "nothing to refresh with")
     }
+
+    @Test("the refresh margin is the smaller of 120 s and a quarter of the token's lifetime")
+    func refreshMargin() {
+        let issued = Date(timeIntervalSince1970: 1_000_000)
+        func connection(lifetime: TimeInterval, issuedKnown: Bool = true) -> Connection {
+            Connection(id: "c", workspaceID: "w", integrationID: "i", endUserID: "", status: .active, account: .init(id: "a", name: "A"),
+                       tokens: TokenGrant(accessToken: "t", refreshToken: "r", expiresAt: issued.addingTimeInterval(lifetime),
+                                          issuedAt: issuedKnown ? issued : nil),
+                       lastError: nil, lastRefreshedAt: nil, createdAt: issued, updatedAt: issued)
+        }
+        // A 3-second token (the harness's provider): due in its last 0.75 s, not the moment it is issued.
+        let short = connection(lifetime: 3)
+        #expect(RefreshPolicy.margin(for: short.tokens) == 0.75)
+        #expect(!short.refreshDue(at: issued))
+        #expect(!short.refreshDue(at: issued.addingTimeInterval(2.2)))
+        #expect(short.refreshDue(at: issued.addingTimeInterval(2.25)))
+        // Eight minutes: two of them. An hour: the 120-second cap.
+        #expect(RefreshPolicy.margin(for: connection(lifetime: 480).tokens) == 120)
+        #expect(RefreshPolicy.margin(for: connection(lifetime: 400).tokens) == 100)
+        let hour = connection(lifetime: 3600)
+        #expect(!hour.refreshDue(at: issued.addingTimeInterval(3479)) && hour.refreshDue(at: issued.addingTimeInterval(3480)))
+        // A token stored before issue times were kept gets the full margin.
+        #expect(RefreshPolicy.margin(for: connection(lifetime: 3, issuedKnown: false).tokens) == 120)
+        #expect(connection(lifetime: 3, issuedKnown: false).refreshDue(at: issued))
+    }
 }
 
 @Suite("JSON values")

@@ -150,7 +150,7 @@ struct TokenResponseTests {
     @Test("Intercom's shape: token and access_token, no expiry, no refresh token")
     func intercomShape() throws {
         let grant = try parse(response(200, #"{"token_type":"Bearer","token":"T1","access_token":"T1"}"#), now: now).get()
-        #expect(grant == TokenGrant(accessToken: "T1", refreshToken: nil, tokenType: "Bearer", expiresAt: nil, scope: nil))
+        #expect(grant == TokenGrant(accessToken: "T1", refreshToken: nil, tokenType: "Bearer", expiresAt: nil, scope: nil, issuedAt: now))
     }
 
     @Test("Intercom's shape with only `token`")
@@ -158,11 +158,12 @@ struct TokenResponseTests {
         #expect(try parse(response(200, #"{"token":"T2"}"#), now: now).get().accessToken == "T2")
     }
 
-    @Test("RFC 6749 shape: expiry from expires_in, refresh token, scope")
+    @Test("RFC 6749 shape: expiry from expires_in, refresh token, scope, and when it was issued")
     func standardShape() throws {
         let body = #"{"access_token":"A","token_type":"bearer","expires_in":3600,"refresh_token":"R","scope":"read write"}"#
         let grant = try parse(response(200, body), now: now).get()
-        #expect(grant == TokenGrant(accessToken: "A", refreshToken: "R", tokenType: "bearer", expiresAt: now.addingTimeInterval(3600), scope: "read write"))
+        #expect(grant == TokenGrant(accessToken: "A", refreshToken: "R", tokenType: "bearer", expiresAt: now.addingTimeInterval(3600), scope: "read write",
+                                      issuedAt: now))
     }
 
     @Test("expires_in as a string, and a form-encoded body")

@@ -53,7 +53,8 @@ final class FakeTokenEndpoint: @unchecked Sendable {
 let standardApp = OAuthApp(clientID: "cid", clientSecret: "sec", authorizationURL: "https://idp.example/authorize", tokenURL: "https://idp.example/token")
 
 /// An integration with a shared connection whose token expires in `expiresIn` seconds.
-func refreshFixture(_ store: Store, expiresIn: TimeInterval, enabled: Bool = true, now: Date) async throws -> (Integration, Connection) {
+func refreshFixture(_ store: Store, expiresIn: TimeInterval, enabled: Bool = true, refreshToken: String? = "refresh-0",
+                    now: Date) async throws -> (Integration, Connection) {
     let workspace = try await store.makeWorkspace()
     let integration = Integration(
         id: Identifier.make("int"), workspaceID: workspace.id, name: "Bot", provider: .intercom, app: .system, authProfileID: nil,
@@ -68,7 +69,7 @@ func refreshFixture(_ store: Store, expiresIn: TimeInterval, enabled: Bool = tru
     let connection = try await store.connections.completeAuthorization(requestID: request.id, connectLinkID: nil, connection: Connection(
         id: Identifier.make("conn"), workspaceID: workspace.id, integrationID: integration.id, endUserID: "", status: .active,
         account: ProviderAccount(id: "acct", name: "Acct"),
-        tokens: TokenGrant(accessToken: "access-0", refreshToken: "refresh-0", expiresAt: now.addingTimeInterval(expiresIn)),
+        tokens: TokenGrant(accessToken: "access-0", refreshToken: refreshToken, expiresAt: now.addingTimeInterval(expiresIn)),
         lastError: nil, lastRefreshedAt: nil, createdAt: now, updatedAt: now
     ), now: now).connection
     return (integration, connection)

@@ -33,6 +33,9 @@ final class AcmeTasks: @unchecked Sendable {
     /// Revokes every access token: the next call is refused with 401.
     func revokeAccessTokens() { lock.withLock { accessTokens.removeAll() } }
 
+    /// Revokes the whole grant: access and refresh tokens.
+    func revokeGrant() { lock.withLock { accessTokens.removeAll(); refreshTokens.removeAll() } }
+
     private func grant() -> [String: JSONValue] {
         lock.withLock {
             issued += 1
@@ -227,12 +230,18 @@ struct SecondProviderTests {
             #expect(later.status == .ok, "\(text(later))")
             #expect(acme.refreshes == 1)
 
-            // A refused token marks the connection; the answer says to authorize again.
+            // A refused token that can be refreshed is: the call is repeated once with the new token.
             acme.revokeAccessTokens()
+            let refreshed = try await client.call(.post, "/v1/integrations/\(id)/actions/acme.list_tasks", harness, json: #"{"input":{"limit":1}}"#)
+            #expect(refreshed.status == .ok, "\(text(refreshed))")
+            #expect(acme.refreshes == 2)
+
+            // A refused token whose refresh is refused too (invalid_grant) marks the connection; the answer says to authorize again.
+            acme.revokeGrant()
             let dead = try await client.call(.post, "/v1/integrations/\(id)/actions/acme.list_tasks", harness, json: #"{"input":{}}"#)
             #expect(dead.status == .conflict)
             #expect(try object(dead)["code"] as? String == "reauthorization_required")
-            #expect((try object(dead)["detail"] as? String)?.contains("Acme Tasks refused the stored authorization (token_invalid)") == true)
+            #expect((try object(dead)["detail"] as? String)?.contains("invalid_grant") == true, "\(text(dead))")
             #expect(try await harness.store.connections.connection(integrationID: id, endUserID: "")?.status == .needsReauthorization)
         }
     }

@@ -77,7 +77,7 @@ struct StoreTests {
             let versions = try await test.store.database.withConnection { db in
                 try await db.select().column("version").from("schema_migrations").all().map { try $0.decode(column: "version", as: Int.self) }
             }
-            #expect(versions == Array(1...11))
+            #expect(versions == Array(1...12))
         }
     }
 
@@ -375,9 +375,44 @@ struct StoreTests {
             try await store.connections.recordRefreshFailure(connectionID: connection.id, owner: nil, reason: "503 from provider", permanent: false, now: Date())
             #expect(try await store.connections.connection(id: connection.id)?.status == .active, "a transient failure never kills a connection")
             #expect(try await store.connections.connection(id: connection.id)?.lastError == "503 from provider")
-            try await store.connections.markNeedsReauthorization(connectionID: connection.id, reason: "invalid_grant", now: Date())
+            try await store.connections.recordRefreshFailure(connectionID: connection.id, owner: nil, reason: "invalid_grant", permanent: true, now: Date())
             #expect(try await store.connections.connection(id: connection.id)?.status == .needsReauthorization)
             #expect(try await store.integrations.integration(id: integration.id, workspaceID: workspace.id)?.status == .error)
+        }
+    }
+
+    @Test("the token version rises with each refresh and each new authorization; a refused token marks the connection only while it still holds that version",
+          arguments: Backend.available)
+    func tokenVersion(backend: Backend) async throws {
+        try await TestStore.with(backend) { test in
+            let store = test.store
+            let (_, integration) = try await store.insertIntegration(enablement: .enabled)
+            let issued = Date(unixSeconds: 1_800_000_000)
+            let first = try await connect(store, integration, connection: makeConnection(integration, access: "a1", refresh: "r1", expiresAt: issued.addingTimeInterval(3)))
+            #expect(first.tokenVersion == 1)
+            #expect(try await store.connections.acquireRefreshLease(connectionID: first.id, owner: "A", now: issued, duration: 30))
+            let grant = TokenGrant(accessToken: "a2", refreshToken: "r2", expiresAt: issued.addingTimeInterval(6), issuedAt: issued.addingTimeInterval(3))
+            #expect(try await store.connections.storeRefreshedTokens(connectionID: first.id, owner: "A", grant: grant, keepRefreshToken: "r1", now: issued))
+            let refreshed = try #require(try await store.connections.connection(id: first.id))
+            #expect(refreshed.tokenVersion == 2 && refreshed.tokens.issuedAt == issued.addingTimeInterval(3), "the version and the issue time are stored")
+
+            // A call refused with version 1's token: the connection has moved on, so nothing is marked.
+            #expect(try await store.connections.markNeedsReauthorization(connectionID: first.id, tokenVersion: 1, reason: "401", now: issued) == false)
+            #expect(try await store.connections.connection(id: first.id)?.status == .active)
+
+            let again = try await connect(store, integration, connection: makeConnection(integration, access: "a3"))
+            #expect(again.tokenVersion == 3, "a new authorization of the same connection goes on counting")
+            #expect(try await store.connections.connection(id: first.id)?.tokenVersion == 3)
+            #expect(try await store.connections.markNeedsReauthorization(connectionID: first.id, tokenVersion: 3, reason: "401", now: issued))
+            #expect(try await store.connections.connection(id: first.id)?.status == .needsReauthorization)
+
+            // Releasing a lease leaves the tokens and the version alone.
+            let (_, second) = try await store.insertIntegration(enablement: .enabled)
+            let other = try await connect(store, second, connection: makeConnection(second, access: "b1"))
+            #expect(try await store.connections.acquireRefreshLease(connectionID: other.id, owner: "B", now: issued, duration: 30))
+            try await store.connections.releaseRefreshLease(connectionID: other.id, owner: "B")
+            #expect(try await store.connections.connection(id: other.id)?.tokenVersion == 1)
+            #expect(try await store.connections.acquireRefreshLease(connectionID: other.id, owner: "C", now: issued, duration: 30), "released")
         }
     }
 

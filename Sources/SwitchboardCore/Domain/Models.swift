@@ -222,10 +222,14 @@ public struct Connection: Sendable, Equatable {
     public var lastRefreshedAt: Date?
     public var createdAt: Date
     public var updatedAt: Date
+    /// Goes up by one each time the stored tokens are replaced (a refresh, a new authorization): a call that was refused
+    /// (401) compares it to tell "another call or instance replaced the token meanwhile" from "the grant is dead".
+    public var tokenVersion: Int64
 
     public init(
         id: String, workspaceID: String, integrationID: String, endUserID: String, status: ConnectionStatus,
-        account: ProviderAccount, tokens: TokenGrant, lastError: String?, lastRefreshedAt: Date?, createdAt: Date, updatedAt: Date
+        account: ProviderAccount, tokens: TokenGrant, lastError: String?, lastRefreshedAt: Date?, createdAt: Date, updatedAt: Date,
+        tokenVersion: Int64 = 1
     ) {
         self.id = id
         self.workspaceID = workspaceID
@@ -238,18 +242,29 @@ public struct Connection: Sendable, Equatable {
         self.lastRefreshedAt = lastRefreshedAt
         self.createdAt = createdAt
         self.updatedAt = updatedAt
+        self.tokenVersion = tokenVersion
     }
 
-    /// Whether the access token should be refreshed before use at `now`.
-    public func refreshDue(at now: Date, margin: TimeInterval = RefreshPolicy.margin) -> Bool {
+    /// Whether the access token should be refreshed before use at `now`: when less than `RefreshPolicy.margin(for:)`
+    /// of its life remains.
+    public func refreshDue(at now: Date) -> Bool {
         guard let expiresAt = tokens.expiresAt, tokens.refreshToken != nil else { return false }
-        return expiresAt.timeIntervalSince(now) <= margin
+        return expiresAt.timeIntervalSince(now) <= RefreshPolicy.margin(for: tokens)
     }
 }
 
 public enum RefreshPolicy {
-    /// Tokens are refreshed this long before they expire.
+    /// Long-lived tokens are refreshed this long before they expire.
     public static let margin: TimeInterval = 120
+
+    /// How long before expiry a token is refreshed: the smaller of `margin` and a quarter of its lifetime, so that a
+    /// token living less than `margin` is not due the moment it is issued (each refresh would revoke the token the
+    /// calls still in flight carry). A token whose issue time is unknown gets the full margin.
+    public static func margin(for grant: TokenGrant) -> TimeInterval {
+        guard let issuedAt = grant.issuedAt, let expiresAt = grant.expiresAt else { return margin }
+        return min(margin, max(0, expiresAt.timeIntervalSince(issuedAt)) / 4)
+    }
+
     /// How long one instance may hold a connection's refresh lease.
     public static let leaseDuration: TimeInterval = 30
 }

@@ -7,13 +7,17 @@ public struct TokenGrant: Sendable, Equatable {
     public var tokenType: String
     public var expiresAt: Date?
     public var scope: String?
+    /// When the provider issued it (when its answer arrived): with `expiresAt`, its lifetime.
+    public var issuedAt: Date?
 
-    public init(accessToken: String, refreshToken: String? = nil, tokenType: String = "Bearer", expiresAt: Date? = nil, scope: String? = nil) {
+    public init(accessToken: String, refreshToken: String? = nil, tokenType: String = "Bearer", expiresAt: Date? = nil, scope: String? = nil,
+                issuedAt: Date? = nil) {
         self.accessToken = accessToken
         self.refreshToken = refreshToken
         self.tokenType = tokenType
         self.expiresAt = expiresAt
         self.scope = scope
+        self.issuedAt = issuedAt
     }
 }
 
@@ -75,7 +79,8 @@ public enum TokenResponse {
                 refreshToken: refresh?.isEmpty == false ? refresh : nil,
                 tokenType: fields["token_type"]?.stringValue ?? "Bearer",
                 expiresAt: expiresIn.flatMap { $0 > 0 ? now.addingTimeInterval($0) : nil },
-                scope: fields["scope"]?.stringValue
+                scope: fields["scope"]?.stringValue,
+                issuedAt: now
             ))
         }
         if (300..<400).contains(response.status) {

@@ -156,27 +156,60 @@ struct ActionService: Sendable {
         }
 
         let client = try providers.client(for: integration)
-        let call = ProviderClient.Call(
+        var call = ProviderClient.Call(
             action: action, input: values, accessToken: token,
             apiBase: try providers.apiBase(for: integration, accountRegion: connection.account.region),
             account: connection.account, paceKey: ProviderClient.paceKey(clientID: app.clientID, accountID: connection.account.id),
             timeout: settings.intercomTimeout)
-        do {
-            return try await client.run(call)
-        } catch let failure as ProviderClient.Failure {
-            switch failure {
-            case .unauthorized(let code):
-                try await store.connections.markNeedsReauthorization(connectionID: connection.id, reason: "\(title) answered 401 \(code)", now: clock.now())
-                if integration.authorization == .perUser {
-                    await authorization.events.emit(.connectionFailed, integration: integration, endUserID: endUser, conversationID: request.conversationID,
-                                                    data: ["reason": .string("\(title) refused the stored authorization (\(code))."), "stage": .string("action")])
-                    throw try await authorizationRequired(integration, userID: endUser, conversationID: request.conversationID, reason: .reauthorize)
+        var retried = false
+        while true {
+            do {
+                return try await client.run(call)
+            } catch let failure as ProviderClient.Failure {
+                guard case .unauthorized(let code) = failure else { throw Self.problem(for: failure, action: action, title: title, timeout: call.timeout) }
+                // A refused token is not yet a dead grant: it may have been replaced (and revoked) by another call's refresh.
+                // A 401 was not acted on, so the call is repeated once, whatever its method.
+                if !retried, let fresh = try await retryToken(after: call.accessToken, connection: connection, app: app, title: title,
+                                                              integration: integration, endUser: endUser, conversationID: request.conversationID) {
+                    retried = true
+                    call.accessToken = fresh
+                    continue
                 }
-                throw Problem.conflict("reauthorization_required", "\(title) refused the stored authorization (\(code)). Authorize again.")
-            default:
-                throw Self.problem(for: failure, action: action, title: title, timeout: call.timeout)
+                let reason = "\(title) answered 401 \(code)"
+                guard try await tokens.markRefused(call.accessToken, connectionID: connection.id, reason: reason) else {
+                    throw Problem(status: 503, code: "provider_unavailable", title: "Provider unavailable",
+                                  detail: "\(title) refused a token that was replaced during the call; try again.")
+                }
+                throw try await grantDied(integration, endUser: endUser, conversationID: request.conversationID, title: title,
+                                          why: "\(title) refused the stored authorization (\(code)).", stage: "action")
             }
         }
+    }
+
+    /// The token to repeat a refused call with (`TokenService.retryToken`), nil when there is none; a refresh the
+    /// provider refuses (`invalid_grant`) ends the grant here.
+    private func retryToken(after sent: String, connection: Connection, app: OAuthApp, title: String, integration: Integration,
+                            endUser: String, conversationID: String?) async throws -> String? {
+        do {
+            return try await tokens.retryToken(after: sent, connectionID: connection.id, app: app)
+        } catch .needsReauthorization(let why) {
+            throw try await grantDied(integration, endUser: endUser, conversationID: conversationID, title: title, why: why, stage: "refresh")
+        } catch .unavailable(let why) {
+            throw Problem(status: 503, code: "provider_unavailable", title: "Provider unavailable",
+                          detail: "\(title) could not be reached (\(why)). Try again shortly.")
+        }
+    }
+
+    /// The problem for a grant the provider no longer honours: per user, `connection.failed` and a fresh connect link;
+    /// shared, reauthorization by an admin.
+    private func grantDied(_ integration: Integration, endUser: String, conversationID: String?, title: String, why: String,
+                           stage: String) async throws -> Problem {
+        guard integration.authorization == .perUser else {
+            return Problem.conflict("reauthorization_required", "\(why) Authorize again.")
+        }
+        await authorization.events.emit(.connectionFailed, integration: integration, endUserID: endUser, conversationID: conversationID,
+                                        data: ["reason": .string(why), "stage": .string(stage)])
+        return try await authorizationRequired(integration, userID: endUser, conversationID: conversationID, reason: .reauthorize)
     }
 
     static func noSuchAction(_ name: String) -> Problem {

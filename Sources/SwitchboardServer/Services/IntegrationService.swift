@@ -188,17 +188,41 @@ struct IntegrationService: Sendable {
                                    "Authorize the integration first: POST /v1/integrations/\(integration.id)/authorize, then complete the provider's login.")
         }
         let title = providers.title(of: integration)
-        let token = try await tokens.accessTokenOrProblem(for: connection, app: app, providerTitle: title)
+        var token = try await tokens.accessTokenOrProblem(for: connection, app: app, providerTitle: title)
         let base = try providers.apiBase(for: integration, accountRegion: connection.account.region)
         let identifier = try providers.identifier(for: integration)
-        do {
-            _ = try await identifier.identify(accessToken: token, apiBase: base)
-        } catch .unauthorized(let code, let message) {
-            try await store.connections.markNeedsReauthorization(connectionID: connection.id, reason: "\(title) refused the token (\(code): \(message))", now: clock.now())
+        func identify() async -> Result<ProviderAccount, AccountIdentifier.Failure> {
+            do { return .success(try await identifier.identify(accessToken: token, apiBase: base)) } catch { return .failure(error) }
+        }
+        var outcome = await identify()
+        if case .failure(.unauthorized) = outcome {
+            // Refused: perhaps replaced meanwhile by another instance's refresh; tried once more with the current token.
+            let fresh: String?
+            do {
+                fresh = try await tokens.retryToken(after: token, connectionID: connection.id, app: app)
+            } catch .needsReauthorization(let why) {
+                throw Problem.conflict("reauthorization_required", "\(title) refused the stored authorization (\(why)). Authorize the integration again.")
+            } catch .unavailable(let why) {
+                throw Problem(status: 503, code: "provider_unavailable", title: "Provider unavailable",
+                              detail: "\(title) could not confirm the connection (\(why)). Try again shortly.")
+            }
+            if let fresh {
+                token = fresh
+                outcome = await identify()
+            }
+        }
+        switch outcome {
+        case .success:
+            return
+        case .failure(.unauthorized(let code, let message)):
+            guard try await tokens.markRefused(token, connectionID: connection.id, reason: "\(title) refused the token (\(code): \(message))") else {
+                throw Problem(status: 503, code: "provider_unavailable", title: "Provider unavailable",
+                              detail: "\(title) refused a token that was replaced meanwhile; try again.")
+            }
             throw Problem.conflict("reauthorization_required", "\(title) refused the stored authorization (\(code)). Authorize the integration again.")
-        } catch .refused(let why) {
+        case .failure(.refused(let why)):
             throw Problem.conflict("account_refused", "The connected account cannot be used: \(why).")
-        } catch .unavailable(let why) {
+        case .failure(.unavailable(let why)):
             throw Problem(status: 503, code: "provider_unavailable", title: "Provider unavailable",
                           detail: "\(title) could not confirm the connection (\(why)). Try again shortly.")
         }

@@ -40,8 +40,43 @@ public final class TokenService: Sendable {
         if connection.status == .needsReauthorization { throw .needsReauthorization(connection.lastError ?? "the provider refused the stored authorization") }
         if connection.status == .revoked { throw .needsReauthorization("the connection was disconnected") }
         guard connection.refreshDue(at: clock.now()) else { return connection.tokens.accessToken }
+        return try await refreshOnce(connectionID: connection.id, app: app, rejected: nil)
+    }
+
+    /// After the provider refused `sentToken` (401): the token to retry the call with, once; nil when nobody has
+    /// replaced it and it cannot be refreshed. The connection is reread from the database, not the read cache: another
+    /// call or instance may have refreshed it meanwhile (and a provider that rotates refresh tokens revokes the old pair),
+    /// which makes the refusal no sign of a dead grant. Otherwise, if it has a refresh token, it is refreshed (one
+    /// refresh for all the calls refused alike, across instances, as `accessToken` does); `invalid_grant` then throws
+    /// `needsReauthorization`.
+    public func retryToken(after sentToken: String, connectionID: String, app: OAuthApp) async throws(Failure) -> String? {
+        let current: Connection?
+        do { current = try await store.connections.connection(id: connectionID) } catch { throw .unavailable("the connection could not be read (\(type(of: error)))") }
+        guard let current else { throw .needsReauthorization("the connection no longer exists") }
+        if current.tokens.accessToken != sentToken {
+            guard current.status == .active else { throw .needsReauthorization(current.lastError ?? "the connection needs a new authorization") }
+            return current.tokens.accessToken
+        }
+        guard current.status == .active, current.tokens.refreshToken != nil else { return nil }
+        let token = try await refreshOnce(connectionID: connectionID, app: app, rejected: sentToken)
+        return token == sentToken ? nil : token
+    }
+
+    /// Marks the connection as needing a new authorization after the provider refused `sentToken`, unless the token was
+    /// replaced meanwhile. True when marked; false when the connection now holds another token (try again).
+    public func markRefused(_ sentToken: String, connectionID: String, reason: String) async throws -> Bool {
+        guard let current = try await store.connections.connection(id: connectionID) else { return true }
+        guard current.tokens.accessToken == sentToken else { return false }
+        if current.status != .active { return true }
+        return try await store.connections.markNeedsReauthorization(connectionID: connectionID, tokenVersion: current.tokenVersion,
+                                                                    reason: reason, now: clock.now())
+    }
+
+    /// One refresh per connection at a time in this instance (callers share it), and across instances through the lease.
+    /// Calls refused with a token share a flight of their own: one that found a token not yet due has nothing for them.
+    private func refreshOnce(connectionID: String, app: OAuthApp, rejected: String?) async throws(Failure) -> String {
         do {
-            return try await flights.run(key: connection.id) { try await self.refreshAcrossInstances(connectionID: connection.id, app: app) }
+            return try await flights.run(key: rejected == nil ? connectionID : connectionID + " refused") { try await self.refreshAcrossInstances(connectionID: connectionID, app: app, rejected: rejected) }
         } catch let failure as Failure {
             throw failure
         } catch {
@@ -49,14 +84,19 @@ public final class TokenService: Sendable {
         }
     }
 
-    private func refreshAcrossInstances(connectionID: String, app: OAuthApp) async throws -> String {
+    /// Whether the connection's token must be refreshed now: it is due, or it is the token the provider just refused.
+    private func needsRefresh(_ connection: Connection, rejected: String?) -> Bool {
+        connection.refreshDue(at: clock.now()) || (rejected != nil && connection.tokens.accessToken == rejected)
+    }
+
+    private func refreshAcrossInstances(connectionID: String, app: OAuthApp, rejected: String?) async throws -> String {
         let deadline = clock.now().addingTimeInterval(waitLimit.seconds)
         while true {
             guard let current = try await store.connections.connection(id: connectionID) else { throw Failure.needsReauthorization("the connection no longer exists") }
             if current.status != .active { throw Failure.needsReauthorization(current.lastError ?? "the connection needs a new authorization") }
-            if !current.refreshDue(at: clock.now()) { return current.tokens.accessToken }
+            if !needsRefresh(current, rejected: rejected) { return current.tokens.accessToken }
             if try await store.connections.acquireRefreshLease(connectionID: connectionID, owner: instanceID, now: clock.now(), duration: RefreshPolicy.leaseDuration) {
-                return try await refresh(connectionID: connectionID, app: app)
+                return try await refresh(connectionID: connectionID, app: app, rejected: rejected)
             }
             // Another instance is refreshing: wait for its result rather than spend the refresh token twice.
             if clock.now() >= deadline {
@@ -68,7 +108,7 @@ public final class TokenService: Sendable {
     }
 
     /// Performs the refresh while holding the lease.
-    private func refresh(connectionID: String, app: OAuthApp) async throws -> String {
+    private func refresh(connectionID: String, app: OAuthApp, rejected: String?) async throws -> String {
         // Reread under the lease: the refresh token may have rotated since the caller read it.
         guard let connection = try await store.connections.connection(id: connectionID), let refreshToken = connection.tokens.refreshToken else {
             throw Failure.needsReauthorization("the connection has no refresh token")
@@ -77,9 +117,8 @@ public final class TokenService: Sendable {
         guard connection.status == .active else {
             throw Failure.needsReauthorization(connection.lastError ?? "the connection needs a new authorization")
         }
-        if !connection.refreshDue(at: clock.now()) {
-            _ = try await store.connections.storeRefreshedTokens(connectionID: connectionID, owner: instanceID, grant: connection.tokens,
-                                                     keepRefreshToken: refreshToken, now: clock.now())
+        if !needsRefresh(connection, rejected: rejected) {
+            try await store.connections.releaseRefreshLease(connectionID: connectionID, owner: instanceID)
             return connection.tokens.accessToken
         }
         guard let request = app.refreshRequest(refreshToken: refreshToken) else {

@@ -31,6 +31,9 @@ public protocol ConnectionRepository: Sendable {
     /// False when the lease was lost (another instance took over), in which case nothing is written.
     func storeRefreshedTokens(connectionID: String, owner: String, grant: TokenGrant, keepRefreshToken: String?, now: Date) async throws -> Bool
 
+    /// Releases the lease without touching the tokens (another instance had refreshed them already).
+    func releaseRefreshLease(connectionID: String, owner: String) async throws
+
     /// Releases the lease after a failed refresh, recording why; a permanent failure also marks the connection dead.
     func recordRefreshFailure(connectionID: String, owner: String?, reason: String, permanent: Bool, now: Date) async throws
 
@@ -38,8 +41,10 @@ public protocol ConnectionRepository: Sendable {
     /// its tokens must not be sent to the new ones); returns how many were marked.
     func markConnectionsNeedReauthorization(profileID: String, workspaceID: String, reason: String, now: Date) async throws -> Int
 
-    /// Marks a connection dead because the provider refused its token (401 / token_revoked).
-    func markNeedsReauthorization(connectionID: String, reason: String, now: Date) async throws
+    /// Marks a connection dead because the provider refused its token (401 / token_revoked), but only while it still
+    /// holds that token (`tokenVersion`): a token replaced meanwhile says nothing about the new one. True when marked.
+    @discardableResult
+    func markNeedsReauthorization(connectionID: String, tokenVersion: Int64, reason: String, now: Date) async throws -> Bool
 
     /// Deletes a user's connection (its tokens with it); the connection as it was, or nil when there was none.
     func deleteConnection(integrationID: String, endUserID: String, workspaceID: String) async throws -> Connection?
@@ -105,12 +110,15 @@ struct SQLConnectionRepository: ConnectionRepository, SQLRepository {
                     .returning("id").first()
                 if used == nil { throw ConnectLinkUsed() }
             }
-            let existing = try await db.select().columns("id", "created_at", "status", "account_id").from("connections")
+            let existing = try await db.select().columns("id", "created_at", "status", "account_id", "token_version").from("connections")
                 .where("integration_id", .equal, connection.integrationID).where("end_user_id", .equal, connection.endUserID)
                 .first()
             var stored = connection
             var previous: CompletedAuthorization.Previous?
+            stored.tokenVersion = 1
             if let existing {
+                // New tokens: the version goes on from the replaced row's, so a call holding the old token sees it changed.
+                stored.tokenVersion = try existing.decode(column: "token_version", as: Int64.self) + 1
                 stored.id = try existing.decode(column: "id", as: String.self)
                 stored.createdAt = Date(unixSeconds: try existing.decode(column: "created_at", as: Int64.self))
                 previous = .init(accountID: try existing.decode(column: "account_id", as: String.self),
@@ -124,7 +132,8 @@ struct SQLConnectionRepository: ConnectionRepository, SQLRepository {
                 refresh_token_sealed: try refresh.map { try self.vault.seal($0, context: Store.tokenContext(connectionID: stored.id, "refresh_token")) },
                 token_type: stored.tokens.tokenType, scope: stored.tokens.scope, expires_at: stored.tokens.expiresAt?.unixSeconds,
                 last_error: nil, last_refreshed_at: nil, refresh_lease_owner: nil, refresh_lease_until: nil,
-                created_at: stored.createdAt.unixSeconds, updated_at: now.unixSeconds
+                created_at: stored.createdAt.unixSeconds, updated_at: now.unixSeconds,
+                token_version: stored.tokenVersion, token_issued_at: stored.tokens.issuedAt?.unixSeconds
             )
             if existing != nil {
                 try await db.delete(from: "connections").where("id", .equal, stored.id).run()
@@ -167,6 +176,8 @@ struct SQLConnectionRepository: ConnectionRepository, SQLRepository {
                 .set("token_type", to: grant.tokenType)
                 .set("scope", to: grant.scope)
                 .set("expires_at", to: grant.expiresAt?.unixSeconds)
+                .set("token_issued_at", to: grant.issuedAt?.unixSeconds)
+                .set(SQLIdentifier("token_version"), to: SQLBinaryExpression(SQLIdentifier("token_version"), .add, SQLLiteral.numeric("1")))
                 .set("status", to: ConnectionStatus.active.rawValue)
                 .set("last_error", to: SQLLiteral.null)
                 .set("last_refreshed_at", to: now.unixSeconds)
@@ -203,10 +214,24 @@ struct SQLConnectionRepository: ConnectionRepository, SQLRepository {
         }
     }
 
-    /// Marks a connection dead because the provider refused its token (401 / token_revoked).
-    public func markNeedsReauthorization(connectionID: String, reason: String, now: Date) async throws {
+    @discardableResult
+    public func markNeedsReauthorization(connectionID: String, tokenVersion: Int64, reason: String, now: Date) async throws -> Bool {
         defer { hot.invalidate() }
-        return try await recordRefreshFailure(connectionID: connectionID, owner: nil, reason: reason, permanent: true, now: now)
+        return try await database.withConnection { db in
+            try await db.update("connections")
+                .set("status", to: ConnectionStatus.needsReauthorization.rawValue)
+                .set("last_error", to: Problem.clip(reason, to: 500))
+                .set("updated_at", to: now.unixSeconds)
+                .where("id", .equal, connectionID).where("token_version", .equal, tokenVersion)
+                .returning("id").first() != nil
+        }
+    }
+
+    public func releaseRefreshLease(connectionID: String, owner: String) async throws {
+        try await database.withConnection { db in
+            try await db.update("connections").set("refresh_lease_owner", to: SQLLiteral.null).set("refresh_lease_until", to: SQLLiteral.null)
+                .where("id", .equal, connectionID).where("refresh_lease_owner", .equal, owner).run()
+        }
     }
 
     /// Deletes a user's connection (its tokens with it); the connection as it was, or nil when there was none.

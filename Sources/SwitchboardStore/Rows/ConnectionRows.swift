@@ -24,6 +24,8 @@ struct ConnectionRow: Codable {
     var refresh_lease_until: Int64?
     var created_at: Int64
     var updated_at: Int64
+    var token_version: Int64
+    var token_issued_at: Int64?
 }
 
 extension SQLRepository {
@@ -40,10 +42,11 @@ extension SQLRepository {
                 refreshToken: try row.refresh_token_sealed.map {
                     try vault.open($0, context: Store.tokenContext(connectionID: row.id, "refresh_token"))
                 },
-                tokenType: row.token_type, expiresAt: row.expires_at.map(Date.init(unixSeconds:)), scope: row.scope
+                tokenType: row.token_type, expiresAt: row.expires_at.map(Date.init(unixSeconds:)), scope: row.scope,
+                issuedAt: row.token_issued_at.map(Date.init(unixSeconds:))
             ),
             lastError: row.last_error, lastRefreshedAt: row.last_refreshed_at.map(Date.init(unixSeconds:)),
-            createdAt: Date(unixSeconds: row.created_at), updatedAt: Date(unixSeconds: row.updated_at)
+            createdAt: Date(unixSeconds: row.created_at), updatedAt: Date(unixSeconds: row.updated_at), tokenVersion: row.token_version
         )
     }
 
