@@ -9,8 +9,8 @@ def free_port():
         return s.getsockname()[1]
 
 
-def http_call(port, method, path, body=None, headers=None, form=None):
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+def http_call(port, method, path, body=None, headers=None, form=None, timeout=10):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     all_headers = {"Accept": "application/json"}
     data = None
     if form is not None:

@@ -6,8 +6,8 @@ It is what the harness authorizes Switchboard against, as a workspace's own ("cu
 - rotating refresh tokens: a refresh answers a new pair and revokes the old pair, the access token with it, so a call
   still carrying the old access token is refused with 401, as strict providers do;
 - a refresh token used a second time is refused (invalid_grant) and counted: the harness requires zero;
-- `GET /me`, an Intercom-shaped identity behind the bearer token, which the `intercom.who_am_i` action calls (serve's
-  Intercom API base points here).
+- `GET /me`, an Intercom-shaped identity behind the bearer token, which the `intercom.who_am_i` action calls: its
+  workspace is in region EU, and serve's EU API base points here (the US one at the Intercom sandbox).
 `GET /_stats` reports what happened: refreshes, refused refresh tokens, 401s, tokens issued.
 """
 
@@ -204,7 +204,7 @@ def create_app(client_id: str, client_secret: str, lifetime: int) -> Flask:
         with lock:
             stats["me_ok"] += 1
         return jsonify({"type": "admin", "id": USER.id, "email": USER.email, "email_verified": True, "name": "Ops",
-                        "app": {"type": "app", "id_code": "scaleout1", "name": "Scale-out Inc", "region": "US"}})
+                        "app": {"type": "app", "id_code": "scaleout1", "name": "Scale-out Inc", "region": "EU"}})
 
     @app.get("/_stats")
     def report():

@@ -126,11 +126,12 @@ public func buildRouter(settings: ServerSettings, store: Store, dependencies: De
                         events: EventDispatcher? = nil, services: Services? = nil) -> Router<AppRequestContext> {
     let services = services ?? Services(settings: settings, store: store, dependencies: dependencies, logger: logger, events: events)
     let router = Router(context: AppRequestContext.self)
+    let allowed = AllowedMethods()
     router.addMiddleware {
         SecurityHeadersMiddleware(https: settings.publicURL.scheme == "https")
         RequestLogMiddleware()
         MetricsMiddleware()
-        ProblemMiddleware()
+        ProblemMiddleware(allowed: allowed)
     }
     let clock = dependencies.clock
 
@@ -156,6 +157,7 @@ public func buildRouter(settings: ServerSettings, store: Store, dependencies: De
     api.addRoutes(AgentTokensController(tokens: services.agentTokens).routes)
     api.addRoutes(EventsController(store: store).routes)
     api.addRoutes(AuditController(store: store).routes)
+    allowed.learn(router.routes)
     return router
 }
 

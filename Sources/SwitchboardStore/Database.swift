@@ -117,7 +117,10 @@ public final class Database: @unchecked Sendable {
             var configuration = try SQLPostgresConfiguration(url: url)
             if let postgresSearchPath { configuration.searchPath = postgresSearchPath }
             let source = PostgresConnectionSource(sqlConfiguration: configuration)
-            pool = .postgres(EventLoopGroupConnectionPool(source: source, maxConnectionsPerEventLoop: 4, logger: logger, on: eventLoopGroup))
+            // A request waits at most 5 s for a connection: while the server restarts, calls fail fast with 503
+            // database_unavailable (and Retry-After) instead of queueing for the pool's default 10 s at each statement.
+            pool = .postgres(EventLoopGroupConnectionPool(source: source, maxConnectionsPerEventLoop: 4, requestTimeout: .seconds(5),
+                                                          logger: logger, on: eventLoopGroup))
             dialect = .postgres
         }
     }
@@ -156,6 +159,25 @@ public final class Database: @unchecked Sendable {
         switch pool {
         case .sqlite(let pool): try? await pool.shutdownAsync()
         case .postgres(let pool): try? await pool.shutdownAsync()
+        }
+    }
+}
+
+extension Database {
+    /// Whether `error` says the database could not be reached or went away (a restart, a failover, an exhausted pool)
+    /// rather than that a statement was wrong: the request may well succeed if tried again shortly. The API answers such
+    /// a failure 503 `database_unavailable` instead of a 500.
+    public static func isUnavailable(_ error: any Error) -> Bool {
+        switch error {
+        case let error as PSQLError:
+            if [.clientClosedConnection, .serverClosedConnection, .connectionError, .uncleanShutdown, .poolClosed].contains(error.code) { return true }
+            // SQLSTATE class 08 (connection exception), 57P (the server shutting down or starting), 53300 (too many connections).
+            guard error.code == .server, let state = error.serverInfo?[.sqlState] else { return false }
+            return state.hasPrefix("08") || state.hasPrefix("57P") || state == "53300"
+        case is ConnectionPoolTimeoutError, is ConnectionPoolError, is ChannelError, is IOError, is NIOConnectionError:
+            return true
+        default:
+            return false
         }
     }
 }

@@ -7,6 +7,7 @@ import Metrics
 import Prometheus
 import ServiceLifecycle
 import SwitchboardServer
+import UnixSignals
 import SwitchboardStore
 
 struct Serve: AsyncParsableCommand {
@@ -60,8 +61,17 @@ struct Serve: AsyncParsableCommand {
         let app = try await buildApplication(settings: settings, dependencies: Dependencies(metrics: registry), logger: logger) { _ in
             logger.notice("listening", metadata: ["address": "\(settings.host):\(settings.port)", "callbackURL": "\(settings.callbackURL)"])
         }
-        try await app.runService()
+        // SIGTERM (or SIGINT): stop accepting, finish what is in flight, write the run log, close the pools, exit 0 —
+        // within `Serve.shutdownGrace`; what is still running then is cancelled.
+        var group = ServiceGroupConfiguration(services: [.init(service: app)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        group.maximumGracefulShutdownDuration = Self.shutdownGrace
+        group.maximumCancellationDuration = .seconds(5)
+        try await ServiceGroup(configuration: group).run()
     }
+
+    /// How long a graceful shutdown may take before what is still in flight is cancelled: under the 30 seconds
+    /// orchestrators (Kubernetes, systemd) usually wait between SIGTERM and SIGKILL.
+    static let shutdownGrace: Duration = .seconds(25)
 }
 
 struct Migrate: AsyncParsableCommand {

@@ -162,7 +162,7 @@ struct AdminAPITests {
         }
     }
 
-    @Test("wrong content type, unknown routes and wrong methods are problems too")
+    @Test("wrong content type, unknown routes (404) and wrong methods (405 with Allow) are problems too")
     func protocolErrors() async throws {
         try await Harness.with { harness, client in
             let form = try await client.execute(uri: "/v1/auth-profiles", method: .post,
@@ -170,6 +170,15 @@ struct AdminAPITests {
                                                 body: ByteBuffer(string: "name=x"))
             try expectProblem(form, 415, code: "unsupported_media_type")
             try expectProblem(try await client.call(.get, "/v1/nothing-here", harness), 404, code: "route_not_found")
+            // A path that exists, with a method it does not answer: 405 naming the methods it does, in Allow too.
+            let put = try await client.call(.put, "/v1/integrations/int_000000000000000000000000", harness, json: "{}")
+            let problem = try expectProblem(put, 405, code: "method_not_allowed")
+            #expect(put.headers[.allow] == "DELETE, GET, PATCH")
+            #expect(problem["allow"] as? [String] == ["DELETE", "GET", "PATCH"])
+            let health = try await client.execute(uri: "/health", method: .post)
+            #expect(health.status == .methodNotAllowed && health.headers[.allow] == "GET")
+            let action = try await client.call(.get, "/v1/integrations/int_1/actions/intercom.who_am_i", harness)
+            #expect(action.status == .methodNotAllowed && action.headers[.allow] == "POST", "a captured segment matches too")
             let huge = "{\"name\":\"\(String(repeating: "x", count: 300_000))\"}"
             try expectProblem(try await client.call(.post, "/v1/auth-profiles", harness, json: huge), 413, code: "body_too_large")
         }

@@ -141,10 +141,11 @@ struct RefreshTests {
             await #expect(throws: TokenService.Failure.self) { try await service(test.store, endpoint).accessToken(for: connection, app: standardApp) }
             let stored = try #require(try await test.store.connections.connection(id: connection.id))
             #expect(stored.status == .needsReauthorization)
-            #expect(stored.lastError?.contains("invalid_grant") == true)
+            let lastError = try #require(stored.lastError)
+            #expect(lastError.contains("invalid_grant"))
             #expect(try await test.store.integrations.integration(id: integration.id)?.status == .error)
             // A dead connection is not retried.
-            await #expect(throws: TokenService.Failure.needsReauthorization(stored.lastError!)) {
+            await #expect(throws: TokenService.Failure.needsReauthorization(lastError)) {
                 try await service(test.store, endpoint).accessToken(for: stored, app: standardApp)
             }
             #expect(endpoint.refreshTokensSeen.count == 1)

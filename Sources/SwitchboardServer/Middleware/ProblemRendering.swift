@@ -11,6 +11,8 @@ extension Problem: HTTPResponseError {
     public func response(from request: Request, context: some RequestContext) throws -> Response {
         var headers: HTTPFields = [.contentType: "application/problem+json"]
         if httpStatus == 401 { headers[.wwwAuthenticate] = "Bearer" }
+        // A wait the body states (rate limited, the database restarting) is also said the standard way (RFC 9110 §10.2.3).
+        if let seconds = extra?["retryAfter"]?.numberValue, seconds.isFinite, seconds >= 0 { headers[.retryAfter] = String(Int(seconds.rounded(.up))) }
         return Response(status: .init(code: httpStatus), headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: jsonBody())))
     }
 }
@@ -18,13 +20,29 @@ extension Problem: HTTPResponseError {
 /// Turns every failure into problem+json: ours pass through, Hummingbird's are translated, anything else is a 500
 /// whose cause goes to the log (by type only) and never to the client.
 struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
+    /// The methods each route answers: a path that exists, asked with another method, is 405 with `Allow`.
+    let allowed: AllowedMethods
+
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         do {
             return try await next(request, context)
         } catch let problem as Problem {
             throw problem
+        } catch let error as HTTPError where error.status == .notFound && context.coreContext.endpointPath.value == "NotFound" {
+            // No route answered: either the path does not exist (404) or it does with other methods (405).
+            let methods = allowed.methods(for: request.uri.path)
+            guard !methods.isEmpty else { throw Self.problem(for: error, request: request) }
+            throw MethodNotAllowed(allow: methods.map(\.rawValue).joined(separator: ", "), problem: Problem(
+                status: 405, code: "method_not_allowed", title: "Method not allowed",
+                detail: "\(request.method) is not allowed on \(Problem.clip(request.uri.path, to: 200)); it answers \(methods.map(\.rawValue).joined(separator: ", ")).",
+                extra: ["allow": .array(methods.map { .string($0.rawValue) })]))
         } catch let error as HTTPError {
             throw Self.problem(for: error, request: request)
+        } catch where Database.isUnavailable(error) {
+            context.logger.warning("database unavailable", metadata: ["error.type": "\(type(of: error))", "path": "\(LoggedPath.of(request, context: context))"])
+            throw Problem(status: 503, code: "database_unavailable", title: "Service unavailable",
+                          detail: "Switchboard's database could not be reached (it may be restarting); try again in a few seconds.",
+                          extra: ["retryAfter": .number(2)])
         } catch {
             context.logger.error("unhandled error", metadata: ["error.type": "\(type(of: error))", "path": "\(LoggedPath.of(request, context: context))"])
             throw Problem.internalError()
@@ -43,6 +61,20 @@ struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
             return Problem(status: Int(error.status.code), code: "http_\(error.status.code)", title: error.status.reasonPhrase,
                            detail: error.body ?? error.status.reasonPhrase)
         }
+    }
+}
+
+/// 405: the problem, with the `Allow` header naming the methods the path answers.
+struct MethodNotAllowed: HTTPResponseError {
+    let allow: String
+    let problem: Problem
+
+    var status: HTTPResponse.Status { .methodNotAllowed }
+
+    func response(from request: Request, context: some RequestContext) throws -> Response {
+        var response = try problem.response(from: request, context: context)
+        response.headers[.allow] = allow
+        return response
     }
 }
 

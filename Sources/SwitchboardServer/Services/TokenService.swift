@@ -26,7 +26,7 @@ public final class TokenService: Sendable {
     let pollInterval: Duration
 
     public init(store: Store, transport: any HTTPTransport, clock: any WallClock, logger: Logger,
-                waitLimit: Duration = .seconds(35), pollInterval: Duration = .milliseconds(100)) {
+                waitLimit: Duration = .seconds(15), pollInterval: Duration = .milliseconds(100)) {
         self.store = store
         self.transport = transport
         self.clock = clock
@@ -96,7 +96,15 @@ public final class TokenService: Sendable {
             if current.status != .active { throw Failure.needsReauthorization(current.lastError ?? "the connection needs a new authorization") }
             if !needsRefresh(current, rejected: rejected) { return current.tokens.accessToken }
             if try await store.connections.acquireRefreshLease(connectionID: connectionID, owner: instanceID, now: clock.now(), duration: RefreshPolicy.leaseDuration) {
-                return try await refresh(connectionID: connectionID, app: app, rejected: rejected)
+                do {
+                    return try await refresh(connectionID: connectionID, app: app, rejected: rejected)
+                } catch {
+                    // Whatever broke the refresh (the database going away between two statements, say), the lease must
+                    // not outlive it, or every other instance waits it out: released in the background, retried while
+                    // the database is unreachable. (Released already when the refresh recorded its failure.)
+                    Task { await self.releaseLease(connectionID: connectionID) }
+                    throw error
+                }
             }
             // Another instance is refreshing: wait for its result rather than spend the refresh token twice.
             if clock.now() >= deadline {
@@ -135,8 +143,7 @@ public final class TokenService: Sendable {
         }
         switch outcome {
         case .success(let grant):
-            guard try await store.connections.storeRefreshedTokens(connectionID: connectionID, owner: instanceID, grant: grant,
-                                                       keepRefreshToken: refreshToken, now: clock.now()) else {
+            guard try await storeRefreshed(grant, connectionID: connectionID, keepRefreshToken: refreshToken) else {
                 throw Failure.unavailable("the refresh lease expired before the new tokens were stored")
             }
             logger.info("token refreshed", metadata: ["connection": "\(connectionID)"])
@@ -158,6 +165,40 @@ public final class TokenService: Sendable {
 }
 
 extension TokenService {
+    /// Stores a refreshed pair under the lease. A provider that rotates refresh tokens has already revoked the old pair,
+    /// so these are the only working tokens there are: when the database is briefly unreachable (a restart, a failover)
+    /// the write is tried again, every half second, for as long as the lease lasts, rather than losing them.
+    func storeRefreshed(_ grant: TokenGrant, connectionID: String, keepRefreshToken: String?) async throws -> Bool {
+        let deadline = clock.now().addingTimeInterval(RefreshPolicy.leaseDuration - 5)
+        while true {
+            do {
+                return try await store.connections.storeRefreshedTokens(connectionID: connectionID, owner: instanceID, grant: grant,
+                                                                        keepRefreshToken: keepRefreshToken, now: clock.now())
+            } catch where Database.isUnavailable(error) && clock.now() < deadline {
+                logger.warning("storing refreshed tokens failed; the database is unavailable, trying again",
+                               metadata: ["connection": "\(connectionID)", "error.type": "\(type(of: error))"])
+                try await clock.sleep(for: .milliseconds(500))
+            }
+        }
+    }
+
+    /// Releases this instance's refresh lease, trying again every half second while the database is unreachable, for as
+    /// long as the lease would last anyway.
+    func releaseLease(connectionID: String) async {
+        let deadline = clock.now().addingTimeInterval(RefreshPolicy.leaseDuration)
+        while clock.now() < deadline {
+            do {
+                try await store.connections.releaseRefreshLease(connectionID: connectionID, owner: instanceID)
+                return
+            } catch where Database.isUnavailable(error) {
+                try? await clock.sleep(for: .milliseconds(500))
+            } catch {
+                logger.warning("releasing a refresh lease failed", metadata: ["connection": "\(connectionID)", "error.type": "\(type(of: error))"])
+                return
+            }
+        }
+    }
+
     /// A token for `connection`, or the problem a caller answers when none can be had.
     func accessTokenOrProblem(for connection: Connection, app: OAuthApp, providerTitle: String) async throws -> String {
         do {
