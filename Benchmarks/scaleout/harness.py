@@ -31,6 +31,7 @@ POSTGRES_URL's role must be allowed to create databases: each run makes its own.
 import argparse
 import base64
 import concurrent.futures
+import http.client
 import http.cookiejar
 import http.server
 import json
@@ -117,7 +118,7 @@ class Cluster:
              "--intercom-client-id", "scaleout-sandbox", "--intercom-authorize-url", f"{self.sandbox}/oauth",
              "--intercom-token-url", f"{self.sandbox}/auth/eagle/token", "--intercom-api-us", self.sandbox,
              "--intercom-api-eu", self.provider, "--intercom-api-au", self.sandbox, "--intercom-timeout", "10",
-             "--allow-private-network", "--log-level", "warning"],
+             "--allow-private-network", "--log-level", os.environ.get("SCALEOUT_LOG_LEVEL", "warning")],
             env=dict(self.environment, SWITCHBOARD_INTERCOM_CLIENT_SECRET="scaleout-sandbox-secret"), stdout=log, stderr=log)
         self.processes.append(process)
         return process
@@ -179,7 +180,7 @@ http {{
         try:
             status, _, answer = self.api("POST", f"/v1/integrations/{integration_id}/actions/intercom.who_am_i", body, port)
             return status, (answer.get("code") if isinstance(answer, dict) else None), answer
-        except OSError as error:
+        except (OSError, http.client.HTTPException) as error:
             return 0, type(error).__name__, None
 
     def burst(self, integration_id, calls, users=None, timings=None, direct=False):
@@ -187,7 +188,7 @@ http {{
             started = time.time()
             answer = self.act(integration_id, users(i) if users else None, self.ports[i % len(self.ports)] if direct else None)[:2]
             if timings is not None:
-                timings.append((round(started, 2), round(time.time() - started, 2)) + answer + ((i % len(self.ports) + 1) if direct else "nginx",))
+                timings.append((round(started, 2), round(time.time() - started, 2)) + answer + ((i % len(self.ports) + 1) if direct else "nginx", users(i) if users else None))
             return answer
         with concurrent.futures.ThreadPoolExecutor(max_workers=min(calls, 300)) as pool:
             return list(pool.map(one, range(calls)))
@@ -533,7 +534,7 @@ def faults(cluster):
 
 def pg_restart(cluster):
     results, timings = [], []
-    thread = threading.Thread(target=lambda: results.extend(cluster.burst(cluster.shared, cluster.args.burst, timings=timings, direct=True)))
+    thread = threading.Thread(target=lambda: results.extend(cluster.burst(cluster.shared, cluster.args.burst, timings=timings, direct=True, users=lambda i: f"pgr-{i}")))
     thread.start()
     time.sleep(0.2)
     started = time.time()

@@ -1,4 +1,5 @@
 import AsyncKit
+import Synchronization
 import Foundation
 public import Logging
 public import NIOCore
@@ -125,25 +126,75 @@ public final class Database: @unchecked Sendable {
         }
     }
 
-    /// Runs `body` on one pooled connection.
-    public func withConnection<R: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
+    /// How long `body` may keep a PostgreSQL connection before the connection is closed under it (the statement then
+    /// fails, as `database_unavailable`). A query in flight while the server restarts was seen never to answer.
+    public static let statementLimit: Duration = .seconds(15)
+
+    /// Runs `body` on one pooled connection; on PostgreSQL within `limit` (nil: unbounded, for migrations and
+    /// re-sealing every secret).
+    public func withConnection<R: Sendable>(limit: Duration? = Database.statementLimit,
+                                            _ body: @escaping @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
         switch pool {
         case .sqlite(let pool):
             let connection = try await pool.requestConnection(logger: logger).get()
             defer { pool.releaseConnection(connection, logger: logger) }
             return try await body(connection.sql(queryLogLevel: .trace))
         case .postgres(let pool):
-            let connection = try await pool.requestConnection(logger: logger).get()
-            defer { pool.releaseConnection(connection, logger: logger) }
-            return try await body(connection.sql(queryLogLevel: .trace))
+            guard let limit else {
+                let connection = try await pool.requestConnection(logger: logger).get()
+                defer { pool.releaseConnection(connection, logger: logger) }
+                return try await body(connection.sql(queryLogLevel: .trace))
+            }
+            // Taking a connection and running `body` on it, within `limit`; past it, the connection (once there is one)
+            // is closed, which fails a statement in flight, and the caller gets `StatementTimeout` either way.
+            let held = Shared<PostgresConnection?>(nil)
+            let logger = self.logger
+            return try await Self.bounded(limit, onTimeout: { if let connection = held.value.withLock({ $0 }) { try? await connection.close().get() } }) {
+                try await self.onPostgres(held: held, logger: logger, body)
+            }
+        }
+    }
+
+    private func onPostgres<R: Sendable>(held: Shared<PostgresConnection?>, logger: Logger,
+                                         _ body: @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
+        guard case .postgres(let pool) = pool else { preconditionFailure("onPostgres on a SQLite database") }
+        let connection = try await pool.requestConnection(logger: logger).get()
+        held.value.withLock { $0 = connection }
+        defer { pool.releaseConnection(connection, logger: logger) }
+        return try await body(connection.sql(queryLogLevel: .trace))
+    }
+
+    /// `body`'s result, or `StatementTimeout` once `limit` has passed (after `onTimeout`, which should make `body` end).
+    /// `body` runs in a task of its own, so that a caller is answered even if `body` never ends.
+    static func bounded<R: Sendable>(_ limit: Duration, onTimeout: @escaping @Sendable () async -> Void,
+                                     _ body: @escaping @Sendable () async throws -> R) async throws -> R {
+        let waiting = Shared<CheckedContinuation<R, any Error>?>(nil)
+        let worker = Shared<Task<Void, Never>?>(nil)
+        return try await withCheckedThrowingContinuation { continuation in
+            waiting.value.withLock { $0 = continuation }
+            let timer = Task {
+                do { try await Task.sleep(for: limit) } catch { return }  // cancelled: the work ended in time
+                guard let continuation = waiting.take() else { return }
+                continuation.resume(throwing: StatementTimeout(limit: limit))
+                worker.value.withLock { $0 }?.cancel()
+                await onTimeout()
+            }
+            let work = Task {
+                let result: Result<R, any Error>
+                do { result = .success(try await body()) } catch { result = .failure(error) }
+                timer.cancel()
+                waiting.take()?.resume(with: result)
+            }
+            worker.value.withLock { $0 = work }
         }
     }
 
     /// Runs `body` in one transaction: committed if it returns, rolled back if it throws.
-    public func transaction<R: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
-        try await withConnection { db in
+    public func transaction<R: Sendable>(limit: Duration? = Database.statementLimit,
+                                         _ body: @escaping @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
+        try await withConnection(limit: limit) { db in
             // IMMEDIATE takes SQLite's write lock up front, so two writers queue rather than deadlock.
-            try await db.raw(SQLQueryString(dialect == .sqlite ? "BEGIN IMMEDIATE" : "BEGIN")).run()
+            try await db.raw(SQLQueryString(self.dialect == .sqlite ? "BEGIN IMMEDIATE" : "BEGIN")).run()
             do {
                 let result = try await body(db)
                 try await db.raw("COMMIT").run()
@@ -163,6 +214,28 @@ public final class Database: @unchecked Sendable {
     }
 }
 
+/// A value behind a lock, shared by tasks.
+final class Shared<Value: Sendable>: Sendable {
+    let value: Mutex<Value>
+    init(_ initial: Value) { value = Mutex(initial) }
+}
+
+extension Shared {
+    /// The value, leaving nil in its place: only one taker gets it.
+    func take<Wrapped>() -> Wrapped? where Value == Wrapped? {
+        value.withLock { state in
+            defer { state = nil }
+            return state
+        }
+    }
+}
+
+/// A statement that did not finish within `Database.statementLimit`; its connection was closed.
+public struct StatementTimeout: Error, CustomStringConvertible {
+    public let limit: Duration
+    public var description: String { "a database statement took longer than \(limit)" }
+}
+
 extension Database {
     /// Whether `error` says the database could not be reached or went away (a restart, a failover, an exhausted pool)
     /// rather than that a statement was wrong: the request may well succeed if tried again shortly. The API answers such
@@ -174,7 +247,7 @@ extension Database {
             // SQLSTATE class 08 (connection exception), 57P (the server shutting down or starting), 53300 (too many connections).
             guard error.code == .server, let state = error.serverInfo?[.sqlState] else { return false }
             return state.hasPrefix("08") || state.hasPrefix("57P") || state == "53300"
-        case is ConnectionPoolTimeoutError, is ConnectionPoolError, is ChannelError, is IOError, is NIOConnectionError:
+        case is StatementTimeout, is ConnectionPoolTimeoutError, is ConnectionPoolError, is ChannelError, is IOError, is NIOConnectionError:
             return true
         default:
             return false

@@ -297,7 +297,7 @@ enum Migrations {
 
     /// Applies every migration not yet recorded, each in its own transaction; safe to run from several instances at once.
     static func run(on database: Database, logger: Logger) async throws -> [Int] {
-        try await database.withConnection { db in
+        try await database.withConnection(limit: nil) { db in
             try await db.raw("""
                 CREATE TABLE IF NOT EXISTS schema_migrations (
                     version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)
@@ -305,7 +305,7 @@ enum Migrations {
         }
         var applied: [Int] = []
         for migration in all {
-            let ran = try await database.transaction { db in
+            let ran = try await database.transaction(limit: nil) { db in
                 if database.dialect == .postgres {
                     // Serialises migrators across instances; released at COMMIT.
                     try await db.raw("SELECT pg_advisory_xact_lock(7263514)").run()

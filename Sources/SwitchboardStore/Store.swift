@@ -78,7 +78,7 @@ public final class Store: Sendable, SQLRepository {
     /// `self.vault` must be able to open every stored value (the current key, plus any previous ones).
     public func resealAll(with newVault: TokenVault) async throws -> Int {
         defer { hot.invalidate() }
-        return try await database.transaction { db in
+        return try await database.transaction(limit: nil) { db in
             var count = 0
             let columns: [(table: String, column: String, contextColumn: String)] = [
                 ("auth_profiles", "client_secret_sealed", "client_secret"),
