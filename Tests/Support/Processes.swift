@@ -114,3 +114,12 @@ public func freePort() throws -> Int {
     guard named == 0 else { throw TestSupportError("getsockname() failed") }
     return Int(UInt16(bigEndian: address.sin_port))
 }
+
+/// Counts calls, across tasks.
+public final class Counter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var count = 0
+    public init() {}
+    public func next() -> Int { lock.withLock { count += 1; return count } }
+    public var value: Int { lock.withLock { count } }
+}

@@ -144,11 +144,3 @@ struct RefusedTokenTests {
         }
     }
 }
-
-/// Counts calls, across tasks.
-final class Counter: @unchecked Sendable {
-    private let lock = NSLock()
-    private var count = 0
-    func next() -> Int { lock.withLock { count += 1; return count } }
-    var value: Int { lock.withLock { count } }
-}

@@ -381,6 +381,45 @@ struct StoreTests {
         }
     }
 
+    @Test("the event an authorization reports is stored in its transaction: with the connection, or not at all when the link was used already",
+          arguments: Backend.available)
+    func eventWithConnection(backend: Backend) async throws {
+        try await TestStore.with(backend) { test in
+            let store = test.store
+            let (workspace, integration) = try await store.insertIntegration(enablement: .enabled)
+            @Sendable func event(_ id: String) -> EventRecord {
+                EventRecord(id: id, workspaceID: workspace.id, integrationID: integration.id, type: .connectionCreated, endUserID: "u1",
+                            payload: .object(["id": .string(id)]), status: .pending, attempts: 0, nextAttemptAt: Date(), lastStatus: nil, lastError: nil,
+                            createdAt: Date(), deliveredAt: nil)
+            }
+            let now = Date()
+            let link = ConnectLink(id: "link_1", workspaceID: workspace.id, integrationID: integration.id, endUserID: "u1", conversationID: nil,
+                                   tokenHash: "hash-1", reason: .connect, status: .pending, createdAt: now, expiresAt: now.addingTimeInterval(600), completedAt: nil)
+            try await store.authorizations.insert(link)
+            var first = makeRequest(integration, state: OAuthState.generate(), endUser: "u1", expiresAt: now.addingTimeInterval(600))
+            first.connectLinkID = link.id
+            try await store.authorizations.insert(first)
+            let seen = Counter()
+            let completed = try await store.connections.completeAuthorization(
+                requestID: first.id, connectLinkID: link.id, connection: makeConnection(integration, endUser: "u1"), now: now,
+                report: { previous in _ = seen.next(); return previous == nil ? event("evt_created") : nil })
+            #expect(completed.event?.id == "evt_created" && seen.value == 1)
+            let stored = try await store.events.events(workspaceID: workspace.id, integrationID: integration.id, limit: 10, before: nil)
+            #expect(stored.map(\.id) == ["evt_created"] && stored.first?.status == .pending, "stored, due, for any instance to deliver")
+
+            // The link is used: a second authorization through it stores neither a connection nor its event.
+            var second = makeRequest(integration, state: OAuthState.generate(), endUser: "u1", expiresAt: now.addingTimeInterval(600))
+            second.connectLinkID = link.id
+            try await store.authorizations.insert(second)
+            await #expect(throws: ConnectLinkUsed.self) {
+                try await store.connections.completeAuthorization(requestID: second.id, connectLinkID: link.id,
+                                                                  connection: makeConnection(integration, endUser: "u1"), now: now,
+                                                                  report: { _ in event("evt_never") })
+            }
+            #expect(try await store.events.events(workspaceID: workspace.id, integrationID: integration.id, limit: 10, before: nil).map(\.id) == ["evt_created"])
+        }
+    }
+
     @Test("the token version rises with each refresh and each new authorization; a refused token marks the connection only while it still holds that version",
           arguments: Backend.available)
     func tokenVersion(backend: Backend) async throws {

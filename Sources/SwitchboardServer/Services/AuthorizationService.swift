@@ -252,20 +252,20 @@ public struct AuthorizationService: Sendable {
             id: Identifier.make("conn"), workspaceID: integration.workspaceID, integrationID: integration.id, endUserID: request.endUserID,
             status: .active, account: account, tokens: grant, lastError: nil, lastRefreshedAt: nil, createdAt: now, updatedAt: now
         )
-        let completed: CompletedAuthorization
-        do {
-            completed = try await store.connections.completeAuthorization(requestID: request.id, connectLinkID: request.connectLinkID, connection: connection, now: now)
-        } catch is ConnectLinkUsed {
-            return .failed(status: 410, heading: "This link was already used",
-                           message: "Another authorization already completed through this connect link. Nothing more was connected.")
-        } catch {
-            logger.error("storing a connection failed", metadata: ["error.type": "\(type(of: error))"])
-            return .failed(status: 500, heading: "Something went wrong", message: "The connection could not be stored. Nothing was connected; try again.")
-        }
-        logger.info("connection stored", metadata: ["integration": "\(integration.id)", "account": "\(account.id)"])
-        if let linkID = request.connectLinkID {
+        // The event this authorization reports is stored with the connection, in one transaction: an instance killed
+        // right after the commit leaves both for another to deliver, never a connection whose event is lost.
+        var conversationID: String?
+        if let linkID = request.connectLinkID { conversationID = (try? await store.authorizations.connectLink(id: linkID))?.conversationID }
+        let linkConversationID = conversationID, events = self.events
+        let report: @Sendable (CompletedAuthorization.Previous?) -> EventRecord? = { previous in
+            guard request.connectLinkID != nil else {
+                // The shared connection replaced: said to the assistant (and below, in the audit log).
+                guard let previous else { return nil }
+                return events.event(.connectionReplaced, integration: integration, endUserID: nil, conversationID: nil, data: [
+                    "accountId": .string(account.id), "previousAccountId": .string(previous.accountID),
+                    "accountChanged": .bool(previous.accountID != account.id)])
+            }
             // A connection that had failed and works again is `recovered`; a reconnect to another Intercom workspace says so.
-            let previous = completed.previous
             let type: EventType = previous?.status == .needsReauthorization && previous?.accountID == account.id ? .connectionRecovered : .connectionCreated
             var data: [String: JSONValue] = [
                 "account": .object(["id": .string(account.id), "name": .string(account.name), "region": .optional(account.region)]),
@@ -275,14 +275,25 @@ public struct AuthorizationService: Sendable {
                 data["accountChanged"] = .bool(previous.accountID != account.id)
                 data["previousAccountId"] = .string(previous.accountID)
             }
-            let link = try? await store.authorizations.connectLink(id: linkID)
-            await events.emit(type, integration: integration, endUserID: request.endUserID, conversationID: link?.conversationID, data: data)
+            return events.event(type, integration: integration, endUserID: request.endUserID, conversationID: linkConversationID, data: data)
         }
+        let completed: CompletedAuthorization
+        do {
+            completed = try await store.connections.completeAuthorization(requestID: request.id, connectLinkID: request.connectLinkID,
+                                                                          connection: connection, now: now, report: report)
+        } catch is ConnectLinkUsed {
+            return .failed(status: 410, heading: "This link was already used",
+                           message: "Another authorization already completed through this connect link. Nothing more was connected.")
+        } catch {
+            logger.error("storing a connection failed", metadata: ["error.type": "\(type(of: error))"])
+            return .failed(status: 500, heading: "Something went wrong", message: "The connection could not be stored. Nothing was connected; try again.")
+        }
+        logger.info("connection stored", metadata: ["integration": "\(integration.id)", "account": "\(account.id)"])
+        if let event = completed.event { events.start(event) }
         if request.connectLinkID == nil, let previous = completed.previous {
             // The shared connection was replaced: say so to the assistant and in the audit log.
             let detail: [String: JSONValue] = ["accountId": .string(account.id), "previousAccountId": .string(previous.accountID),
                                                "accountChanged": .bool(previous.accountID != account.id)]
-            await events.emit(.connectionReplaced, integration: integration, endUserID: nil, conversationID: nil, data: detail)
             do {
                 try await store.audit.record(AuditEntry(workspaceID: integration.workspaceID, actor: request.startedBy ?? "unknown", action: "connection.replaced",
                                                   targetType: "integration", targetID: integration.id, detail: detail, at: clock.now()))

@@ -29,24 +29,34 @@ public final class EventDispatcher: Sendable {
 
     /// Records an event for the integration's notify URL and starts delivering it; nothing when it has none.
     func emit(_ type: EventType, integration: Integration, endUserID: String?, conversationID: String?, data: [String: JSONValue]) async {
-        guard integration.notifyURL != nil else { return }
-        let now = clock.now()
-        let id = Identifier.make("evt")
-        let payload: JSONValue = .object([
-            "id": .string(id), "type": .string(type.rawValue), "createdAt": .time(now), "integrationId": .string(integration.id),
-            "userId": .optional(endUserID), "conversationId": .optional(conversationID), "data": .object(data),
-        ])
-        let event = EventRecord(id: id, workspaceID: integration.workspaceID, integrationID: integration.id, type: type, endUserID: endUserID,
-                                payload: payload, status: .pending, attempts: 0, nextAttemptAt: now, lastStatus: nil, lastError: nil,
-                                createdAt: now, deliveredAt: nil)
+        guard let event = event(type, integration: integration, endUserID: endUserID, conversationID: conversationID, data: data) else { return }
         do {
             try await store.events.insert(event)
         } catch {
             logger.error("recording an event failed", metadata: ["type": "\(type.rawValue)", "error.type": "\(Swift.type(of: error))"])
             return
         }
-        // The first attempt at once, if the bounds allow; otherwise the next round picks it up (it is due now).
-        _ = launch(eventID: id, integrationID: integration.id, workspaceID: integration.workspaceID)
+        start(event)
+    }
+
+    /// The event as it will be stored and sent, due now; nil when the integration has no notify URL. For a caller that
+    /// stores it in the transaction of the change it reports, then calls `start`.
+    func event(_ type: EventType, integration: Integration, endUserID: String?, conversationID: String?, data: [String: JSONValue]) -> EventRecord? {
+        guard integration.notifyURL != nil else { return nil }
+        let now = clock.now()
+        let id = Identifier.make("evt")
+        let payload: JSONValue = .object([
+            "id": .string(id), "type": .string(type.rawValue), "createdAt": .time(now), "integrationId": .string(integration.id),
+            "userId": .optional(endUserID), "conversationId": .optional(conversationID), "data": .object(data),
+        ])
+        return EventRecord(id: id, workspaceID: integration.workspaceID, integrationID: integration.id, type: type, endUserID: endUserID,
+                           payload: payload, status: .pending, attempts: 0, nextAttemptAt: now, lastStatus: nil, lastError: nil,
+                           createdAt: now, deliveredAt: nil)
+    }
+
+    /// The first attempt at a stored event at once, if the bounds allow; otherwise the next round picks it up (it is due now).
+    func start(_ event: EventRecord) {
+        _ = launch(eventID: event.id, integrationID: event.integrationID, workspaceID: event.workspaceID)
     }
 
     /// Starts every due delivery the bounds allow and waits for those it started (tests drive retries with it).

@@ -20,8 +20,11 @@ public protocol ConnectionRepository: Sendable {
     func connections(integrationID: String, workspaceID: String, limit: Int, before cursor: (Int64, String)?) async throws -> [Connection]
 
     /// Stores the connection, completes the request and, for an end user's authorization, uses up its connect link:
-    /// all in one transaction, so a link that was already used stores nothing (`ConnectLinkUsed`).
-    func completeAuthorization(requestID: String, connectLinkID: String?, connection: Connection, now: Date) async throws -> CompletedAuthorization
+    /// all in one transaction, so a link that was already used stores nothing (`ConnectLinkUsed`). The event `report`
+    /// makes of it (given what the connection replaced) is written in the same transaction: a process killed after
+    /// the commit has recorded both, one killed before neither.
+    func completeAuthorization(requestID: String, connectLinkID: String?, connection: Connection, now: Date,
+                               report: @escaping @Sendable (CompletedAuthorization.Previous?) -> EventRecord?) async throws -> CompletedAuthorization
 
     /// Takes the connection's refresh lease if nobody holds a live one. True when this caller now holds it.
     func acquireRefreshLease(connectionID: String, owner: String, now: Date, duration: TimeInterval) async throws -> Bool
@@ -48,6 +51,13 @@ public protocol ConnectionRepository: Sendable {
 
     /// Deletes a user's connection (its tokens with it); the connection as it was, or nil when there was none.
     func deleteConnection(integrationID: String, endUserID: String, workspaceID: String) async throws -> Connection?
+}
+
+extension ConnectionRepository {
+    /// `completeAuthorization` with no event to report.
+    public func completeAuthorization(requestID: String, connectLinkID: String?, connection: Connection, now: Date) async throws -> CompletedAuthorization {
+        try await completeAuthorization(requestID: requestID, connectLinkID: connectLinkID, connection: connection, now: now, report: { _ in nil })
+    }
 }
 
 /// The SQL implementation over the shared database and vault (SQLite or PostgreSQL).
@@ -98,7 +108,8 @@ struct SQLConnectionRepository: ConnectionRepository, SQLRepository {
 
     /// Stores the connection, completes the request and, for an end user's authorization, uses up its connect link:
     /// all in one transaction, so a link that was already used stores nothing (`ConnectLinkUsed`).
-    public func completeAuthorization(requestID: String, connectLinkID: String?, connection: Connection, now: Date) async throws -> CompletedAuthorization {
+    public func completeAuthorization(requestID: String, connectLinkID: String?, connection: Connection, now: Date,
+                                      report: @escaping @Sendable (CompletedAuthorization.Previous?) -> EventRecord?) async throws -> CompletedAuthorization {
         defer { hot.invalidate() }
         let access = connection.tokens.accessToken
         let refresh = connection.tokens.refreshToken
@@ -142,7 +153,12 @@ struct SQLConnectionRepository: ConnectionRepository, SQLRepository {
             try await db.update("authorization_requests")
                 .set("status", to: AuthorizationRequestStatus.completed.rawValue)
                 .where("id", .equal, requestID).run()
-            return CompletedAuthorization(connection: stored, previous: previous)
+            var completed = CompletedAuthorization(connection: stored, previous: previous)
+            if let event = report(previous) {
+                try await db.insert(into: "events").model(try self.eventRow(event), nilEncodingStrategy: .asNil).run()
+                completed.event = event
+            }
+            return completed
         }
     }
 

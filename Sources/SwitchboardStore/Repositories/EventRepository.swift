@@ -37,12 +37,7 @@ struct SQLEventRepository: EventRepository, SQLRepository {
     let shared: StoreShared
 
     public func insert(_ event: EventRecord) async throws {
-        let payload = String(decoding: try JSONEncoder().encode(event.payload), as: UTF8.self)
-        let row = EventRow(
-            id: event.id, workspace_id: event.workspaceID, integration_id: event.integrationID, type: event.type.rawValue, end_user_id: event.endUserID,
-            payload_sealed: try vault.seal(payload, context: Store.payloadContext(eventID: event.id)), status: event.status.rawValue,
-            attempts: event.attempts, next_attempt_at: event.nextAttemptAt?.unixSeconds, lease_until: nil, last_status: event.lastStatus,
-            last_error: event.lastError, created_at: event.createdAt.unixSeconds, delivered_at: event.deliveredAt?.unixSeconds)
+        let row = try eventRow(event)
         try await database.withConnection { db in try await db.insert(into: "events").model(row, nilEncodingStrategy: .asNil).run() }
     }
 

@@ -11,6 +11,8 @@ public struct CompletedAuthorization: Sendable {
 
     public var connection: Connection
     public var previous: Previous?
+    /// The event recorded with it, if any (its delivery is for the caller to start).
+    public var event: EventRecord?
 }
 
 /// The connect link of an authorization was used already: nothing was stored.

@@ -29,6 +29,17 @@ struct ConnectionRow: Codable {
 }
 
 extension SQLRepository {
+    /// An event as its row, the payload sealed: for `EventRepository.insert`, and for an event written in the same
+    /// transaction as the change it reports (`ConnectionRepository.completeAuthorization`).
+    func eventRow(_ event: EventRecord) throws -> EventRow {
+        let payload = String(decoding: try JSONEncoder().encode(event.payload), as: UTF8.self)
+        return EventRow(
+            id: event.id, workspace_id: event.workspaceID, integration_id: event.integrationID, type: event.type.rawValue, end_user_id: event.endUserID,
+            payload_sealed: try vault.seal(payload, context: Store.payloadContext(eventID: event.id)), status: event.status.rawValue,
+            attempts: event.attempts, next_attempt_at: event.nextAttemptAt?.unixSeconds, lease_until: nil, last_status: event.lastStatus,
+            last_error: event.lastError, created_at: event.createdAt.unixSeconds, delivered_at: event.deliveredAt?.unixSeconds)
+    }
+
     static func tokenContext(connectionID: String, _ column: String) -> String { "connections:\(connectionID):\(column)" }
 
     func model(_ row: ConnectionRow) throws -> Connection {
