@@ -46,7 +46,7 @@ public func buildApplication(
     }()
     let store = try openStore(settings: settings, logger: logger, clock: dependencies.clock)
     let events = EventDispatcher(store: store, transport: dependencies.transport, clock: dependencies.clock, logger: logger,
-                                 allowPrivateNetwork: settings.allowPrivateNetwork)
+                                 allowPrivateNetwork: settings.allowPrivateNetwork, metrics: DomainMetrics(registry: dependencies.metrics))
     let router = buildRouter(settings: settings, store: store, dependencies: dependencies, logger: logger, events: events)
     var app = Application(
         router: router,
@@ -80,6 +80,7 @@ public struct Services: Sendable {
     let profiles: ProfileService
     let integrations: IntegrationService
     let resumer: ResumeRunner
+    let metrics: DomainMetrics
     let agentTokens: AgentTokenService
     let mcp: MCPToolServer
 
@@ -89,14 +90,16 @@ public struct Services: Sendable {
         self.store = store
         self.settings = settings
         self.dependencies = dependencies
+        metrics = DomainMetrics(registry: dependencies.metrics)
         self.events = events ?? EventDispatcher(store: store, transport: dependencies.transport, clock: clock, logger: logger,
-                                                allowPrivateNetwork: settings.allowPrivateNetwork)
-        providers = ProviderDirectory(registry: dependencies.providers, settings: settings, transport: dependencies.transport, clock: clock)
+                                                allowPrivateNetwork: settings.allowPrivateNetwork, metrics: metrics)
+        providers = ProviderDirectory(registry: dependencies.providers, settings: settings, transport: dependencies.transport, clock: clock,
+                                      metrics: metrics)
         authorization = AuthorizationService(store: store, settings: settings, transport: dependencies.transport, clock: clock, logger: logger,
                                              events: self.events, providers: providers)
-        tokens = TokenService(store: store, transport: dependencies.transport, clock: clock, logger: logger)
+        tokens = TokenService(store: store, transport: dependencies.transport, clock: clock, logger: logger, metrics: metrics)
         actions = ActionService(store: store, settings: settings, authorization: authorization, tokens: tokens, providers: providers,
-                                clock: clock, logger: logger)
+                                clock: clock, logger: logger, metrics: metrics)
         audit = AuditLog(store: store, clock: clock, logger: logger)
         profiles = ProfileService(store: store, settings: settings, clock: clock, audit: audit, registry: dependencies.providers)
         integrations = IntegrationService(store: store, settings: settings, authorization: authorization, tokens: tokens,
@@ -136,8 +139,9 @@ public func buildRouter(settings: ServerSettings, store: Store, dependencies: De
     let clock = dependencies.clock
 
     // Browser pages and the system endpoints.
-    router.addRoutes(SystemController(store: store, registry: dependencies.metrics).routes)
-    router.addRoutes(OAuthCallbackController(authorization: services.authorization, resumer: services.resumer, settings: settings).routes)
+    router.addRoutes(SystemController(store: store, registry: dependencies.metrics, domain: services.metrics, clock: clock).routes)
+    router.addRoutes(OAuthCallbackController(authorization: services.authorization, resumer: services.resumer, settings: settings,
+                                             metrics: services.metrics).routes)
     router.addRoutes(ConnectController(store: store, settings: settings, authorization: services.authorization, clock: clock, logger: logger).routes)
     router.addRoutes(AuthorizeStartController(store: store, settings: settings, authorization: services.authorization, clock: clock, logger: logger).routes)
     let sessions = ConsoleSessionMiddleware(store: store, signer: ConsoleSession.Signer(masterKey: settings.masterKey), clock: clock)

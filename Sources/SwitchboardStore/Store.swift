@@ -56,6 +56,22 @@ public final class Store: Sendable, SQLRepository {
         await database.shutdown()
     }
 
+    /// What an operator watches, read when `/metrics` is scraped: connections by status, across every workspace, and
+    /// when the oldest event still waiting to be delivered was recorded.
+    public func operatorFigures() async throws -> (connections: [String: Int], oldestUndeliveredEvent: Date?) {
+        try await database.withConnection { db in
+            var connections: [String: Int] = [:]
+            for row in try await db.select().column("status").column(SQLFunction("COUNT", args: SQLLiteral.all), as: "n")
+                .from("connections").groupBy("status").all() {
+                connections[try row.decode(column: "status", as: String.self)] = try row.decode(column: "n", as: Int.self)
+            }
+            let oldest = try await db.select().column(SQLFunction("MIN", args: SQLIdentifier("created_at")), as: "oldest")
+                .from("events").where("status", .equal, EventStatus.pending.rawValue).first()
+            let seconds = try oldest?.decode(column: "oldest", as: Int64?.self)
+            return (connections, seconds.map(Date.init(unixSeconds:)))
+        }
+    }
+
     /// How long an instance may go on accepting a key revoked by another process (its one-second read cache).
     public static let keyCacheLifetime: Duration = HotReads.lifetime
 

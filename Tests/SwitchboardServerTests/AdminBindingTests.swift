@@ -86,7 +86,8 @@ struct FailClosedTests {
             let state = String(try #require(startURL.split(separator: "/").last))
             var service = AuthorizationService(store: harness.store, settings: harness.settings, transport: AHCTransport(), clock: harness.clock,
                                                logger: harness.logs.logger(), events: harness.events,
-                                               providers: ProviderDirectory(registry: .bundled, settings: harness.settings, transport: AHCTransport(), clock: harness.clock))
+                                               providers: ProviderDirectory(registry: .bundled, settings: harness.settings, transport: AHCTransport(), clock: harness.clock,
+                                                                            metrics: harness.services.metrics))
             service.readRequest = { _, _ in throw DatabaseHiccup() }
             let outcome = await service.complete(state: state, code: "any", error: nil, errorDescription: nil,
                                                  arrivedAt: harness.settings.callbackURL, cookie: { _ in nil })

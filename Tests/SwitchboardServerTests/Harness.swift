@@ -62,7 +62,7 @@ struct Harness: Sendable {
                 let logs = LogCapture()
                 let dependencies = Dependencies(transport: transport ?? AHCTransport(), clock: clock, providers: providers)
                 let events = EventDispatcher(store: test.store, transport: dependencies.transport, clock: dependencies.clock, logger: logs.logger(),
-                                             allowPrivateNetwork: settings.allowPrivateNetwork)
+                                             allowPrivateNetwork: settings.allowPrivateNetwork, metrics: DomainMetrics(registry: dependencies.metrics))
                 let services = Services(settings: settings, store: test.store, dependencies: dependencies, logger: logs.logger(), events: events)
                 let harness = Harness(test: test, sandbox: sandbox, settings: settings, clock: clock, logs: logs, systemApp: app, apiKey: key,
                                       workspace: workspace, events: events, services: services)

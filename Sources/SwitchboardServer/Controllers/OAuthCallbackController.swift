@@ -8,6 +8,7 @@ struct OAuthCallbackController: Sendable {
     let authorization: AuthorizationService
     let resumer: ResumeRunner
     let settings: ServerSettings
+    let metrics: DomainMetrics
 
     var routes: RouteCollection<AppRequestContext> {
         let routes = RouteCollection(context: AppRequestContext.self)
@@ -32,6 +33,10 @@ struct OAuthCallbackController: Sendable {
         if case .connected(_, _, _, _, let linkID?) = outcome {
             // Calls kept with `resume: true` run now, without holding up the page.
             Task { await resumer.resume(connectLinkID: linkID) }
+        }
+        switch outcome {
+        case .connected: metrics.authorization(outcome: "connected")
+        case .failed(let status, _, _): metrics.authorization(outcome: "failed_\(status)")
         }
         switch outcome {
         case .connected(_, let integrationName, let account, true, _):

@@ -9,6 +9,8 @@ import SwitchboardStore
 struct SystemController: Sendable {
     let store: Store
     let registry: PrometheusCollectorRegistry
+    let domain: DomainMetrics
+    let clock: any WallClock
 
     var routes: RouteCollection<AppRequestContext> {
         let routes = RouteCollection(context: AppRequestContext.self)
@@ -31,7 +33,8 @@ struct SystemController: Sendable {
     }
 
     @Sendable func metrics(request: Request, context: AppRequestContext) async throws -> Response {
-        Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: .init(byteBuffer: ByteBuffer(bytes: registry.emitToBuffer())))
+        await domain.refreshGauges(store: store, now: clock.now())
+        return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: .init(byteBuffer: ByteBuffer(bytes: registry.emitToBuffer())))
     }
 
     @Sendable func stylesheet(request: Request, context: AppRequestContext) async throws -> Response {

@@ -16,6 +16,7 @@ struct ActionService: Sendable {
     let providers: ProviderDirectory
     let clock: any WallClock
     let logger: Logger
+    let metrics: DomainMetrics
 
     /// Which adapter asked; recorded with the run.
     enum Channel: String, Sendable {
@@ -77,6 +78,10 @@ struct ActionService: Sendable {
             do { try await store.runs.insert(run) } catch {
                 logger.error("recording a run failed", metadata: ["error.type": "\(type(of: error))"])
             }
+            // A name no catalog has is counted as "unknown": labels stay bounded whatever a caller sends.
+            let action = registry.action(named: request.action) != nil ? request.action : "unknown"
+            metrics.run(action: action, outcome: outcome, channel: request.channel.rawValue)
+            if outcome == "rate_limited" { metrics.rateLimitRefusal(action: action) }
         }
         do {
             let outcome = try await execute(request)

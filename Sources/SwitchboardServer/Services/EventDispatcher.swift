@@ -14,12 +14,15 @@ public final class EventDispatcher: Sendable {
     let logger: Logger
     /// Notify URLs may reach loopback and private addresses over plain http (the operator's `--allow-private-network`).
     let allowPrivateNetwork: Bool
+    let metrics: DomainMetrics?
     /// How long a receiver has to answer.
     static let timeout: TimeInterval = 10
     let slots = DeliverySlots(global: EventDispatcher.globalLimit, perWorkspace: EventDispatcher.perWorkspaceLimit,
                               perIntegration: EventDispatcher.perIntegrationLimit)
 
-    public init(store: Store, transport: any HTTPTransport, clock: any WallClock, logger: Logger, allowPrivateNetwork: Bool = false) {
+    public init(store: Store, transport: any HTTPTransport, clock: any WallClock, logger: Logger, allowPrivateNetwork: Bool = false,
+                metrics: DomainMetrics? = nil) {
+        self.metrics = metrics
         self.store = store
         self.transport = transport
         self.clock = clock
@@ -139,6 +142,7 @@ public final class EventDispatcher: Sendable {
             // 410 Gone: the receiver wants no more; anything else is tried again while attempts remain.
             let next = failure == nil || status == 410 ? nil : EventRetry.nextAttempt(after: attempt, at: now)
             try await store.events.recordAttempt(eventID: event.id, delivered: failure == nil, httpStatus: status, error: failure, nextAttemptAt: next, now: now)
+            metrics?.delivery(outcome: failure == nil ? "delivered" : next == nil ? "given_up" : "retrying")
             if let failure {
                 logger.notice("event delivery failed", metadata: ["event": "\(event.id)", "attempt": "\(attempt)", "why": "\(failure)",
                                                                   "retry": "\(next.map { "\(Int($0.timeIntervalSince(now))) s" } ?? "no")"])

@@ -12,14 +12,21 @@ struct ProviderDirectory: Sendable {
     private let bases: [Provider: [String: URL]]
     let transport: any HTTPTransport
 
-    init(registry: ProviderRegistry, settings: ServerSettings, transport: any HTTPTransport, clock: any WallClock) {
+    private let observed: [Provider: ObservedTransport]
+
+    init(registry: ProviderRegistry, settings: ServerSettings, transport: any HTTPTransport, clock: any WallClock, metrics: DomainMetrics) {
         self.registry = registry
         self.settings = settings
         self.transport = transport
         var clients: [Provider: ProviderClient] = [:]
+        var observed: [Provider: ObservedTransport] = [:]
         for entry in registry.entries {
-            clients[entry.provider] = ProviderClient(definition: entry.definition, catalog: entry.catalog, transport: transport, clock: clock)
+            // Every exchange with the provider's API (actions and identity) is counted by status class and timed.
+            let counted = ObservedTransport(base: transport, metrics: metrics, provider: entry.provider.rawValue)
+            observed[entry.provider] = counted
+            clients[entry.provider] = ProviderClient(definition: entry.definition, catalog: entry.catalog, transport: counted, clock: clock)
         }
+        self.observed = observed
         self.clients = clients
         var bases: [Provider: [String: URL]] = [:]
         for entry in registry.entries {
@@ -57,7 +64,8 @@ struct ProviderDirectory: Sendable {
     }
 
     func identifier(for integration: Integration) throws -> AccountIdentifier {
-        AccountIdentifier(definition: try definition(for: integration), transport: transport)
+        let entry = try entry(for: integration)
+        return AccountIdentifier(definition: entry.definition, transport: observed[entry.provider] ?? transport)
     }
 
     /// The provider's title for messages ("Intercom"), or a neutral word when it is unknown.

@@ -20,13 +20,15 @@ public final class TokenService: Sendable {
     let clock: any WallClock
     let logger: Logger
     let instanceID = Identifier.make("inst")
+    let metrics: DomainMetrics?
     private let flights = SingleFlight<String, String>()
     /// How long a caller waits for another instance's refresh before giving up.
     let waitLimit: Duration
     let pollInterval: Duration
 
     public init(store: Store, transport: any HTTPTransport, clock: any WallClock, logger: Logger,
-                waitLimit: Duration = .seconds(15), pollInterval: Duration = .milliseconds(100)) {
+                waitLimit: Duration = .seconds(15), pollInterval: Duration = .milliseconds(100), metrics: DomainMetrics? = nil) {
+        self.metrics = metrics
         self.store = store
         self.transport = transport
         self.clock = clock
@@ -147,17 +149,20 @@ public final class TokenService: Sendable {
                 throw Failure.unavailable("the refresh lease expired before the new tokens were stored")
             }
             logger.info("token refreshed", metadata: ["connection": "\(connectionID)"])
+            metrics?.refresh(outcome: "ok")
             return grant.accessToken
         case .failure(.permanent(let code, let description)):
             let reason = "the provider refused the refresh token (\(code): \(description))"
             try await store.connections.recordRefreshFailure(connectionID: connectionID, owner: instanceID, reason: reason, permanent: true, now: clock.now())
             logger.warning("refresh refused; connection needs reauthorization", metadata: ["connection": "\(connectionID)", "code": "\(code)"])
+            metrics?.refresh(outcome: "invalid_grant")
             throw Failure.needsReauthorization(reason)
         case .failure(let failure):
             // Transient or misconfigured: the connection stays; the failure is recorded and reported.
             let reason = "refresh failed: \(failure.summary)"
             try await store.connections.recordRefreshFailure(connectionID: connectionID, owner: instanceID, reason: reason, permanent: false, now: clock.now())
             logger.warning("refresh failed; will retry later", metadata: ["connection": "\(connectionID)", "reason": "\(failure.summary)"])
+            metrics?.refresh(outcome: "transient")
             if let expiresAt = connection.tokens.expiresAt, expiresAt > clock.now() { return connection.tokens.accessToken }
             throw Failure.unavailable(reason)
         }

@@ -13,6 +13,9 @@ public protocol RunRepository: Sendable {
     /// the database refuses are kept and tried again a second later (a run already written is not written twice).
     func flushRuns() async
 
+    /// How many runs wait in this instance's buffer, and how many it let go since it started.
+    var buffer: (buffered: Int, dropped: Int) { get }
+
     /// A workspace's runs, newest first, after the cursor `(startedAtMs, id)` of the previous page's last run.
     func runs(workspaceID: String, integrationID: String?, filter: RunFilter, limit: Int, before cursor: (Int64, String)?) async throws -> [RunRecord]
 }
@@ -40,6 +43,8 @@ public struct RunFilter: Sendable, Equatable {
 
 struct SQLRunRepository: RunRepository, SQLRepository {
     let shared: StoreShared
+
+    public var buffer: (buffered: Int, dropped: Int) { runBuffer.depth }
 
     /// Records a run; it is written within `RunBuffer.delay`, or before the log is next read.
     public func insert(_ run: RunRecord) async throws {

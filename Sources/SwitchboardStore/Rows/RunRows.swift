@@ -62,6 +62,7 @@ public final class RunBuffer: Sendable {
 
     private struct State {
         var pending: [RunRecord] = []
+        var dropped = 0
         var scheduled = false
         /// The last flush started: the next one waits for it.
         var tail: Task<Void, Never>?
@@ -98,6 +99,10 @@ public final class RunBuffer: Sendable {
         }
     }
 
+    /// How many runs wait to be written now, and how many were let go since the start (the database refused them for
+    /// too long): for `/metrics`.
+    public var depth: (buffered: Int, dropped: Int) { state.withLock { ($0.pending.count, $0.dropped) } }
+
     /// How many runs wait at most while the database refuses them; beyond it the oldest are let go.
     static let maxPending = 10_000
 
@@ -108,6 +113,7 @@ public final class RunBuffer: Sendable {
             state.pending.insert(contentsOf: runs, at: 0)
             let dropped = max(0, state.pending.count - Self.maxPending)
             state.pending.removeFirst(dropped)
+            state.dropped += dropped
             defer { state.scheduled = true }
             return (dropped, !state.scheduled)
         }
