@@ -24,7 +24,9 @@ struct ConnectionRow: Codable {
     var refresh_lease_until: Int64?
     var created_at: Int64
     var updated_at: Int64
-    var token_version: Int64
+    /// Optional in the row, as columns added by later migrations are: a statement prepared before migration 12
+    /// (SQLite, under load) reads the row without it; it then counts as the first version.
+    var token_version: Int64?
     var token_issued_at: Int64?
 }
 
@@ -57,7 +59,7 @@ extension SQLRepository {
                 issuedAt: row.token_issued_at.map(Date.init(unixSeconds:))
             ),
             lastError: row.last_error, lastRefreshedAt: row.last_refreshed_at.map(Date.init(unixSeconds:)),
-            createdAt: Date(unixSeconds: row.created_at), updatedAt: Date(unixSeconds: row.updated_at), tokenVersion: row.token_version
+            createdAt: Date(unixSeconds: row.created_at), updatedAt: Date(unixSeconds: row.updated_at), tokenVersion: row.token_version ?? 1
         )
     }
 
