@@ -296,36 +296,48 @@ enum Migrations {
     ]
 
     /// Applies every migration not yet recorded, each in its own transaction; safe to run from several instances at once.
+    ///
+    /// All on one pooled connection: a SQLite connection keeps the schema it last read, and SQLiteNIO takes a
+    /// statement's column names when it prepares it, so a connection that had read the schema between two migrations
+    /// would name a `SELECT *`'s columns as they were (a later column missing from its rows) until it next re-read it.
     static func run(on database: Database, logger: Logger) async throws -> [Int] {
-        try await database.withConnection(limit: nil) { db in
+        let isPostgres = database.dialect == .postgres
+        let applied = try await database.withConnection(limit: nil) { db -> [Int] in
             try await db.raw("""
                 CREATE TABLE IF NOT EXISTS schema_migrations (
                     version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)
                 """).run()
+            var applied: [Int] = []
+            for migration in all {
+                // IMMEDIATE takes SQLite's write lock up front, so two migrators queue rather than deadlock.
+                try await db.raw(SQLQueryString(isPostgres ? "BEGIN" : "BEGIN IMMEDIATE")).run()
+                do {
+                    if isPostgres {
+                        // Serialises migrators across instances; released at COMMIT.
+                        try await db.raw("SELECT pg_advisory_xact_lock(7263514)").run()
+                    }
+                    let done = try await db.select().column("version").from("schema_migrations")
+                        .where("version", .equal, migration.version).first()
+                    if done == nil {
+                        for statement in migration.statements {
+                            try await db.raw(SQLQueryString(statement)).run()
+                        }
+                        try await db.insert(into: "schema_migrations")
+                            .columns("version", "name", "applied_at")
+                            .values(SQLBind(migration.version), SQLBind(migration.name), SQLBind(Int64(Date().timeIntervalSince1970)))
+                            .run()
+                        applied.append(migration.version)
+                    }
+                    try await db.raw("COMMIT").run()
+                } catch {
+                    try? await db.raw("ROLLBACK").run()
+                    throw error
+                }
+            }
+            return applied
         }
-        var applied: [Int] = []
-        for migration in all {
-            let ran = try await database.transaction(limit: nil) { db in
-                if database.dialect == .postgres {
-                    // Serialises migrators across instances; released at COMMIT.
-                    try await db.raw("SELECT pg_advisory_xact_lock(7263514)").run()
-                }
-                let done = try await db.select().column("version").from("schema_migrations")
-                    .where("version", .equal, migration.version).first()
-                if done != nil { return false }
-                for statement in migration.statements {
-                    try await db.raw(SQLQueryString(statement)).run()
-                }
-                try await db.insert(into: "schema_migrations")
-                    .columns("version", "name", "applied_at")
-                    .values(SQLBind(migration.version), SQLBind(migration.name), SQLBind(Int64(Date().timeIntervalSince1970)))
-                    .run()
-                return true
-            }
-            if ran {
-                logger.info("applied migration", metadata: ["version": "\(migration.version)", "name": "\(migration.name)"])
-                applied.append(migration.version)
-            }
+        for version in applied {
+            logger.info("applied migration", metadata: ["version": "\(version)", "name": "\(all.first { $0.version == version }?.name ?? "")"])
         }
         return applied
     }
