@@ -23,14 +23,20 @@ func unlabelledControls(_ page: String) -> [String] {
 
 @Suite("Web console: settings and deletion")
 struct ConsoleSettingsTests {
+    /// Signed in, with a per-user integration "Bot" whose notify URL is set: the browser, its CSRF token, the id.
+    static func signedInWithPerUserBot(_ harness: Harness, _ client: any TestClientProtocol) async throws -> (ConsoleBrowser, String, String) {
+        var browser = ConsoleBrowser(client: client)
+        _ = try await browser.signIn(harness.apiKey)
+        let csrf = try await browser.csrf()
+        let (_, id) = try await browser.addIntegration([("csrf", csrf), ("name", "Bot"), ("authorization", "per_user"), ("app", "system"),
+                                                        ("notifyURL", "https://assistant.example/events")])
+        return (browser, csrf, id)
+    }
+
     @Test("settings: name and URLs edited, each problem beside its field with what was typed kept and nothing stored; the signing secret renewed and shown once; disable")
     func settings() async throws {
         try await Harness.with { harness, client in
-            var browser = ConsoleBrowser(client: client)
-            _ = try await browser.signIn(harness.apiKey)
-            let csrf = try await browser.csrf()
-            let (_, id) = try await browser.addIntegration([("csrf", csrf), ("name", "Bot"), ("authorization", "per_user"), ("app", "system"),
-                                                            ("notifyURL", "https://assistant.example/events")])
+            let (browser, csrf, id) = try await Self.signedInWithPerUserBot(harness, client)
             #expect(text(try await browser.get("/console/integrations/\(id)")).contains(#"href="/console/integrations/\#(id)/settings""#))
             let shown = text(try await browser.get("/console/integrations/\(id)/settings"))
             #expect(shown.contains(#"<label for="name">Name</label>"#) && shown.contains(#"value="Bot""#))
@@ -76,11 +82,7 @@ struct ConsoleSettingsTests {
     @Test("delete: a confirmation page counts the connections, agent tokens and kept calls it loses, and deletes only when the name is typed")
     func delete() async throws {
         try await Harness.with { harness, client in
-            var browser = ConsoleBrowser(client: client)
-            _ = try await browser.signIn(harness.apiKey)
-            let csrf = try await browser.csrf()
-            let (_, id) = try await browser.addIntegration([("csrf", csrf), ("name", "Bot"), ("authorization", "per_user"), ("app", "system"),
-                                                            ("notifyURL", "https://assistant.example/events")])
+            let (browser, csrf, id) = try await Self.signedInWithPerUserBot(harness, client)
             _ = try await browser.post("/console/integrations/\(id)/enable", [("csrf", csrf)])
             let nothing = text(try await browser.get("/console/integrations/\(id)/delete"))
             #expect(nothing.contains("<strong>No end-user connection</strong>") && nothing.contains("<strong>No agent token</strong>")

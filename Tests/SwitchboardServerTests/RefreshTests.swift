@@ -75,15 +75,18 @@ func refreshFixture(_ store: Store, expiresIn: TimeInterval, enabled: Bool = tru
     return (integration, connection)
 }
 
+/// A token service on `clock` against the scripted endpoint, waiting at most 10 s for another instance's refresh.
+func tokenService(_ store: Store, _ endpoint: FakeTokenEndpoint, clock: any WallClock) -> TokenService {
+    TokenService(store: store, transport: endpoint.transport, clock: clock, logger: TestStore.logger,
+                 waitLimit: .seconds(10), pollInterval: .milliseconds(20))
+}
+
 @Suite("Token refresh")
 struct RefreshTests {
     /// Sleeps (a slow token endpoint, a wait for another instance's refresh) move it at once.
     let clock = ManualWallClock(Date(timeIntervalSince1970: 1_800_000_000), advancesWhenSleeping: true)
 
-    func service(_ store: Store, _ endpoint: FakeTokenEndpoint) -> TokenService {
-        TokenService(store: store, transport: endpoint.transport, clock: clock, logger: TestStore.logger,
-                     waitLimit: .seconds(10), pollInterval: .milliseconds(20))
-    }
+    func service(_ store: Store, _ endpoint: FakeTokenEndpoint) -> TokenService { tokenService(store, endpoint, clock: clock) }
 
     @Test("a token far from expiry is used as is")
     func notDue() async throws {

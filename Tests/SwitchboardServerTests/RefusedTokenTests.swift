@@ -28,10 +28,7 @@ final class InterceptingTransport: HTTPTransport, @unchecked Sendable {
 struct RefusedTokenTests {
     let clock = ManualWallClock(Date(timeIntervalSince1970: 1_800_000_000), advancesWhenSleeping: true)
 
-    func service(_ store: Store, _ endpoint: FakeTokenEndpoint) -> TokenService {
-        TokenService(store: store, transport: endpoint.transport, clock: clock, logger: TestStore.logger,
-                     waitLimit: .seconds(10), pollInterval: .milliseconds(20))
-    }
+    func service(_ store: Store, _ endpoint: FakeTokenEndpoint) -> TokenService { tokenService(store, endpoint, clock: clock) }
 
     @Test("a token refused after another instance replaced it: retried with the stored one, no refresh, nothing marked", arguments: Backend.available)
     func replacedMeanwhile(backend: Backend) async throws {
