@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 public import Hummingbird
 import Logging
 public import SwitchboardCore
@@ -13,6 +14,8 @@ public struct AppRequestContext: RequestContext {
     var console: ConsoleSignIn?
     /// The agent token `/mcp`'s middleware accepted.
     var agentToken: AgentToken?
+    /// What the request log says about whom the request was for, learnt by the middleware inside it.
+    let facts = RequestFacts()
 
     public init(source: ApplicationRequestContextSource) {
         self.coreContext = .init(source: source)
@@ -66,4 +69,20 @@ struct ConsoleRequestContext: ChildRequestContext {
 
     var form: [String: String] { session.form }
     var maxUploadSize: Int { 256 * 1024 }
+}
+
+/// The workspace and integration a request turned out to be for: the authenticating middleware learns them after the
+/// request log's middleware has passed the request on, so they travel back in this box (contexts are values).
+final class RequestFacts: Sendable {
+    private let state = Mutex<(workspaceID: String?, integrationID: String?)>((nil, nil))
+
+    func note(workspaceID: String?, integrationID: String? = nil) {
+        state.withLock { state in
+            if let workspaceID { state.workspaceID = workspaceID }
+            if let integrationID { state.integrationID = integrationID }
+        }
+    }
+
+    var workspaceID: String? { state.withLock { $0.workspaceID } }
+    var integrationID: String? { state.withLock { $0.integrationID } }
 }

@@ -34,6 +34,8 @@ public struct ServerSettings: Sendable {
     /// The operator's API bases, by provider and region, over the definitions' own (a proxy, a sandbox).
     public var apiBaseOverrides: [String: [String: URL]]
     public var logLevel: Logger.Level
+    /// Text for a terminal, or one JSON object a line for a log shipper (`serve --log-format json`).
+    public var logFormat: LogFormat = .text
     /// How long one call to Intercom may take before it counts as timed out.
     public var intercomTimeout: TimeInterval
     /// How long a connect link works.
@@ -147,6 +149,7 @@ extension ServerSettings {
         public static let intercomAPIEU = "intercom.api.eu"
         public static let intercomAPIAU = "intercom.api.au"
         public static let logLevel = "log.level"
+        public static let logFormat = "log.format"
         public static let intercomTimeout = "intercom.timeout"
         public static let connectLinkTTL = "connect.link.ttl"
         public static let allowPrivateNetwork = "allow.private.network"
@@ -231,6 +234,13 @@ extension ServerSettings {
             }
             level = parsed
         }
+        var format = LogFormat.text
+        if let raw = text(Key.logFormat) {
+            guard let parsed = LogFormat(rawValue: raw.lowercased()) else {
+                throw SettingsError(key: Key.logFormat, problem: "must be text or json, not '\(Problem.clip(raw, to: 20))'")
+            }
+            format = parsed
+        }
         var timeout: TimeInterval = 20
         if let raw = text(Key.intercomTimeout) {
             guard let seconds = Double(raw), (1...300).contains(seconds) else {
@@ -253,10 +263,12 @@ extension ServerSettings {
             default: throw SettingsError(key: Key.allowPrivateNetwork, problem: "must be true or false, not '\(Problem.clip(raw, to: 20))'")
             }
         }
-        return ServerSettings(
+        var settings = ServerSettings(
             host: host, port: port, publicURL: publicURL, database: database, masterKey: masterKey, previousMasterKeys: previous,
             systemApp: systemApp, apiBaseOverrides: bases.isEmpty ? [:] : [intercom.name: bases], logLevel: level, intercomTimeout: timeout, connectLinkLifetime: linkLifetime,
             allowPrivateNetwork: allowPrivate
         )
+        settings.logFormat = format
+        return settings
     }
 }

@@ -21,12 +21,14 @@ struct Demo: AsyncParsableCommand {
     @Option(name: .customLong("sandbox-port"), help: "The Intercom sandbox's port.") var sandboxPort = 8081
     @Option(name: .customLong("data"), help: "Where the demo keeps its database, master key and credentials.") var data = "./.switchboard"
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error.") var logLevel = "notice"
+    @Option(name: .customLong("log-format"), help: "text (default) or json: one JSON object a line.") var logFormat = "text"
 
     func validate() throws {
         guard (1...65535).contains(port) else { throw ValidationError("--port must be from 1 to 65535") }
         guard (1...65535).contains(sandboxPort) else { throw ValidationError("--sandbox-port must be from 1 to 65535") }
         guard port != sandboxPort else { throw ValidationError("--port and --sandbox-port must differ") }
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error") }
+        guard LogFormat(rawValue: logFormat) != nil else { throw ValidationError("--log-format must be text or json") }
     }
 
     func run() async throws {
@@ -58,7 +60,8 @@ struct Demo: AsyncParsableCommand {
         _ = await sandboxState.registerApp(name: "Switchboard", redirectURLs: [settings.callbackURL],
                                            clientID: state.systemClientID, clientSecret: state.systemClientSecret)
 
-        let logger = makeLogger("switchboard", level: level)
+        let format = LogFormat(rawValue: logFormat) ?? .text
+        let logger = makeLogger("switchboard", level: level, format: format)
         let store = try openStore(settings: settings, logger: logger)
         try await store.migrate()
         let workspace = try await store.workspaces.workspace(named: "Demo", createIfMissing: true)!
@@ -91,7 +94,7 @@ struct Demo: AsyncParsableCommand {
         sandboxConfiguration.realisticSeed = true
         let sandbox = try await buildSandboxApplication(
             configuration: sandboxConfiguration, state: sandboxState,
-            logger: makeLogger("intercom-sandbox", level: level)
+            logger: makeLogger("intercom-sandbox", level: level, format: format)
         ) { _ in await ready.arrive() }
         let switchboard = try await buildApplication(settings: settings, dependencies: Dependencies(metrics: registry), logger: logger) { _ in
             await ready.arrive()

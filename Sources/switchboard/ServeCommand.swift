@@ -30,6 +30,7 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("intercom-timeout"), help: "Seconds one call to Intercom may take (default 20).") var intercomTimeout: String?
     @Option(name: .customLong("connect-link-ttl"), help: "Seconds a connect link works (default 900).") var connectLinkTTL: String?
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error.") var logLevel: String?
+    @Option(name: .customLong("log-format"), help: "text (default) or json: one JSON object a line, for a log shipper.") var logFormat: String?
     @Flag(name: .customLong("allow-private-network"),
           help: "Let workspace-supplied URLs (profile token URLs, notify URLs) reach loopback and private addresses over plain http. For development only.")
     var allowPrivateNetwork = false
@@ -43,12 +44,13 @@ struct Serve: AsyncParsableCommand {
             (ServerSettings.Key.intercomAuthorizeURL, intercomAuthorizeURL), (ServerSettings.Key.intercomTokenURL, intercomTokenURL),
             (ServerSettings.Key.intercomAPIUS, intercomAPIUS), (ServerSettings.Key.intercomAPIEU, intercomAPIEU),
             (ServerSettings.Key.intercomAPIAU, intercomAPIAU), (ServerSettings.Key.logLevel, logLevel),
+            (ServerSettings.Key.logFormat, logFormat),
             (ServerSettings.Key.intercomTimeout, intercomTimeout), (ServerSettings.Key.connectLinkTTL, connectLinkTTL),
         ]
         for (key, value) in optional { if let value { flags[key] = "\(value)" } }
         if allowPrivateNetwork { flags[ServerSettings.Key.allowPrivateNetwork] = "true" }
         let settings = try await SettingsReader.settings(flags: flags, configFile: database.configFile)
-        let logger = makeLogger("switchboard", level: settings.logLevel)
+        let logger = makeLogger("switchboard", level: settings.logLevel, format: settings.logFormat)
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
         logger.info("starting", metadata: [

@@ -83,10 +83,8 @@ struct CLIError: Error, CustomStringConvertible {
     init(_ description: String) { self.description = description }
 }
 
-func makeLogger(_ label: String, level: Logger.Level) -> Logger {
-    var logger = Logger(label: label)
-    logger.logLevel = level
-    return logger
+func makeLogger(_ label: String, level: Logger.Level, format: LogFormat = .text) -> Logger {
+    format.logger(label: label, level: level)
 }
 
 /// Writes a line to stdout unbuffered, so a caller reading a pipe sees it at once.

@@ -38,7 +38,7 @@ struct Harness: Sendable {
     ///   - clockAdvancesWhenSleeping: false for a test that moves the clock itself to wake what sleeps on it.
     static func with(_ backend: Backend = .sqlite, systemApp configured: Bool = true, transport: (any HTTPTransport)? = nil,
                      clockAdvancesWhenSleeping: Bool = true,
-                     sandboxRateLimit: Int = 10_000, providers: ProviderRegistry = .bundled,
+                     sandboxRateLimit: Int = 10_000, providers: ProviderRegistry = .bundled, logFormat: LogFormat = .text,
                      configure: @escaping @Sendable (inout ServerSettings, LiveSandbox) -> Void = { _, _ in },
                      _ body: @escaping @Sendable (Harness, any TestClientProtocol) async throws -> Void) async throws {
         let sandbox = try await LiveSandbox.start(rateLimitPerMinute: sandboxRateLimit)
@@ -59,7 +59,7 @@ struct Harness: Sendable {
                 let key = AdminAPIKey.generate()
                 try await test.store.workspaces.addAPIKey(workspaceID: workspace.id, key: key)
                 let clock = ManualWallClock(Date(), advancesWhenSleeping: clockAdvancesWhenSleeping)
-                let logs = LogCapture()
+                let logs = LogCapture(format: logFormat)
                 let dependencies = Dependencies(transport: transport ?? AHCTransport(), clock: clock, providers: providers)
                 let events = EventDispatcher(store: test.store, transport: dependencies.transport, clock: dependencies.clock, logger: logs.logger(),
                                              allowPrivateNetwork: settings.allowPrivateNetwork, metrics: DomainMetrics(registry: dependencies.metrics))
@@ -85,6 +85,20 @@ struct Harness: Sendable {
         let key = AdminAPIKey.generate()
         try await store.workspaces.addAPIKey(workspaceID: other.id, key: key)
         return key
+    }
+}
+
+extension LogCapture {
+    /// A capture whose loggers write lines in `format`: `.json` through Switchboard's own JSON handler.
+    convenience init(format: LogFormat) {
+        switch format {
+        case .text: self.init()
+        case .json: self.init { label, capture in
+            var handler = JSONLogHandler(label: label, output: .custom { line in capture.append(String(line.dropLast())) })
+            handler.logLevel = .trace
+            return handler
+        }
+        }
     }
 }
 

@@ -92,6 +92,7 @@ struct ConsoleSessionMiddleware: RouterMiddleware {
         }
         var context = context
         context.console = session
+        context.facts.note(workspaceID: session.workspace.id)
         return try await next(request, context)
     }
 

@@ -248,6 +248,7 @@ struct AgentTokenMiddleware: RouterMiddleware {
         await store.agentTokens.noteAgentTokenUsed(id: token.id, now: now)
         var context = context
         context.agentToken = token
+        context.facts.note(workspaceID: token.workspaceID, integrationID: token.integrationID)
         return try await next(request, context)
     }
 }

@@ -111,7 +111,9 @@ struct SecurityHeadersMiddleware<Context: RequestContext>: RouterMiddleware {
 }
 
 /// Logs method, path (never the query: the OAuth callback carries `code` and `state` there), status and duration.
-struct RequestLogMiddleware<Context: RequestContext>: RouterMiddleware {
+struct RequestLogMiddleware: RouterMiddleware {
+    typealias Context = AppRequestContext
+
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let start = ContinuousClock.now
         do {
@@ -125,14 +127,29 @@ struct RequestLogMiddleware<Context: RequestContext>: RouterMiddleware {
         }
     }
 
+    /// One line a request: its method, route (the template, e.g. `/v1/integrations/{id}`), path (secret parameters
+    /// cut, never the query string), status, duration, and the workspace and integration it was for when known. The
+    /// request id is on every line the request logs (`hb.request.id`, `request_id` in JSON).
     private func log(_ request: Request, context: Context, status: Int, start: ContinuousClock.Instant) {
         let elapsed = ContinuousClock.now - start
         // Tenths of a millisecond, without String(format:), which costs microseconds on Linux.
         let tenths = elapsed.components.seconds * 10_000 + elapsed.components.attoseconds / 100_000_000_000_000
-        context.logger.info("request", metadata: [
-            "method": "\(request.method)", "path": "\(LoggedPath.of(request, context: context))", "status": "\(status)",
-            "ms": "\(tenths / 10).\(tenths % 10)",
-        ])
+        let route = context.endpointPath.flatMap { $0 == "NotFound" ? nil : $0 }
+        var metadata: Logger.Metadata = [
+            "method": "\(request.method)", "route": "\(route ?? "none")", "path": "\(LoggedPath.of(request, context: context))",
+            "status": .stringConvertible(status), "duration_ms": .stringConvertible(Double(tenths) / 10),
+        ]
+        if let workspaceID = context.facts.workspaceID { metadata["workspace_id"] = "\(workspaceID)" }
+        if let integrationID = context.facts.integrationID ?? Self.integrationID(route: route, context: context) {
+            metadata["integration_id"] = "\(integrationID)"
+        }
+        context.logger.info("request", metadata: metadata)
+    }
+
+    /// The `{id}` of a route under an integration (`/v1/integrations/{id}/…`, `/console/integrations/{id}/…`).
+    static func integrationID(route: String?, context: Context) -> String? {
+        guard let route, route.contains("integrations/{id}") else { return nil }
+        return context.parameters.get("id").map { String($0.prefix(64)) }
     }
 }
 
@@ -181,6 +198,7 @@ struct APIKeyMiddleware: RouterMiddleware {
         var context = context
         context.workspace = key.workspace
         context.keyID = key.keyID
+        context.facts.note(workspaceID: key.workspace.id)
         return try await next(request, context)
     }
 }
