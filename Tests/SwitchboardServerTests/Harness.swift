@@ -68,7 +68,7 @@ struct Harness: Sendable {
                                       workspace: workspace, events: events, services: services)
                 let router = buildRouter(settings: settings, store: test.store, dependencies: dependencies, logger: logs.logger(), services: services)
                 let application = Application(router: router, logger: logs.logger(label: "app"))
-                try await application.test(.router) { client in try await body(harness, client) }
+                try await application.test(.router) { client in try await body(harness, ContractClient(base: client)) }
             }
         } catch {
             await sandbox.stop()

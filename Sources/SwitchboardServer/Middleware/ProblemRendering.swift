@@ -2,6 +2,7 @@ import Foundation
 public import HTTPTypes
 public import Hummingbird
 import Logging
+import NIOCore
 public import SwitchboardCore
 import SwitchboardStore
 
@@ -38,6 +39,9 @@ struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
                 extra: ["allow": .array(methods.map { .string($0.rawValue) })]))
         } catch let error as HTTPError {
             throw Self.problem(for: error, request: request)
+        } catch is NIOTooManyBytesError {
+            // A handler that collects a bounded body (/mcp, the console's forms) was sent more.
+            throw Problem(status: 413, code: "body_too_large", title: "Body too large", detail: "The request body is larger than this endpoint accepts.")
         } catch where Database.isUnavailable(error) {
             context.logger.warning("database unavailable", metadata: ["error.type": "\(type(of: error))", "path": "\(LoggedPath.of(request, context: context))"])
             throw Problem(status: 503, code: "database_unavailable", title: "Service unavailable",

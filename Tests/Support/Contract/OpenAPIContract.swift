@@ -40,7 +40,83 @@ public final class OpenAPIContract: @unchecked Sendable {
         return OpenAPIContract(document: loaded)
     }()
 
-    init(document: [String: Any]) { self.document = document }
+    /// In a strict contract an object schema that lists its properties is closed unless it says otherwise
+    /// (`additionalProperties`): a member the description does not name is a violation. Switchboard's own description
+    /// is checked strictly, so a field added without describing it fails the tests; Intercom's is not.
+    let strict: Bool
+
+    init(document: [String: Any], strict: Bool = false) {
+        self.document = document
+        self.strict = strict
+    }
+
+    /// A description given as YAML text (e.g. Switchboard's own `/openapi.yaml`), checked strictly.
+    public convenience init(yaml: String) throws {
+        guard let loaded = try Yams.load(yaml: yaml) as? [String: Any] else { throw ContractError.notADocument }
+        self.init(document: loaded, strict: true)
+    }
+
+    enum ContractError: Error { case notADocument }
+
+    /// Every `method path` the description has, e.g. `get /v1/integrations/{id}`.
+    public var operations: Set<String> {
+        var result = Set<String>()
+        for (path, item) in document["paths"] as? [String: Any] ?? [:] {
+            for method in ["get", "put", "post", "delete", "patch", "head", "options"] where (item as? [String: Any])?[method] != nil {
+                result.insert("\(method) \(path)")
+            }
+        }
+        return result
+    }
+
+    /// The path template of the description that `path` (no query) matches, preferring literal segments over
+    /// `{parameters}` (`/v1/actions/{name}` loses to a literal `/v1/actions/x` if both exist).
+    public func template(matching path: String) -> String? {
+        let segments = path.split(separator: "/", omittingEmptySubsequences: true)
+        let paths = (document["paths"] as? [String: Any])?.keys ?? [String: Any]().keys
+        var best: (template: String, literals: Int)?
+        for template in paths {
+            let parts = template.split(separator: "/", omittingEmptySubsequences: true)
+            guard parts.count == segments.count else { continue }
+            var literals = 0
+            var matches = true
+            for (part, segment) in zip(parts, segments) {
+                if part.hasPrefix("{") && part.hasSuffix("}") { continue }
+                guard part == segment else { matches = false; break }
+                literals += 1
+            }
+            if matches, literals > (best?.literals ?? -1) { best = (template, literals) }
+        }
+        return best?.template
+    }
+
+    /// Every way an answer breaks the description: a status the operation does not list, a media type it does not
+    /// list, a body its schema refuses (strictly: no member it does not name). An answer to a path the description
+    /// does not have (the console) is not its business; a path it has, asked with a method it does not list, must be
+    /// the 405 problem.
+    public func violations(path: String, method: String, status: Int, contentType: String?, body: Data) -> [String] {
+        guard let template = template(matching: path) else { return [] }
+        let item = (document["paths"] as? [String: Any])?[template] as? [String: Any] ?? [:]
+        guard let operation = item[method.lowercased()] as? [String: Any] else {
+            guard status == 405 || status == 404 || status == 401 else { return ["\(method) is not described on \(template), yet answered \(status)"] }
+            return status == 405 ? violations(of: body, schema: "Problem") : []
+        }
+        let responses = operation["responses"] as? [String: Any] ?? [:]
+        let response = resolve(responses[String(status)] as? [String: Any] ?? [:])
+        guard !response.isEmpty else {
+            return ["\(method.uppercased()) \(template) answered \(status), which the description does not list (it lists \(responses.keys.sorted().joined(separator: ", ")))"]
+        }
+        guard let content = response["content"] as? [String: Any], !content.isEmpty else {
+            return body.isEmpty ? [] : ["\(method.uppercased()) \(template) \(status) has no described body, yet answered \(body.count) bytes"]
+        }
+        let mediaType = (contentType ?? "").split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
+        guard let media = content[mediaType] as? [String: Any] else {
+            return ["\(method.uppercased()) \(template) \(status) answered \(mediaType.isEmpty ? "no content type" : mediaType), not one described (\(content.keys.sorted().joined(separator: ", ")))"]
+        }
+        guard mediaType.hasSuffix("json"), let schema = media["schema"] as? [String: Any] else { return [] }
+        guard let json = JSONNode.parse(body) else { return ["\(method.uppercased()) \(template) \(status): the body is not JSON"] }
+        return validate(json, schema, at: "$").map { "\(method.uppercased()) \(template) \(status): \($0)" }
+    }
 
     /// The JSON schema of a response, if the description has one.
     public func responseSchema(path: String, method: String, status: Int) -> [String: Any]? {
@@ -111,13 +187,22 @@ public final class OpenAPIContract: @unchecked Sendable {
         }
     }
 
-    func validate(_ value: JSONNode, _ rawSchema: [String: Any], at path: String) -> [String] {
+    /// Every property an object schema names, its `allOf` parts' included.
+    func namedProperties(_ rawSchema: [String: Any]) -> [String: Any] {
+        let schema = resolve(rawSchema)
+        var result = schema["properties"] as? [String: Any] ?? [:]
+        for part in schema["allOf"] as? [[String: Any]] ?? [] { result.merge(namedProperties(part)) { first, _ in first } }
+        return result
+    }
+
+    func validate(_ value: JSONNode, _ rawSchema: [String: Any], at path: String, closed: Bool = true) -> [String] {
         let schema = resolve(rawSchema)
         let schemaName = (rawSchema["$ref"] as? String)?.split(separator: "/").last.map(String.init)
         if value == .null {
             // `nullable` beside a `$ref` is how the description marks a nullable reference (e.g. `ai_agent`).
             if rawSchema["nullable"] as? Bool == true || schema["nullable"] as? Bool == true || schema.isEmpty { return [] }
             if let types = schema["type"] as? [String], types.contains("null") { return [] }
+            if schema["type"] as? String == "null" { return [] }
             // A null that the schema does not allow, unless a branch of oneOf/anyOf allows it.
             let branches = (schema["oneOf"] as? [[String: Any]] ?? []) + (schema["anyOf"] as? [[String: Any]] ?? [])
             if branches.contains(where: { validate(.null, $0, at: path).isEmpty }) { return [] }
@@ -125,7 +210,8 @@ public final class OpenAPIContract: @unchecked Sendable {
             return ["\(path): null is not allowed"]
         }
         var problems: [String] = []
-        for part in schema["allOf"] as? [[String: Any]] ?? [] { problems += validate(value, part, at: path) }
+        // The parts of an allOf are checked open; the whole is closed over the properties they name together.
+        for part in schema["allOf"] as? [[String: Any]] ?? [] { problems += validate(value, part, at: path, closed: false) }
         for key in ["oneOf", "anyOf"] {
             guard let branches = schema[key] as? [[String: Any]], !branches.isEmpty else { continue }
             if !branches.contains(where: { validate(value, $0, at: path).isEmpty }) {
@@ -140,11 +226,31 @@ public final class OpenAPIContract: @unchecked Sendable {
             let strings = allowed.map { "\($0)" }
             if !strings.contains(string) { problems.append("\(path): '\(string)' is not one of \(strings)") }
         }
+        if let constant = schema["const"], let string = value.string, "\(constant)" != string {
+            problems.append("\(path): '\(string)' is not \(constant)")
+        }
+        // Bounds and formats are checked on Switchboard's own description (Intercom's is checked as it always was).
+        if strict, let string = value.string {
+            if let minimum = schema["minLength"] as? Int, string.count < minimum { problems.append("\(path): shorter than \(minimum)") }
+            if let maximum = schema["maxLength"] as? Int, string.count > maximum { problems.append("\(path): longer than \(maximum)") }
+            if schema["format"] as? String == "date-time", (try? Date(string, strategy: .iso8601)) == nil {
+                problems.append("\(path): '\(string)' is not an RFC 3339 date-time")
+            }
+        }
+        if strict, let number = value.int.map(Double.init) ?? { if case .double(let d) = value { d } else { nil } }() {
+            if let minimum = (schema["minimum"] as? NSNumber)?.doubleValue, number < minimum { problems.append("\(path): \(number) is below \(minimum)") }
+            if let maximum = (schema["maximum"] as? NSNumber)?.doubleValue, number > maximum { problems.append("\(path): \(number) is above \(maximum)") }
+        }
         if case .object(let members) = value {
             for name in schema["required"] as? [String] ?? [] where members[name] == nil {
                 problems.append("\(path): required property '\(name)' is missing")
             }
             let properties = schema["properties"] as? [String: Any] ?? [:]
+            let closedOver = strict && closed && schema["additionalProperties"] == nil && (schema["properties"] != nil || schema["allOf"] != nil)
+                ? namedProperties(rawSchema) : nil
+            for name in members.keys.sorted() where closedOver != nil && closedOver?[name] == nil {
+                problems.append("\(path): property '\(name)' is not in the description")
+            }
             for (name, member) in members {
                 if member == .null, let schemaName, Self.knownNullableGaps.contains("\(schemaName).\(name)") { continue }
                 if let propertySchema = properties[name] as? [String: Any] {
@@ -155,6 +261,10 @@ public final class OpenAPIContract: @unchecked Sendable {
                     problems.append("\(path): property '\(name)' is not allowed")
                 }
             }
+        }
+        if strict, case .array(let items) = value {
+            if let minimum = schema["minItems"] as? Int, items.count < minimum { problems.append("\(path): fewer than \(minimum) items") }
+            if let maximum = schema["maxItems"] as? Int, items.count > maximum { problems.append("\(path): more than \(maximum) items") }
         }
         if case .array(let items) = value, let itemSchema = schema["items"] as? [String: Any] {
             for (index, item) in items.enumerated() { problems += validate(item, itemSchema, at: "\(path)[\(index)]") }
