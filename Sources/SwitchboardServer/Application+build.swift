@@ -139,7 +139,8 @@ public func buildRouter(settings: ServerSettings, store: Store, dependencies: De
     let clock = dependencies.clock
 
     // Browser pages and the system endpoints.
-    router.addRoutes(SystemController(store: store, registry: dependencies.metrics, domain: services.metrics, clock: clock).routes)
+    router.addRoutes(SystemController(store: store, registry: dependencies.metrics, domain: services.metrics, clock: clock,
+                                      openAPI: OpenAPIDocument.text(actionNames: dependencies.providers.actions.map(\.name))).routes)
     router.addRoutes(OAuthCallbackController(authorization: services.authorization, resumer: services.resumer, settings: settings,
                                              metrics: services.metrics).routes)
     router.addRoutes(ConnectController(store: store, settings: settings, authorization: services.authorization, clock: clock, logger: logger).routes)

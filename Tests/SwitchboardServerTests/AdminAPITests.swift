@@ -46,7 +46,7 @@ struct AdminAPITests {
             #expect(try object(try await client.call(.get, "/v1/integrations", harness, key: other))["count"] as? Int == 0)
             try expectProblem(try await client.call(.post, "/v1/integrations", harness,
                 json: "{\"name\":\"x\",\"app\":\"custom\",\"authProfileId\":\"\(profileID)\",\"authorization\":\"preauthorized\"}", key: other),
-                422, code: "validation_failed", field: "authProfileId")
+                404, code: "not_found", field: "authProfileId")
         }
     }
 
@@ -119,7 +119,6 @@ struct AdminAPITests {
         (#"{"name":"x","app":"customer","authorization":"preauthorized"}"#, "app"),
         (#"{"name":"x","app":"system","authorization":"sometimes"}"#, "authorization"),
         (#"{"name":"x","app":"custom","authorization":"preauthorized"}"#, "authProfileId"),
-        (#"{"name":"x","app":"custom","authProfileId":"ap_nope","authorization":"preauthorized"}"#, "authProfileId"),
         (#"{"name":"x","app":"system","authProfileId":"ap_x","authorization":"preauthorized"}"#, "authProfileId"),
         (#"{"name":"x","app":"system","authorization":"per_user","region":"Mars"}"#, "region"),
         (#"{"name":"x","app":"system","authorization":"per_user","notifyURL":"not a url"}"#, "notifyURL"),
@@ -129,6 +128,17 @@ struct AdminAPITests {
     func badIntegrationInput(body: String, field: String) async throws {
         try await Harness.with { harness, client in
             try expectProblem(try await client.call(.post, "/v1/integrations", harness, json: body), 422, code: "validation_failed", field: field)
+            #expect(try object(try await client.call(.get, "/v1/integrations", harness))["count"] as? Int == 0)
+        }
+    }
+
+    @Test("a profile the body names that does not exist is 404 naming the field, as GET would say; nothing is stored")
+    func missingProfileIsNotFound() async throws {
+        try await Harness.with { harness, client in
+            let response = try await client.call(.post, "/v1/integrations", harness,
+                                                 json: #"{"name":"x","app":"custom","authProfileId":"ap_nope","authorization":"preauthorized"}"#)
+            let problem = try expectProblem(response, 404, code: "not_found", field: "authProfileId")
+            #expect((problem["detail"] as? String)?.contains("ap_nope") == true)
             #expect(try object(try await client.call(.get, "/v1/integrations", harness))["count"] as? Int == 0)
         }
     }

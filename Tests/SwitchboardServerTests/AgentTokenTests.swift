@@ -69,7 +69,7 @@ struct AgentTokenTests {
             try expectProblem(try await make(perUser, #"{"name":"a","tools":["intercom.nope"]}"#), 422, code: "validation_failed", field: "tools[0]")
             try expectProblem(try await make(perUser, #"{"name":"a","expiresIn":5}"#), 422, code: "validation_failed", field: "expiresIn")
             try expectProblem(try await make(perUser, #"{"name":"a","tokn":"x"}"#), 422, code: "validation_failed", field: "tokn")
-            try expectProblem(try await make(shared, #"{"name":"a","userId":"u"}"#), 422, code: "validation_failed", field: "userId")
+            try expectProblem(try await make(shared, #"{"name":"a","userId":"u"}"#), 409, code: "preauthorized_integration", field: "userId")
             try expectProblem(try await make("int_nope", #"{"name":"a"}"#), 404, code: "not_found")
 
             // The integration's allow-list: set, shown, and a token cannot reach past it.
@@ -77,7 +77,7 @@ struct AgentTokenTests {
             #expect(try object(patched)["tools"] as? [String] == ["intercom.get_contact"], "\(text(patched))")
             try expectProblem(try await client.call(.patch, "/v1/integrations/\(perUser)", harness, json: #"{"tools":["intercom.nope"]}"#),
                               422, code: "validation_failed", field: "tools[0]")
-            let outside = try expectProblem(try await make(perUser, #"{"name":"a","tools":["intercom.create_ticket"]}"#), 422, code: "validation_failed",
+            let outside = try expectProblem(try await make(perUser, #"{"name":"a","tools":["intercom.create_ticket"]}"#), 409, code: "tool_not_allowed",
                                             field: "tools[0]")
             #expect((outside["detail"] as? String)?.contains("not in the integration's tool allow-list") == true, "\(outside)")
             #expect(try await make(perUser, #"{"name":"a","tools":["intercom.get_contact"]}"#).status == .created)

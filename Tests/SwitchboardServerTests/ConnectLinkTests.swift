@@ -234,7 +234,6 @@ struct ConnectLinkTests {
     }
 
     @Test("bad user input on a per-user integration names its field, and no link is made", arguments: [
-        (#"{"input":{}}"#, "user.id"),
         (#"{"input":{},"user":{"id":""}}"#, "user.id"),
         (#"{"input":{},"user":"u1"}"#, "user"),
         ("{\"input\":{},\"user\":{\"id\":\"u1\",\"conversationId\":\"\(String(repeating: "c", count: 201))\"}}", "user.conversationId"),
@@ -245,6 +244,17 @@ struct ConnectLinkTests {
             let id = try await harness.perUserIntegration(client)
             let response = try await client.call(.post, "/v1/integrations/\(id)/actions/intercom.who_am_i", harness, json: body)
             try expectProblem(response, 422, code: "validation_failed", field: field)
+            let links = try await harness.store.database.withConnection { db in try await db.select().column("id").from("connect_links").all().count }
+            #expect(links == 0)
+        }
+    }
+
+    @Test("a per-user integration called without user.id is 409 user_required naming the field; no link is made")
+    func userRequired() async throws {
+        try await Harness.with { harness, client in
+            let id = try await harness.perUserIntegration(client)
+            let response = try await client.call(.post, "/v1/integrations/\(id)/actions/intercom.who_am_i", harness, json: #"{"input":{}}"#)
+            try expectProblem(response, 409, code: "user_required", field: "user.id")
             let links = try await harness.store.database.withConnection { db in try await db.select().column("id").from("connect_links").all().count }
             #expect(links == 0)
         }

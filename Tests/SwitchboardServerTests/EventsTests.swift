@@ -230,10 +230,10 @@ struct ResumeTests {
             let quiet = try await harness.perUserIntegration(client)
             let body = #"{"input":{"email":"kept@example.com"},"user":{"id":"user-a"},"resume":true}"#
             try expectProblem(try await client.call(.post, "/v1/integrations/\(quiet)/actions/intercom.create_contact", harness, json: body),
-                              422, code: "validation_failed", field: "resume")
+                              409, code: "notify_url_required", field: "resume")
             let shared = try await harness.enabledIntegration(client)
             try expectProblem(try await client.call(.post, "/v1/integrations/\(shared)/actions/intercom.create_contact", harness, json: body),
-                              422, code: "validation_failed", field: "resume")
+                              409, code: "preauthorized_integration", field: "resume")
             try expectProblem(try await client.call(.post, "/v1/integrations/\(quiet)/actions/intercom.create_contact", harness,
                                                     json: #"{"input":{"email":"not-an-email"},"user":{"id":"user-a"}}"#),
                               422, code: "validation_failed", field: "input.email")
@@ -436,6 +436,12 @@ struct VerifyURLTests {
                 #"{"name":"x","app":"system","authorization":"preauthorized","verifyURL":"https://assistant.example/verify"}"#), 422, code: "validation_failed", field: "verifyURL")
             try expectProblem(try await client.call(.post, "/v1/integrations", harness, json:
                 #"{"name":"x","app":"system","authorization":"per_user","verifyURL":"ftp://assistant.example/verify"}"#), 422, code: "validation_failed", field: "verifyURL")
+            // Set later on a pre-authorized integration: well formed, but in conflict with what the integration is.
+            let shared = try await harness.createIntegration(client)
+            try expectProblem(try await client.call(.patch, "/v1/integrations/\(shared)", harness, json: #"{"verifyURL":"https://assistant.example/verify"}"#),
+                              409, code: "preauthorized_integration", field: "verifyURL")
+            #expect(try object(try await client.call(.get, "/v1/integrations/\(shared)", harness))["verifyURL"] is NSNull, "nothing stored")
+            #expect(try await client.call(.patch, "/v1/integrations/\(shared)", harness, json: #"{"verifyURL":null}"#).status == .ok, "clearing is fine")
         }
     }
 }

@@ -32,6 +32,15 @@ public final class InputReader {
 
     public func has(_ key: String) -> Bool { object[key] != nil }
 
+    /// Whether the body gives `key` a value (null counts as absent).
+    public func hasValue(_ key: String) -> Bool { object[key].map { $0 != .null } ?? false }
+
+    /// What counts as blank around and in a text field: Unicode's whitespace and line breaks, and the four ASCII
+    /// separators (U+001C…U+001F) that JSON Schema's `\S` (as Python and most regex engines read it) also treats as
+    /// whitespace, so a value the description calls blank is refused here too. Lengths count Unicode scalars, as JSON
+    /// Schema's `maxLength` does.
+    public static let blank: CharacterSet = CharacterSet.whitespacesAndNewlines.union(CharacterSet(charactersIn: "\u{1C}\u{1D}\u{1E}\u{1F}"))
+
     public func fail(_ key: String, _ detail: String) {
         errors.append(.init(field: path + key, detail: detail))
     }
@@ -51,13 +60,13 @@ public final class InputReader {
             fail(key, "must be a string, not \(value.kindDescription)")
             return nil
         }
-        let trimmed = string.trimmingCharacters(in: .whitespacesAndNewlines)
+        let trimmed = string.trimmingCharacters(in: Self.blank)
         if trimmed.isEmpty && !allowEmpty {
             fail(key, "must not be empty")
             return nil
         }
-        if string.count > maxLength {
-            fail(key, "must be at most \(maxLength) characters (got \(string.count))")
+        if string.unicodeScalars.count > maxLength {
+            fail(key, "must be at most \(maxLength) characters (got \(string.unicodeScalars.count))")
             return nil
         }
         return trimmed
@@ -124,15 +133,15 @@ public final class InputReader {
         }
         var result: [String] = []
         for (index, item) in items.enumerated() {
-            guard case .string(let string) = item, !string.trimmingCharacters(in: .whitespaces).isEmpty else {
+            guard case .string(let string) = item, !string.trimmingCharacters(in: Self.blank).isEmpty else {
                 fail("\(key)[\(index)]", "must be a non-empty string, not \(item.kindDescription)")
                 continue
             }
-            guard string.count <= maxLength else {
+            guard string.unicodeScalars.count <= maxLength else {
                 fail("\(key)[\(index)]", "must be at most \(maxLength) characters")
                 continue
             }
-            result.append(string.trimmingCharacters(in: .whitespaces))
+            result.append(string.trimmingCharacters(in: Self.blank))
         }
         return result
     }
@@ -150,7 +159,7 @@ public final class InputReader {
         }
         var result: [String: String] = [:]
         for (name, item) in members.sorted(by: { $0.key < $1.key }) {
-            guard name.count <= 100, !name.isEmpty else {
+            guard name.unicodeScalars.count <= 100, !name.isEmpty else {
                 fail("\(key).\(Problem.clip(name, to: 32))", "names must be 1 to 100 characters")
                 continue
             }
@@ -158,7 +167,7 @@ public final class InputReader {
                 fail("\(key).\(name)", "must be a string, not \(item.kindDescription)")
                 continue
             }
-            guard string.count <= maxLength else {
+            guard string.unicodeScalars.count <= maxLength else {
                 fail("\(key).\(name)", "must be at most \(maxLength) characters")
                 continue
             }

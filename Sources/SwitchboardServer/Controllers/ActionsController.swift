@@ -35,8 +35,9 @@ struct ActionsController: Sendable {
     @Sendable func runs(request: Request, context: WorkspaceRequestContext) async throws -> Response {
         let query = request.uri.queryParameters
         let (limit, cursor) = try Paging.read(limit: query["limit"], startingAfter: query["starting_after"])
-        let filter = RunFilter(action: query["action"].map(String.init), outcome: query["outcome"].map(String.init), endUserID: query["userId"].map(String.init))
-        let runs = try await actions.store.runs.runs(workspaceID: context.workspace.id, integrationID: query["integration"].map(String.init),
+        let filter = RunFilter(action: try Paging.filter(query, "action"), outcome: try Paging.filter(query, "outcome"),
+                               endUserID: try Paging.filter(query, "userId"))
+        let runs = try await actions.store.runs.runs(workspaceID: context.workspace.id, integrationID: try Paging.filter(query, "integration"),
                                                 filter: filter, limit: limit, before: cursor)
         var body: [String: JSONValue] = ["data": .array(runs.map(Self.represent)), "count": .number(Double(runs.count))]
         if runs.count == limit, let last = runs.last { body["next"] = .string("\(last.started_at_ms):\(last.id)") }

@@ -28,6 +28,13 @@ struct AuthorizeStartController: Sendable {
         return state
     }
 
+    /// A state of another shape than Switchboard's is no link Switchboard made: 404, as for a connect link.
+    private func notOurs() -> Response {
+        Pages.html(.notFound, Pages.render(title: "Link not valid", heading: "This authorization link is not valid",
+            message: "It is not a link Switchboard made; check that it was copied whole. Start the authorization again from Switchboard. Nothing was connected.",
+            success: false))
+    }
+
     private func notUsable() -> Response {
         Pages.html(.gone, Pages.render(title: "Link not usable", heading: "This authorization link cannot be used",
             message: "It was already opened in a browser, it has expired (links work for 10 minutes), or it is not one Switchboard made. Start the authorization again from Switchboard. Nothing was connected.",
@@ -35,7 +42,8 @@ struct AuthorizeStartController: Sendable {
     }
 
     @Sendable func show(request: Request, context: AppRequestContext) async throws -> Response {
-        guard let state = state(context), let pending = try await store.authorizations.authorizationRequest(state: state),
+        guard let state = state(context) else { return notOurs() }
+        guard let pending = try await store.authorizations.authorizationRequest(state: state),
               pending.status == .pending, pending.expiresAt > clock.now(), pending.browserBindingHash == AuthorizationRequest.unboundMarker,
               let record = try await store.integrations.integration(id: pending.integrationID)
         else { return notUsable() }
@@ -46,7 +54,7 @@ struct AuthorizeStartController: Sendable {
     }
 
     @Sendable func start(request: Request, context: AppRequestContext) async throws -> Response {
-        guard let state = state(context) else { return notUsable() }
+        guard let state = state(context) else { return notOurs() }
         let nonce = SecureRandom.token(bytes: 32)
         guard let bound = try await store.authorizations.bindAuthorizationRequest(state: state, bindingHash: Digest.sha256Hex(nonce), now: clock.now()),
               let record = try await store.integrations.integration(id: bound.integrationID)

@@ -16,7 +16,7 @@ struct EventsController: Sendable {
     @Sendable func list(request: Request, context: WorkspaceRequestContext) async throws -> Response {
         let query = request.uri.queryParameters
         let (limit, cursor) = try Paging.read(limit: query["limit"], startingAfter: query["starting_after"])
-        let events = try await store.events.events(workspaceID: context.workspace.id, integrationID: query["integration"].map(String.init), limit: limit, before: cursor)
+        let events = try await store.events.events(workspaceID: context.workspace.id, integrationID: try Paging.filter(query, "integration"), limit: limit, before: cursor)
         var body: [String: JSONValue] = ["data": .array(events.map(Self.represent)), "count": .number(Double(events.count))]
         if events.count == limit, let last = events.last { body["next"] = .string("\(last.createdAt.unixSeconds):\(last.id)") }
         return JSONResponse.make(.object(body))
@@ -67,19 +67,30 @@ enum Paging {
     static func read(limit rawLimit: Substring?, startingAfter: Substring?) throws -> (limit: Int, cursor: (Int64, String)?) {
         var limit = 50
         if let raw = rawLimit {
-            guard let value = Int(raw), (1...200).contains(value) else {
+            guard raw.first != "+", let value = Int(raw), (1...200).contains(value) else {
                 throw Problem.validation([.init(field: "limit", detail: "must be an integer from 1 to 200")])
             }
             limit = value
         }
         var cursor: (Int64, String)?
         if let raw = startingAfter {
+            // The shape the description gives: ^-?[0-9]{1,18}:.+$, at most 300 characters.
             let parts = raw.split(separator: ":", maxSplits: 1)
-            guard parts.count == 2, let value = Int64(parts[0]) else {
+            guard raw.unicodeScalars.count <= 300, parts.count == 2, parts[0].first != "+", parts[0].count <= 19, !parts[1].contains("\n"),
+                  let value = Int64(parts[0]) else {
                 throw Problem.validation([.init(field: "starting_after", detail: "is not a cursor this API returned")])
             }
             cursor = (value, String(parts[1]))
         }
         return (limit, cursor)
+    }
+
+    /// A list's filter (`integration`, `action`, `outcome`, `userId`): at most 200 characters, as the description says.
+    static func filter(_ query: Parameters, _ name: String) throws -> String? {
+        guard let raw = query[name[...]] else { return nil }
+        guard raw.unicodeScalars.count <= 200 else {
+            throw Problem.validation([.init(field: name, detail: "must be at most 200 characters")])
+        }
+        return String(raw)
     }
 }

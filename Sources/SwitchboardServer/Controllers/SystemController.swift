@@ -1,4 +1,5 @@
 import Foundation
+import Providers
 import Hummingbird
 import Prometheus
 import SQLKit
@@ -11,6 +12,8 @@ struct SystemController: Sendable {
     let registry: PrometheusCollectorRegistry
     let domain: DomainMetrics
     let clock: any WallClock
+    /// `/openapi.yaml`, with the names of the catalog's actions filled in.
+    let openAPI: String
 
     var routes: RouteCollection<AppRequestContext> {
         let routes = RouteCollection(context: AppRequestContext.self)
@@ -48,7 +51,7 @@ struct SystemController: Sendable {
     }
 
     @Sendable func openAPI(request: Request, context: AppRequestContext) async throws -> Response {
-        Response(status: .ok, headers: [.contentType: "application/yaml"], body: .init(byteBuffer: ByteBuffer(string: OpenAPIDocument.text)))
+        Response(status: .ok, headers: [.contentType: "application/yaml"], body: .init(byteBuffer: ByteBuffer(string: openAPI)))
     }
 }
 
@@ -67,10 +70,21 @@ enum Stylesheet {
 
 /// The admin API's OpenAPI description, bundled with the server.
 public enum OpenAPIDocument {
-    public static let text: String = {
+    /// The bundled file, whose `ActionName` enum is a placeholder.
+    public static let template: String = {
         guard let url = Bundle.module.url(forResource: "openapi", withExtension: "yaml", subdirectory: "Resources"),
               let text = try? String(contentsOf: url, encoding: .utf8)
         else { fatalError("openapi.yaml is missing from the SwitchboardServer bundle") }
         return text
     }()
+
+    /// The description as served: `ActionName` lists the actions of the providers this deployment has, so a
+    /// generated client offers them and a fuzzer tries them (a new provider definition adds its own without an edit here).
+    public static func text(actionNames: [String]) -> String {
+        let names = actionNames.sorted().map { "\"\($0)\"" }.joined(separator: ", ")
+        return template.replacingOccurrences(of: "[\"{{actionNames}}\"]", with: "[\(names)]")
+    }
+
+    /// The description of the bundled providers' catalog.
+    public static var text: String { text(actionNames: ProviderRegistry.bundled.actions.map(\.name)) }
 }

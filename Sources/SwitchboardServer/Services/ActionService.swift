@@ -118,16 +118,16 @@ struct ActionService: Sendable {
         case .preauthorized: endUser = Connection.sharedUser
         case .perUser:
             guard let userID = request.userID, !userID.isEmpty else {
-                throw Problem.validation([.init(field: "user.id", detail: "is required: this integration acts with each end user's own \(title) account")])
+                throw Problem.conflict("user_required", "user.id is required: this integration acts with each end user's own \(title) account.", field: "user.id")
             }
             endUser = userID
         }
         if request.resume {
             guard integration.authorization == .perUser else {
-                throw Problem.validation([.init(field: "resume", detail: "applies to per_user integrations only")])
+                throw IntegrationService.perUserOnly("resume", "a pre-authorized integration has no end user to wait for")
             }
             guard integration.notifyURL != nil else {
-                throw Problem.validation([.init(field: "resume", detail: "needs the integration's notifyURL: the result is delivered there as an action.completed event")])
+                throw Problem.conflict("notify_url_required", "resume needs the integration's notifyURL: the result is delivered there as an action.completed event.", field: "resume")
             }
         }
         let found = try await store.connections.cachedConnection(integrationID: integration.id, endUserID: endUser)

@@ -21,11 +21,8 @@ struct AgentTokenService: Sendable {
         let integration = record.integration
         let name = input.string("name", required: true, maxLength: 200)
         let userID = input.string("userId", maxLength: 200)
-        if userID != nil, integration.authorization == .preauthorized {
-            input.fail("userId", "applies to per_user integrations only: a pre-authorized integration acts with its one shared connection")
-        }
         let tools = input.has("tools") ? input.stringArray("tools", maxCount: 200, maxLength: 200) : nil
-        if let tools { integrations.checkTools(tools, for: integration, input: input, allowed: integration.toolAllowList) }
+        if let tools { integrations.checkTools(tools, for: integration, input: input) }
         var expiresAt: Date?
         if input.has("expiresIn") {
             if let seconds = input.number("expiresIn") {
@@ -36,6 +33,10 @@ struct AgentTokenService: Sendable {
         }
         try input.finish()
         guard let name else { throw Problem.validation(input.errors) }
+        if userID != nil, integration.authorization == .preauthorized {
+            throw IntegrationService.perUserOnly("userId", "a pre-authorized integration acts with its one shared connection")
+        }
+        if let tools, let outside = IntegrationService.toolsOutsideAllowList(tools, allowed: integration.toolAllowList) { throw outside }
         if try await store.agentTokens.agentTokens(integrationID: integration.id, workspaceID: principal.workspace.id).count >= Self.maxPerIntegration {
             throw WorkspaceLimits.reached("agent tokens for this integration", limit: Self.maxPerIntegration, advice: "Revoke tokens no longer used, or use another integration.")
         }

@@ -20,7 +20,7 @@ struct IntegrationService: Sendable {
         let workspace = principal.workspace
         let name = input.string("name", required: true)
         let registry = providers.registry
-        let provider = input.oneOf("provider", allowed: registry.providers.map(\.rawValue)).map { Provider($0) } ?? (input.has("provider") ? nil : registry.defaultProvider)
+        let provider = input.oneOf("provider", allowed: registry.providers.map(\.rawValue)).map { Provider($0) } ?? (input.hasValue("provider") ? nil : registry.defaultProvider)
         let app = input.oneOf("app", AppKind.self, required: true)
         let profileID = input.string("authProfileId", maxLength: 64)
         let mode = input.oneOf("authorization", AuthorizationMode.self, required: true)
@@ -37,11 +37,14 @@ struct IntegrationService: Sendable {
         try input.finish()
         guard let name, let provider, let app, let mode else { throw Problem.validation(input.errors) }
         if let tools, let entry = providers.registry[provider] {
-            Self.checkTools(tools, catalog: entry.catalog, allowed: nil, input: input)
+            Self.checkTools(tools, catalog: entry.catalog, input: input)
             try input.finish()
         }
         if app == .custom, let profileID, try await store.profiles.authProfile(id: profileID, workspaceID: workspace.id) == nil {
-            throw Problem.validation([.init(field: "authProfileId", detail: "no authorization profile '\(Problem.clip(profileID))' exists in this workspace")])
+            // The body is well formed; what it names does not exist (as GET /v1/auth-profiles/{id} would say).
+            var missing = Problem.notFound("authorization profile", id: profileID)
+            missing.field = "authProfileId"
+            throw missing
         }
         if app == .system, settings.systemApp == nil {
             throw Problem(status: 422, code: "system_app_not_configured", title: "System app not configured",
@@ -111,13 +114,10 @@ struct IntegrationService: Sendable {
         }
         if input.has("verifyURL") {
             record.integration.verifyURL = input.url("verifyURL")
-            if record.integration.verifyURL != nil && record.integration.authorization == .preauthorized {
-                input.fail("verifyURL", "applies to per_user integrations only")
-            }
         }
         if input.has("tools") {
             let tools = input.stringArray("tools", maxCount: 200, maxLength: 200)
-            if let tools { checkTools(tools, for: record.integration, input: input, allowed: nil) }
+            if let tools { checkTools(tools, for: record.integration, input: input) }
             record.integration.toolAllowList = tools
         }
         for field in ["provider", "app", "authProfileId", "authorization"] where input.has(field) {
@@ -125,6 +125,10 @@ struct IntegrationService: Sendable {
             input.fail(field, "cannot be changed after creation; create a new integration instead")
         }
         try input.finish()
+        if input.hasValue("verifyURL"), record.integration.authorization == .preauthorized {
+            // Well formed, but this integration has no end users to verify: a conflict with what it is.
+            throw Self.perUserOnly("verifyURL", "a pre-authorized integration has no end users whose sign-in a verifyURL could confirm")
+        }
         record.integration.updatedAt = clock.now()
         guard try await store.integrations.update(record.integration) else { throw Problem.notFound("integration", id: record.integration.id) }
         await audit.record(principal, "integration.updated", "integration", record.integration.id,
@@ -228,21 +232,28 @@ struct IntegrationService: Sendable {
         }
     }
 
-    /// Tools are named by their actions (`intercom.create_ticket`): each must be in the integration's catalog and, when
-    /// `allowed` is given, in that list too.
-    func checkTools(_ tools: [String], for integration: Integration, input: InputReader, allowed: [String]?) {
+    /// Tools are named by their actions (`intercom.create_ticket`): each must be in the integration's catalog.
+    func checkTools(_ tools: [String], for integration: Integration, input: InputReader) {
         guard let entry = providers.registry[integration.provider] else { return }
-        Self.checkTools(tools, catalog: entry.catalog, allowed: allowed, input: input)
+        Self.checkTools(tools, catalog: entry.catalog, input: input)
     }
 
-    static func checkTools(_ tools: [String], catalog: ActionCatalog, allowed: [String]?, input: InputReader) {
-        for (index, name) in tools.enumerated() {
-            if catalog.action(named: name) == nil {
-                input.fail("tools[\(index)]", "no action is named '\(Problem.clip(name, to: 64))'; GET /v1/actions lists them")
-            } else if let allowed, !allowed.contains(name) {
-                input.fail("tools[\(index)]", "'\(name)' is not in the integration's tool allow-list")
-            }
+    static func checkTools(_ tools: [String], catalog: ActionCatalog, input: InputReader) {
+        for (index, name) in tools.enumerated() where catalog.action(named: name) == nil {
+            input.fail("tools[\(index)]", "no action is named '\(Problem.clip(name, to: 64))'; GET /v1/actions lists them")
         }
+    }
+
+    /// Tools that exist but are outside the integration's allow-list: the request conflicts with the integration.
+    static func toolsOutsideAllowList(_ tools: [String], allowed: [String]?) -> Problem? {
+        guard let allowed, let (index, name) = tools.enumerated().first(where: { !allowed.contains($0.element) }) else { return nil }
+        return Problem.conflict("tool_not_allowed", "'\(Problem.clip(name, to: 64))' is not in the integration's tool allow-list (\(allowed.joined(separator: ", "))); widen the allow-list first.",
+                                field: "tools[\(index)]")
+    }
+
+    /// 409 `preauthorized_integration`: a field that applies to per-user integrations, sent for a pre-authorized one.
+    static func perUserOnly(_ field: String, _ why: String) -> Problem {
+        Problem.conflict("preauthorized_integration", "\(field) applies to per_user integrations only: \(why).", field: field)
     }
 
     func load(id: String, workspace: Workspace) async throws -> IntegrationRecord {
