@@ -31,7 +31,7 @@ struct RunningSystem {
     /// What `serve` was started with, so that another instance can join it on the same database.
     let serverEnvironment: [String: String]
 
-    static func start(databaseURL: String) async throws -> RunningSystem {
+    static func start(databaseURL: String, logFormat: String = "text") async throws -> RunningSystem {
         let sandboxPort = try freePort(), serverPort = try freePort()
         let sandboxURL = "http://127.0.0.1:\(sandboxPort)", serverURL = "http://127.0.0.1:\(serverPort)"
         let systemID = "system-\(UUID().uuidString.prefix(8))", systemSecret = "system-secret-\(UUID().uuidString)"
@@ -50,6 +50,7 @@ struct RunningSystem {
             "SWITCHBOARD_INTERCOM_API_EU": sandboxURL,
             "SWITCHBOARD_INTERCOM_API_AU": sandboxURL,
             "SWITCHBOARD_LOG_LEVEL": "trace",
+            "SWITCHBOARD_LOG_FORMAT": logFormat,
             // The sandbox and the notify receivers live on loopback.
             "SWITCHBOARD_ALLOW_PRIVATE_NETWORK": "true",
         ]
@@ -115,10 +116,10 @@ func withDatabase(_ storage: Storage, _ body: (String, String?) async throws -> 
 
 @Suite("End to end: the real binaries over loopback", .serialized)
 struct EndToEndTests {
-    @Test("the guide's pre-authorize steps, custom profile and system app, through serve and sandbox", arguments: Storage.available)
+    @Test("the guide's pre-authorize steps, custom profile and system app, through serve (logging JSON) and sandbox", arguments: Storage.available)
     func preauthorize(storage: Storage) async throws {
         try await withDatabase(storage) { databaseURL, sqliteDirectory in
-            let system = try await RunningSystem.start(databaseURL: databaseURL)
+            let system = try await RunningSystem.start(databaseURL: databaseURL, logFormat: "json")
             var observed: [String] = [system.systemSecret]
             do {
                 let api = API(base: system.serverURL, key: try await system.createKey(workspace: "E2E"))
@@ -207,6 +208,14 @@ struct EndToEndTests {
 
             let log = system.server.stderr
             #expect(log.contains("/oauth/callback"), "serve logged the requests")
+            // SWITCHBOARD_LOG_FORMAT=json: every line serve wrote is one JSON object; each request's names its route.
+            let lines = log.split(separator: "\n").filter { !$0.isEmpty }
+            #expect(lines.count > 10)
+            for line in lines {
+                let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+                #expect(object?["message"] is String, "not a JSON log line: \(line.prefix(200))")
+            }
+            #expect(lines.contains { $0.contains(#""route":"/oauth/callback""#) && $0.contains(#""status":200"#) })
             for secret in observed {
                 #expect(!log.contains(secret), "serve's log holds a secret (\(secret.prefix(6))…)")
             }

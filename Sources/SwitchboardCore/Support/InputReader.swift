@@ -35,11 +35,14 @@ public final class InputReader {
     /// Whether the body gives `key` a value (null counts as absent).
     public func hasValue(_ key: String) -> Bool { object[key].map { $0 != .null } ?? false }
 
-    /// What counts as blank around and in a text field: Unicode's whitespace and line breaks, and the four ASCII
-    /// separators (U+001C…U+001F) that JSON Schema's `\S` (as Python and most regex engines read it) also treats as
-    /// whitespace, so a value the description calls blank is refused here too. Lengths count Unicode scalars, as JSON
-    /// Schema's `maxLength` does.
-    public static let blank: CharacterSet = CharacterSet.whitespacesAndNewlines.union(CharacterSet(charactersIn: "\u{1C}\u{1D}\u{1E}\u{1F}"))
+    /// What counts as blank around and in a text field: JSON Schema's `\s` (ECMA-262's WhiteSpace and LineTerminator),
+    /// so a value the description's `\S` pattern calls blank is refused here and no other is. Lengths count Unicode
+    /// scalars, as JSON Schema's `maxLength` does.
+    public static let blank: CharacterSet = {
+        var set = CharacterSet(charactersIn: "\u{09}\u{0A}\u{0B}\u{0C}\u{0D}\u{20}\u{A0}\u{1680}\u{2028}\u{2029}\u{202F}\u{205F}\u{3000}\u{FEFF}")
+        set.insert(charactersIn: "\u{2000}"..."\u{200A}")
+        return set
+    }()
 
     public func fail(_ key: String, _ detail: String) {
         errors.append(.init(field: path + key, detail: detail))
@@ -203,6 +206,12 @@ public final class InputReader {
 
 /// What Switchboard accepts as a provider URL.
 public enum URLRules {
+    /// The shape the OpenAPI description gives a URL: a lowercase http(s) scheme, a host (a name or an IPv4
+    /// address), an optional port, then a path and a query of URI characters, percent-encoded where
+    /// they must be; no credentials, no fragment.
+    nonisolated(unsafe) static let shape = try! NSRegularExpression(pattern:
+        #"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/([A-Za-z0-9._~!$&'()*+,;=:@/-]|%[0-9A-Fa-f]{2})*)?(\?([A-Za-z0-9._~!$&'()*+,;=:@/?-]|%[0-9A-Fa-f]{2})*)?$"#)
+
     /// Nil when `string` is an acceptable absolute http(s) URL, else why not.
     public static func problem(with string: String, allowTemplate: Bool) -> String? {
         var candidate = string
@@ -211,6 +220,9 @@ public enum URLRules {
                 in: string, range: NSRange(string.startIndex..., in: string), withTemplate: "x")
         } else if string.contains("{") || string.contains("}") {
             return "must not contain {placeholders}"
+        }
+        guard shape.firstMatch(in: candidate, range: NSRange(candidate.startIndex..., in: candidate)) != nil else {
+            return "must be an absolute http(s) URL such as https://example.com/path, with any other character percent-encoded"
         }
         guard let components = URLComponents(string: candidate), let scheme = components.scheme?.lowercased(),
               let host = components.host, !host.isEmpty

@@ -75,12 +75,16 @@ enum Paging {
         var cursor: (Int64, String)?
         if let raw = startingAfter {
             // The shape the description gives: ^-?[0-9]{1,18}:.+$, at most 300 characters.
-            let parts = raw.split(separator: ":", maxSplits: 1)
-            guard raw.unicodeScalars.count <= 300, parts.count == 2, parts[0].first != "+", parts[0].count <= 19, !parts[1].contains("\n"),
-                  let value = Int64(parts[0]) else {
+            // Split on the first ':' scalar (a ':' followed by a combining mark is one Character, not a ':').
+            let scalars = raw.unicodeScalars
+            let colon = scalars.firstIndex(of: ":")
+            let time = colon.map { String(scalars[..<$0]) } ?? ""
+            let id = colon.map { String(scalars[scalars.index(after: $0)...]) } ?? ""
+            guard scalars.count <= 300, !id.isEmpty, !id.unicodeScalars.contains("\n"), time.first != "+", time.drop(while: { $0 == "-" }).count <= 18,
+                  let value = Int64(time) else {
                 throw Problem.validation([.init(field: "starting_after", detail: "is not a cursor this API returned")])
             }
-            cursor = (value, String(parts[1]))
+            cursor = (value, id)
         }
         return (limit, cursor)
     }

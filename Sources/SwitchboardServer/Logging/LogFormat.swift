@@ -6,12 +6,12 @@ public import Logging
 public enum LogFormat: String, Sendable, CaseIterable {
     case text, json
 
-    /// A logger writing to standard output in this format.
+    /// A logger writing to standard error in this format (standard output stays for what a command prints).
     public func logger(label: String, level: Logger.Level) -> Logger {
         var logger: Logger
         switch self {
-        case .text: logger = Logger(label: label) { StreamLogHandler.standardOutput(label: $0) }
-        case .json: logger = Logger(label: label) { JSONLogHandler(label: $0, output: .standardOutput) }
+        case .text: logger = Logger(label: label) { StreamLogHandler.standardError(label: $0) }
+        case .json: logger = Logger(label: label) { JSONLogHandler(label: $0, output: .standardError) }
         }
         logger.logLevel = level
         return logger
@@ -52,7 +52,7 @@ public struct JSONLogHandler: LogHandler {
     }
 
     /// Metadata keys written under another name.
-    static let renamed = ["hb.request.id": "request_id"]
+    static let renamed = ["hb.request.id": "request_id"]  // boundary: Switchboard's own log field, not the provider's
 
     public func log(event: LogEvent) {
         var all = metadata

@@ -44,12 +44,21 @@ struct MCPController: Sendable {
         guard let token = context.agentToken else { throw Problem.unauthenticated }
         var headers: [String: String] = [:]
         for field in request.headers { headers[field.name.canonicalName] = field.value }
+        // No Accept, or */*, accepts any media type (RFC 9110 §12.5.1), JSON among them: the transport's check wants it said.
+        let accept = request.headers[.accept]?.trimmingCharacters(in: .whitespaces) ?? ""
+        if accept.isEmpty || accept == "*/*" { headers[HTTPField.Name.accept.canonicalName] = "application/json, text/event-stream" }
         let body = Data(try await request.body.collect(upTo: context.maxUploadSize).readableBytesView)
         let method = Self.method(of: body)
         let initializing = method == "initialize"
         let session = initializing ? nil : try await presentedSession(request, token: token)
         if !initializing, request.headers[Self.sessionHeader] != nil, session == nil { return try Self.sessionNotFound(request, context) }
 
+        // The end user and conversation a request names are bounded as the API's own `user` is.
+        for header in [Self.userHeader, Self.conversationHeader] {
+            if let value = request.headers[header], value.unicodeScalars.count > 200 || value.trimmingCharacters(in: InputReader.blank).isEmpty {
+                throw Problem.validation([.init(field: header.rawName, detail: "must be 1 to 200 characters")])
+            }
+        }
         // Who the call is for: the token's own end user, or (a server-side agent's token) the user each request names.
         let caller = MCPCaller(token: token, userID: token.endUserID ?? request.headers[Self.userHeader],
                                conversationID: request.headers[Self.conversationHeader])

@@ -194,7 +194,7 @@ public struct AuthorizationService: Sendable {
                            message: denied ? "You declined the authorization, so nothing was connected."
                                : "The provider answered '\(Problem.clip(error, to: 64))'\(errorDescription.map { ": " + Problem.clip($0, to: 200) } ?? ""). Nothing was connected.")
         }
-        guard let code, !code.isEmpty, code.count <= 4096 else {
+        guard let code, !code.isEmpty, code.unicodeScalars.count <= 1024 else {
             return .failed(status: 400, heading: "No authorization code", message: "The provider sent no code back. Nothing was connected.")
         }
         let integrationRecord: IntegrationRecord?
