@@ -12,15 +12,22 @@ public struct ProviderClient: Sendable {
     let clock: any WallClock
     /// Shared by every run of this instance: keeps calls inside each app-and-workspace rate-limit window.
     let pacer: RatePacer?
+    /// Told of each rate-limit wait: `pacing` (this instance keeps inside the window) or `retry_after` (the provider
+    /// answered 429 and the call waits it out once), with the seconds waited.
+    let onRateLimitWait: @Sendable (_ reason: RateLimitWait, _ seconds: TimeInterval) -> Void
+
+    public enum RateLimitWait: String, Sendable { case pacing, retryAfter = "retry_after" }
 
     /// How long a rate limit may be waited out (pacing, or one short 429) before answering `rateLimited`.
     public static let maxRateLimitWait: TimeInterval = 10
 
-    public init(definition: ProviderDefinition, catalog: ActionCatalog, transport: any HTTPTransport, clock: any WallClock) {
+    public init(definition: ProviderDefinition, catalog: ActionCatalog, transport: any HTTPTransport, clock: any WallClock,
+                onRateLimitWait: @escaping @Sendable (_ reason: RateLimitWait, _ seconds: TimeInterval) -> Void = { _, _ in }) {
         self.definition = definition
         self.catalog = catalog
         self.transport = transport
         self.clock = clock
+        self.onRateLimitWait = onRateLimitWait
         self.pacer = definition.rateLimit.map(RatePacer.init(rules:))
     }
 
@@ -206,6 +213,7 @@ public struct ProviderClient: Sendable {
                 let wait = ProviderNumbers.seconds(until.timeIntervalSince(clock.now()), max: 3600).map { max(0.01, $0) } ?? Self.maxRateLimitWait + 1
                 if paced + wait > Self.maxRateLimitWait { throw Failure.rateLimited(retryAfter: wait) }
                 paced += wait
+                onRateLimitWait(.pacing, wait)
                 try await clock.sleep(for: .milliseconds(Int(wait * 1000)))
             }
             attempt += 1
@@ -226,6 +234,7 @@ public struct ProviderClient: Sendable {
             if response.status == 429, !waitedForRateLimit, let wait = rateLimitWait(response, now: clock.now()) {
                 if wait <= Self.maxRateLimitWait {
                     waitedForRateLimit = true
+                    onRateLimitWait(.retryAfter, wait)
                     try await clock.sleep(for: .milliseconds(Int(wait * 1000) + 50))
                     continue
                 }

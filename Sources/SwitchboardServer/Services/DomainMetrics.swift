@@ -30,6 +30,14 @@ public final class DomainMetrics: Sendable {
                                        buckets: Self.buckets, help: "How long one call to a provider's API took.").record(duration)
     }
 
+    /// A wait for a provider's rate limit: `pacing` (keeping inside the window) or `retry_after` (a 429 waited out).
+    func rateLimitWait(provider: String, reason: String, seconds: TimeInterval) {
+        registry.makeCounter(name: "switchboard_rate_limit_waits_total", labels: [("provider", provider), ("reason", reason)],
+                             help: "Waits for a provider's rate limit: pacing (inside the window) or retry_after (a 429 waited out).").increment()
+        registry.makeCounter(name: "switchboard_rate_limit_wait_seconds_total", labels: [("provider", provider)],
+                             help: "Seconds spent waiting for providers' rate limits.").increment(by: seconds)
+    }
+
     /// A call answered `rate_limited`: the provider's window was full for longer than Switchboard waits.
     func rateLimitRefusal(action: String) {
         registry.makeCounter(name: "switchboard_rate_limit_refusals_total", labels: [("action", action)],

@@ -24,7 +24,10 @@ struct ProviderDirectory: Sendable {
             // Every exchange with the provider's API (actions and identity) is counted by status class and timed.
             let counted = ObservedTransport(base: transport, metrics: metrics, provider: entry.provider.rawValue)
             observed[entry.provider] = counted
-            clients[entry.provider] = ProviderClient(definition: entry.definition, catalog: entry.catalog, transport: counted, clock: clock)
+            let provider = entry.provider.rawValue
+            clients[entry.provider] = ProviderClient(definition: entry.definition, catalog: entry.catalog, transport: counted, clock: clock) { reason, seconds in
+                metrics.rateLimitWait(provider: provider, reason: reason.rawValue, seconds: seconds)
+            }
         }
         self.observed = observed
         self.clients = clients
