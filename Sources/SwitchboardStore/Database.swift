@@ -96,6 +96,8 @@ public final class Database: @unchecked Sendable {
     }
 
     private let pool: Pool
+    /// SQLite's own threads, one a pooled connection (nil on PostgreSQL, whose I/O is on the event loops).
+    private let sqliteThreads: NIOThreadPool?
     public let dialect: SQLDialectKind
     public let location: DatabaseLocation
     private let logger: Logger
@@ -111,7 +113,16 @@ public final class Database: @unchecked Sendable {
         case .sqlite(let path):
             let directory = URL(fileURLWithPath: path).deletingLastPathComponent()
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-            let source = TunedSQLiteSource(base: SQLiteConnectionSource(configuration: .init(storage: .file(path: path), enableForeignKeys: true)))
+            // Each pooled connection gets a thread of its own. SQLite's busy_timeout waits for a lock by sleeping in the
+            // thread that runs the statement; on the shared pool (one thread a core) two connections waiting for the
+            // write lock took every thread, so the connection holding the lock could not run its COMMIT: every writer
+            // stalled 10 s and failed "database is locked" (seen under eight concurrent admin clients).
+            let connections = 2 * eventLoopGroup.makeIterator().reduce(0) { count, _ in count + 1 }
+            let threads = NIOThreadPool(numberOfThreads: connections)
+            threads.start()
+            sqliteThreads = threads
+            let source = TunedSQLiteSource(base: SQLiteConnectionSource(configuration: .init(storage: .file(path: path), enableForeignKeys: true),
+                                                                        threadPool: threads))
             pool = .sqlite(EventLoopGroupConnectionPool(source: source, maxConnectionsPerEventLoop: 2, logger: logger, on: eventLoopGroup))
             dialect = .sqlite
         case .postgres(let url):
@@ -123,6 +134,7 @@ public final class Database: @unchecked Sendable {
             pool = .postgres(EventLoopGroupConnectionPool(source: source, maxConnectionsPerEventLoop: 4, requestTimeout: .seconds(5),
                                                           logger: logger, on: eventLoopGroup))
             dialect = .postgres
+            sqliteThreads = nil
         }
     }
 
@@ -211,6 +223,7 @@ public final class Database: @unchecked Sendable {
         case .sqlite(let pool): try? await pool.shutdownAsync()
         case .postgres(let pool): try? await pool.shutdownAsync()
         }
+        try? await sqliteThreads?.shutdownGracefully()
     }
 }
 
@@ -247,10 +260,23 @@ extension Database {
             // SQLSTATE class 08 (connection exception), 57P (the server shutting down or starting), 53300 (too many connections).
             guard error.code == .server, let state = error.serverInfo?[.sqlState] else { return false }
             return state.hasPrefix("08") || state.hasPrefix("57P") || state == "53300"
+        case let error as SQLiteError:
+            // The write lock stayed taken past busy_timeout: contention, not a wrong statement.
+            return [.busy, .locked, .busyTimeout].contains(error.reason)
         case is StatementTimeout, is ConnectionPoolTimeoutError, is ConnectionPoolError, is ChannelError, is IOError, is NIOConnectionError:
             return true
         default:
             return false
+        }
+    }
+
+    /// What a log may say of a database error: its kind and the engine's own reason (SQLite's result code and message,
+    /// PostgreSQL's SQLSTATE), never a bound value.
+    public static func summary(of error: any Error) -> String {
+        switch error {
+        case let error as SQLiteError: "SQLiteError \(error.reason): \(error.message)"
+        case let error as PSQLError: "PSQLError \(error.code) \(error.serverInfo?[.sqlState] ?? "")"
+        default: "\(type(of: error))"
         }
     }
 }

@@ -121,6 +121,41 @@ struct StoreTests {
         }
     }
 
+    @Test("writers on every pooled SQLite connection at once all commit: a connection waiting for the write lock never takes the thread the lock's holder needs")
+    func sqliteWritersDoNotStarve() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("sb-writers-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let database = try Database(location: .sqlite(path: directory.appendingPathComponent("writers.sqlite").path), logger: Logger(label: "writers"))
+        try await database.withConnection { db in try await db.raw("CREATE TABLE IF NOT EXISTS notes (id TEXT PRIMARY KEY, body TEXT)").run() }
+        // Each transaction holds the write lock across several statements, so the others queue on busy_timeout
+        // meanwhile; with one shared thread a core, two waiters left the holder no thread for its next statement.
+        let failures = await withTaskGroup(of: String?.self) { group in
+            for writer in 0..<8 {
+                group.addTask {
+                    do {
+                        for round in 0..<25 {
+                            try await database.transaction { db in
+                                for step in 0..<3 {
+                                    try await db.raw("INSERT INTO notes (id, body) VALUES (\(bind: "\(writer)-\(round)-\(step)"), \(bind: "x"))").run()
+                                }
+                            }
+                        }
+                        return nil
+                    } catch {
+                        return "writer \(writer): \(Database.summary(of: error))"
+                    }
+                }
+            }
+            return await group.reduce(into: [String]()) { if let failure = $1 { $0.append(failure) } }
+        }
+        let count = try await database.withConnection { db in try await db.raw("SELECT COUNT(*) AS n FROM notes").first(decoding: Count.self)?.n }
+        await database.shutdown()
+        #expect(failures.isEmpty, "\(failures)")
+        #expect(count == 8 * 25 * 3)
+    }
+
+    struct Count: Decodable { let n: Int }
+
     @Test("pruning deletes expired links, requests and kept calls, and old settled events; nothing still usable", arguments: Backend.available)
     func pruning(backend: Backend) async throws {
         try await TestStore.with(backend) { test in

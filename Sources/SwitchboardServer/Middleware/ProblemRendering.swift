@@ -48,7 +48,8 @@ struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
                           detail: "Switchboard's database could not be reached (it may be restarting); try again in a few seconds.",
                           extra: ["retryAfter": .number(2)])
         } catch {
-            context.logger.error("unhandled error", metadata: ["error.type": "\(type(of: error))", "path": "\(LoggedPath.of(request, context: context))"])
+            context.logger.error("unhandled error", metadata: ["error.type": "\(type(of: error))", "error": "\(Database.summary(of: error))",
+                                                           "path": "\(LoggedPath.of(request, context: context))"])
             throw Problem.internalError()
         }
     }
