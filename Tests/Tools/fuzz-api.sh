@@ -46,8 +46,8 @@ pids+=($!)
 "$bin" migrate --database-url "$database" --master-key "$master_key" >/dev/null
 api_key=$("$bin" keys create --database-url "$database" --master-key "$master_key" --workspace Fuzz --name schemathesis | grep -o 'sbk_[A-Za-z0-9_-]*' | head -n 1)
 [ -n "$api_key" ] || { echo "fuzz-api: keys create printed no key" >&2; exit 1; }
-"$bin" serve --database-url "$database" --master-key "$master_key" --port "$port" --public-url "$base" \
-    --intercom-client-id "$client_id" --intercom-client-secret "$client_secret" \
+SWITCHBOARD_INTERCOM_CLIENT_SECRET="$client_secret" "$bin" serve --database-url "$database" --master-key "$master_key" --port "$port" --public-url "$base" \
+    --intercom-client-id "$client_id" \
     --intercom-authorize-url "$sandbox/oauth" --intercom-token-url "$sandbox/auth/eagle/token" \
     --intercom-api-us "$sandbox" --intercom-api-eu "$sandbox" --intercom-api-au "$sandbox" \
     --log-level warning >"$work/serve.log" 2>&1 &
