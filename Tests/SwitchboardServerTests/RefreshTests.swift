@@ -183,4 +183,27 @@ struct RefreshTests {
             #expect(try await test.store.connections.connection(id: connection.id)?.lastError == nil)
         }
     }
+
+    @Test("a database that cannot be reached during a refresh is the database's failure, not the provider's; the connection is not marked")
+    func databaseGoneDuringRefresh() async throws {
+        try await TestStore.with(.sqlite) { test in
+            let endpoint = FakeTokenEndpoint(clock: clock)
+            let (_, connection) = try await refreshFixture(test.store, expiresIn: 60, now: clock.now())
+            clock.advance(by: 120)
+            await test.store.shutdown()
+            do {
+                _ = try await service(test.store, endpoint).accessToken(for: connection, app: standardApp)
+                Issue.record("a refresh without a database cannot hand out a token")
+            } catch {
+                guard case TokenService.Failure.databaseUnavailable = error else { Issue.record("expected databaseUnavailable, got \(error)"); return }
+            }
+            do {
+                _ = try await service(test.store, endpoint).retryToken(after: "access-0", connectionID: connection.id, app: standardApp)
+                Issue.record("nothing can be reread without a database")
+            } catch {
+                guard case TokenService.Failure.databaseUnavailable = error else { Issue.record("expected databaseUnavailable, got \(error)"); return }
+            }
+            #expect(endpoint.refreshTokensSeen.isEmpty, "the provider was not asked")
+        }
+    }
 }

@@ -44,9 +44,7 @@ struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
             throw Problem(status: 413, code: "body_too_large", title: "Body too large", detail: "The request body is larger than this endpoint accepts.")
         } catch where Database.isUnavailable(error) {
             context.logger.warning("database unavailable", metadata: ["error.type": "\(type(of: error))", "path": "\(LoggedPath.of(request, context: context))"])
-            throw Problem(status: 503, code: "database_unavailable", title: "Service unavailable",
-                          detail: "Switchboard's database could not be reached (it may be restarting); try again in a few seconds.",
-                          extra: ["retryAfter": .number(2)])
+            throw Problem.databaseUnavailable
         } catch {
             context.logger.error("unhandled error", metadata: ["error.type": "\(type(of: error))", "error": "\(Database.summary(of: error))",
                                                            "path": "\(LoggedPath.of(request, context: context))"])
@@ -67,6 +65,14 @@ struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
                            detail: error.body ?? error.status.reasonPhrase)
         }
     }
+}
+
+extension Problem {
+    /// 503 `database_unavailable`: the database could not be reached (a restart, a failover, a lock held too long);
+    /// the request may well work a couple of seconds later, which `Retry-After` says.
+    static let databaseUnavailable = Problem(status: 503, code: "database_unavailable", title: "Service unavailable",
+                                             detail: "Switchboard's database could not be reached (it may be restarting); try again in a few seconds.",
+                                             extra: ["retryAfter": .number(2)])
 }
 
 /// 405: the problem, with the `Allow` header naming the methods the path answers.

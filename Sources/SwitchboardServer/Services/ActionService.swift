@@ -202,6 +202,8 @@ struct ActionService: Sendable {
         } catch .unavailable(let why) {
             throw Problem(status: 503, code: "provider_unavailable", title: "Provider unavailable",
                           detail: "\(title) could not be reached (\(why)). Try again shortly.")
+        } catch .databaseUnavailable {
+            throw Problem.databaseUnavailable
         }
     }
 

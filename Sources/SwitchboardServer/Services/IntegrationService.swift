@@ -209,6 +209,8 @@ struct IntegrationService: Sendable {
             } catch .unavailable(let why) {
                 throw Problem(status: 503, code: "provider_unavailable", title: "Provider unavailable",
                               detail: "\(title) could not confirm the connection (\(why)). Try again shortly.")
+            } catch .databaseUnavailable {
+                throw Problem.databaseUnavailable
             }
             if let fresh {
                 token = fresh

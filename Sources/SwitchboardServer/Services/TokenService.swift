@@ -13,6 +13,13 @@ public final class TokenService: Sendable {
         case needsReauthorization(String)
         /// The provider or network failed; the connection is intact and a later try may work.
         case unavailable(String)
+        /// Switchboard's own database could not be reached (a restart, a failover); a later try may work.
+        case databaseUnavailable(String)
+
+        /// `unavailable`, or `databaseUnavailable` when `error` says the database went away.
+        static func from(_ error: any Error, _ what: String) -> Failure {
+            Database.isUnavailable(error) ? .databaseUnavailable("\(what): the database could not be reached") : .unavailable("\(what): \(type(of: error))")
+        }
     }
 
     let store: Store
@@ -53,7 +60,7 @@ public final class TokenService: Sendable {
     /// `needsReauthorization`.
     public func retryToken(after sentToken: String, connectionID: String, app: OAuthApp) async throws(Failure) -> String? {
         let current: Connection?
-        do { current = try await store.connections.connection(id: connectionID) } catch { throw .unavailable("the connection could not be read (\(type(of: error)))") }
+        do { current = try await store.connections.connection(id: connectionID) } catch { throw .from(error, "the connection could not be read") }
         guard let current else { throw .needsReauthorization("the connection no longer exists") }
         if current.tokens.accessToken != sentToken {
             guard current.status == .active else { throw .needsReauthorization(current.lastError ?? "the connection needs a new authorization") }
@@ -82,7 +89,7 @@ public final class TokenService: Sendable {
         } catch let failure as Failure {
             throw failure
         } catch {
-            throw .unavailable("refresh failed: \(type(of: error))")
+            throw .from(error, "refresh failed")
         }
     }
 
@@ -213,6 +220,8 @@ extension TokenService {
         } catch .unavailable(let why) {
             throw Problem(status: 503, code: "provider_unavailable", title: "Provider unavailable",
                           detail: "\(providerTitle) could not be reached (\(why)). Try again shortly.")
+        } catch .databaseUnavailable {
+            throw Problem.databaseUnavailable
         }
     }
 }
