@@ -53,4 +53,10 @@ struct ContractCheckTests {
                                                body: Data("<p>".utf8)) == [], "the console is not the API's contract")
         #expect(switchboardContract.template(matching: "/v1/integrations/int_1/actions/intercom.who_am_i") == "/v1/integrations/{id}/actions/{name}")
     }
+
+    @Test("every example in the description conforms to its schema")
+    func examplesConform() {
+        #expect(switchboardContract.exampleCount >= 8, "the description has examples (\(switchboardContract.exampleCount))")
+        #expect(switchboardContract.exampleViolations() == [])
+    }
 }

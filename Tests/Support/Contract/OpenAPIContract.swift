@@ -58,6 +58,52 @@ public final class OpenAPIContract: @unchecked Sendable {
 
     enum ContractError: Error { case notADocument }
 
+    /// Every way the description's own examples break their schemas (request bodies and responses, `example` and each
+    /// of `examples`), so that what the documentation shows is what the server takes and gives.
+    public func exampleViolations() -> [String] {
+        var problems: [String] = []
+        func check(_ content: [String: Any]?, at place: String) {
+            for (mediaType, value) in content ?? [:] {
+                guard let media = value as? [String: Any], let schema = media["schema"] as? [String: Any] else { continue }
+                var samples: [(String, Any)] = []
+                if let example = media["example"] { samples.append(("example", example)) }
+                for (name, example) in media["examples"] as? [String: Any] ?? [:] {
+                    if let value = (example as? [String: Any])?["value"] { samples.append(("examples.\(name)", value)) }
+                }
+                for (name, sample) in samples {
+                    guard let data = try? JSONSerialization.data(withJSONObject: sample, options: [.fragmentsAllowed]),
+                          let json = JSONNode.parse(data) else { problems.append("\(place) \(mediaType) \(name): not JSON"); continue }
+                    problems += validate(json, schema, at: "$").map { "\(place) \(mediaType) \(name): \($0)" }
+                }
+            }
+        }
+        for (path, item) in document["paths"] as? [String: Any] ?? [:] {
+            for (method, value) in item as? [String: Any] ?? [:] {
+                guard let operation = value as? [String: Any] else { continue }
+                let requestBody = resolve(operation["requestBody"] as? [String: Any] ?? [:])
+                check(requestBody["content"] as? [String: Any], at: "\(method.uppercased()) \(path) request")
+                for (status, response) in operation["responses"] as? [String: Any] ?? [:] {
+                    check(resolve(response as? [String: Any] ?? [:])["content"] as? [String: Any], at: "\(method.uppercased()) \(path) \(status)")
+                }
+            }
+        }
+        return problems.sorted()
+    }
+
+    /// How many examples the description holds (so a check of them cannot pass by finding none).
+    public var exampleCount: Int {
+        var count = 0
+        func visit(_ node: Any) {
+            if let object = node as? [String: Any] {
+                if object["example"] != nil, object["schema"] != nil { count += 1 }
+                if let examples = object["examples"] as? [String: Any], object["schema"] != nil { count += examples.count }
+                object.values.forEach(visit)
+            } else if let array = node as? [Any] { array.forEach(visit) }
+        }
+        visit(document)
+        return count
+    }
+
     /// Every `method path` the description has, e.g. `get /v1/integrations/{id}`.
     public var operations: Set<String> {
         var result = Set<String>()
