@@ -350,6 +350,27 @@ struct IdempotencyTests {
             #expect(try await run(harness, client, id, "intercom.add_note", note, key: "n-2").status == .ok, "the key was freed")
         }
     }
+
+    @Test("a write answered rate_limited was not run: its key is freed, and the retry Retry-After invites runs it once")
+    func rateLimitedFreesTheKey() async throws {
+        try await Harness.with { harness, client in
+            let id = try await harness.enabledIntegration(client)
+            let contact = try #require((try object(try await harness.run(client, id, "intercom.create_contact", #"{"email":"rl@example.com"}"#))["result"] as? [String: Any])?["id"] as? String)
+            // The sandbox's reset header is in real time: the test's clock catches up, so the first 429 is waited out and
+            // the second, on the one retry, answers rate_limited.
+            harness.clock.advance(by: max(0, Date().timeIntervalSince(harness.clock.now())))
+            try await harness.sandbox.setFaults(#"{"rateLimitNext":2}"#)
+            let note = "{\"contact_id\":\"\(contact)\",\"body\":\"once\"}"
+            let limited = try await run(harness, client, id, "intercom.add_note", note, key: "r-1")
+            try expectProblem(limited, 429, code: "rate_limited")
+            #expect(limited.headers[.retryAfter] != nil)
+            let retried = try await run(harness, client, id, "intercom.add_note", note, key: "r-1")
+            #expect(retried.status == .ok, "the retry ran: \(text(retried))")
+            #expect(try await run(harness, client, id, "intercom.add_note", note, key: "r-1").status == .ok)
+            let notes = try object(try await harness.run(client, id, "intercom.list_notes", "{\"contact_id\":\"\(contact)\"}"))
+            #expect((notes["result"] as? [Any])?.count == 1, "one note: the 429 wrote nothing, the retry wrote once")
+        }
+    }
 }
 
 @Suite("Action output schemas")

@@ -246,7 +246,7 @@ struct ActionService: Sendable {
                            detail: "\(title) did not answer within \(seconds) s, \(attempts) times.")
         case .timeout(_, false):
             return Problem(status: 504, code: "provider_timeout", title: "Provider timed out",
-                           detail: "\(title) did not answer within \(seconds) s. The write may or may not have been applied, and it was not repeated: check before retrying, or retry with the same idempotencyKey.")
+                           detail: "\(title) did not answer within \(seconds) s. The write may or may not have been applied, and it was not repeated: check in \(title) before trying again (a retry runs it again, with this idempotencyKey or another).")
         case .unavailable(let attempts, true):
             return Problem(status: 503, code: "provider_unavailable", title: "Provider unavailable",
                            detail: "\(title) could not be reached after \(attempts) attempts.")
@@ -295,8 +295,10 @@ struct ActionService: Sendable {
         return schema.isEmpty ? RequestRendering.pathViolations(action.request, input: input, at: "input") : schema
     }
 
-    /// Problems after which the provider saw, or may have seen, the write: their outcome stands for the key.
-    static let outcomesThatStand: Set<String> = ["provider_rejected", "provider_error", "provider_unavailable", "not_found", "rate_limited"]
+    /// Problems after which the provider saw, or may have seen, the write: their outcome stands for the key. Not
+    /// `rate_limited`: a 429 (or a full window here) means the write was not run, so the key is freed and the retry
+    /// `Retry-After` invites runs it.
+    static let outcomesThatStand: Set<String> = ["provider_rejected", "provider_error", "provider_unavailable", "not_found"]
 
     /// Runs a write at most once per idempotency key; a repeat gets the first outcome again.
     private func once(key: String, request: Request) async throws -> Outcome {
