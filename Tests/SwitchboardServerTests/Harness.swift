@@ -206,6 +206,14 @@ extension Harness {
         return (profileID, app)
     }
 
+    /// Moves the test's clock two seconds ahead of real time. The sandbox gives a 429's reset in real time (its 10-second
+    /// window's end): a clock behind real time would make that wait longer than Switchboard waits out (10 s), so a
+    /// short 429 answered `rate_limited` whenever the call landed just after a window began; two seconds ahead, it is
+    /// always a short wait (a reset already past is waited as none).
+    func aheadOfRealTime() {
+        clock.advance(by: max(0, Date().addingTimeInterval(2).timeIntervalSince(clock.now())))
+    }
+
     func connectionCount() async throws -> Int {
         try await store.database.withConnection { db in try await db.select().column("id").from("connections").all().count }
     }
