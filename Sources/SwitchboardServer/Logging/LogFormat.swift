@@ -51,6 +51,9 @@ public struct JSONLogHandler: LogHandler {
         set { metadata[key] = newValue }
     }
 
+    /// The members every line has; metadata never overwrites them.
+    static let ownMembers: Set<String> = ["time", "level", "logger", "message"]
+
     /// Metadata keys written under another name.
     static let renamed = ["hb.request.id": "request_id"]  // boundary: Switchboard's own log field, not the provider's
 
@@ -66,7 +69,7 @@ public struct JSONLogHandler: LogHandler {
         Self.appendString(label, to: &line)
         line += ",\"message\":"
         Self.appendString(event.message.description, to: &line)
-        for key in all.keys.sorted() where !["time", "level", "logger", "message"].contains(Self.renamed[key] ?? key) {
+        for key in all.keys.sorted() where !Self.ownMembers.contains(Self.renamed[key] ?? key) {
             line += ","
             Self.appendString(Self.renamed[key] ?? key, to: &line)
             line += ":"

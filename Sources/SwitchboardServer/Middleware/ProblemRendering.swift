@@ -41,7 +41,7 @@ struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
             throw Self.problem(for: error, request: request)
         } catch is NIOTooManyBytesError {
             // A handler that collects a bounded body (/mcp, the console's forms) was sent more.
-            throw Problem(status: 413, code: "body_too_large", title: "Body too large", detail: "The request body is larger than this endpoint accepts.")
+            throw Problem.bodyTooLarge
         } catch where Database.isUnavailable(error) {
             context.logger.warning("database unavailable", metadata: ["error.type": "\(type(of: error))", "path": "\(LoggedPath.of(request, context: context))"])
             throw Problem.databaseUnavailable
@@ -59,7 +59,7 @@ struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
         case .methodNotAllowed:
             return Problem(status: 405, code: "method_not_allowed", title: "Method not allowed", detail: "\(request.method) is not allowed on \(Problem.clip(request.uri.path, to: 200)).")
         case .contentTooLarge:
-            return Problem(status: 413, code: "body_too_large", title: "Body too large", detail: "The request body is larger than this endpoint accepts.")
+            return Problem.bodyTooLarge
         default:
             return Problem(status: Int(error.status.code), code: "http_\(error.status.code)", title: error.status.reasonPhrase,
                            detail: error.body ?? error.status.reasonPhrase)
@@ -68,6 +68,10 @@ struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
 }
 
 extension Problem {
+    /// 413 `body_too_large`, for a body over a bound Hummingbird or a handler enforces.
+    static let bodyTooLarge = Problem(status: 413, code: "body_too_large", title: "Body too large",
+                                      detail: "The request body is larger than this endpoint accepts.")
+
     /// 503 `database_unavailable`: the database could not be reached (a restart, a failover, a lock held too long);
     /// the request may well work a couple of seconds later, which `Retry-After` says.
     static let databaseUnavailable = Problem(status: 503, code: "database_unavailable", title: "Service unavailable",
