@@ -64,7 +64,7 @@ RUN_BUFFER_WINDOW = 1.0
 def check(name, passed, detail=""):
     print(("ok " if passed else "FAIL ") + name + ("" if passed or not detail else f": {detail}"), flush=True)
     if not passed:
-        failures.append(name)
+        failures.append(name + (f": {detail}" if detail != "" else ""))
 
 
 def report(scenario, numbers):
@@ -648,7 +648,13 @@ def main():
             print(f"scale-out: logs kept in {work}", flush=True)
         else:
             shutil.rmtree(work, ignore_errors=True)
-    print(f"scale-out: {len(failures)} check(s) failed" if failures else "scale-out: every check passed", flush=True)
+    # Last, each failed check with its detail: the end of the output is what a test's failure message carries.
+    if failures:
+        print(f"scale-out: {len(failures)} check(s) failed:", flush=True)
+        for failure in failures:
+            print(f"FAILED {failure}", flush=True)
+    else:
+        print("scale-out: every check passed", flush=True)
     return 1 if failures else 0
 
 

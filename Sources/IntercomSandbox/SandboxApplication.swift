@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 public import Hummingbird
 public import NIOCore
 public import Logging
@@ -18,6 +18,9 @@ public struct SandboxConfiguration: Sendable {
     public var dataFile: String?
     /// Generate a realistic workspace (contacts, companies, tags, conversations, tickets) in each workspace.
     public var realisticSeed: Bool = false
+    /// The sandbox's time: rate-limit windows, consent and code lifetimes, timestamps of what it stores and sends.
+    /// Tests give the clock the product under test runs on, so both agree on what "now" is.
+    public var now: @Sendable () -> Date = { Date() }
 
     public init(host: String = "127.0.0.1", port: Int = 8081, seed: SandboxSeed = .standard, rateLimitPerMinute: Int = 10_000,
                 generatedContacts: Int = 0, faults: FaultSettings = FaultSettings(), dataFile: String? = nil) {
@@ -38,8 +41,8 @@ public func buildSandboxApplication(
     logger: Logger = Logger(label: "intercom-sandbox"),
     onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
 ) async throws -> some ApplicationProtocol {
-    let state = state ?? SandboxState(seed: configuration.seed)
-    let data = SandboxData(seed: configuration.seed)
+    let state = state ?? SandboxState(seed: configuration.seed, now: configuration.now)
+    let data = SandboxData(seed: configuration.seed, now: configuration.now)
     var persistence: SandboxPersistence?
     var restored = false
     if let file = configuration.dataFile {
@@ -57,8 +60,8 @@ public func buildSandboxApplication(
         }
         await persistence?.markDirty()
     }
-    let router = buildSandboxRouter(state: state, data: data, limiter: RateLimiter(perMinute: configuration.rateLimitPerMinute),
-                                    faults: Faults(configuration.faults), persistence: persistence)
+    let router = buildSandboxRouter(state: state, data: data, limiter: RateLimiter(perMinute: configuration.rateLimitPerMinute, now: configuration.now),
+                                    faults: Faults(configuration.faults), persistence: persistence, webhooks: Webhooks(state: state, now: configuration.now))
     var app = Application(
         router: router,
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "intercom-sandbox"),

@@ -40,9 +40,12 @@ public actor Webhooks {
     private let send: Sender
     /// Waits between attempts; Intercom retries failed deliveries, the sandbox a bounded few times.
     let retryDelays: [Duration]
+    private let now: @Sendable () -> Date
 
-    public init(state: SandboxState, retryDelays: [Duration] = [.seconds(1), .seconds(4)], send: Sender? = nil) {
+    public init(state: SandboxState, retryDelays: [Duration] = [.seconds(1), .seconds(4)], now: @escaping @Sendable () -> Date = { Date() },
+                send: Sender? = nil) {
         self.state = state
+        self.now = now
         self.retryDelays = retryDelays
         self.send = send ?? { url, body, headers in
             var request = HTTPClientRequest(url: url)
@@ -71,7 +74,7 @@ public actor Webhooks {
     /// Emits `topic` about `item` to the subscribed apps installed in the workspace; delivery happens in the background.
     func emit(workspaceID: String, topic: String, item: SJSON) async {
         let apps = await state.installedApps(workspaceID: workspaceID)
-        let now = Int(Date().timeIntervalSince1970)
+        let now = Int(self.now().timeIntervalSince1970)
         for app in apps {
             guard let subscription = subscriptions[app.clientID], subscription.topics.contains(topic) else { continue }
             let id = "notif_" + UUID().uuidString.lowercased()

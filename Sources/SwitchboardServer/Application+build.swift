@@ -47,7 +47,8 @@ public func buildApplication(
     let store = try openStore(settings: settings, logger: logger, clock: dependencies.clock)
     let events = EventDispatcher(store: store, transport: dependencies.transport, clock: dependencies.clock, logger: logger,
                                  allowPrivateNetwork: settings.allowPrivateNetwork, metrics: DomainMetrics(registry: dependencies.metrics))
-    let router = buildRouter(settings: settings, store: store, dependencies: dependencies, logger: logger, events: events)
+    let services = Services(settings: settings, store: store, dependencies: dependencies, logger: logger, events: events)
+    let router = buildRouter(settings: settings, store: store, dependencies: dependencies, logger: logger, services: services)
     var app = Application(
         router: router,
         configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "switchboard"),
@@ -55,11 +56,15 @@ public func buildApplication(
         logger: logger
     )
     let (migrated, migratedContinuation) = AsyncStream.makeStream(of: Void.self)
-    app.addServices(StoreService(store: store), EventDeliveryService(dispatcher: events, interval: .seconds(1), migrated: migrated))
+    let (outboxMigrated, outboxMigratedContinuation) = AsyncStream.makeStream(of: Void.self)
+    app.addServices(StoreService(store: store), EventDeliveryService(dispatcher: events, interval: .seconds(1), migrated: migrated),
+                    OutboxService(outbox: services.outbox, interval: .seconds(1), migrated: outboxMigrated))
     app.beforeServerStarts {
         let applied = try await store.migrate()
-        migratedContinuation.yield()
-        migratedContinuation.finish()
+        for continuation in [migratedContinuation, outboxMigratedContinuation] {
+            continuation.yield()
+            continuation.finish()
+        }
         if !applied.isEmpty { logger.info("database migrated", metadata: ["applied": "\(applied)", "database": "\(settings.database)"]) }
     }
     return app
@@ -80,6 +85,8 @@ public struct Services: Sendable {
     let profiles: ProfileService
     let integrations: IntegrationService
     let resumer: ResumeRunner
+    /// Work stored to run after a commit (kept calls after a callback); its service drains it.
+    public let outbox: Outbox
     let metrics: DomainMetrics
     let agentTokens: AgentTokenService
     let mcp: MCPToolServer
@@ -105,6 +112,7 @@ public struct Services: Sendable {
         integrations = IntegrationService(store: store, settings: settings, authorization: authorization, tokens: tokens,
                                           providers: providers, clock: clock, audit: audit)
         resumer = ResumeRunner(store: store, actions: actions, events: self.events, logger: logger)
+        outbox = Outbox(store: store, clock: clock, logger: logger, resumer: resumer, tokens: tokens)
         agentTokens = AgentTokenService(store: store, integrations: integrations, clock: clock, audit: audit)
         mcp = MCPToolServer(store: store, actions: actions, clock: clock)
     }
@@ -141,7 +149,7 @@ public func buildRouter(settings: ServerSettings, store: Store, dependencies: De
     // Browser pages and the system endpoints.
     router.addRoutes(SystemController(store: store, registry: dependencies.metrics, domain: services.metrics, clock: clock,
                                       openAPI: OpenAPIDocument.text(actionNames: dependencies.providers.actions.map(\.name))).routes)
-    router.addRoutes(OAuthCallbackController(authorization: services.authorization, resumer: services.resumer, settings: settings,
+    router.addRoutes(OAuthCallbackController(authorization: services.authorization, outbox: services.outbox, settings: settings,
                                              metrics: services.metrics).routes)
     router.addRoutes(ConnectController(store: store, settings: settings, authorization: services.authorization, clock: clock, logger: logger).routes)
     router.addRoutes(AuthorizeStartController(store: store, settings: settings, authorization: services.authorization, clock: clock, logger: logger).routes)

@@ -58,14 +58,19 @@ public enum SQLDialectKind: Sendable {
 /// Opens SQLite connections tuned for several connections and processes sharing one file.
 struct TunedSQLiteSource: ConnectionPoolSource {
     let base: SQLiteConnectionSource
+    /// A reader refuses to write (`PRAGMA query_only`): a write sent to a reader by mistake fails at once, in every
+    /// test that makes it, instead of contending with the writer on `busy_timeout`.
+    let readOnly: Bool
 
     func makeConnection(logger: Logger, on eventLoop: any EventLoop) -> EventLoopFuture<SQLiteConnection> {
         base.makeConnection(logger: logger, on: eventLoop).flatMap { connection in
-            // WAL lets readers run beside a writer; busy_timeout makes a writer wait for a lock (another pooled
-            // connection, or `switchboard keys create` in another process) instead of failing.
+            // WAL lets readers run beside the writer; busy_timeout makes the writer wait for a lock held by another
+            // process (`switchboard keys create` beside `serve`) instead of failing. Within one process writers never
+            // meet there: they queue for the one writer connection (`Database.write`).
             connection.query("PRAGMA busy_timeout=10000")
                 .flatMap { _ in Self.switchToWAL(connection, on: eventLoop, attemptsLeft: 200) }
                 .flatMap { _ in connection.query("PRAGMA synchronous=NORMAL") }
+                .flatMap { _ in readOnly ? connection.query("PRAGMA query_only=1").map { _ in () } : eventLoop.makeSucceededVoidFuture() }
                 .map { _ in connection }
                 .flatMapError { error in
                     // A connection that could not be tuned is closed, not dropped open.
@@ -91,9 +96,13 @@ struct TunedSQLiteSource: ConnectionPoolSource {
 /// Pooled connections to either back-end, handed out as SQLKit databases.
 public final class Database: @unchecked Sendable {
     private enum Pool {
-        case sqlite(EventLoopGroupConnectionPool<TunedSQLiteSource>)
+        /// Readers, pooled, and the one writer: every write of this process queues for it, in order.
+        case sqlite(readers: EventLoopGroupConnectionPool<TunedSQLiteSource>, writer: EventLoopConnectionPool<TunedSQLiteSource>)
         case postgres(EventLoopGroupConnectionPool<PostgresConnectionSource>)
     }
+
+    /// How long a write waits for its turn at SQLite's one writer before it fails as `database_unavailable`.
+    public static let writerQueueLimit: TimeAmount = .seconds(30)
 
     private let pool: Pool
     /// SQLite's own threads, one a pooled connection (nil on PostgreSQL, whose I/O is on the event loops).
@@ -113,17 +122,21 @@ public final class Database: @unchecked Sendable {
         case .sqlite(let path):
             let directory = URL(fileURLWithPath: path).deletingLastPathComponent()
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-            // Each pooled connection gets a thread of its own. SQLite's busy_timeout waits for a lock by sleeping in the
-            // thread that runs the statement; on the shared pool (one thread a core) two connections waiting for the
-            // write lock took every thread, so the connection holding the lock could not run its COMMIT: every writer
-            // stalled 10 s and failed "database is locked" (seen under eight concurrent admin clients).
-            let connections = 2 * eventLoopGroup.makeIterator().reduce(0) { count, _ in count + 1 }
-            let threads = NIOThreadPool(numberOfThreads: connections)
+            // Each connection gets a thread of its own: SQLite's busy_timeout (kept for other processes) waits by sleeping
+            // in the thread that runs the statement, and a shared thread would stall every other connection meanwhile.
+            // Readers run beside the writer on WAL; every write of this process queues for the one writer connection,
+            // in order (AsyncKit's waiters are first come, first served), so no two writers of one process ever spin on
+            // busy_timeout (seen under CI's load: writers on every pooled connection failed "database is locked").
+            let readers = 2 * eventLoopGroup.makeIterator().reduce(0) { count, _ in count + 1 }
+            let threads = NIOThreadPool(numberOfThreads: readers + 1)
             threads.start()
             sqliteThreads = threads
-            let source = TunedSQLiteSource(base: SQLiteConnectionSource(configuration: .init(storage: .file(path: path), enableForeignKeys: true),
-                                                                        threadPool: threads))
-            pool = .sqlite(EventLoopGroupConnectionPool(source: source, maxConnectionsPerEventLoop: 2, logger: logger, on: eventLoopGroup))
+            let base = SQLiteConnectionSource(configuration: .init(storage: .file(path: path), enableForeignKeys: true), threadPool: threads)
+            pool = .sqlite(
+                readers: EventLoopGroupConnectionPool(source: TunedSQLiteSource(base: base, readOnly: true), maxConnectionsPerEventLoop: 2,
+                                                      logger: logger, on: eventLoopGroup),
+                writer: EventLoopConnectionPool(source: TunedSQLiteSource(base: base, readOnly: false), maxConnections: 1,
+                                                requestTimeout: Self.writerQueueLimit, logger: logger, on: eventLoopGroup.any()))
             dialect = .sqlite
         case .postgres(let url):
             var configuration = try SQLPostgresConfiguration(url: url)
@@ -142,34 +155,53 @@ public final class Database: @unchecked Sendable {
     /// fails, as `database_unavailable`). A query in flight while the server restarts was seen never to answer.
     public static let statementLimit: Duration = .seconds(15)
 
-    /// Runs `body` on one pooled connection; on PostgreSQL within `limit` (nil: unbounded, for migrations and
-    /// re-sealing every secret).
-    public func withConnection<R: Sendable>(limit: Duration? = Database.statementLimit,
-                                            _ body: @escaping @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
+    /// Runs `body`, which only reads, on one pooled connection; on PostgreSQL within `limit` (nil: unbounded). On
+    /// SQLite a reader refuses writes: use `write` or `transaction` for them.
+    public func read<R: Sendable>(limit: Duration? = Database.statementLimit,
+                                  _ body: @escaping @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
         switch pool {
-        case .sqlite(let pool):
-            let connection = try await pool.requestConnection(logger: logger).get()
-            defer { pool.releaseConnection(connection, logger: logger) }
+        case .sqlite(let readers, _):
+            let connection = try await readers.requestConnection(logger: logger).get()
+            defer { readers.releaseConnection(connection, logger: logger) }
             return try await body(connection.sql(queryLogLevel: .trace))
-        case .postgres(let pool):
-            guard let limit else {
-                let connection = try await pool.requestConnection(logger: logger).get()
-                defer { pool.releaseConnection(connection, logger: logger) }
-                return try await body(connection.sql(queryLogLevel: .trace))
-            }
-            // Taking a connection and running `body` on it, within `limit`; past it, the connection (once there is one)
-            // is closed, which fails a statement in flight, and the caller gets `StatementTimeout` either way.
-            let held = Shared<PostgresConnection?>(nil)
-            let logger = self.logger
-            return try await Self.bounded(limit, onTimeout: { if let connection = held.value.withLock({ $0 }) { try? await connection.close().get() } }) {
-                try await self.onPostgres(held: held, logger: logger, body)
-            }
+        case .postgres:
+            return try await onPostgres(limit: limit, body)
         }
     }
 
-    private func onPostgres<R: Sendable>(held: Shared<PostgresConnection?>, logger: Logger,
-                                         _ body: @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
+    /// Runs `body`, which writes, outside a transaction (each statement commits on its own). On SQLite it waits its
+    /// turn at the one writer connection (at most `writerQueueLimit`); on PostgreSQL it is `read`'s pooled connection.
+    public func write<R: Sendable>(limit: Duration? = Database.statementLimit,
+                                   _ body: @escaping @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
+        switch pool {
+        case .sqlite(_, let writer):
+            let connection = try await writer.requestConnection(logger: logger).get()
+            defer { writer.releaseConnection(connection, logger: logger) }
+            return try await body(connection.sql(queryLogLevel: .trace))
+        case .postgres:
+            return try await onPostgres(limit: limit, body)
+        }
+    }
+
+    private func onPostgres<R: Sendable>(limit: Duration?, _ body: @escaping @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
         guard case .postgres(let pool) = pool else { preconditionFailure("onPostgres on a SQLite database") }
+        guard let limit else {
+            let connection = try await pool.requestConnection(logger: logger).get()
+            defer { pool.releaseConnection(connection, logger: logger) }
+            return try await body(connection.sql(queryLogLevel: .trace))
+        }
+        // Taking a connection and running `body` on it, within `limit`; past it, the connection (once there is one)
+        // is closed, which fails a statement in flight, and the caller gets `StatementTimeout` either way.
+        let held = Shared<PostgresConnection?>(nil)
+        let logger = self.logger
+        return try await Self.bounded(limit, onTimeout: { if let connection = held.value.withLock({ $0 }) { try? await connection.close().get() } }) {
+            try await self.heldOnPostgres(held: held, logger: logger, body)
+        }
+    }
+
+    private func heldOnPostgres<R: Sendable>(held: Shared<PostgresConnection?>, logger: Logger,
+                                         _ body: @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
+        guard case .postgres(let pool) = pool else { preconditionFailure("heldOnPostgres on a SQLite database") }
         let connection = try await pool.requestConnection(logger: logger).get()
         held.value.withLock { $0 = connection }
         defer { pool.releaseConnection(connection, logger: logger) }
@@ -204,8 +236,8 @@ public final class Database: @unchecked Sendable {
     /// Runs `body` in one transaction: committed if it returns, rolled back if it throws.
     public func transaction<R: Sendable>(limit: Duration? = Database.statementLimit,
                                          _ body: @escaping @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
-        try await withConnection(limit: limit) { db in
-            // IMMEDIATE takes SQLite's write lock up front, so two writers queue rather than deadlock.
+        try await write(limit: limit) { db in
+            // IMMEDIATE takes SQLite's write lock up front (waiting only for another process's writer).
             try await db.raw(SQLQueryString(self.dialect == .sqlite ? "BEGIN IMMEDIATE" : "BEGIN")).run()
             do {
                 let result = try await body(db)
@@ -220,7 +252,9 @@ public final class Database: @unchecked Sendable {
 
     public func shutdown() async {
         switch pool {
-        case .sqlite(let pool): try? await pool.shutdownAsync()
+        case .sqlite(let readers, let writer):
+            try? await readers.shutdownAsync()
+            try? await writer.close().get()
         case .postgres(let pool): try? await pool.shutdownAsync()
         }
         try? await sqliteThreads?.shutdownGracefully()

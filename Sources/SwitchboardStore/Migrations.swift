@@ -293,6 +293,23 @@ enum Migrations {
             "ALTER TABLE connections ADD COLUMN token_version BIGINT NOT NULL DEFAULT 1",
             "ALTER TABLE connections ADD COLUMN token_issued_at BIGINT",
         ]),
+        Migration(version: 13, name: "the outbox; an idempotency claim's lease", statements: [
+            """
+            CREATE TABLE outbox (
+                id TEXT PRIMARY KEY,
+                kind TEXT NOT NULL,
+                subject TEXT NOT NULL,
+                due_at BIGINT NOT NULL,
+                attempts INTEGER NOT NULL,
+                lease_owner TEXT,
+                lease_until BIGINT,
+                last_error TEXT,
+                created_at BIGINT NOT NULL
+            )
+            """,
+            "CREATE INDEX outbox_due ON outbox (due_at)",
+            "ALTER TABLE idempotency_keys ADD COLUMN lease_until BIGINT",
+        ]),
     ]
 
     /// Applies every migration not yet recorded, each in its own transaction; safe to run from several instances at once.
@@ -302,7 +319,7 @@ enum Migrations {
     /// would name a `SELECT *`'s columns as they were (a later column missing from its rows) until it next re-read it.
     static func run(on database: Database, logger: Logger) async throws -> [Int] {
         let isPostgres = database.dialect == .postgres
-        let applied = try await database.withConnection(limit: nil) { db -> [Int] in
+        let applied = try await database.write(limit: nil) { db -> [Int] in
             try await db.raw("""
                 CREATE TABLE IF NOT EXISTS schema_migrations (
                     version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)

@@ -25,6 +25,7 @@ public final class Store: Sendable, SQLRepository {
     public let audit: any AuditRepository
     public let agentTokens: any AgentTokenRepository
     public let agentSessions: any AgentSessionRepository
+    public let outbox: any OutboxRepository
 
     public init(database: Database, vault: TokenVault, logger: Logger, clock: any WallClock = SystemWallClock()) {
         self.database = database
@@ -42,6 +43,7 @@ public final class Store: Sendable, SQLRepository {
         audit = SQLAuditRepository(shared: shared)
         agentTokens = SQLAgentTokenRepository(shared: shared)
         agentSessions = SQLAgentSessionRepository(shared: shared)
+        outbox = SQLOutboxRepository(shared: shared)
     }
 
     /// Applies pending migrations; returns the versions applied now.
@@ -59,7 +61,7 @@ public final class Store: Sendable, SQLRepository {
     /// What an operator watches, read when `/metrics` is scraped: connections by status, across every workspace, and
     /// when the oldest event still waiting to be delivered was recorded.
     public func operatorFigures() async throws -> (connections: [String: Int], oldestUndeliveredEvent: Date?) {
-        try await database.withConnection { db in
+        try await database.read { db in
             var connections: [String: Int] = [:]
             for row in try await db.select().column("status").column(SQLFunction("COUNT", args: SQLLiteral.all), as: "n")
                 .from("connections").groupBy("status").all() {
@@ -80,6 +82,10 @@ public final class Store: Sendable, SQLRepository {
 
     /// Idempotency records live a day; afterwards the key may be used again.
     public static let idempotencyLifetime: TimeInterval = 86_400
+    /// How long a claimed key stays "in progress" without an outcome: past it, the instance that claimed it is taken to
+    /// have died and the key may be claimed again. Longer than a write can run (the provider's timeout on each of three
+    /// tries, a refresh waited for, a 429 waited out, one retry after a 401).
+    public static let idempotencyLease: TimeInterval = 300
 
     /// How long finished records are kept: expired links and authorization requests a day (so a late visitor is told
     /// "expired" rather than "not valid"), settled events thirty days (the delivery log).
@@ -127,7 +133,7 @@ public final class Store: Sendable, SQLRepository {
     @discardableResult
     public func pruneExpired(now: Date) async throws -> Int {
         let expired = now.addingTimeInterval(-Store.expiredRetention).unixSeconds
-        return try await database.withConnection { db in
+        return try await database.write { db in
             var removed = 0
             let deletions: [(table: String, build: (SQLDeleteBuilder) -> SQLDeleteBuilder)] = [
                 ("pending_actions", { $0.where("expires_at", .lessThan, now.unixSeconds) }),

@@ -83,9 +83,14 @@ struct Migrate: AsyncParsableCommand {
 
     func run() async throws {
         let store = try await openAdminStore(database)
-        defer { Task { await store.shutdown() } }
-        let applied = try await store.migrate()
-        print(applied.isEmpty ? "Database is up to date." : "Applied migrations: \(applied.map(String.init).joined(separator: ", ")).")
+        let applied: [Int]
+        do {
+            applied = try await store.migrate()
+        } catch {
+            await store.shutdown()
+            throw error
+        }
         await store.shutdown()
+        print(applied.isEmpty ? "Database is up to date." : "Applied migrations: \(applied.map(String.init).joined(separator: ", ")).")
     }
 }

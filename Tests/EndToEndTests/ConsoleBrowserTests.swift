@@ -39,7 +39,7 @@ struct ConsoleBrowserTests {
             ])
             let status = try await browser.wait(timeout: .seconds(300))
             print(browser.stdout)
-            #expect(status == 0, "the browser checks failed:\n\(browser.stdout)\n\(browser.stderr.suffix(3000))")
+            #expect(status == 0, "the browser checks failed:\n\(checkReport(browser.stdout, browser.stderr))")
             for path in ["system × pre-authorize", "system × users authorize", "custom × pre-authorize", "custom × users authorize"] {
                 #expect(browser.stdout.contains("ok \(path): the action runs from the Try it form") || browser.stdout.contains("ok \(path): then the action runs from the Try it form"),
                         "\(path) ends with an action run from Try it: \(browser.stdout)")

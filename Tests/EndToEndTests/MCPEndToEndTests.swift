@@ -160,7 +160,7 @@ struct MCPEndToEndTests {
                 let status = try await client.wait(timeout: .seconds(240))
                 let output = client.stdout
                 print(output)
-                #expect(status == 0, "the Python client's checks failed:\n\(output)\n\(client.stderr.suffix(3000))")
+                #expect(status == 0, "the Python client's checks failed:\n\(checkReport(output, client.stderr))")
                 #expect(output.contains("ok http: notifications/elicitation/complete arrives"), "\(output)")
                 #expect(output.contains("ok stdio: a revoked token is refused"), "\(output)")
                 #expect(!output.contains("FAIL"))

@@ -25,7 +25,7 @@ struct RestHarness: Sendable {
         let globex = await state.issueToken(clientID: app.clientID, workspaceID: "glbx4eu9")!
         let faults = Faults()
         let sent = SentWebhooks(answers: webhookAnswers)
-        let webhooks = Webhooks(state: state, retryDelays: [.milliseconds(10), .milliseconds(10)]) { url, body, headers in
+        let webhooks = Webhooks(state: state, retryDelays: [.milliseconds(10), .milliseconds(10)], now: { time.now() }) { url, body, headers in
             await sent.record(url: url, body: body, headers: headers)
         }
         let router = buildSandboxRouter(state: state, data: SandboxData(seed: .standard, now: { time.now() }),

@@ -1,5 +1,5 @@
 public import AsyncHTTPClient
-import Foundation
+public import Foundation
 import Hummingbird
 public import IntercomSandbox
 import Logging
@@ -21,12 +21,16 @@ public final class LiveSandbox: Sendable {
         self.group = group
     }
 
-    public static func start(seed: SandboxSeed = .standard, rateLimitPerMinute: Int = 10_000) async throws -> LiveSandbox {
-        let state = SandboxState(seed: seed)
+    /// - Parameter now: the sandbox's time; tests give the clock Switchboard runs on, so the two agree.
+    public static func start(seed: SandboxSeed = .standard, rateLimitPerMinute: Int = 10_000,
+                             now: @escaping @Sendable () -> Date = { Date() }) async throws -> LiveSandbox {
+        let state = SandboxState(seed: seed, now: now)
         let (stream, continuation) = AsyncStream.makeStream(of: Int.self)
         var logger = Logger(label: "sandbox-test")
         logger.logLevel = .warning
-        let app = try await buildSandboxApplication(configuration: SandboxConfiguration(host: "127.0.0.1", port: 0, rateLimitPerMinute: rateLimitPerMinute), state: state, logger: logger) { channel in
+        var configuration = SandboxConfiguration(host: "127.0.0.1", port: 0, rateLimitPerMinute: rateLimitPerMinute)
+        configuration.now = now
+        let app = try await buildSandboxApplication(configuration: configuration, state: state, logger: logger) { channel in
             continuation.yield(channel.localAddress?.port ?? 0)
             continuation.finish()
         }

@@ -58,10 +58,12 @@ public final class NotifyReceiver: @unchecked Sendable {
 
     public var deliveries: [Delivery] { lock.withLock { received } }
 
-    /// Waits (up to `seconds`) until `count` deliveries have arrived; returns them all.
+    /// Waits until `count` deliveries have arrived and returns them all; throws, naming what did arrive, when
+    /// `seconds` run out.
     public func wait(for count: Int, seconds: Double = 20) async throws -> [Delivery] {
-        let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
-        while deliveries.count < count && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
+        try await eventually("\(count) deliveries (arrived: \(deliveries.map(\.type)))", within: .milliseconds(Int(seconds * 1000))) {
+            deliveries.count >= count
+        }
         return deliveries
     }
 

@@ -16,7 +16,7 @@ public struct ScratchPostgresDatabase: Sendable {
         let name = "sb_e2e_" + SecureRandom.hexIdentifier(bytes: 6)
         let admin = try Database(location: .postgres(url: adminURL), logger: TestStore.logger)
         do {
-            try await admin.withConnection { db in try await db.raw(SQLQueryString("CREATE DATABASE \(unsafeRaw: name)")).run() }
+            try await admin.write { db in try await db.raw(SQLQueryString("CREATE DATABASE \(unsafeRaw: name)")).run() }
         } catch {
             await admin.shutdown()
             throw TestSupportError("CREATE DATABASE failed (the test role needs CREATEDB): \(String(reflecting: error))")
@@ -28,7 +28,7 @@ public struct ScratchPostgresDatabase: Sendable {
 
     public func drop() async {
         guard let admin = try? Database(location: .postgres(url: adminURL), logger: TestStore.logger) else { return }
-        try? await admin.withConnection { db in try await db.raw(SQLQueryString("DROP DATABASE IF EXISTS \(unsafeRaw: name) WITH (FORCE)")).run() }
+        try? await admin.write { db in try await db.raw(SQLQueryString("DROP DATABASE IF EXISTS \(unsafeRaw: name) WITH (FORCE)")).run() }
         await admin.shutdown()
     }
 }

@@ -123,3 +123,11 @@ public final class Counter: @unchecked Sendable {
     public func next() -> Int { lock.withLock { count += 1; return count } }
     public var value: Int { lock.withLock { count } }
 }
+
+/// What a test's failure message says of a checking script's output (the Python peers, the scale-out harness): each
+/// failed check with its detail first, then the output's end and the error output's end.
+public func checkReport(_ stdout: String, _ stderr: String) -> String {
+    let failed = stdout.split(separator: "\n").filter { $0.hasPrefix("FAILED ") || $0.hasPrefix("FAIL ") }
+    let summary = failed.isEmpty ? "no failed check was printed" : failed.joined(separator: "\n")
+    return "\(summary)\n--- output (end) ---\n\(stdout.suffix(4000))\n--- errors (end) ---\n\(stderr.suffix(3000))"
+}

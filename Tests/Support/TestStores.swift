@@ -59,12 +59,12 @@ public struct TestStore: Sendable {
             guard let url = Backend.postgresURL else { throw TestSupportError("PostgreSQL is not configured") }
             let schema = "t_" + SecureRandom.hexIdentifier(bytes: 8)
             let admin = try Database(location: .postgres(url: url), logger: logger)
-            try await admin.withConnection { db in try await db.raw(SQLQueryString("CREATE SCHEMA \(unsafeRaw: schema)")).run() }
+            try await admin.write { db in try await db.raw(SQLQueryString("CREATE SCHEMA \(unsafeRaw: schema)")).run() }
             let store = Store(database: try Database(location: .postgres(url: url), logger: logger, postgresSearchPath: [schema]), vault: vault, logger: logger, clock: clock)
             try await store.migrate()
             return TestStore(store: store, backend: backend, sqlitePath: nil) {
                 await store.shutdown()
-                try? await admin.withConnection { db in try await db.raw(SQLQueryString("DROP SCHEMA \(unsafeRaw: schema) CASCADE")).run() }
+                try? await admin.write { db in try await db.raw(SQLQueryString("DROP SCHEMA \(unsafeRaw: schema) CASCADE")).run() }
                 await admin.shutdown()
             }
         }

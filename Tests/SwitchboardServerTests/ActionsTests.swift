@@ -252,7 +252,7 @@ struct RunsTests {
             #expect((rest["data"] as? [[String: Any]])?.map { $0["action"] as? String } == ["intercom.who_am_i"])
             #expect(rest["next"] == nil)
 
-            let stored = try await harness.store.database.withConnection { db in
+            let stored = try await harness.store.database.read { db in
                 try await db.select().columns("*").from("runs").all().map { row in
                     try ["action", "outcome", "end_user_id", "provider_request_id"].map { try row.decode(column: $0, as: String?.self) ?? "" }.joined(separator: " ")
                 }
@@ -351,19 +351,72 @@ struct IdempotencyTests {
         }
     }
 
+    @Test("a refresh that cannot reach the token endpoint answers provider_unavailable before Intercom is called: the key is freed, and the retry writes once")
+    func unavailableRefreshFreesTheKey() async throws {
+        try await Harness.with { harness, client in
+            let id = try await harness.enabledIntegration(client)
+            let contact = try #require((try object(try await harness.run(client, id, "intercom.create_contact", #"{"email":"ru@example.com"}"#))["result"] as? [String: Any])?["id"] as? String)
+            // The shared connection's token is due for a refresh, and the token endpoint is down.
+            let connectionID = try #require(try await harness.store.connections.connection(integrationID: id, endUserID: Connection.sharedUser)?.id)
+            func expires(in seconds: TimeInterval) async throws {
+                let store = harness.store.connections, now = harness.clock.now()
+                var grant = try #require(try await store.connection(id: connectionID)).tokens
+                grant.refreshToken = "refresh-x"
+                grant.expiresAt = now.addingTimeInterval(seconds)
+                #expect(try await store.acquireRefreshLease(connectionID: connectionID, owner: "test", now: now, duration: 30))
+                #expect(try await store.storeRefreshedTokens(connectionID: connectionID, owner: "test", grant: grant, keepRefreshToken: nil, now: now))
+                try await store.releaseRefreshLease(connectionID: connectionID, owner: "test")
+            }
+            try await expires(in: -10)
+            try await harness.sandbox.setFaults(#"{"tokenEndpointStatus":503}"#)
+            let note = "{\"contact_id\":\"\(contact)\",\"body\":\"after refresh\"}"
+            try expectProblem(try await run(harness, client, id, "intercom.add_note", note, key: "u-1"), 503, code: "provider_unavailable")
+            try await harness.sandbox.setFaults("{}")
+            try await expires(in: 3600)
+            let retried = try await run(harness, client, id, "intercom.add_note", note, key: "u-1")
+            #expect(retried.status == .ok, "the key was freed: \(text(retried))")
+            let notes = try object(try await harness.run(client, id, "intercom.list_notes", "{\"contact_id\":\"\(contact)\"}"))
+            #expect((notes["result"] as? [Any])?.count == 1)
+        }
+    }
+
+    @Test("a key claimed by an instance that died answers idempotency_in_progress until its lease lapses, then runs once")
+    func deadClaimLapses() async throws {
+        try await Harness.with { harness, client in
+            let id = try await harness.enabledIntegration(client)
+            let contact = try #require((try object(try await harness.run(client, id, "intercom.create_contact", #"{"email":"dead@example.com"}"#))["result"] as? [String: Any])?["id"] as? String)
+            let note = "{\"contact_id\":\"\(contact)\",\"body\":\"orphan\"}"
+            // A run with the key, whose row then becomes what a run that never finished leaves: claimed, no outcome.
+            let first = try await run(harness, client, id, "intercom.add_note", note, key: "d-1")
+            #expect(first.status == .ok)
+            try await harness.store.database.write { db in
+                try await db.update("idempotency_keys").set("status", to: "processing").set("outcome_sealed", to: SQLLiteral.null)
+                    .set("lease_until", to: harness.clock.now().addingTimeInterval(Store.idempotencyLease).unixSeconds)
+                    .where("idempotency_key", .equal, "d-1").run()
+            }
+            try expectProblem(try await run(harness, client, id, "intercom.add_note", note, key: "d-1"), 409, code: "idempotency_in_progress", field: "idempotencyKey")
+            harness.clock.advance(by: Store.idempotencyLease - 5)
+            try expectProblem(try await run(harness, client, id, "intercom.add_note", note, key: "d-1"), 409, code: "idempotency_in_progress", field: "idempotencyKey")
+            harness.clock.advance(by: 10)
+            #expect(try await run(harness, client, id, "intercom.add_note", note, key: "d-1").status == .ok, "the lapsed claim is taken over")
+            #expect(try await run(harness, client, id, "intercom.add_note", note, key: "d-1").status == .ok, "and its outcome stands")
+            let notes = try object(try await harness.run(client, id, "intercom.list_notes", "{\"contact_id\":\"\(contact)\"}"))
+            #expect((notes["result"] as? [Any])?.count == 2, "the first run, and the one run after the lease lapsed")
+        }
+    }
+
     @Test("a write answered rate_limited was not run: its key is freed, and the retry Retry-After invites runs it once")
     func rateLimitedFreesTheKey() async throws {
         try await Harness.with { harness, client in
             let id = try await harness.enabledIntegration(client)
             let contact = try #require((try object(try await harness.run(client, id, "intercom.create_contact", #"{"email":"rl@example.com"}"#))["result"] as? [String: Any])?["id"] as? String)
-            // The sandbox's reset header is in real time: the test's clock goes a little ahead of it, so the first 429 is
-            // waited out and the second, on the one retry, answers rate_limited.
-            harness.aheadOfRealTime()
+            // The sandbox's window is on the test's clock: the first 429 is waited out (its reset is at most 10 s away)
+            // and the second, on the one retry, answers rate_limited with the next window's reset, 10 s away.
             try await harness.sandbox.setFaults(#"{"rateLimitNext":2}"#)
             let note = "{\"contact_id\":\"\(contact)\",\"body\":\"once\"}"
             let limited = try await run(harness, client, id, "intercom.add_note", note, key: "r-1")
             try expectProblem(limited, 429, code: "rate_limited")
-            #expect(limited.headers[.retryAfter] != nil)
+            #expect(limited.headers[.retryAfter] == "10")
             let retried = try await run(harness, client, id, "intercom.add_note", note, key: "r-1")
             #expect(retried.status == .ok, "the retry ran: \(text(retried))")
             #expect(try await run(harness, client, id, "intercom.add_note", note, key: "r-1").status == .ok)

@@ -26,7 +26,7 @@ struct AgentTokenTests {
             #expect((body["prefix"] as? String).map(secret.hasPrefix) == true)
 
             // Only the hash is stored; the list never shows the token.
-            let stored = try await harness.store.database.withConnection { db in try await db.raw("SELECT * FROM agent_tokens").all() }
+            let stored = try await harness.store.database.read { db in try await db.raw("SELECT * FROM agent_tokens").all() }
             for row in stored {
                 for column in row.allColumns { #expect((try? row.decode(column: column, as: String.self)) != secret, "column \(column)") }
             }
@@ -57,6 +57,39 @@ struct AgentTokenTests {
         }
     }
 
+    @Test("the cap counts usable tokens only; a revoked or expired token can be deleted (purge=true), a working one cannot")
+    func capAndPurge() async throws {
+        try await Harness.with { harness, client in
+            let id = try await harness.perUserIntegration(client)
+            func make(_ json: String = #"{"name":"agent"}"#) async throws -> String {
+                let made = try await client.call(.post, "/v1/integrations/\(id)/agent-tokens", harness, json: json)
+                #expect(made.status == .created, "\(text(made))")
+                return try #require(try object(made)["id"] as? String)
+            }
+            let revoked = try await make()
+            let expiring = try await make(#"{"name":"short","expiresIn":60}"#)
+            let working = try await make()
+            _ = try await client.call(.delete, "/v1/integrations/\(id)/agent-tokens/\(revoked)", harness)
+            harness.clock.advance(by: 61)
+            let workspace = harness.workspace.id
+            #expect(try await harness.store.agentTokens.usableAgentTokenCount(integrationID: id, workspaceID: workspace, now: harness.clock.now()) == 1,
+                    "the revoked and the expired token do not count")
+
+            try expectProblem(try await client.call(.delete, "/v1/integrations/\(id)/agent-tokens/\(working)?purge=true", harness),
+                              409, code: "agent_token_active", field: "purge")
+            try expectProblem(try await client.call(.delete, "/v1/integrations/\(id)/agent-tokens/\(revoked)?purge=yes", harness),
+                              422, code: "validation_failed", field: "purge")
+            for gone in [revoked, expiring] {
+                #expect(try await client.call(.delete, "/v1/integrations/\(id)/agent-tokens/\(gone)?purge=true", harness).status == .noContent)
+                try expectProblem(try await client.call(.delete, "/v1/integrations/\(id)/agent-tokens/\(gone)?purge=true", harness), 404, code: "not_found")
+            }
+            let listed = try object(try await client.call(.get, "/v1/integrations/\(id)/agent-tokens", harness))
+            #expect((listed["data"] as? [[String: Any]])?.compactMap { $0["id"] as? String } == [working])
+            let audit = try object(try await client.call(.get, "/v1/audit", harness))
+            #expect((audit["data"] as? [[String: Any]] ?? []).filter { $0["action"] as? String == "agent_token.deleted" }.count == 2)
+        }
+    }
+
     @Test("bad input names its field; a token's tools stay within the integration's allow-list")
     func badInput() async throws {
         try await Harness.with { harness, client in
@@ -81,7 +114,7 @@ struct AgentTokenTests {
                                             field: "tools[0]")
             #expect((outside["detail"] as? String)?.contains("not in the integration's tool allow-list") == true, "\(outside)")
             #expect(try await make(perUser, #"{"name":"a","tools":["intercom.get_contact"]}"#).status == .created)
-            #expect(try await harness.store.database.withConnection { db in try await db.raw("SELECT id FROM agent_tokens").all().count } == 1,
+            #expect(try await harness.store.database.read { db in try await db.raw("SELECT id FROM agent_tokens").all().count } == 1,
                     "nothing stored for the refused ones")
         }
     }

@@ -244,7 +244,7 @@ struct ConnectLinkTests {
             let id = try await harness.perUserIntegration(client)
             let response = try await client.call(.post, "/v1/integrations/\(id)/actions/intercom.who_am_i", harness, json: body)
             try expectProblem(response, 422, code: "validation_failed", field: field)
-            let links = try await harness.store.database.withConnection { db in try await db.select().column("id").from("connect_links").all().count }
+            let links = try await harness.store.database.read { db in try await db.select().column("id").from("connect_links").all().count }
             #expect(links == 0)
         }
     }
@@ -255,7 +255,7 @@ struct ConnectLinkTests {
             let id = try await harness.perUserIntegration(client)
             let response = try await client.call(.post, "/v1/integrations/\(id)/actions/intercom.who_am_i", harness, json: #"{"input":{}}"#)
             try expectProblem(response, 409, code: "user_required", field: "user.id")
-            let links = try await harness.store.database.withConnection { db in try await db.select().column("id").from("connect_links").all().count }
+            let links = try await harness.store.database.read { db in try await db.select().column("id").from("connect_links").all().count }
             #expect(links == 0)
         }
     }

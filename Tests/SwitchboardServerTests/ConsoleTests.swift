@@ -418,7 +418,7 @@ struct ConsoleTests {
             tampered.cookie = String(browser.cookie!.dropLast()) + (browser.cookie!.hasSuffix("A") ? "B" : "A")
             #expect(try await tampered.get("/console/integrations").headers[.location] == "/console")
 
-            try await harness.store.database.withConnection { db in try await db.raw("UPDATE api_keys SET revoked_at = 1").run() }
+            try await harness.store.database.write { db in try await db.raw("UPDATE api_keys SET revoked_at = 1").run() }
             #expect(try await browser.get("/console/integrations").headers[.location] == "/console", "revoking the key ends the session")
         }
     }

@@ -194,7 +194,7 @@ struct ResumeTests {
             let pendingID = try #require(problem["pendingActionId"] as? String)
             let url = try #require(problem["authorizationURL"] as? String)
             // The kept input is sealed at rest.
-            let stored = try await harness.store.database.withConnection { db in
+            let stored = try await harness.store.database.read { db in
                 try await db.select().column("input_sealed").from("pending_actions").first()?.decode(column: "input_sealed", as: String.self)
             }
             #expect(stored?.contains("kept@example.com") == false)
@@ -205,8 +205,13 @@ struct ResumeTests {
             #expect(try await browser.callback(back, cookie: cookie).status == .ok)
             #expect(try await browser.callback(back, cookie: cookie).status == .badRequest, "the replay is refused")
 
-            let deliveries = try await receiver.wait(for: 2)
-            try await Task.sleep(for: .milliseconds(300))
+            // The kept call waits in the outbox (one item, however often the callback was hit); draining it runs the
+            // call, and the dispatcher drained has delivered what it sent: nothing else can still arrive.
+            #expect(try await harness.store.outbox.outboxCount() == 1)
+            await harness.services.outbox.drain()
+            #expect(try await harness.store.outbox.outboxCount() == 0)
+            await harness.events.drain()
+            let deliveries = receiver.deliveries
             let completed = receiver.deliveries.filter { $0.type == "action.completed" }
             #expect(completed.count == 1, "\(receiver.deliveries.map(\.type))")
             let event = try #require(completed.first)
@@ -221,6 +226,32 @@ struct ResumeTests {
             // Intercom has the contact once.
             let found = try object(try await harness.run(client, id, "intercom.find_contact_by_email", #"{"email":"kept@example.com"}"#, user: "user-a"))
             #expect((found["result"] as? [Any])?.count == 1)
+        }
+    }
+
+    @Test("kept calls stored with the connection run on another instance when the one that took the callback stops before running them, and once")
+    func resumeOnAnotherInstance() async throws {
+        try await Harness.withNotifyingIntegration { harness, client, receiver, id, _ in
+            let call = #"{"input":{"email":"later@example.com","name":"Later"},"user":{"id":"user-b"},"resume":true}"#
+            let problem = try expectProblem(try await client.call(.post, "/v1/integrations/\(id)/actions/intercom.create_contact", harness, json: call),
+                                            409, code: "authorization_required")
+            let url = try #require(problem["authorizationURL"] as? String)
+            #expect(try await EndUserBrowser(harness: harness, client: client).connect(url).status == .ok)
+            // This instance never drains (as if SIGTERM came first); an instance that died holding the item leaves a lease.
+            let dead = try await harness.store.outbox.takeDue(owner: "inst_dead", now: harness.clock.now(), lease: Outbox.lease, limit: 10)
+            #expect(dead.count == 1 && dead.first?.kind == .resumeKeptCalls)
+            let other = Services(settings: harness.settings, store: harness.store, dependencies: Dependencies(clock: harness.clock),
+                                 logger: harness.logs.logger(), events: harness.events)
+            await other.outbox.drain()
+            #expect(try await harness.store.outbox.outboxCount() == 1, "the dead instance's lease still holds it")
+            harness.clock.advance(by: Outbox.lease + 1)
+            await other.outbox.drain()
+            #expect(try await harness.store.outbox.outboxCount() == 0)
+            await harness.events.drain()
+            #expect(receiver.deliveries.filter { $0.type == "action.completed" }.count == 1, "\(receiver.deliveries.map(\.type))")
+            await other.outbox.drain()
+            await harness.events.drain()
+            #expect(receiver.deliveries.filter { $0.type?.hasPrefix("action.") == true }.count == 1, "run once")
         }
     }
 
@@ -240,7 +271,7 @@ struct ResumeTests {
             try expectProblem(try await client.call(.post, "/v1/integrations/\(quiet)/actions/intercom.create_contact", harness,
                                                     json: #"{"input":{},"user":{"id":"user-a"},"resume":"yes"}"#),
                               422, code: "validation_failed", field: "resume")
-            let kept = try await harness.store.database.withConnection { db in try await db.select().column("id").from("pending_actions").all().count }
+            let kept = try await harness.store.database.read { db in try await db.select().column("id").from("pending_actions").all().count }
             #expect(kept == 0)
         }
     }
@@ -407,7 +438,7 @@ struct VerifyURLTests {
             let exp = Int(harness.clock.now().timeIntervalSince1970) + 240
             let confirmed = try confirmation(["purpose": "confirm", "linkId": xJar.linkID, "userId": "user-x", "exp": exp, "nonceHash": xJar.nonceHash],
                                              secret: secret)
-            let requestsBefore = try await harness.store.database.withConnection { db in
+            let requestsBefore = try await harness.store.database.read { db in
                 try await db.select().column("id").from("authorization_requests").all().count
             }
             // X stops there and sends the /verified URL to V. V's browser has no nonce, or its own nonce for the same link.
@@ -418,7 +449,7 @@ struct VerifyURLTests {
                 #expect(page.status == .forbidden && text(page).contains("could not confirm"))
                 #expect(page.headers[.location] == nil && !page.headers[values: .setCookie].contains { $0.hasPrefix("sb_bind_") })
             }
-            let requestsAfter = try await harness.store.database.withConnection { db in
+            let requestsAfter = try await harness.store.database.read { db in
                 try await db.select().column("id").from("authorization_requests").all().count
             }
             #expect(requestsAfter == requestsBefore, "no authorization was started for V")

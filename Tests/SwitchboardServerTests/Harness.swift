@@ -41,7 +41,9 @@ struct Harness: Sendable {
                      sandboxRateLimit: Int = 10_000, providers: ProviderRegistry = .bundled, logFormat: LogFormat = .text,
                      configure: @escaping @Sendable (inout ServerSettings, LiveSandbox) -> Void = { _, _ in },
                      _ body: @escaping @Sendable (Harness, any TestClientProtocol) async throws -> Void) async throws {
-        let sandbox = try await LiveSandbox.start(rateLimitPerMinute: sandboxRateLimit)
+        // One clock: the sandbox's rate windows, consent and code lifetimes are on the clock Switchboard runs on.
+        let clock = ManualWallClock(Date(), advancesWhenSleeping: clockAdvancesWhenSleeping)
+        let sandbox = try await LiveSandbox.start(rateLimitPerMinute: sandboxRateLimit, now: { clock.now() })
         do {
             try await TestStore.with(backend) { test in
                 let publicURL = URL(string: "https://switchboard.test")!
@@ -58,7 +60,6 @@ struct Harness: Sendable {
                 let workspace = try await test.store.makeWorkspace()
                 let key = AdminAPIKey.generate()
                 try await test.store.workspaces.addAPIKey(workspaceID: workspace.id, key: key)
-                let clock = ManualWallClock(Date(), advancesWhenSleeping: clockAdvancesWhenSleeping)
                 let logs = LogCapture(format: logFormat)
                 let dependencies = Dependencies(transport: transport ?? AHCTransport(), clock: clock, providers: providers)
                 let events = EventDispatcher(store: test.store, transport: dependencies.transport, clock: dependencies.clock, logger: logs.logger(),
@@ -206,15 +207,7 @@ extension Harness {
         return (profileID, app)
     }
 
-    /// Moves the test's clock two seconds ahead of real time. The sandbox gives a 429's reset in real time (its 10-second
-    /// window's end): a clock behind real time would make that wait longer than Switchboard waits out (10 s), so a
-    /// short 429 answered `rate_limited` whenever the call landed just after a window began; two seconds ahead, it is
-    /// always a short wait (a reset already past is waited as none).
-    func aheadOfRealTime() {
-        clock.advance(by: max(0, Date().addingTimeInterval(2).timeIntervalSince(clock.now())))
-    }
-
     func connectionCount() async throws -> Int {
-        try await store.database.withConnection { db in try await db.select().column("id").from("connections").all().count }
+        try await store.database.read { db in try await db.select().column("id").from("connections").all().count }
     }
 }

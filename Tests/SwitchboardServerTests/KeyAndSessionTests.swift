@@ -27,7 +27,7 @@ struct KeyAndSessionTests {
             #expect(try await browser.get("/console/integrations").headers[.location] == "/console", "its console session ended")
             #expect(try await browser.signIn(key).status == .unauthorized)
             #expect(try await client.call(.get, "/v1/integrations", harness).status == .ok, "other keys work on")
-            let sessions = try await harness.store.database.withConnection { db in
+            let sessions = try await harness.store.database.read { db in
                 try await db.select().column("id").from("console_sessions").where("key_id", .equal, id).all().count
             }
             #expect(sessions == 0)
@@ -96,7 +96,7 @@ struct KeyAndSessionTests {
                 headers: [.contentType: "application/x-www-form-urlencoded", .referer: "https://switchboard.test/console"],
                 body: ByteBuffer(string: FormEncoding.encode([("apiKey", harness.apiKey)])))
             #expect(referred.status == .seeOther)
-            let sessions = try await harness.store.database.withConnection { db in try await db.select().column("id").from("console_sessions").all().count }
+            let sessions = try await harness.store.database.read { db in try await db.select().column("id").from("console_sessions").all().count }
             #expect(sessions == 2)
         }
     }

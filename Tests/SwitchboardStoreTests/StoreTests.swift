@@ -74,10 +74,10 @@ struct StoreTests {
     func migrations(backend: Backend) async throws {
         try await TestStore.with(backend) { test in
             #expect(try await test.store.migrate() == [])
-            let versions = try await test.store.database.withConnection { db in
+            let versions = try await test.store.database.read { db in
                 try await db.select().column("version").from("schema_migrations").all().map { try $0.decode(column: "version", as: Int.self) }
             }
-            #expect(versions == Array(1...12))
+            #expect(versions == Array(1...13))
         }
     }
 
@@ -112,7 +112,7 @@ struct StoreTests {
             let database = try Database(location: .sqlite(path: directory.appendingPathComponent("fresh.sqlite").path), logger: Logger(label: "open"))
             let results = await withTaskGroup(of: Bool.self) { group in
                 for _ in 0..<12 {
-                    group.addTask { (try? await database.withConnection { db in try await db.raw("SELECT 1").run() }) != nil }
+                    group.addTask { (try? await database.read { db in try await db.raw("SELECT 1").run() }) != nil }
                 }
                 return await group.reduce(into: [Bool]()) { $0.append($1) }
             }
@@ -126,7 +126,7 @@ struct StoreTests {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("sb-writers-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: directory) }
         let database = try Database(location: .sqlite(path: directory.appendingPathComponent("writers.sqlite").path), logger: Logger(label: "writers"))
-        try await database.withConnection { db in try await db.raw("CREATE TABLE IF NOT EXISTS notes (id TEXT PRIMARY KEY, body TEXT)").run() }
+        try await database.write { db in try await db.raw("CREATE TABLE IF NOT EXISTS notes (id TEXT PRIMARY KEY, body TEXT)").run() }
         // Each transaction holds the write lock across several statements, so the others queue on busy_timeout
         // meanwhile; with one shared thread a core, two waiters left the holder no thread for its next statement.
         let failures = await withTaskGroup(of: String?.self) { group in
@@ -148,7 +148,7 @@ struct StoreTests {
             }
             return await group.reduce(into: [String]()) { if let failure = $1 { $0.append(failure) } }
         }
-        let count = try await database.withConnection { db in try await db.raw("SELECT COUNT(*) AS n FROM notes").first(decoding: Count.self)?.n }
+        let count = try await database.read { db in try await db.raw("SELECT COUNT(*) AS n FROM notes").first(decoding: Count.self)?.n }
         await database.shutdown()
         #expect(failures.isEmpty, "\(failures)")
         #expect(count == 8 * 25 * 3)
@@ -180,7 +180,7 @@ struct StoreTests {
             }
             #expect(try await test.store.pruneExpired(now: now) == 3)
             func ids(_ table: String) async throws -> Set<String> {
-                try await test.store.database.withConnection { db in Set(try await db.select().column("id").from(table).all().map { try $0.decode(column: "id", as: String.self) }) }
+                try await test.store.database.read { db in Set(try await db.select().column("id").from(table).all().map { try $0.decode(column: "id", as: String.self) }) }
             }
             #expect(try await ids("connect_links") == ["link_recent", "link_live"])
             #expect(try await ids("pending_actions").isEmpty)
@@ -195,7 +195,7 @@ struct StoreTests {
         try await TestStore.with(backend, clock: clock) { test in
             let workspace = try await test.store.makeWorkspace()
             func count() async throws -> Int {
-                try await test.store.database.withConnection { db in try await db.select().column("id").from("runs").all().count }
+                try await test.store.database.read { db in try await db.select().column("id").from("runs").all().count }
             }
             // One batch mixes what real traffic mixes: per-user and shared runs, answered and failed ones.
             for index in 0..<250 {
@@ -231,13 +231,13 @@ struct StoreTests {
                           startedAtMs: Int64(index), durationMs: 1, outcome: "ok", httpStatus: 200, providerRequestID: "req-\(index)")
             }
             // The table is away: the first flush fails.
-            try await test.store.database.withConnection { db in try await db.raw("ALTER TABLE runs RENAME TO runs_away").run() }
+            try await test.store.database.write { db in try await db.raw("ALTER TABLE runs RENAME TO runs_away").run() }
             for index in 0..<30 { try await test.store.runs.insert(run(index)) }
             #expect(await clock.waitForSleepers(), "a flush is scheduled")
             clock.advance(by: RunBuffer.delay.seconds)
             // The flush fails and schedules its retry a second later, on the same clock.
             #expect(await clock.waitForSleepers(), "the retry is scheduled")
-            try await test.store.database.withConnection { db in try await db.raw("ALTER TABLE runs_away RENAME TO runs").run() }
+            try await test.store.database.write { db in try await db.raw("ALTER TABLE runs_away RENAME TO runs").run() }
             for index in 30..<40 { try await test.store.runs.insert(run(index)) }
             // The retry (a second after the failure) writes the kept runs with the new ones; reading flushes any rest.
             clock.advance(by: RunBuffer.retryDelay.seconds)
@@ -272,7 +272,7 @@ struct StoreTests {
             try await test.store.workspaces.addAPIKey(workspaceID: workspace.id, key: key)
             #expect(try await test.store.workspaces.workspace(forAPIKey: key)?.id == workspace.id)
             #expect(try await test.store.workspaces.workspace(forAPIKey: key + "x") == nil)
-            let stored = try await test.store.database.withConnection { db in
+            let stored = try await test.store.database.read { db in
                 try await db.select().column("key_hash").from("api_keys").all().map { try $0.decode(column: "key_hash", as: String.self) }
             }
             #expect(stored == [AdminAPIKey.hash(key)])
@@ -313,7 +313,7 @@ struct StoreTests {
             #expect(try await store.profiles.deleteAuthProfile(id: profile.id, workspaceID: workspace.id) == .inUse(integrationIDs: [integration.id]))
             #expect(try await store.integrations.deleteIntegration(id: integration.id, workspaceID: "someone-else") == false)
             #expect(try await store.integrations.deleteIntegration(id: integration.id, workspaceID: workspace.id))
-            let leftovers = try await store.database.withConnection { db in
+            let leftovers = try await store.database.read { db in
                 (try await db.select().column("id").from("connections").all().count,
                  try await db.select().column("id").from("authorization_requests").all().count)
             }
@@ -576,7 +576,7 @@ struct StoreTests {
             try await store.authorizations.insert(request)
             _ = try await connect(store, integration, connection: makeConnection(integration, access: access, refresh: refresh))
             // Force the WAL into the main file too, then read every file's bytes.
-            try await store.database.withConnection { db in try await db.raw("PRAGMA wal_checkpoint(FULL)").run() }
+            try await store.database.write { db in try await db.raw("PRAGMA wal_checkpoint(FULL)").run() }
             let directory = URL(fileURLWithPath: test.sqlitePath!).deletingLastPathComponent()
             var bytes = Data()
             for file in try FileManager.default.contentsOfDirectory(atPath: directory.path) {

@@ -29,7 +29,16 @@ struct AgentTokensController: Sendable {
             .map { Self.represent($0, now: now) })
     }
 
+    /// Revokes the token; with `purge=true`, deletes one that no longer works (revoked or expired).
     @Sendable func revoke(request: Request, context: WorkspaceRequestContext) async throws -> Response {
+        switch request.uri.queryParameters["purge"].map(String.init) {
+        case nil, "false": break
+        case "true":
+            try await tokens.delete(id: try context.parameters.require("tokenId"), integrationID: try context.parameters.require("id"), by: context.principal)
+            return Response(status: .noContent)
+        default:
+            throw Problem.validation([.init(field: "purge", detail: "must be true or false")])
+        }
         let token = try await tokens.revoke(id: try context.parameters.require("tokenId"), integrationID: try context.parameters.require("id"),
                                             by: context.principal)
         return JSONResponse.make(Self.represent(token, now: tokens.clock.now()))

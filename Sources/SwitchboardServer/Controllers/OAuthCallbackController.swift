@@ -6,7 +6,7 @@ import SwitchboardCore
 /// provider sends the browser back.
 struct OAuthCallbackController: Sendable {
     let authorization: AuthorizationService
-    let resumer: ResumeRunner
+    let outbox: Outbox
     let settings: ServerSettings
     let metrics: DomainMetrics
 
@@ -30,9 +30,9 @@ struct OAuthCallbackController: Sendable {
             state: value("state"), code: value("code"), error: value("error"), errorDescription: value("error_description"), arrivedAt: arrivedAt,
             cookie: { jar[$0]?.value }
         )
-        if case .connected(_, _, _, _, let linkID?) = outcome {
-            // Calls kept with `resume: true` run now, without holding up the page.
-            Task { await resumer.resume(connectLinkID: linkID) }
+        if case .connected(_, _, _, _, true) = outcome {
+            // Calls kept with `resume: true` were put in the outbox with the connection: they run now, beside the page.
+            outbox.kick()
         }
         switch outcome {
         case .connected: metrics.authorization(outcome: "connected")

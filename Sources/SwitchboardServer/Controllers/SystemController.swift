@@ -28,7 +28,7 @@ struct SystemController: Sendable {
     /// Healthy when the database answers.
     @Sendable func health(request: Request, context: AppRequestContext) async throws -> Response {
         do {
-            try await store.database.withConnection { db in try await db.raw("SELECT 1").run() }
+            try await store.database.read { db in try await db.raw("SELECT 1").run() }
             return JSONResponse.make(.object(["status": .string("ok"), "database": .string("ok")]))
         } catch {
             return JSONResponse.make(.object(["status": .string("unavailable"), "database": .string("unreachable")]), status: .serviceUnavailable)

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Logging
 import Providers
 import SwitchboardCore
@@ -64,7 +65,14 @@ struct ActionService: Sendable {
         return try await once(key: key, request: request)
     }
 
-    private func recorded(_ request: Request) async throws -> Outcome {
+    /// Whether a run got as far as sending its call to the provider: only then may the provider have seen a write.
+    final class Reach: Sendable {
+        private let sent = Mutex(false)
+        func markSent() { sent.withLock { $0 = true } }
+        var wasSent: Bool { sent.withLock { $0 } }
+    }
+
+    private func recorded(_ request: Request, reach: Reach = Reach()) async throws -> Outcome {
         let started = clock.now()
         let timer = ContinuousClock.now
         func record(_ outcome: String, _ status: Int, _ requestID: String?) async {
@@ -84,7 +92,7 @@ struct ActionService: Sendable {
             if outcome == "rate_limited" { metrics.rateLimitRefusal(action: action) }
         }
         do {
-            let outcome = try await execute(request)
+            let outcome = try await execute(request, reach: reach)
             await record("ok", 200, outcome.requestID)
             return outcome
         } catch let problem as Problem {
@@ -96,7 +104,7 @@ struct ActionService: Sendable {
         }
     }
 
-    private func execute(_ request: Request) async throws -> Outcome {
+    private func execute(_ request: Request, reach: Reach) async throws -> Outcome {
         guard registry.action(named: request.action) != nil else { throw Self.noSuchAction(request.action) }
         guard let record = try await store.integrations.cachedIntegration(id: request.integrationID, workspaceID: request.workspaceID) else {
             throw Problem.notFound("integration", id: request.integrationID)
@@ -169,6 +177,7 @@ struct ActionService: Sendable {
         var retried = false
         while true {
             do {
+                reach.markSent()
                 return try await client.run(call)
             } catch let failure as ProviderClient.Failure {
                 guard case .unauthorized(let code) = failure else { throw Self.problem(for: failure, action: action, title: title, timeout: call.timeout) }
@@ -295,9 +304,10 @@ struct ActionService: Sendable {
         return schema.isEmpty ? RequestRendering.pathViolations(action.request, input: input, at: "input") : schema
     }
 
-    /// Problems after which the provider saw, or may have seen, the write: their outcome stands for the key. Not
-    /// `rate_limited`: a 429 (or a full window here) means the write was not run, so the key is freed and the retry
-    /// `Retry-After` invites runs it.
+    /// Problems after which the provider saw, or may have seen, the write: their outcome stands for the key, when the
+    /// call was sent. Not `rate_limited`: a 429 (or a full window here) means the write was not run, so the key is
+    /// freed and the retry `Retry-After` invites runs it. A problem met before the call was sent (a refresh that could
+    /// not reach the provider's token endpoint, say) frees the key too.
     static let outcomesThatStand: Set<String> = ["provider_rejected", "provider_error", "provider_unavailable", "not_found"]
 
     /// Runs a write at most once per idempotency key; a repeat gets the first outcome again.
@@ -326,8 +336,9 @@ struct ActionService: Sendable {
             return Outcome(resultJSON: (response["result"] ?? .null).jsonData(), message: response["message"]?.stringValue ?? "",
                            requestID: response["intercomRequestId"]?.stringValue)
         case .claimed:
+            let reach = Reach()
             do {
-                let outcome = try await recorded(request)
+                let outcome = try await recorded(request, reach: reach)
                 // Stored as the REST answer's shape, which records written before this service still have.
                 var response: [String: JSONValue] = ["message": .string(outcome.message), "result": outcome.result]
                 if let requestID = outcome.requestID { response["intercomRequestId"] = .string(requestID) }
@@ -335,7 +346,7 @@ struct ActionService: Sendable {
                                                        outcome: String(decoding: try encoder.encode(JSONValue.object(["response": .object(response)])), as: UTF8.self))
                 return outcome
             } catch let problem as Problem {
-                if Self.outcomesThatStand.contains(problem.code) {
+                if reach.wasSent && Self.outcomesThatStand.contains(problem.code) {
                     let data = try JSONEncoder().encode(problem)
                     let stored = JSONValue.object(["problem": JSONValue.parse(data) ?? .null])
                     try await store.idempotency.completeIdempotencyKey(workspaceID: workspaceID, integrationID: integrationID, key: key,

@@ -11,7 +11,8 @@ struct AgentTokenService: Sendable {
     let clock: any WallClock
     let audit: AuditLog
 
-    /// At most this many tokens per integration, revoked ones included (they stay listed for the audit trail).
+    /// At most this many usable tokens per integration (revoked and expired ones stay listed for the audit trail until
+    /// deleted, and do not count).
     static let maxPerIntegration = 1_000
 
     /// Creates a token from checked input: `name`, optional `userId`, `tools` (action names, within the integration's
@@ -37,8 +38,10 @@ struct AgentTokenService: Sendable {
             throw IntegrationService.perUserOnly("userId", "a pre-authorized integration acts with its one shared connection")
         }
         if let tools, let outside = IntegrationService.toolsOutsideAllowList(tools, allowed: integration.toolAllowList) { throw outside }
-        if try await store.agentTokens.agentTokens(integrationID: integration.id, workspaceID: principal.workspace.id).count >= Self.maxPerIntegration {
-            throw WorkspaceLimits.reached("agent tokens for this integration", limit: Self.maxPerIntegration, advice: "Revoke tokens no longer used, or use another integration.")
+        if try await store.agentTokens.usableAgentTokenCount(integrationID: integration.id, workspaceID: principal.workspace.id, now: clock.now())
+            >= Self.maxPerIntegration {
+            throw WorkspaceLimits.reached("usable agent tokens for this integration", limit: Self.maxPerIntegration,
+                                          advice: "Revoke tokens no longer used, or use another integration.")
         }
         let secret = AgentToken.generate()
         let token = AgentToken(id: Identifier.make("atok"), workspaceID: principal.workspace.id, integrationID: integration.id, name: name,
@@ -63,5 +66,17 @@ struct AgentTokenService: Sendable {
         }
         await audit.record(principal, "agent_token.revoked", "integration", record.integration.id, ["agentTokenId": .string(id)])
         return token
+    }
+
+    /// Deletes a token that no longer works (revoked or expired); a working one must be revoked first.
+    func delete(id: String, integrationID: String, by principal: Principal) async throws {
+        let record = try await integrations.load(id: integrationID, workspace: principal.workspace)
+        switch try await store.agentTokens.deleteAgentToken(id: id, integrationID: record.integration.id, workspaceID: principal.workspace.id, now: clock.now()) {
+        case .notFound: throw Problem.notFound("agent token", id: id)
+        case .stillWorks:
+            throw Problem.conflict("agent_token_active", "The agent token still works; revoke it first (DELETE without purge), then delete it.", field: "purge")
+        case .deleted:
+            await audit.record(principal, "agent_token.deleted", "integration", record.integration.id, ["agentTokenId": .string(id)])
+        }
     }
 }

@@ -118,8 +118,9 @@ public struct AuthorizationService: Sendable {
 
     /// What the callback page says.
     public enum Outcome: Sendable, Equatable {
-        /// `forEndUser`: an end user connected through a connect link (their page says to return to the conversation).
-        case connected(integrationID: String, integrationName: String, account: ProviderAccount, forEndUser: Bool, connectLinkID: String?)
+        /// `forEndUser`: an end user connected through a connect link (their page says to return to the conversation);
+        /// `resumeQueued`: calls kept for the link wait in the outbox.
+        case connected(integrationID: String, integrationName: String, account: ProviderAccount, forEndUser: Bool, resumeQueued: Bool)
         case failed(status: Int, heading: String, message: String)
     }
 
@@ -302,7 +303,7 @@ public struct AuthorizationService: Sendable {
             }
         }
         return .connected(integrationID: integration.id, integrationName: integration.name, account: account, forEndUser: request.connectLinkID != nil,
-                          connectLinkID: request.connectLinkID)
+                          resumeQueued: completed.resumeQueued)
     }
 
     /// Who asked for a disconnect, as the `connection.revoked` event says.

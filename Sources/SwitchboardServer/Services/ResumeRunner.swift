@@ -13,14 +13,9 @@ struct ResumeRunner: Sendable {
     let events: EventDispatcher
     let logger: Logger
 
-    func resume(connectLinkID: String) async {
-        let pending: [PendingAction]
-        do {
-            pending = try await store.authorizations.takePendingActions(connectLinkID: connectLinkID, now: actions.clock.now())
-        } catch {
-            logger.error("taking kept actions failed", metadata: ["link": "\(connectLinkID)", "error.type": "\(type(of: error))"])
-            return
-        }
+    /// Runs the link's kept calls; throws only when they could not be taken (the outbox tries again).
+    func resume(connectLinkID: String) async throws {
+        let pending = try await store.authorizations.takePendingActions(connectLinkID: connectLinkID, now: actions.clock.now())
         for call in pending {
             guard let integration = try? await store.integrations.integration(id: call.integrationID)?.integration else { continue }
             var data: [String: JSONValue] = ["pendingActionId": .string(call.id), "action": .string(call.action)]

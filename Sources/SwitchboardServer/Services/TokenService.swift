@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 public import Logging
 public import SwitchboardCore
 public import SwitchboardStore
@@ -29,6 +30,8 @@ public final class TokenService: Sendable {
     let instanceID = Identifier.make("inst")
     let metrics: DomainMetrics?
     private let flights = SingleFlight<String, String>()
+    /// The refresh leases whose release the database refused, each with when it lapses on its own.
+    let leaseReleases = Mutex<[String: Date]>([:])
     /// How long a caller waits for another instance's refresh before giving up.
     let waitLimit: Duration
     let pollInterval: Duration
@@ -109,9 +112,10 @@ public final class TokenService: Sendable {
                     return try await refresh(connectionID: connectionID, app: app, rejected: rejected)
                 } catch {
                     // Whatever broke the refresh (the database going away between two statements, say), the lease must
-                    // not outlive it, or every other instance waits it out: released in the background, retried while
-                    // the database is unreachable. (Released already when the refresh recorded its failure.)
-                    Task { await self.releaseLease(connectionID: connectionID) }
+                    // not outlive it, or every other instance waits it out: released now or, if the database cannot be
+                    // reached, by the outbox service's next rounds until the lease would have lapsed anyway.
+                    // (Released already when the refresh recorded its failure.)
+                    await releaseLease(connectionID: connectionID)
                     throw error
                 }
             }
@@ -197,16 +201,33 @@ extension TokenService {
     /// Releases this instance's refresh lease, trying again every half second while the database is unreachable, for as
     /// long as the lease would last anyway.
     func releaseLease(connectionID: String) async {
-        let deadline = clock.now().addingTimeInterval(RefreshPolicy.leaseDuration)
-        while clock.now() < deadline {
+        do {
+            try await store.connections.releaseRefreshLease(connectionID: connectionID, owner: instanceID)
+        } catch where Database.isUnavailable(error) {
+            let until = clock.now().addingTimeInterval(RefreshPolicy.leaseDuration)
+            leaseReleases.withLock { $0[connectionID] = until }
+        } catch {
+            logger.warning("releasing a refresh lease failed", metadata: ["connection": "\(connectionID)", "error.type": "\(type(of: error))"])
+        }
+    }
+
+    /// Tries again the lease releases the database refused (the outbox service calls it each round); one that would
+    /// have lapsed by now is forgotten.
+    func retryLeaseReleases() async {
+        let now = clock.now()
+        let due = leaseReleases.withLock { pending in
+            pending = pending.filter { $0.value > now }
+            return Array(pending.keys)
+        }
+        for connectionID in due {
             do {
                 try await store.connections.releaseRefreshLease(connectionID: connectionID, owner: instanceID)
-                return
+                _ = leaseReleases.withLock { $0.removeValue(forKey: connectionID) }
             } catch where Database.isUnavailable(error) {
-                try? await clock.sleep(for: .milliseconds(500))
-            } catch {
-                logger.warning("releasing a refresh lease failed", metadata: ["connection": "\(connectionID)", "error.type": "\(type(of: error))"])
                 return
+            } catch {
+                _ = leaseReleases.withLock { $0.removeValue(forKey: connectionID) }
+                logger.warning("releasing a refresh lease failed", metadata: ["connection": "\(connectionID)", "error.type": "\(type(of: error))"])
             }
         }
     }

@@ -59,7 +59,7 @@ struct SQLAgentSessionRepository: AgentSessionRepository, SQLRepository {
     let shared: StoreShared
 
     public func insert(_ session: AgentSession) async throws {
-        try await database.withConnection { db in
+        try await database.write { db in
             try await db.insert(into: "mcp_sessions")
                 .columns("id", "agent_token_id", "workspace_id", "protocol_version", "elicits_url", "elicits_form", "created_at", "last_seen_at")
                 .values(SQLBind(session.id), SQLBind(session.agentTokenID), SQLBind(session.workspaceID), SQLBind(session.protocolVersion),
@@ -71,13 +71,13 @@ struct SQLAgentSessionRepository: AgentSessionRepository, SQLRepository {
 
     public func session(id: String, agentTokenID: String, now: Date) async throws -> AgentSession? {
         guard id.hasPrefix(AgentSession.idPrefix), id.count <= 100 else { return nil }
-        let found = try await database.withConnection { db in
+        let found = try await database.read { db in
             try await db.select().columns("*").from("mcp_sessions")
                 .where("id", .equal, id).where("agent_token_id", .equal, agentTokenID)
                 .first(decoding: AgentSessionRow.self)
         }?.model
         if found != nil, keyUseThrottle.shouldWrite(keyID: "session:" + id, now: now) {
-            try await database.withConnection { db in
+            try await database.write { db in
                 try await db.update("mcp_sessions").set("last_seen_at", to: now.unixSeconds).where("id", .equal, id).run()
             }
         }
@@ -85,14 +85,14 @@ struct SQLAgentSessionRepository: AgentSessionRepository, SQLRepository {
     }
 
     public func deleteSession(id: String, agentTokenID: String) async throws -> Bool {
-        try await database.withConnection { db in
+        try await database.write { db in
             try await db.delete(from: "mcp_sessions").where("id", .equal, id).where("agent_token_id", .equal, agentTokenID)
                 .returning("id").all().count > 0
         }
     }
 
     public func insert(_ elicitation: PendingElicitation) async throws {
-        try await database.withConnection { db in
+        try await database.write { db in
             try await db.insert(into: "mcp_elicitations")
                 .columns("id", "session_id", "integration_id", "end_user_id", "created_at")
                 .values(SQLBind(elicitation.id), SQLBind(elicitation.sessionID), SQLBind(elicitation.integrationID),
@@ -102,7 +102,7 @@ struct SQLAgentSessionRepository: AgentSessionRepository, SQLRepository {
     }
 
     public func pendingElicitations(sessionID: String) async throws -> [PendingElicitation] {
-        try await database.withConnection { db in
+        try await database.read { db in
             try await db.select().columns("*").from("mcp_elicitations").where("session_id", .equal, sessionID)
                 .orderBy("created_at").orderBy("id")
                 .all(decoding: PendingElicitationRow.self)
@@ -110,7 +110,7 @@ struct SQLAgentSessionRepository: AgentSessionRepository, SQLRepository {
     }
 
     public func removeElicitation(id: String) async throws -> Bool {
-        try await database.withConnection { db in
+        try await database.write { db in
             try await db.delete(from: "mcp_elicitations").where("id", .equal, id).returning("id").all().count > 0
         }
     }

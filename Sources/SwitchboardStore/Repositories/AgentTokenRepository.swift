@@ -15,11 +15,22 @@ public protocol AgentTokenRepository: Sendable {
     /// Revokes a token; nil when the integration has no such token. A token revoked already stays as it was.
     func revokeAgentToken(id: String, integrationID: String, workspaceID: String, now: Date) async throws -> AgentToken?
 
+    /// How many of an integration's tokens work at `now` (neither revoked nor expired): what the cap per integration counts.
+    func usableAgentTokenCount(integrationID: String, workspaceID: String, now: Date) async throws -> Int
+
+    /// Deletes a token that no longer works (revoked or expired): `.deleted`, `.stillWorks` (revoke it first), or
+    /// `.notFound` when the integration has no such token.
+    func deleteAgentToken(id: String, integrationID: String, workspaceID: String, now: Date) async throws -> AgentTokenDeletion
+
     /// The token a presented value names, if it works at `now` (remembered for a second; expiry checked on every use).
     func workingAgentToken(_ secret: String, now: Date) async throws -> AgentToken?
 
     /// Records that a token was used, at most once a minute per token and instance.
     func noteAgentTokenUsed(id: String, now: Date) async
+}
+
+public enum AgentTokenDeletion: Sendable, Equatable {
+    case deleted, stillWorks, notFound
 }
 
 struct AgentTokenRow: Codable {
@@ -49,7 +60,7 @@ struct SQLAgentTokenRepository: AgentTokenRepository, SQLRepository {
 
     public func insert(_ token: AgentToken, secret: String) async throws {
         defer { hot.invalidate() }
-        try await database.withConnection { db in
+        try await database.write { db in
             try await db.insert(into: "agent_tokens")
                 .columns("id", "workspace_id", "integration_id", "name", "token_hash", "display_prefix", "end_user_id", "tools", "created_at", "expires_at")
                 .values(SQLBind(token.id), SQLBind(token.workspaceID), SQLBind(token.integrationID), SQLBind(token.name),
@@ -60,7 +71,7 @@ struct SQLAgentTokenRepository: AgentTokenRepository, SQLRepository {
     }
 
     public func agentTokens(integrationID: String, workspaceID: String) async throws -> [AgentToken] {
-        try await database.withConnection { db in
+        try await database.read { db in
             try await db.select().columns("*").from("agent_tokens")
                 .where("integration_id", .equal, integrationID).where("workspace_id", .equal, workspaceID)
                 .orderBy("created_at", .descending).orderBy("id", .descending)
@@ -70,7 +81,7 @@ struct SQLAgentTokenRepository: AgentTokenRepository, SQLRepository {
 
     public func revokeAgentToken(id: String, integrationID: String, workspaceID: String, now: Date) async throws -> AgentToken? {
         defer { hot.invalidate() }
-        return try await database.withConnection { db in
+        return try await database.write { db in
             try await db.update("agent_tokens").set("revoked_at", to: now.unixSeconds)
                 .where("id", .equal, id).where("integration_id", .equal, integrationID).where("workspace_id", .equal, workspaceID)
                 .where("revoked_at", .is, SQLLiteral.null)
@@ -81,11 +92,30 @@ struct SQLAgentTokenRepository: AgentTokenRepository, SQLRepository {
         }?.model
     }
 
+    public func usableAgentTokenCount(integrationID: String, workspaceID: String, now: Date) async throws -> Int {
+        try await count("agent_tokens") { query in
+            query.where("integration_id", .equal, integrationID).where("workspace_id", .equal, workspaceID).where("revoked_at", .is, SQLLiteral.null)
+                .where { $0.where("expires_at", .is, SQLLiteral.null).orWhere("expires_at", .greaterThan, now.unixSeconds) }
+        }
+    }
+
+    public func deleteAgentToken(id: String, integrationID: String, workspaceID: String, now: Date) async throws -> AgentTokenDeletion {
+        defer { hot.invalidate() }
+        return try await database.write { db in
+            guard let row = try await db.select().columns("*").from("agent_tokens")
+                .where("id", .equal, id).where("integration_id", .equal, integrationID).where("workspace_id", .equal, workspaceID)
+                .first(decoding: AgentTokenRow.self) else { return .notFound }
+            guard row.revoked_at != nil || !row.model.works(at: now) else { return .stillWorks }
+            try await db.delete(from: "agent_tokens").where("id", .equal, id).run()
+            return .deleted
+        }
+    }
+
     public func workingAgentToken(_ secret: String, now: Date) async throws -> AgentToken? {
         guard secret.hasPrefix(AgentToken.prefix), secret.count <= 200 else { return nil }
         let hash = AgentToken.hash(secret)
         let token: AgentToken? = try await hot.value("agent-token:\(hash)") {
-            try await database.withConnection { db in
+            try await database.read { db in
                 try await db.select().columns("*").from("agent_tokens").where("token_hash", .equal, hash)
                     .where("revoked_at", .is, SQLLiteral.null)
                     .first(decoding: AgentTokenRow.self)
@@ -97,7 +127,7 @@ struct SQLAgentTokenRepository: AgentTokenRepository, SQLRepository {
     public func noteAgentTokenUsed(id: String, now: Date) async {
         guard keyUseThrottle.shouldWrite(keyID: "agent:" + id, now: now) else { return }
         do {
-            try await database.withConnection { db in
+            try await database.write { db in
                 try await db.update("agent_tokens").set("last_used_at", to: now.unixSeconds).where("id", .equal, id).run()
             }
         } catch {

@@ -50,7 +50,7 @@ struct SQLAuthorizationRepository: AuthorizationRepository, SQLRepository {
     let shared: StoreShared
 
     public func insert(_ link: ConnectLink) async throws {
-        try await database.withConnection { db in
+        try await database.write { db in
             try await db.insert(into: "connect_links").model(ConnectLinkRow(link), nilEncodingStrategy: .asNil).run()
         }
     }
@@ -58,7 +58,7 @@ struct SQLAuthorizationRepository: AuthorizationRepository, SQLRepository {
     /// The link a `/connect/{token}` URL names, found by the token's hash.
     public func connectLink(token: String) async throws -> ConnectLink? {
         let hash = Digest.sha256Hex(token)
-        return try await database.withConnection { db in
+        return try await database.read { db in
             try await db.select().columns("*").from("connect_links").where("token_hash", .equal, hash).first(decoding: ConnectLinkRow.self)?.model
         }
     }
@@ -82,14 +82,14 @@ struct SQLAuthorizationRepository: AuthorizationRepository, SQLRepository {
 
     /// Records that a verifyURL confirmation (by its hash) was used; false when it was used already. Kept until it expires.
     public func useConfirmation(hash: String, expiresAt: Date) async throws -> Bool {
-        try await database.withConnection { db in
+        try await database.write { db in
             try await db.insert(into: "used_confirmations").columns("id", "expires_at").values(SQLBind(hash), SQLBind(expiresAt.unixSeconds))
                 .ignoringConflicts(with: ["id"]).returning("id").all().count == 1
         }
     }
 
     public func connectLink(id: String) async throws -> ConnectLink? {
-        try await database.withConnection { db in
+        try await database.read { db in
             try await db.select().columns("*").from("connect_links").where("id", .equal, id).first(decoding: ConnectLinkRow.self)?.model
         }
     }
@@ -97,7 +97,7 @@ struct SQLAuthorizationRepository: AuthorizationRepository, SQLRepository {
     /// The request a callback's state names, without claiming it (to check which browser it belongs to first).
     public func authorizationRequest(state: String) async throws -> AuthorizationRequest? {
         let hash = Digest.sha256Hex(state)
-        let row = try await database.withConnection { db in
+        let row = try await database.read { db in
             try await db.select().columns("*").from("authorization_requests").where("state_hash", .equal, hash).first(decoding: AuthorizationRequestRow.self)
         }
         return row?.model(pkceVerifier: nil)
@@ -112,13 +112,13 @@ struct SQLAuthorizationRepository: AuthorizationRepository, SQLRepository {
             expires_at: request.expiresAt.unixSeconds, error: request.error,
             connect_link_id: request.connectLinkID, browser_binding_hash: request.browserBindingHash, started_by: request.startedBy
         )
-        try await database.withConnection { db in try await db.insert(into: "authorization_requests").model(row, nilEncodingStrategy: .asNil).run() }
+        try await database.write { db in try await db.insert(into: "authorization_requests").model(row, nilEncodingStrategy: .asNil).run() }
     }
 
     /// Binds a pending, unbound request (started by the API) to the browser whose nonce hashes to `bindingHash`: the
     /// first browser to open its start page, once. Returns the request with its PKCE verifier, or nil.
     public func bindAuthorizationRequest(state: String, bindingHash: String, now: Date) async throws -> AuthorizationRequest? {
-        let row = try await database.withConnection { db in
+        let row = try await database.write { db in
             try await db.update("authorization_requests").set("browser_binding_hash", to: bindingHash)
                 .where("state_hash", .equal, Digest.sha256Hex(state))
                 .where("browser_binding_hash", .equal, AuthorizationRequest.unboundMarker)
@@ -134,7 +134,7 @@ struct SQLAuthorizationRepository: AuthorizationRepository, SQLRepository {
     /// Claims the request a callback's state names: the state is accepted once, and only before it expires.
     public func claimAuthorization(state: String, now: Date) async throws -> AuthorizationClaim {
         let hash = Digest.sha256Hex(state)
-        let claimed = try await database.withConnection { db in
+        let claimed = try await database.write { db in
             try await db.update("authorization_requests")
                 .set("status", to: AuthorizationRequestStatus.processing.rawValue)
                 .where("state_hash", .equal, hash)
@@ -146,13 +146,13 @@ struct SQLAuthorizationRepository: AuthorizationRepository, SQLRepository {
         if let row = claimed {
             return .claimed(row.model(pkceVerifier: try row.pkce_verifier_sealed.map { try vault.open($0, context: Store.verifierContext(requestID: row.id)) }))
         }
-        let existing = try await database.withConnection { db in
+        let existing = try await database.read { db in
             try await db.select().columns("*").from("authorization_requests").where("state_hash", .equal, hash)
                 .first(decoding: AuthorizationRequestRow.self)
         }
         guard let existing else { return .unknown }
         if existing.status == AuthorizationRequestStatus.pending.rawValue {
-            try await database.withConnection { db in
+            try await database.write { db in
                 try await db.update("authorization_requests").set("status", to: AuthorizationRequestStatus.expired.rawValue)
                     .where("id", .equal, existing.id).where("status", .equal, AuthorizationRequestStatus.pending.rawValue).run()
             }
@@ -162,7 +162,7 @@ struct SQLAuthorizationRepository: AuthorizationRepository, SQLRepository {
     }
 
     public func failAuthorization(requestID: String, reason: String) async throws {
-        try await database.withConnection { db in
+        try await database.write { db in
             try await db.update("authorization_requests")
                 .set("status", to: AuthorizationRequestStatus.failed.rawValue)
                 .set("error", to: Problem.clip(reason, to: 500))
@@ -177,13 +177,13 @@ struct SQLAuthorizationRepository: AuthorizationRepository, SQLRepository {
             end_user_id: pending.endUserID, conversation_id: pending.conversationID, action: pending.action,
             input_sealed: try vault.seal(input, context: Store.inputContext(pendingID: pending.id)), status: "pending",
             created_at: pending.createdAt.unixSeconds, expires_at: pending.expiresAt.unixSeconds)
-        try await database.withConnection { db in try await db.insert(into: "pending_actions").model(row, nilEncodingStrategy: .asNil).run() }
+        try await database.write { db in try await db.insert(into: "pending_actions").model(row, nilEncodingStrategy: .asNil).run() }
     }
 
     /// Takes the link's unexpired pending actions, each exactly once however often this is called: a row is only
     /// returned by the call whose update moved it from `pending` to `taken`.
     public func takePendingActions(connectLinkID: String, now: Date) async throws -> [PendingAction] {
-        let rows = try await database.withConnection { db in
+        let rows = try await database.write { db in
             try await db.update("pending_actions").set("status", to: "taken")
                 .where("connect_link_id", .equal, connectLinkID).where("status", .equal, "pending")
                 .where("expires_at", .greaterThan, now.unixSeconds)

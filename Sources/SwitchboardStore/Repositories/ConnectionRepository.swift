@@ -69,7 +69,7 @@ struct SQLConnectionRepository: ConnectionRepository, SQLRepository {
     }
 
     public func connection(integrationID: String, endUserID: String) async throws -> Connection? {
-        let row = try await database.withConnection { db in
+        let row = try await database.read { db in
             try await db.select().columns("*").from("connections")
                 .where("integration_id", .equal, integrationID).where("end_user_id", .equal, endUserID)
                 .first(decoding: ConnectionRow.self)
@@ -78,14 +78,14 @@ struct SQLConnectionRepository: ConnectionRepository, SQLRepository {
     }
 
     public func connection(id: String) async throws -> Connection? {
-        let row = try await database.withConnection { db in
+        let row = try await database.read { db in
             try await db.select().columns("*").from("connections").where("id", .equal, id).first(decoding: ConnectionRow.self)
         }
         return try row.map(model)
     }
 
     public func connections(integrationID: String, workspaceID: String) async throws -> [Connection] {
-        let rows = try await database.withConnection { db in
+        let rows = try await database.read { db in
             try await db.select().columns("*").from("connections")
                 .where("integration_id", .equal, integrationID).where("workspace_id", .equal, workspaceID)
                 .orderBy("created_at").orderBy("id").all(decoding: ConnectionRow.self)
@@ -99,7 +99,7 @@ struct SQLConnectionRepository: ConnectionRepository, SQLRepository {
 
     /// One page of an integration's connections, newest first, after the previous page's last `(created_at, id)`.
     public func connections(integrationID: String, workspaceID: String, limit: Int, before cursor: (Int64, String)?) async throws -> [Connection] {
-        let rows = try await database.withConnection { db in
+        let rows = try await database.read { db in
             try await db.select().columns("*").from("connections").where("workspace_id", .equal, workspaceID)
                 .newestFirst(by: "created_at", integrationID: integrationID, after: cursor, limit: limit).all(decoding: ConnectionRow.self)
         }
@@ -154,6 +154,13 @@ struct SQLConnectionRepository: ConnectionRepository, SQLRepository {
                 .set("status", to: AuthorizationRequestStatus.completed.rawValue)
                 .where("id", .equal, requestID).run()
             var completed = CompletedAuthorization(connection: stored, previous: previous)
+            // The calls kept for the link run after the commit, from the outbox: whichever instance takes it, even if
+            // this one stops or dies before it runs them.
+            if let connectLinkID, try await db.select().column("id").from("pending_actions").where("connect_link_id", .equal, connectLinkID)
+                .limit(1).first() != nil {
+                try await SQLOutboxRepository.enqueue(.resumeKeptCalls, subject: connectLinkID, now: now, on: db)
+                completed.resumeQueued = true
+            }
             if let event = report(previous) {
                 try await db.insert(into: "events").model(try self.eventRow(event), nilEncodingStrategy: .asNil).run()
                 completed.event = event
@@ -164,7 +171,7 @@ struct SQLConnectionRepository: ConnectionRepository, SQLRepository {
 
     /// Takes the connection's refresh lease if nobody holds a live one. True when this caller now holds it.
     public func acquireRefreshLease(connectionID: String, owner: String, now: Date, duration: TimeInterval) async throws -> Bool {
-        try await database.withConnection { db in
+        try await database.write { db in
             try await db.update("connections")
                 .set("refresh_lease_owner", to: owner)
                 .set("refresh_lease_until", to: now.addingTimeInterval(duration).unixSeconds)
@@ -185,7 +192,7 @@ struct SQLConnectionRepository: ConnectionRepository, SQLRepository {
         let refresh = try (grant.refreshToken ?? keepRefreshToken).map {
             try vault.seal($0, context: Store.tokenContext(connectionID: connectionID, "refresh_token"))
         }
-        return try await database.withConnection { db in
+        return try await database.write { db in
             try await db.update("connections")
                 .set("access_token_sealed", to: access)
                 .set("refresh_token_sealed", to: refresh)
@@ -208,7 +215,7 @@ struct SQLConnectionRepository: ConnectionRepository, SQLRepository {
     /// Releases the lease after a failed refresh, recording why; a permanent failure also marks the connection dead.
     public func recordRefreshFailure(connectionID: String, owner: String?, reason: String, permanent: Bool, now: Date) async throws {
         defer { hot.invalidate() }
-        return try await database.withConnection { db in
+        return try await database.write { db in
             var update = db.update("connections")
                 .set("last_error", to: Problem.clip(reason, to: 500))
                 .set("updated_at", to: now.unixSeconds)
@@ -225,7 +232,7 @@ struct SQLConnectionRepository: ConnectionRepository, SQLRepository {
     /// its tokens must not be sent to the new ones); returns how many were marked.
     public func markConnectionsNeedReauthorization(profileID: String, workspaceID: String, reason: String, now: Date) async throws -> Int {
         defer { hot.invalidate() }
-        return try await database.withConnection { db in
+        return try await database.read { db in
             try await Store.markConnectionsNeedReauthorization(db, profileID: profileID, workspaceID: workspaceID, reason: reason, now: now)
         }
     }
@@ -233,7 +240,7 @@ struct SQLConnectionRepository: ConnectionRepository, SQLRepository {
     @discardableResult
     public func markNeedsReauthorization(connectionID: String, tokenVersion: Int64, reason: String, now: Date) async throws -> Bool {
         defer { hot.invalidate() }
-        return try await database.withConnection { db in
+        return try await database.write { db in
             try await db.update("connections")
                 .set("status", to: ConnectionStatus.needsReauthorization.rawValue)
                 .set("last_error", to: Problem.clip(reason, to: 500))
@@ -244,7 +251,7 @@ struct SQLConnectionRepository: ConnectionRepository, SQLRepository {
     }
 
     public func releaseRefreshLease(connectionID: String, owner: String) async throws {
-        try await database.withConnection { db in
+        try await database.write { db in
             try await db.update("connections").set("refresh_lease_owner", to: SQLLiteral.null).set("refresh_lease_until", to: SQLLiteral.null)
                 .where("id", .equal, connectionID).where("refresh_lease_owner", .equal, owner).run()
         }
@@ -254,7 +261,7 @@ struct SQLConnectionRepository: ConnectionRepository, SQLRepository {
     public func deleteConnection(integrationID: String, endUserID: String, workspaceID: String) async throws -> Connection? {
         defer { hot.invalidate() }
         guard let existing = try await connection(integrationID: integrationID, endUserID: endUserID), existing.workspaceID == workspaceID else { return nil }
-        try await database.withConnection { db in
+        try await database.write { db in
             try await db.delete(from: "connections").where("id", .equal, existing.id).run()
         }
         return existing

@@ -38,12 +38,12 @@ struct SQLEventRepository: EventRepository, SQLRepository {
 
     public func insert(_ event: EventRecord) async throws {
         let row = try eventRow(event)
-        try await database.withConnection { db in try await db.insert(into: "events").model(row, nilEncodingStrategy: .asNil).run() }
+        try await database.write { db in try await db.insert(into: "events").model(row, nilEncodingStrategy: .asNil).run() }
     }
 
     /// Takes a pending event for delivery (a lease, so one instance delivers it at a time); nil when it is not due or taken.
     public func claimEvent(id: String, now: Date, lease: TimeInterval = 30) async throws -> EventRecord? {
-        let row = try await database.withConnection { db in
+        let row = try await database.write { db in
             try await db.update("events").set("lease_until", to: now.addingTimeInterval(lease).unixSeconds)
                 .where("id", .equal, id).where("status", .equal, EventStatus.pending.rawValue)
                 .where("next_attempt_at", .lessThanOrEqual, now.unixSeconds)
@@ -69,7 +69,7 @@ struct SQLEventRepository: EventRepository, SQLRepository {
         if !integrations.isEmpty { query = query + " AND integration_id NOT IN (\(binds: integrations.sorted()))" }
         query = query + ") due WHERE place <= \(bind: perIntegration) ORDER BY next_attempt_at, id LIMIT \(bind: limit)"
         let final = query
-        return try await database.withConnection { db in
+        return try await database.read { db in
             try await db.raw(final).all().map {
                 (try $0.decode(column: "id", as: String.self), try $0.decode(column: "integration_id", as: String.self),
                  try $0.decode(column: "workspace_id", as: String.self))
@@ -80,7 +80,7 @@ struct SQLEventRepository: EventRepository, SQLRepository {
     /// Records one delivery attempt: delivered, or failed with the next attempt (nil: given up).
     public func recordAttempt(eventID: String, delivered: Bool, httpStatus: Int?, error: String?, nextAttemptAt: Date?, now: Date) async throws {
         let status: EventStatus = delivered ? .delivered : (nextAttemptAt == nil ? .failed : .pending)
-        try await database.withConnection { db in
+        try await database.write { db in
             try await db.update("events")
                 .set("status", to: status.rawValue)
                 .set("attempts", to: SQLBinaryExpression(SQLColumn("attempts"), .add, SQLLiteral.numeric("1")))
@@ -95,7 +95,7 @@ struct SQLEventRepository: EventRepository, SQLRepository {
 
     /// A workspace's events, newest first, after the cursor `(createdAt, id)` of the previous page's last event.
     public func events(workspaceID: String, integrationID: String?, limit: Int, before cursor: (Int64, String)?) async throws -> [EventRecord] {
-        let rows = try await database.withConnection { db in
+        let rows = try await database.read { db in
             try await db.select().columns("*").from("events").where("workspace_id", .equal, workspaceID)
                 .newestFirst(by: "created_at", integrationID: integrationID, after: cursor, limit: limit).all(decoding: EventRow.self)
         }

@@ -43,14 +43,14 @@ struct SQLIntegrationRepository: IntegrationRepository, SQLRepository {
     public func insert(_ integration: Integration) async throws {
         defer { hot.invalidate() }
         let row = IntegrationRow(integration)
-        try await database.withConnection { db in try await db.insert(into: "integrations").model(row).run() }
+        try await database.write { db in try await db.insert(into: "integrations").model(row).run() }
     }
 
     @discardableResult
     public func update(_ integration: Integration) async throws -> Bool {
         defer { hot.invalidate() }
         let row = IntegrationRow(integration)
-        return try await database.withConnection { db in
+        return try await database.write { db in
             try await db.update("integrations").set(model: row, nilEncodingStrategy: .asNil)
                 .where("id", .equal, integration.id).where("workspace_id", .equal, integration.workspaceID)
                 .returning("id").first() != nil
@@ -85,7 +85,7 @@ struct SQLIntegrationRepository: IntegrationRepository, SQLRepository {
     @discardableResult
     public func setSigningSecret(_ secret: String, integrationID: String, workspaceID: String) async throws -> Bool {
         let sealed = try vault.seal(secret, context: Store.secretContext(integrationID: integrationID))
-        return try await database.withConnection { db in
+        return try await database.write { db in
             try await db.update("integrations").set("signing_secret_sealed", to: sealed)
                 .where("id", .equal, integrationID).where("workspace_id", .equal, workspaceID)
                 .returning("id").first() != nil
@@ -93,7 +93,7 @@ struct SQLIntegrationRepository: IntegrationRepository, SQLRepository {
     }
 
     public func signingSecret(integrationID: String) async throws -> String? {
-        let sealed = try await database.withConnection { db in
+        let sealed = try await database.read { db in
             try await db.select().column("signing_secret_sealed").from("integrations").where("id", .equal, integrationID).first()
         }
         guard let value = try sealed?.decode(column: "signing_secret_sealed", as: String?.self) else { return nil }

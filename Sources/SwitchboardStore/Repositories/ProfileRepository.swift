@@ -29,7 +29,7 @@ struct SQLProfileRepository: ProfileRepository, SQLRepository {
     public func insert(_ profile: AuthProfile) async throws {
         defer { hot.invalidate() }
         let row = try row(for: profile)
-        try await database.withConnection { db in try await db.insert(into: "auth_profiles").model(row).run() }
+        try await database.write { db in try await db.insert(into: "auth_profiles").model(row).run() }
     }
 
     @discardableResult
@@ -54,7 +54,7 @@ struct SQLProfileRepository: ProfileRepository, SQLRepository {
     }
 
     public func authProfile(id: String, workspaceID: String) async throws -> AuthProfile? {
-        let row = try await database.withConnection { db in
+        let row = try await database.read { db in
             try await db.select().columns("*").from("auth_profiles")
                 .where("id", .equal, id).where("workspace_id", .equal, workspaceID)
                 .first(decoding: AuthProfileRow.self)
@@ -63,7 +63,7 @@ struct SQLProfileRepository: ProfileRepository, SQLRepository {
     }
 
     public func authProfiles(workspaceID: String) async throws -> [AuthProfile] {
-        let rows = try await database.withConnection { db in
+        let rows = try await database.read { db in
             try await db.select().columns("*").from("auth_profiles").where("workspace_id", .equal, workspaceID)
                 .orderBy("created_at").orderBy("id").all(decoding: AuthProfileRow.self)
         }

@@ -70,7 +70,7 @@ struct SQLRunRepository: RunRepository, SQLRepository {
         do {
             while written < runs.count {
                 let batch = runs[written..<min(runs.count, written + RunBuffer.batch)]
-                try await database.withConnection { db in
+                try await database.write { db in
                     var insert = db.insert(into: "runs").columns(RunRecord.columns).ignoringConflicts(with: ["id"])
                     for run in batch { insert = insert.values(run.row) }
                     try await insert.run()
@@ -94,7 +94,7 @@ struct SQLRunRepository: RunRepository, SQLRepository {
     /// A workspace's runs, newest first, after the cursor `(startedAtMs, id)` of the previous page's last run.
     public func runs(workspaceID: String, integrationID: String?, filter: RunFilter, limit: Int, before cursor: (Int64, String)?) async throws -> [RunRecord] {
         await flushRuns()
-        return try await database.withConnection { db in
+        return try await database.read { db in
             var query = db.select().columns("*").from("runs").where("workspace_id", .equal, workspaceID)
             if let action = filter.action { query = query.where("action", .equal, action) }
             if let user = filter.endUserID { query = query.where("end_user_id", .equal, user) }

@@ -83,7 +83,7 @@ struct SQLWorkspaceRepository: WorkspaceRepository, SQLRepository {
     public func addAPIKey(workspaceID: String, key: String, name: String? = nil, expiresAt: Date? = nil, now: Date = Date()) async throws -> String {
         defer { hot.invalidate() }
         let id = Identifier.make("key")
-        try await database.withConnection { db in
+        try await database.write { db in
             try await db.insert(into: "api_keys")
                 .columns("id", "workspace_id", "key_hash", "display_prefix", "created_at", "name", "expires_at")
                 .values(SQLBind(id), SQLBind(workspaceID), SQLBind(AdminAPIKey.hash(key)), SQLBind(String(key.prefix(10))),
@@ -95,7 +95,7 @@ struct SQLWorkspaceRepository: WorkspaceRepository, SQLRepository {
 
     /// A workspace's keys, newest first, revoked and expired ones included.
     public func apiKeys(workspaceID: String) async throws -> [APIKeyInfo] {
-        try await database.withConnection { db in
+        try await database.read { db in
             try await db.select().columns(APIKeyRow.columns.map { SQLColumn($0) }).from("api_keys").where("workspace_id", .equal, workspaceID)
                 .orderBy("created_at", .descending).orderBy("id", .descending)
                 .all(decoding: APIKeyRow.self).map(\.model)
@@ -103,7 +103,7 @@ struct SQLWorkspaceRepository: WorkspaceRepository, SQLRepository {
     }
 
     public func apiKey(id: String) async throws -> APIKeyInfo? {
-        try await database.withConnection { db in
+        try await database.read { db in
             try await db.select().columns(APIKeyRow.columns.map { SQLColumn($0) }).from("api_keys").where("id", .equal, id)
                 .first(decoding: APIKeyRow.self)?.model
         }
@@ -136,7 +136,7 @@ struct SQLWorkspaceRepository: WorkspaceRepository, SQLRepository {
     }
 
     func authenticatedKey(hash: String, now: Date) async throws -> AuthenticatedKey? {
-        let row = try await database.withConnection { db in
+        let row = try await database.read { db in
             try await KeyRow.select(db)
                 .from("api_keys")
                 .join(SQLIdentifier("workspaces"), on: SQLColumn("workspace_id", table: "api_keys"), .equal, SQLColumn("id", table: "workspaces"))
@@ -156,7 +156,7 @@ struct SQLWorkspaceRepository: WorkspaceRepository, SQLRepository {
     public func noteKeyUsed(keyID: String, now: Date) async {
         guard keyUseThrottle.shouldWrite(keyID: keyID, now: now) else { return }
         do {
-            try await database.withConnection { db in
+            try await database.write { db in
                 try await db.update("api_keys").set("last_used_at", to: SQLBind(now.unixSeconds)).where("id", .equal, keyID).run()
             }
         } catch {
@@ -167,7 +167,7 @@ struct SQLWorkspaceRepository: WorkspaceRepository, SQLRepository {
     /// Starts a console session for a key that works now; returns the cookie value (only its hash is stored).
     public func startConsoleSession(_ key: AuthenticatedKey, lifetime: TimeInterval, now: Date) async throws -> String {
         let token = SecureRandom.token(bytes: 32)
-        try await database.withConnection { db in
+        try await database.write { db in
             try await db.insert(into: "console_sessions").columns("id", "key_id", "workspace_id", "created_at", "expires_at")
                 .values(SQLBind(Digest.sha256Hex(token)), SQLBind(key.keyID), SQLBind(key.workspace.id), SQLBind(now.unixSeconds),
                         SQLBind(now.addingTimeInterval(lifetime).unixSeconds))
@@ -179,7 +179,7 @@ struct SQLWorkspaceRepository: WorkspaceRepository, SQLRepository {
     /// The key behind a console session cookie, while the session lasts and its key is neither revoked nor expired.
     public func consoleSession(token: String, now: Date) async throws -> AuthenticatedKey? {
         guard !token.isEmpty, token.count <= 100 else { return nil }
-        let row = try await database.withConnection { db in
+        let row = try await database.read { db in
             try await KeyRow.select(db)
                 .from("console_sessions")
                 .join(SQLIdentifier("api_keys"), on: SQLColumn("key_id", table: "console_sessions"), .equal, SQLColumn("id", table: "api_keys"))
@@ -194,7 +194,7 @@ struct SQLWorkspaceRepository: WorkspaceRepository, SQLRepository {
 
     /// Ends a console session (sign-out): its cookie works nowhere after this.
     public func endConsoleSession(token: String) async throws {
-        try await database.withConnection { db in
+        try await database.write { db in
             try await db.delete(from: "console_sessions").where("id", .equal, Digest.sha256Hex(token)).run()
         }
     }

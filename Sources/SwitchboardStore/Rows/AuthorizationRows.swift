@@ -13,6 +13,8 @@ public struct CompletedAuthorization: Sendable {
     public var previous: Previous?
     /// The event recorded with it, if any (its delivery is for the caller to start).
     public var event: EventRecord?
+    /// Whether calls were kept with `resume: true` on the link: their run was put in the outbox, in the same transaction.
+    public var resumeQueued = false
 }
 
 /// The connect link of an authorization was used already: nothing was stored.
@@ -54,7 +56,7 @@ struct ConnectLinkRow: Codable {
 
 extension SQLRepository {
     func count(_ table: String, _ filter: @escaping @Sendable (SQLSelectBuilder) -> SQLSelectBuilder) async throws -> Int {
-        try await database.withConnection { db in
+        try await database.read { db in
             let row = try await filter(db.select().column(SQLFunction("COUNT", args: SQLLiteral.all), as: "n").from(table)).first()
             return try row?.decode(column: "n", as: Int.self) ?? 0
         }

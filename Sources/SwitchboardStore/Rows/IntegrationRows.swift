@@ -64,7 +64,7 @@ public struct IntegrationRecord: Sendable, Equatable {
 
 extension SQLRepository {
     func integrations(workspaceID: String?, id: String?) async throws -> [IntegrationRecord] {
-        try await database.withConnection { db in
+        try await database.read { db in
             var query = db.select().columns("*").from("integrations")
             if let workspaceID { query = query.where("workspace_id", .equal, workspaceID) }
             if let id { query = query.where("id", .equal, id) }

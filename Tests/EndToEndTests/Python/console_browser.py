@@ -21,7 +21,7 @@ from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
-from checks import check, failures
+from checks import check, summary
 
 
 class Person:
@@ -451,7 +451,7 @@ def main() -> int:
     finally:
         person.quit()
     print(f"screenshots in {args.out}", flush=True)
-    return 1 if failures else 0
+    return summary("console browser")
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ from mcp import Client, StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
 
-from checks import check, failures
+from checks import check, summary
 
 
 def text_of(result) -> str:
@@ -189,8 +189,7 @@ async def main() -> int:
             await asyncio.wait_for(phase(args), timeout=120)
         except Exception as error:  # noqa: BLE001 - a phase that breaks is a failure, reported with its cause
             check(f"{phase.__name__} ran to the end", False, repr(error))
-    print(json.dumps({"failures": failures}), flush=True)
-    return 1 if failures else 0
+    return summary("mcp clients")
 
 
 if __name__ == "__main__":
