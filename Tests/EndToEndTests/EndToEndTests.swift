@@ -446,9 +446,14 @@ extension EndToEndTests {
     static func startDemo(_ directory: URL) async throws -> (ChildProcess, API) {
         let port = try freePort(), sandboxPort = try freePort()
         let demo = try ChildProcess(arguments: ["demo", "--port", "\(port)", "--sandbox-port", "\(sandboxPort)", "--data", directory.path])
-        let deadline = ContinuousClock.now.advanced(by: .seconds(30))
-        while !demo.stdout.contains("Sandbox login:") && ContinuousClock.now < deadline && demo.process.isRunning {
-            try await Task.sleep(for: .milliseconds(50))
+        do {
+            try await eventually("the demo to print its credentials", within: .seconds(60), every: .milliseconds(50)) {
+                if !demo.process.isRunning { throw TestSupportError("the demo exited (\(demo.process.terminationStatus)): \(demo.stderr.suffix(2000))") }
+                return demo.stdout.contains("Sandbox login:")
+            }
+        } catch {
+            _ = await demo.stop()
+            throw error
         }
         let key = try #require(demo.stdout.firstMatch(of: /API key: (\S+)/)?.1, "demo output: \(demo.stdout) \(demo.stderr)")
         return (demo, API(base: "http://127.0.0.1:\(port)", key: String(key)))

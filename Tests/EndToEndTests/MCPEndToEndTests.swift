@@ -93,7 +93,7 @@ struct RawMCP {
         return try await LoopbackHTTP.send(.POST, base + "/mcp", headers: headers, json: #"{"jsonrpc":"2.0",\#(idMember)"method":"\#(method)","params":\#(params)}"#)
     }
 
-    /// Reads the session's GET stream until `needle` arrives (or gives up after `timeout`).
+    /// Reads the session's GET stream until `needle` arrives; throws when `timeout` runs out.
     func streamUntil(_ base: String, contains needle: String, timeout: Duration = .seconds(20)) async throws -> String {
         var request = HTTPClientRequest(url: base + "/mcp")
         request.headers.add(name: "Authorization", value: "Bearer \(token)")
@@ -112,7 +112,7 @@ struct RawMCP {
             }
             group.addTask {
                 try await Task.sleep(for: timeout)
-                return ""
+                throw TestSupportError("the stream did not carry \(needle) within \(timeout)")
             }
             let first = try await group.next() ?? ""
             group.cancelAll()
@@ -149,9 +149,9 @@ struct MCPEndToEndTests {
                 let client = try ChildProcess(executable: python, arguments: arguments)
                 // The script writes the connect link it was given; the user opens it in the sandbox.
                 let linkFile = handshake.appendingPathComponent("link-http.txt")
-                let deadline = ContinuousClock.now.advanced(by: .seconds(90))
-                while client.process.isRunning, !FileManager.default.fileExists(atPath: linkFile.path), ContinuousClock.now < deadline {
-                    try await Task.sleep(for: .milliseconds(50))
+                // A script that ends first (its checks failed before) is reported below with what it printed.
+                try await eventually("the Python client to write its connect link", within: .seconds(90), every: .milliseconds(50)) {
+                    !client.process.isRunning || FileManager.default.fileExists(atPath: linkFile.path)
                 }
                 if let link = try? String(contentsOf: linkFile, encoding: .utf8) {
                     try await MCPSetup.connect(link)
@@ -191,9 +191,8 @@ struct MCPEndToEndTests {
                         #"{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"intercom_who_am_i","arguments":{}}}"#,
                     ]
                     input.fileHandleForWriting.write(Data((lines.joined(separator: "\n") + "\n").utf8))
-                    let deadline = ContinuousClock.now.advanced(by: .seconds(30))
-                    while bridge.stdout.split(separator: "\n").count < 3, ContinuousClock.now < deadline {
-                        try await Task.sleep(for: .milliseconds(50))
+                    try await eventually("three answers from the bridge: \(bridge.stdout) \(bridge.stderr.suffix(2000))", within: .seconds(30), every: .milliseconds(50)) {
+                        bridge.stdout.split(separator: "\n").count >= 3
                     }
                     try input.fileHandleForWriting.close()
                     #expect(try await bridge.wait(timeout: .seconds(15)) == 0, "stdin closed: the bridge ends its session and exits 0")

@@ -88,9 +88,9 @@ actor SentWebhooks {
         return answers.isEmpty ? 200 : answers.removeFirst()
     }
 
-    /// Waits (bounded) until `count` posts arrived; deliveries run in the background.
-    func waitFor(_ count: Int) async -> [Post] {
-        for _ in 0..<200 where posts.count < count { try? await Task.sleep(for: .milliseconds(10)) }
+    /// Waits until `count` posts arrived (deliveries run in the background); throws when 10 s run out.
+    func waitFor(_ count: Int) async throws -> [Post] {
+        try await eventually("\(count) webhook posts (arrived: \(posts.count))", within: .seconds(10)) { posts.count >= count }
         return posts
     }
 }

@@ -5,7 +5,7 @@ import Foundation
 /// Switchboard's own work awaits the signal the code gives instead (`EventDispatcher.drain`, `Outbox.drain`,
 /// `RunRepository.flushRuns`).
 public func eventually(_ what: @autoclosure () -> String, within: Duration = .seconds(20), every: Duration = .milliseconds(10),
-                       _ condition: () async throws -> Bool) async throws {
+                       isolation: isolated (any Actor)? = #isolation, _ condition: () async throws -> Bool) async throws {
     let deadline = ContinuousClock.now.advanced(by: within)
     while true {
         if try await condition() { return }

@@ -3,6 +3,7 @@ import Hummingbird
 import HummingbirdTesting
 import IntercomSandbox
 import SwitchboardCore
+import SwitchboardServer
 import SwitchboardStore
 import SwitchboardTestSupport
 import Testing
@@ -375,6 +376,7 @@ struct ConsoleTests {
             let url = try await harness.connectLink(client, id, user: "user-e")
             #expect(try await EndUserBrowser(harness: harness, client: client).connect(url).status == .ok)
             _ = try await receiver.wait(for: 1)
+            await harness.events.drain()  // the attempt is recorded once the delivery's task ends
             let page = text(try await browser.get("/console/integrations/\(id)/events"))
             #expect(page.contains("<code>connection.created</code>") && page.contains("<td>user-e</td>"), "\(page)")
             #expect(page.contains(#"<span class="status status-delivered">delivered</span>"#) && page.contains("<td>1</td><td>200</td>"), "\(page)")

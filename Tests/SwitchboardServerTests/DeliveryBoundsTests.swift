@@ -19,17 +19,39 @@ final class Tarpit: @unchecked Sendable {
     private var server: LoopbackServer?
 
     var url: String { server?.url("/hook") ?? "" }
+    private var waiting: [CheckedContinuation<Void, Never>] = []
+
     var heldNow: Int { lock.withLock { held } }
-    var isReleased: Bool { lock.withLock { released } }
-    func release() { lock.withLock { released = true } }
+
+    /// Lets every held request answer, and every later one answer at once.
+    func release() {
+        let woken = lock.withLock {
+            released = true
+            defer { waiting = [] }
+            return waiting
+        }
+        for continuation in woken { continuation.resume() }
+    }
+
+    /// Holds the request until `release`.
+    private func hold() async {
+        await withCheckedContinuation { continuation in
+            let now = lock.withLock {
+                if released { return true }
+                waiting.append(continuation)
+                return false
+            }
+            if now { continuation.resume() }
+        }
+    }
 
     static func start() async throws -> Tarpit {
         let tarpit = Tarpit()
         let router = Router()
         router.post("/hook") { [weak tarpit] _, _ -> Response in
             tarpit?.enter()
-            // Held until released (or a minute, so a failed test cannot hang).
-            for _ in 0..<6000 where tarpit?.isReleased == false { try await Task.sleep(for: .milliseconds(10)) }
+            // Held until released; `stop` releases, so a failed test cannot leave it hanging.
+            await tarpit?.hold()
             tarpit?.leave()
             return Response(status: .ok)
         }
@@ -78,7 +100,7 @@ struct DeliveryBoundsTests {
                 let round = Task { await harness.events.deliverDue() }
                 let arrived = try await fast.wait(for: 5, seconds: 10)
                 #expect(arrived.count == 5, "the fast receiver got all its events")
-                #expect(tarpit.heldNow == EventDispatcher.perIntegrationLimit, "while the tarpit still holds its deliveries")
+                try await eventually("the tarpit holding its integration's bound") { tarpit.heldNow == EventDispatcher.perIntegrationLimit }
                 #expect(tarpit.arrived == EventDispatcher.perIntegrationLimit, "and no more than its per-integration bound were sent to it")
                 tarpit.release()
                 await round.value
@@ -111,7 +133,8 @@ struct DeliveryBoundsTests {
 
                 let round = Task { await harness.events.deliverDue() }
                 #expect(try await fast.wait(for: 3, seconds: 10).count == 3, "the other workspace's events arrived")
-                #expect(tarpit.heldNow == EventDispatcher.perWorkspaceLimit, "while the stuck workspace holds just its share")
+                try await eventually("the stuck workspace holding its share") { tarpit.heldNow == EventDispatcher.perWorkspaceLimit }
+                #expect(tarpit.arrived == EventDispatcher.perWorkspaceLimit, "and no more")
                 tarpit.release()
                 await round.value
                 #expect(tarpit.maxHeld == EventDispatcher.perWorkspaceLimit)

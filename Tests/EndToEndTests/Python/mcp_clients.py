@@ -147,6 +147,10 @@ async def http_user_authorizes(args) -> None:
         deadline = time.monotonic() + 60
         while not os.path.exists(os.path.join(args.handshake, "connected-http.txt")) and time.monotonic() < deadline:
             await asyncio.sleep(0.1)
+        connected = os.path.exists(os.path.join(args.handshake, "connected-http.txt"))
+        check("http: the test connected the user within 60 s", connected, "connected-http.txt never appeared")
+        if not connected:
+            return
         deadline = time.monotonic() + 20
         while elicitation["elicitationId"] not in completed and time.monotonic() < deadline:
             await asyncio.sleep(0.1)
