@@ -32,7 +32,7 @@ def http_call(port, method, path, body=None, headers=None, form=None, timeout=10
 def press(port, path):
     """A form's button with nothing in it, as a browser presses it: where it sends the browser, and the cookie it sets."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    conn.request("POST", path, body="", headers={"Content-Type": "application/x-www-form-urlencoded"})
+    conn.request("POST", path, body="", headers={"Content-Type": "application/x-www-form-urlencoded", "Origin": "null", "Sec-Fetch-Site": "same-origin"})
     response = conn.getresponse()
     response.read()
     conn.close()

@@ -234,7 +234,10 @@ def browser():
 def press(opener, port, path):
     """Presses a page's button (an empty form POST) on this instance, following the redirects; the final page's text."""
     try:
-        page = opener.open(urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=b"", method="POST"), timeout=30)
+        # As a browser posts a form from the page it came from (Switchboard's pages send no referrer: Origin is null).
+        request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=b"", method="POST",
+                                         headers={"Origin": "null", "Sec-Fetch-Site": "same-origin"})
+        page = opener.open(request, timeout=30)
         return page.status, page.read().decode()
     except urllib.error.HTTPError as error:
         return error.code, error.read().decode(errors="replace")
@@ -480,7 +483,8 @@ def sandbox_integration(cluster):
     _, _, integration = cluster.api("POST", "/v1/integrations", {"name": "Faults", "app": "system", "authorization": "preauthorized"})
     _, _, started = cluster.api("POST", f"/v1/integrations/{integration['id']}/authorize", {})
     opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
-    login = opener.open(urllib.request.Request(started["authorizationURL"], data=b"", method="POST"), timeout=30).read().decode()
+    login = opener.open(urllib.request.Request(started["authorizationURL"], data=b"", method="POST",
+                                               headers={"Origin": "null", "Sec-Fetch-Site": "same-origin"}), timeout=30).read().decode()
     consent = opener.open(urllib.request.Request(f"{cluster.sandbox}/oauth/login", method="POST", data=urllib.parse.urlencode(
         hidden_fields(login) + [("email", "ada@acme.test"), ("password", "sandbox-password")]).encode()), timeout=30).read().decode()
     done = opener.open(urllib.request.Request(f"{cluster.sandbox}/oauth/authorize", method="POST", data=urllib.parse.urlencode(

@@ -310,6 +310,18 @@ enum Migrations {
             "CREATE INDEX outbox_due ON outbox (due_at)",
             "ALTER TABLE idempotency_keys ADD COLUMN lease_until BIGINT",
         ]),
+        Migration(version: 14, name: "bounds per tenant: one elicitation per session and user, one stream per session, reusable connect links", statements: [
+            "DELETE FROM mcp_elicitations WHERE id NOT IN (SELECT MIN(id) FROM mcp_elicitations GROUP BY session_id, integration_id, end_user_id)",
+            "CREATE UNIQUE INDEX mcp_elicitations_one ON mcp_elicitations (session_id, integration_id, end_user_id)",
+            "ALTER TABLE mcp_elicitations ADD COLUMN expires_at BIGINT",
+            "ALTER TABLE mcp_sessions ADD COLUMN stream_owner TEXT",
+            "ALTER TABLE mcp_sessions ADD COLUMN stream_until BIGINT",
+            "CREATE INDEX mcp_sessions_token ON mcp_sessions (agent_token_id, stream_until)",
+            "ALTER TABLE connect_links ADD COLUMN token_sealed TEXT",
+            "CREATE INDEX connect_links_workspace ON connect_links (workspace_id, status, expires_at)",
+            "CREATE INDEX pending_actions_workspace ON pending_actions (workspace_id, status, expires_at)",
+            "CREATE INDEX authorization_requests_link ON authorization_requests (connect_link_id)",
+        ]),
     ]
 
     /// Applies every migration not yet recorded, each in its own transaction; safe to run from several instances at once.

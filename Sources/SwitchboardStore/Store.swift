@@ -86,6 +86,8 @@ public final class Store: Sendable, SQLRepository {
     /// have died and the key may be claimed again. Longer than a write can run (the provider's timeout on each of three
     /// tries, a refresh waited for, a 429 waited out, one retry after a 401).
     public static let idempotencyLease: TimeInterval = 300
+    /// MCP sessions an agent token keeps (each `initialize` opens one); past it, the longest idle ends.
+    public static let sessionsPerAgentToken = 100
 
     /// How long finished records are kept: expired links and authorization requests a day (so a late visitor is told
     /// "expired" rather than "not valid"), settled events thirty days (the delivery log).
@@ -111,6 +113,7 @@ public final class Store: Sendable, SQLRepository {
                 ("integrations", "signing_secret_sealed", "signing_secret"),
                 ("events", "payload_sealed", "payload"),
                 ("pending_actions", "input_sealed", "input"),
+                ("connect_links", "token_sealed", "token"),
             ]
             for (table, column, contextColumn) in columns {
                 let rows = try await db.select().columns("id", column).from(table).where(SQLColumn(column), .isNot, SQLLiteral.null).all()
@@ -142,6 +145,7 @@ public final class Store: Sendable, SQLRepository {
                 ("used_confirmations", { $0.where("expires_at", .lessThan, now.unixSeconds) }),
                 ("console_sessions", { $0.where("expires_at", .lessThan, now.unixSeconds) }),
                 ("mcp_sessions", { $0.where("last_seen_at", .lessThan, now.addingTimeInterval(-Store.agentSessionIdleLifetime).unixSeconds) }),
+                ("mcp_elicitations", { $0.where("expires_at", .lessThan, now.unixSeconds) }),
                 ("events", { $0.where("status", .notEqual, EventStatus.pending.rawValue)
                     .where("created_at", .lessThan, now.addingTimeInterval(-Store.eventRetention).unixSeconds) }),
             ]

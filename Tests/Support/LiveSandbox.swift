@@ -35,7 +35,11 @@ public final class LiveSandbox: Sendable {
             continuation.finish()
         }
         let group = ServiceGroup(configuration: .init(services: [.init(service: app)], logger: logger))
-        let task = Task { try await group.run() }
+        // A server that cannot start ends the group: the port stream ends with it, and the start fails below.
+        let task = Task {
+            defer { continuation.finish() }
+            try await group.run()
+        }
         var port = 0
         for await value in stream { port = value }
         guard port != 0 else { throw TestSupportError("the sandbox did not start") }
@@ -65,8 +69,10 @@ public enum SandboxBrowser {
         page(try await LoopbackHTTP.send(.GET, url, headers: cookie.map { [("Cookie", $0)] } ?? [], timeout: 10))
     }
 
+    /// Posts a form as a browser does from the page it came from: Switchboard's pages send no referrer, so `Origin`
+    /// is null and `Sec-Fetch-Site` says same-origin (Switchboard's public form posts refuse any other).
     public static func postForm(_ url: String, _ fields: [(String, String)]) async throws -> Page {
-        page(try await LoopbackHTTP.send(.POST, url, form: fields, timeout: 10))
+        page(try await LoopbackHTTP.send(.POST, url, headers: [("Origin", "null"), ("Sec-Fetch-Site", "same-origin")], form: fields, timeout: 10))
     }
 
     static func page(_ answer: LoopbackHTTP.Answer) -> Page {

@@ -24,7 +24,11 @@ public final class LoopbackServer: Sendable {
             continuation.finish()
         }, logger: logger)
         let group = ServiceGroup(configuration: .init(services: [app], logger: logger))
-        let task = Task { try await group.run() }
+        // A server that cannot start ends the group: the port stream ends with it, and the start fails below.
+        let task = Task {
+            defer { continuation.finish() }
+            try await group.run()
+        }
         var port = 0
         for await value in ports { port = value }
         guard port != 0 else { throw TestSupportError("the \(label) did not start") }

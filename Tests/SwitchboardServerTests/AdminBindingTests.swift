@@ -25,7 +25,7 @@ struct AdminBindingTests {
 
             let shown = try await client.execute(uri: start.path, method: .get)
             #expect(shown.status == .ok && text(shown).contains("Continue to Intercom"))
-            let admin = try await client.execute(uri: start.path, method: .post)
+            let admin = try await client.execute(uri: start.path, method: .post, headers: sameOriginForm)
             #expect(admin.status == .seeOther)
             let setCookie = try #require(admin.headers[.setCookie])
             let cookie = String(setCookie.split(separator: ";")[0])
@@ -33,7 +33,7 @@ struct AdminBindingTests {
             #expect(queryItems(provider)["state"] == state)
 
             // The attacker, with the same URL in another browser.
-            #expect(try await client.execute(uri: start.path, method: .post).status == .gone)
+            #expect(try await client.execute(uri: start.path, method: .post, headers: sameOriginForm).status == .gone)
             #expect(try await client.execute(uri: start.path, method: .get).status == .gone)
             let location = try await SandboxBrowser.authorize(provider, email: "bea@globex.test")
             let stolen = try await client.execute(uri: try callbackURI(location), method: .get)

@@ -28,7 +28,7 @@ struct EndUserBrowser {
 
     /// Presses the button: the provider URL and the binding cookie (`name=value`).
     func press(_ url: String) async throws -> (location: String, cookie: String) {
-        let response = try await client.execute(uri: try path(url), method: .post)
+        let response = try await client.execute(uri: try path(url), method: .post, headers: sameOriginForm)
         #expect(response.status == .seeOther, "\(text(response))")
         let setCookie = try #require(response.headers[.setCookie])
         #expect(setCookie.contains("HttpOnly") && setCookie.contains("SameSite=Lax") && setCookie.contains("Path=/oauth/callback"))
@@ -118,7 +118,7 @@ struct ConnectLinkTests {
             // The link is used up: it cannot start another authorization; while it lasts, its page offers to disconnect.
             let again = try await browser.open(url)
             #expect(again.status == .ok && text(again).contains("Your Intercom account is connected to Support bot") && text(again).contains("Disconnect"))
-            let pressedAgain = try await client.execute(uri: try browser.path(url), method: .post)
+            let pressedAgain = try await client.execute(uri: try browser.path(url), method: .post, headers: sameOriginForm)
             #expect(pressedAgain.status == .gone && text(pressedAgain).contains("already used"))
             // Neither the link's token nor the user's Intercom token reached the log.
             #expect(harness.logs.text.contains("/connect/"), "the link's requests were logged")
@@ -138,13 +138,13 @@ struct ConnectLinkTests {
             tampered.replaceSubrange(tampered.index(before: tampered.endIndex)..., with: url.hasSuffix("A") ? "B" : "A")
             let forged = try await browser.open(tampered)
             #expect(forged.status == .notFound && text(forged).contains("This link is not valid"))
-            #expect(try await client.execute(uri: try browser.path(tampered), method: .post).status == .notFound)
+            #expect(try await client.execute(uri: try browser.path(tampered), method: .post, headers: sameOriginForm).status == .notFound)
             #expect(try await browser.open("https://switchboard.test/connect/short").status == .notFound)
 
             harness.clock.advance(by: 15 * 60 + 1)
             let expired = try await browser.open(url)
             #expect(expired.status == .gone && text(expired).contains("This link has expired"))
-            #expect(try await client.execute(uri: try browser.path(url), method: .post).status == .gone)
+            #expect(try await client.execute(uri: try browser.path(url), method: .post, headers: sameOriginForm).status == .gone)
             #expect(try await harness.store.connections.connections(integrationID: id, workspaceID: harness.workspace.id).isEmpty)
         }
     }

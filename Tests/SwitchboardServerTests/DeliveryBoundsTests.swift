@@ -2,6 +2,8 @@ import Foundation
 import Hummingbird
 import HummingbirdTesting
 import Logging
+import Providers
+import SQLKit
 import ServiceLifecycle
 import SwitchboardCore
 import SwitchboardServer
@@ -146,5 +148,68 @@ struct DeliveryBoundsTests {
         }
         await tarpit.stop()
         await fast.stop()
+    }
+
+    @Test("two workspaces whose receivers all hang hold at most their two shares: a third workspace's events arrive meanwhile")
+    func hungWorkspacesLeaveRoom() async throws {
+        let tarpit = try await Tarpit.start()
+        let fast = try await NotifyReceiver.start()
+        do {
+            try await Harness.with { harness, client in
+                for _ in 0..<2 {
+                    let key = try await harness.otherWorkspaceKey()
+                    let workspace = try #require(try await harness.store.workspaces.workspace(forAPIKey: key))
+                    for _ in 0..<5 {
+                        let stuck = try await notifying(harness, client, tarpit.url, key: key)
+                        for _ in 0..<3 { try await harness.store.events.insert(pendingEvent(harness, integrationID: stuck, workspaceID: workspace.id)) }
+                    }
+                }
+                harness.clock.advance(by: 1)
+                let quick = try await notifying(harness, client, fast.url)
+                for _ in 0..<3 { try await harness.store.events.insert(pendingEvent(harness, integrationID: quick)) }
+
+                let round = Task { await harness.events.deliverDue() }
+                #expect(try await fast.wait(for: 3, seconds: 10).count == 3, "the third workspace's events arrived")
+                try await eventually("the hung workspaces holding their shares") { tarpit.heldNow == 2 * EventDispatcher.perWorkspaceLimit }
+                #expect(tarpit.arrived == 2 * EventDispatcher.perWorkspaceLimit, "and no more")
+                tarpit.release()
+                await round.value
+            }
+        } catch {
+            await tarpit.stop()
+            await fast.stop()
+            throw error
+        }
+        await tarpit.stop()
+        await fast.stop()
+    }
+
+    @Test("a receiver that times out is backed off: its other events wait in the database, untried, until one probe after the back-off")
+    func slowReceiverBackedOff() async throws {
+        let attempts = Counter()
+        let transport = ClosureTransport { request in
+            guard request.url.host == "slow.example" else { return try await AHCTransport().send(request) }
+            _ = attempts.next()
+            throw TransportError("no answer", kind: .timeout)
+        }
+        try await Harness.with(transport: transport) { harness, client in
+            let slow = try await notifying(harness, client, "https://slow.example/hook")
+            for _ in 0..<10 { try await harness.store.events.insert(pendingEvent(harness, integrationID: slow)) }
+            await harness.events.deliverDue()
+            let first = EventDispatcher.perIntegrationLimit
+            #expect(attempts.value == first, "its first workers' attempts, not the integration's whole queue")
+            await harness.events.deliverDue()
+            #expect(attempts.value == first, "backed off")
+            harness.clock.advance(by: EventDispatcher.slowBackoff + 1)
+            await harness.events.deliverDue()
+            #expect(attempts.value == first + 1, "one probe after the back-off")
+            harness.clock.advance(by: EventDispatcher.slowBackoff + 1)
+            await harness.events.deliverDue()
+            #expect(attempts.value == first + 1, "the back-off doubled")
+            let untried = try await harness.store.database.read { db in
+                try await db.select().column("id").from("events").where("attempts", .equal, 0).all().count
+            }
+            #expect(untried == 10 - first - 1, "the others were not tried")
+        }
     }
 }

@@ -307,7 +307,7 @@ struct DisconnectTests {
             let browser = EndUserBrowser(harness: harness, client: client)
             let url = try await harness.connectLink(client, id, user: "user-a")
             #expect(try await browser.connect(url).status == .ok)
-            let page = try await client.execute(uri: try browser.path(url) + "/disconnect", method: .post)
+            let page = try await client.execute(uri: try browser.path(url) + "/disconnect", method: .post, headers: sameOriginForm)
             #expect(page.status == .ok && text(page).contains("Your Intercom account is disconnected"))
             #expect(try await harness.store.connections.connection(integrationID: id, endUserID: "user-a") == nil)
             let types = try await receiver.wait(for: 2).map(\.type)
@@ -315,7 +315,7 @@ struct DisconnectTests {
             #expect((receiver.deliveries.last?.json["data"] as? [String: Any])?["by"] as? String == "end_user")
             // The link is spent: nothing more to do with it.
             #expect(try await browser.open(url).status == .gone)
-            #expect(try await client.execute(uri: try browser.path(url) + "/disconnect", method: .post).status == .gone)
+            #expect(try await client.execute(uri: try browser.path(url) + "/disconnect", method: .post, headers: sameOriginForm).status == .gone)
         }
     }
 }
@@ -344,7 +344,7 @@ struct VerifyURLTests {
     }
 
     func press(_ client: any TestClientProtocol, _ browser: EndUserBrowser, _ url: String, secret: String, now: Date) async throws -> Asked {
-        let pressed = try await client.execute(uri: try browser.path(url), method: .post)
+        let pressed = try await client.execute(uri: try browser.path(url), method: .post, headers: sameOriginForm)
         #expect(pressed.status == .seeOther)
         let setCookie = try #require(pressed.headers[.setCookie], "the button sets the nonce cookie")
         #expect(setCookie.contains("HttpOnly") && setCookie.contains("SameSite=Lax") && setCookie.contains("Path=/connect"))

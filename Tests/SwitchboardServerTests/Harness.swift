@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Foundation
+import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import IntercomSandbox
@@ -11,6 +12,10 @@ import SwitchboardStore
 import SwitchboardTestSupport
 import SQLKit
 import Testing
+
+/// What a browser sends with a form posted from the page it came from: our pages send no referrer, so `Origin: null`,
+/// and `Sec-Fetch-Site` says the post is same-origin (the public browser POSTs refuse anything else).
+let sameOriginForm: HTTPFields = [.origin: "null", HTTPField.Name("Sec-Fetch-Site")!: "same-origin"]
 
 /// Switchboard in process on a fresh store, talking to a live sandbox over loopback.
 struct Harness: Sendable {
@@ -173,7 +178,7 @@ extension Harness {
         let startURL = try #require(try object(response)["authorizationURL"] as? String)
         let start = try #require(URLComponents(string: startURL))
         #expect(start.path.hasPrefix("/oauth/start/"), "the API answers Switchboard's start page, not Intercom's URL")
-        let pressed = try await client.execute(uri: start.path, method: .post)
+        let pressed = try await client.execute(uri: start.path, method: .post, headers: sameOriginForm)
         #expect(pressed.status == .seeOther, "\(text(pressed))")
         let setCookie = try #require(pressed.headers[.setCookie])
         adminBrowser.keep(String(setCookie.split(separator: ";")[0]))

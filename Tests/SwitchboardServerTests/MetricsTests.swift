@@ -54,6 +54,19 @@ struct MetricsTests {
         }
     }
 
+    @Test("the figures read from the database serve scrapes for ten seconds: a scrape storm costs one query")
+    func figuresCached() async throws {
+        try await Harness.with { harness, client in
+            let series = #"switchboard_connections{status="active"}"#
+            let first = try #require(sample(try await metrics(client), series))
+            let id = try await harness.createIntegration(client)
+            #expect(try await harness.preauthorize(client, integrationID: id).status == .ok)
+            #expect(sample(try await metrics(client), series) == first, "read within ten seconds: the cached figure")
+            harness.clock.advance(by: DomainMetrics.figuresLifetime)
+            #expect(sample(try await metrics(client), series) == first + 1, "read again after ten seconds")
+        }
+    }
+
     @Test("refreshes are counted by outcome: ok, transient, invalid_grant")
     func refreshes() async throws {
         let clock = ManualWallClock(Date(timeIntervalSince1970: 1_800_000_000), advancesWhenSleeping: true)

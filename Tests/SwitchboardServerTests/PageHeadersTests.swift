@@ -85,7 +85,7 @@ struct PageHeadersTests {
             #expect(url.hasPrefix("https://switchboard.test/sb/connect/"))
             let token = String(try #require(url.split(separator: "/").last))
             // The proxy in front strips /sb; the router serves /connect/….
-            let pressed = try await client.execute(uri: "/connect/\(token)", method: .post)
+            let pressed = try await client.execute(uri: "/connect/\(token)", method: .post, headers: sameOriginForm)
             #expect(pressed.headers[.setCookie]?.contains("Path=/sb/oauth/callback") == true, "\(pressed.headers[.setCookie] ?? "")")
             var browser = ConsoleBrowser(client: client)
             let signedIn = try await browser.signIn(harness.apiKey)

@@ -77,7 +77,7 @@ struct StoreTests {
             let versions = try await test.store.database.read { db in
                 try await db.select().column("version").from("schema_migrations").all().map { try $0.decode(column: "version", as: Int.self) }
             }
-            #expect(versions == Array(1...13))
+            #expect(versions == Array(1...14))
         }
     }
 
@@ -155,6 +155,25 @@ struct StoreTests {
     }
 
     struct Count: Decodable { let n: Int }
+
+    @Test("on SQLite a reader refuses to write (query_only), so every write goes through the one writer; writes and transactions see each other")
+    func sqliteReadersDoNotWrite() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("sb-readers-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let database = try Database(location: .sqlite(path: directory.appendingPathComponent("readers.sqlite").path), logger: Logger(label: "readers"))
+        try await database.write { db in try await db.raw("CREATE TABLE notes (id TEXT PRIMARY KEY)").run() }
+        do {
+            try await database.read { db in try await db.raw("INSERT INTO notes (id) VALUES ('r')").run() }
+            Issue.record("a write on a reader was accepted")
+        } catch {
+            #expect(Database.summary(of: error).contains("readonly"), "\(Database.summary(of: error))")
+        }
+        try await database.write { db in try await db.raw("INSERT INTO notes (id) VALUES ('w')").run() }
+        try await database.transaction { db in try await db.raw("INSERT INTO notes (id) VALUES ('t')").run() }
+        let count = try await database.read { db in try await db.raw("SELECT COUNT(*) AS n FROM notes").first(decoding: Count.self)?.n }
+        await database.shutdown()
+        #expect(count == 2)
+    }
 
     @Test("pruning deletes expired links, requests and kept calls, and old settled events; nothing still usable", arguments: Backend.available)
     func pruning(backend: Backend) async throws {

@@ -54,6 +54,7 @@ struct AuthorizeStartController: Sendable {
     }
 
     @Sendable func start(request: Request, context: AppRequestContext) async throws -> Response {
+        guard ConsoleSession.isSameOrigin(request, publicURL: settings.publicURL) else { return Pages.crossOrigin(settings) }
         guard let state = state(context) else { return notOurs() }
         let nonce = SecureRandom.token(bytes: 32)
         guard let bound = try await store.authorizations.bindAuthorizationRequest(state: state, bindingHash: Digest.sha256Hex(nonce), now: clock.now()),

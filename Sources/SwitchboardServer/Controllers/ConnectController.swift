@@ -82,6 +82,7 @@ struct ConnectController: Sendable {
     }
 
     @Sendable func start(request: Request, context: AppRequestContext) async throws -> Response {
+        guard ConsoleSession.isSameOrigin(request, publicURL: settings.publicURL) else { return Pages.crossOrigin(settings) }
         switch try await load(context) {
         case .refused(let page): return page
         case .connected:
@@ -164,8 +165,15 @@ struct ConnectController: Sendable {
         settings.connectURL(token: context.parameters.get("token") ?? "")
     }
 
+    /// How many authorizations one link may start (each press of its button starts one, valid for 10 minutes).
+    static let attemptsPerLink = 10
+
     /// Starts the authorization, bound to the link and to this browser by a cookie, and sends the browser to Intercom.
     private func authorize(_ link: ConnectLink, _ integration: Integration) async throws -> Response {
+        guard try await store.authorizations.authorizationRequestCount(connectLinkID: link.id) < Self.attemptsPerLink else {
+            return Pages.html(.tooManyRequests, Pages.render(title: "Too many attempts", heading: "This link was tried too many times",
+                message: "Ask the assistant for a new link. Nothing was connected.", success: false))
+        }
         let nonce = SecureRandom.token(bytes: 32)
         let started: AuthorizationService.Started
         do {
@@ -185,6 +193,7 @@ struct ConnectController: Sendable {
 
     /// The end user disconnects from the page of the link that connected them (while it lasts).
     @Sendable func disconnect(request: Request, context: AppRequestContext) async throws -> Response {
+        guard ConsoleSession.isSameOrigin(request, publicURL: settings.publicURL) else { return Pages.crossOrigin(settings) }
         switch try await load(context) {
         case .refused(let page): return page
         case .ready:

@@ -26,6 +26,10 @@ struct MCPController: Sendable {
     static let streamPollInterval: Duration = .seconds(1)
     static let streamKeepAlive: TimeInterval = 15
     static let streamLifetime: TimeInterval = 300
+    /// How long a stream holds its session (renewed at each keep-alive): a stream whose instance died frees it then.
+    static let streamLease: TimeInterval = 45
+    /// Streams an agent token may hold open at once, across its sessions.
+    static let streamsPerToken = 4
 
     static let userHeader = HTTPField.Name("Switchboard-User-Id")!
     static let conversationHeader = HTTPField.Name("Switchboard-Conversation-Id")!
@@ -127,23 +131,42 @@ struct MCPController: Sendable {
         }
         guard let session = try await presentedSession(request, token: token) else { return try Self.sessionNotFound(request, context) }
         let (store, clock) = (self.store, self.clock)
+        // One stream per session and a few per token, on any instance: a lease on the session's row.
+        let owner = Identifier.make("strm")
+        @Sendable func claim() async throws -> StreamClaim {
+            try await store.agentSessions.claimStream(sessionID: session.id, agentTokenID: token.id, owner: owner, now: clock.now(),
+                                                      lease: Self.streamLease, perToken: Self.streamsPerToken)
+        }
+        switch try await claim() {
+        case .claimed: break
+        case .busy:
+            throw Problem.conflict("mcp_stream_open", "This session has a stream open already: one stream per session (one whose connection dropped is freed within \(Int(Self.streamLease)) s).")
+        case .tokenLimit:
+            throw Problem(status: 429, code: "mcp_stream_limit", title: "Too many streams",
+                          detail: "This agent token has \(Self.streamsPerToken) streams open on its other sessions; close one first.")
+        }
         let body = ResponseBody { writer in
             try await writer.write(ByteBuffer(string: ": stream open\n\n"))
             let closesAt = clock.now().addingTimeInterval(Self.streamLifetime)
-            var lastSent = clock.now()
+            var lastSent = clock.now(), lastClaimed = clock.now()
             let stopping = ShutdownFlag()
             do {
                 try await withGracefulShutdownHandler {
                     while clock.now() < closesAt, !stopping.isSet, !Task.isCancelled {
-                        for elicitation in try await store.agentSessions.pendingElicitations(sessionID: session.id) {
-                            let connection = try await store.connections.connection(integrationID: elicitation.integrationID, endUserID: elicitation.endUserID)
-                            guard elicitation.isAnswered(by: connection), try await store.agentSessions.removeElicitation(id: elicitation.id) else { continue }
-                            try await writer.write(ByteBuffer(string: Self.event(ElicitationCompleteNotification.message(.init(elicitationId: elicitation.id)))))
+                        // One read a second: the session and its token still work (a revoked token's stream ends
+                        // here), and which of its elicitations are answered.
+                        guard let answered = try await store.agentSessions.answeredElicitations(sessionID: session.id, agentTokenID: token.id,
+                                                                                                 now: clock.now()) else { break }
+                        for id in answered {
+                            guard try await store.agentSessions.removeElicitation(id: id) else { continue }
+                            try await writer.write(ByteBuffer(string: Self.event(ElicitationCompleteNotification.message(.init(elicitationId: id)))))
                             lastSent = clock.now()
                         }
+                        if clock.now().timeIntervalSince(lastClaimed) >= Self.streamKeepAlive {
+                            guard try await claim() == .claimed else { break }
+                            lastClaimed = clock.now()
+                        }
                         if clock.now().timeIntervalSince(lastSent) >= Self.streamKeepAlive {
-                            // The session may have ended (DELETE, revoked token, pruned): then the stream ends too.
-                            guard try await store.agentSessions.session(id: session.id, agentTokenID: token.id, now: clock.now()) != nil else { break }
                             try await writer.write(ByteBuffer(string: ": keep-alive\n\n"))
                             lastSent = clock.now()
                         }
@@ -153,6 +176,7 @@ struct MCPController: Sendable {
                     stopping.set()
                 }
             } catch is CancellationError {}
+            try? await store.agentSessions.releaseStream(sessionID: session.id, owner: owner)
             try await writer.finish(nil)
         }
         return Response(status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-store", Self.sessionHeader: session.id], body: body)

@@ -17,13 +17,14 @@ struct MCPCaller: Sendable {
 protocol URLElicitor: Sendable {
     /// An elicitation id to answer with `-32042` (recorded, so that the session hears when the user has connected), or
     /// nil to answer with a tool error.
-    /// `server` is the one answering, for an elicitor that tells it of the completion itself.
-    func elicitation(integrationID: String, endUserID: String, server: Server?) async throws -> String?
+    /// `server` is the one answering, for an elicitor that tells it of the completion itself; `expiresAt`, when the
+    /// connect link does.
+    func elicitation(integrationID: String, endUserID: String, expiresAt: Date, server: Server?) async throws -> String?
 }
 
 /// No session, or a client that did not declare URL elicitation: the link goes in a tool error.
 struct NoURLElicitation: URLElicitor {
-    func elicitation(integrationID: String, endUserID: String, server: Server?) async throws -> String? { nil }
+    func elicitation(integrationID: String, endUserID: String, expiresAt: Date, server: Server?) async throws -> String? { nil }
 }
 
 /// The MCP server one caller talks to: the tools the token may use, called through `ActionService` (channel `mcp`).
@@ -102,7 +103,9 @@ struct MCPToolServer: Sendable {
             return ToolAnswer(result: CallTool.Result(content: [.text(text: text, annotations: nil, _meta: nil)]), structuredJSON: structured)
         } catch let problem as Problem {
             if problem.code == "authorization_required", let url = problem.extra?["authorizationURL"]?.stringValue, let user = caller.userID,
-               let id = try await elicitor.elicitation(integrationID: caller.token.integrationID, endUserID: user, server: server) {
+               let id = try await elicitor.elicitation(integrationID: caller.token.integrationID, endUserID: user,
+                                                       expiresAt: Self.expiry(of: problem) ?? clock.now().addingTimeInterval(MCPController.streamLifetime),
+                                                       server: server) {
                 let message = MCPTools.connectMessage(problem, title: tools.title)
                 throw MCPError.urlElicitationRequired(message: message, elicitations: [URLElicitationInfo(elicitationId: id, url: url, message: message)])
             }
@@ -113,18 +116,25 @@ struct MCPToolServer: Sendable {
     }
 }
 
+extension MCPToolServer {
+    /// When the connect link of an `authorization_required` problem expires.
+    static func expiry(of problem: Problem) -> Date? {
+        problem.extra?["expiresAt"]?.stringValue.flatMap { try? Date($0, strategy: .iso8601) }
+    }
+}
+
 /// Over HTTP: a session whose client declared URL elicitation records what it waits on, for the `GET /mcp` stream.
 struct SessionURLElicitor: URLElicitor {
     let store: Store
     let session: AgentSession?
     let clock: any WallClock
 
-    func elicitation(integrationID: String, endUserID: String, server: Server?) async throws -> String? {
+    /// The session's one elicitation for the user (however many calls ask), expiring with the connect link.
+    func elicitation(integrationID: String, endUserID: String, expiresAt: Date, server: Server?) async throws -> String? {
         guard let session, session.elicitsURL else { return nil }
-        let id = "el_" + SecureRandom.token(bytes: 16)
-        try await store.agentSessions.insert(PendingElicitation(id: id, sessionID: session.id, integrationID: integrationID,
-                                                                endUserID: endUserID, createdAt: clock.now()))
-        return id
+        let candidate = PendingElicitation(id: "el_" + SecureRandom.token(bytes: 16), sessionID: session.id, integrationID: integrationID,
+                                           endUserID: endUserID, createdAt: clock.now())
+        return try await store.agentSessions.elicitation(candidate, expiresAt: expiresAt, now: clock.now())
     }
 }
 
@@ -136,7 +146,7 @@ struct DeclaredURLElicitor: URLElicitor {
     let store: Store
     let clock: any WallClock
 
-    func elicitation(integrationID: String, endUserID: String, server: Server?) async throws -> String? {
+    func elicitation(integrationID: String, endUserID: String, expiresAt: Date, server: Server?) async throws -> String? {
         guard await declared.value?.elicitation?.url != nil, let server else { return nil }
         let pending = PendingElicitation(id: "el_" + SecureRandom.token(bytes: 16), sessionID: "", integrationID: integrationID,
                                          endUserID: endUserID, createdAt: clock.now())

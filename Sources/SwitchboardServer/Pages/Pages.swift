@@ -23,6 +23,13 @@ enum Pages {
         return Templates.render("console-layout", merged)
     }
 
+    /// The answer to a browser form posted from another site (`ConsoleSession.isSameOrigin` said no): nothing was done.
+    static func crossOrigin(_ settings: ServerSettings) -> Response {
+        html(.forbidden, render(title: "Not allowed", heading: "This button must be pressed on Switchboard's own page",
+                                message: "The form was sent from another site, so nothing was done. Open the link you were given and press the button there.",
+                                success: false))
+    }
+
     static func html(_ status: HTTPResponse.Status, _ body: String) -> Response {
         Response(status: status, headers: [.contentType: "text/html; charset=utf-8", .cacheControl: "no-store"],
                  body: .init(byteBuffer: ByteBuffer(string: body)))

@@ -64,9 +64,17 @@ public struct AuthorizationService: Sendable {
         public let callbackURL: String
     }
 
-    /// A new connect link for one end user of a per-user integration.
+    /// How long a link handed out again must stay usable: one closer to its end gives way to a new one.
+    static let reusedLinkMargin: TimeInterval = 120
+
+    /// The end user's connect link for a per-user integration: their open one (however many calls ask while it lasts,
+    /// so one user cannot use up the workspace's links), or a new one.
     func issueConnectLink(integration: Integration, endUserID: String, conversationID: String?, reason: ConnectLinkReason) async throws -> (url: String, link: ConnectLink) {
         let now = clock.now()
+        if let (open, token) = try await store.authorizations.openConnectLink(integrationID: integration.id, endUserID: endUserID, reason: reason,
+                                                                              usableUntil: now.addingTimeInterval(Self.reusedLinkMargin), now: now) {
+            return (settings.connectURL(token: token), open)
+        }
         if try await store.authorizations.openConnectLinkCount(workspaceID: integration.workspaceID, now: now) >= settings.limits.openConnectLinks {
             throw WorkspaceLimits.reached("open connect links", limit: settings.limits.openConnectLinks,
                                           advice: "Links expire after \(Int(settings.connectLinkLifetime / 60)) minutes; try again then.")
@@ -75,7 +83,7 @@ public struct AuthorizationService: Sendable {
         let link = ConnectLink(id: Identifier.make("link"), workspaceID: integration.workspaceID, integrationID: integration.id, endUserID: endUserID,
                                conversationID: conversationID, tokenHash: Digest.sha256Hex(token), reason: reason, status: .pending,
                                createdAt: now, expiresAt: now.addingTimeInterval(settings.connectLinkLifetime), completedAt: nil)
-        try await store.authorizations.insert(link)
+        try await store.authorizations.insert(link, token: token)
         return (settings.connectURL(token: token), link)
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 public import Prometheus
 import SwitchboardCore
 import SwitchboardStore
@@ -69,7 +70,7 @@ public final class DomainMetrics: Sendable {
             .set(Double(buffer.buffered))
         registry.makeGauge(name: "switchboard_run_log_dropped", help: "Runs let go since start because the database refused them for too long (this instance).")
             .set(Double(buffer.dropped))
-        guard let figures = try? await store.operatorFigures() else { return }
+        guard let figures = await figures(store: store, now: now) else { return }
         for status in ConnectionStatus.allCases {
             registry.makeGauge(name: "switchboard_connections", labels: [("status", status.rawValue)], help: "Connections by status (all instances).")
                 .set(Double(figures.connections[status.rawValue] ?? 0))
@@ -77,6 +78,22 @@ public final class DomainMetrics: Sendable {
         registry.makeGauge(name: "switchboard_events_oldest_undelivered_age_seconds",
                            help: "Age of the oldest event still waiting to be delivered; 0 when none waits (all instances).")
             .set(figures.oldestUndeliveredEvent.map { max(0, now.timeIntervalSince($0)) } ?? 0)
+    }
+
+    /// How long the figures read from the database serve scrapes (any caller may scrape `/metrics`: a scrape storm
+    /// costs one query every ten seconds, shared by the scrapes waiting for it).
+    static let figuresLifetime: TimeInterval = 10
+    private let cachedFigures = Mutex<(readAt: Date, read: Task<Figures?, Never>)?>(nil)
+    typealias Figures = (connections: [String: Int], oldestUndeliveredEvent: Date?)
+
+    private func figures(store: Store, now: Date) async -> Figures? {
+        let read = cachedFigures.withLock { cached -> Task<Figures?, Never> in
+            if let cached, now.timeIntervalSince(cached.readAt) < Self.figuresLifetime, now >= cached.readAt { return cached.read }
+            let read = Task<Figures?, Never> { try? await store.operatorFigures() }
+            cached = (now, read)
+            return read
+        }
+        return await read.value
     }
 
     static let buckets: [Duration] = [.milliseconds(25), .milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500),

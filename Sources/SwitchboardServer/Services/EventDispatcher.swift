@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 public import Logging
 import ServiceLifecycle
 public import SwitchboardCore
@@ -18,7 +18,7 @@ public final class EventDispatcher: Sendable {
     /// How long a receiver has to answer.
     static let timeout: TimeInterval = 10
     let slots = DeliverySlots(global: EventDispatcher.globalLimit, perWorkspace: EventDispatcher.perWorkspaceLimit,
-                              perIntegration: EventDispatcher.perIntegrationLimit)
+                              perIntegration: EventDispatcher.perIntegrationLimit, slow: EventDispatcher.slowLimit)
 
     public init(store: Store, transport: any HTTPTransport, clock: any WallClock, logger: Logger, allowPrivateNetwork: Bool = false,
                 metrics: DomainMetrics? = nil) {
@@ -73,7 +73,7 @@ public final class EventDispatcher: Sendable {
         var started: [Task<Void, Never>] = []
         do {
             let due = try await store.events.dueEvents(now: clock.now(), limit: 200, perIntegration: Self.perIntegrationLimit + 8,
-                                                excluding: slots.saturatedIntegrations())
+                                                excluding: slots.saturatedIntegrations(now: clock.now()))
             for event in due {
                 if let task = launch(eventID: event.id, integrationID: event.integrationID, workspaceID: event.workspaceID) { started.append(task) }
             }
@@ -90,33 +90,42 @@ public final class EventDispatcher: Sendable {
 
     /// One delivery in its own task, if a global and a per-integration slot are free; nil otherwise.
     private func launch(eventID: String, integrationID: String, workspaceID: String) -> Task<Void, Never>? {
-        slots.start(eventID: eventID, integrationID: integrationID, workspaceID: workspaceID) { [self] id in
-            await deliver(eventID: id)
+        slots.start(eventID: eventID, integrationID: integrationID, workspaceID: workspaceID, now: clock.now()) { [self] id in
+            let slow = await deliver(eventID: id)
+            return (slow, clock.now())
         }
     }
 
     /// How many deliveries run at once, in all, per workspace and per integration: a receiver that never answers holds
-    /// at most `perIntegrationLimit` slots, and one workspace's receivers at most `perWorkspaceLimit`, so every other
-    /// integration's and workspace's events go on.
+    /// at most `perIntegrationLimit` slots, and one workspace's receivers at most `perWorkspaceLimit` (a quarter of
+    /// all), so every other integration's and workspace's events go on. A receiver that timed out is slow: it is left
+    /// alone for `slowBackoff` (doubling up to `slowBackoffLimit` while it stays slow), then tried one delivery at a
+    /// time, and slow receivers together hold at most `slowLimit` slots, so that hung receivers of many workspaces
+    /// still leave half the slots to the receivers that answer.
     public static let globalLimit = 16
-    public static let perWorkspaceLimit = 8
+    public static let perWorkspaceLimit = 4
     public static let perIntegrationLimit = 2
+    public static let slowLimit = 8
+    public static let slowBackoff: TimeInterval = 30
+    public static let slowBackoffLimit: TimeInterval = 600
 
-    /// One attempt, if the event is still due and no other instance holds it.
-    func deliver(eventID: String) async {
+    /// One attempt, if the event is still due and no other instance holds it. True when the receiver was slow (it did
+    /// not answer within the timeout).
+    @discardableResult
+    func deliver(eventID: String) async -> Bool {
         do {
-            guard let event = try await store.events.claimEvent(id: eventID, now: clock.now()) else { return }
+            guard let event = try await store.events.claimEvent(id: eventID, now: clock.now()) else { return false }
             let attempt = event.attempts + 1
             guard let record = try await store.integrations.integration(id: event.integrationID), let notify = record.integration.notifyURL, let url = URL(string: notify) else {
                 try await store.events.recordAttempt(eventID: event.id, delivered: false, httpStatus: nil, error: "the integration has no notify URL now",
                                               nextAttemptAt: nil, now: clock.now())
-                return
+                return false
             }
             guard let secret = try await store.integrations.signingSecret(integrationID: event.integrationID) else {
                 try await store.events.recordAttempt(eventID: event.id, delivered: false, httpStatus: nil,
                                               error: "the integration has no signing secret; create one with POST /v1/integrations/\(event.integrationID)/signing-secret",
                                               nextAttemptAt: nil, now: clock.now())
-                return
+                return false
             }
             let body = try JSONEncoder().encode(event.payload)
             let timestamp = Int64(clock.now().timeIntervalSince1970)
@@ -127,13 +136,16 @@ public final class EventDispatcher: Sendable {
             ], body: body, timeout: Self.timeout, destination: .workspaceSupplied(allowPrivateNetwork: allowPrivateNetwork))
             var status: Int?
             var failure: String?
+            var slow = false
             do {
                 let response = try await transport.send(request)
                 status = response.status
                 if !(200..<300).contains(response.status) { failure = "the receiver answered \(response.status)" }
             } catch let error as TransportError {
                 switch error.kind {
-                case .timeout: failure = "the receiver did not answer within \(Int(Self.timeout)) s"
+                case .timeout:
+                    failure = "the receiver did not answer within \(Int(Self.timeout)) s"
+                    slow = true
                 case .unreachable: failure = "the receiver could not be reached"
                 case .refused: failure = "the notify URL may not be called: \(error.description)"
                 }
@@ -147,8 +159,10 @@ public final class EventDispatcher: Sendable {
                 logger.notice("event delivery failed", metadata: ["event": "\(event.id)", "attempt": "\(attempt)", "why": "\(failure)",
                                                                   "retry": "\(next.map { "\(Int($0.timeIntervalSince(now))) s" } ?? "no")"])
             }
+            return slow
         } catch {
             logger.error("delivering an event failed", metadata: ["event": "\(eventID)", "error.type": "\(type(of: error))"])
+            return false
         }
     }
 }
@@ -188,6 +202,8 @@ final class DeliverySlots: @unchecked Sendable {
     let global: Int
     let perWorkspace: Int
     let perIntegration: Int
+    /// Slots that slow receivers' integrations may hold together.
+    let slow: Int
     /// Events waiting for one of their integration's workers, per integration (beyond it, the next round picks them up).
     static let queueLimit = 100
     private let lock = NSLock()
@@ -197,22 +213,31 @@ final class DeliverySlots: @unchecked Sendable {
     private var perWorkspaceCount: [String: Int] = [:]
     private var queued: [String: [String]] = [:]
     private var known: Set<String> = []
+    /// Integrations whose receiver was slow: left alone until `until`, then tried one delivery at a time.
+    private var slowReceivers: [String: (until: Date, backoff: TimeInterval)] = [:]
+    private var slowCount = 0
 
-    init(global: Int, perWorkspace: Int, perIntegration: Int) {
+    init(global: Int, perWorkspace: Int, perIntegration: Int, slow: Int) {
         self.global = global
         self.perWorkspace = perWorkspace
         self.perIntegration = perIntegration
+        self.slow = slow
     }
 
-    /// Delivers the event with `work`: in a new worker when both bounds allow (returned), else after the integration's
-    /// running workers (nil); nothing when the event is in flight or queued here already, or no slot is free.
-    func start(eventID: String, integrationID: String, workspaceID: String, _ work: @escaping @Sendable (String) async -> Void) -> Task<Void, Never>? {
+    /// Delivers the event with `work` (which says whether the receiver was slow, and when it ended): in a new worker
+    /// when the bounds allow (returned), else after the integration's running workers (nil); nothing when the event is
+    /// in flight or queued here already, no slot is free, or its receiver is backed off.
+    func start(eventID: String, integrationID: String, workspaceID: String, now: Date,
+               _ work: @escaping @Sendable (String) async -> (slow: Bool, at: Date)) -> Task<Void, Never>? {
         lock.withLock {
             guard !known.contains(eventID) else { return nil }
+            let isSlow = slowReceivers[integrationID] != nil
+            if let backedOff = slowReceivers[integrationID], backedOff.until > now { return nil }
             let count = perIntegrationCount[integrationID, default: 0]
-            let full = workers.count >= global || perWorkspaceCount[workspaceID, default: 0] >= perWorkspace
-            if count >= perIntegration || (count > 0 && full) {
-                guard count > 0, queued[integrationID, default: []].count < Self.queueLimit else { return nil }
+            let limit = isSlow ? 1 : perIntegration
+            let full = workers.count >= global || perWorkspaceCount[workspaceID, default: 0] >= perWorkspace || (isSlow && slowCount >= slow)
+            if count >= limit || (count > 0 && full) {
+                guard count > 0, !isSlow, queued[integrationID, default: []].count < Self.queueLimit else { return nil }
                 queued[integrationID, default: []].append(eventID)
                 known.insert(eventID)
                 return nil
@@ -220,6 +245,7 @@ final class DeliverySlots: @unchecked Sendable {
             guard !full else { return nil }
             perIntegrationCount[integrationID] = count + 1
             perWorkspaceCount[workspaceID, default: 0] += 1
+            if isSlow { slowCount += 1 }
             known.insert(eventID)
             let number = nextWorker
             nextWorker += 1
@@ -227,8 +253,9 @@ final class DeliverySlots: @unchecked Sendable {
             let task = Task {
                 var current: String? = eventID
                 while let id = current {
-                    await work(id)
-                    current = self.next(after: id, integrationID: integrationID, workspaceID: workspaceID, worker: number)
+                    let outcome = await work(id)
+                    current = self.next(after: id, integrationID: integrationID, workspaceID: workspaceID, worker: number, counted: isSlow,
+                                        slow: outcome.slow, at: outcome.at)
                 }
             }
             workers[number] = task
@@ -236,16 +263,28 @@ final class DeliverySlots: @unchecked Sendable {
         }
     }
 
-    /// The integration's next queued event for this worker, or nil (and the worker's slot freed).
-    private func next(after eventID: String, integrationID: String, workspaceID: String, worker: Int) -> String? {
+    /// The integration's next queued event for this worker, or nil (and the worker's slot freed). A slow answer backs
+    /// the integration off: its queue here is let go (the events stay due in the database) and the worker ends.
+    private func next(after eventID: String, integrationID: String, workspaceID: String, worker: Int, counted: Bool, slow: Bool, at now: Date) -> String? {
         lock.withLock {
             known.remove(eventID)
-            if var waiting = queued[integrationID], !waiting.isEmpty {
-                let next = waiting.removeFirst()
-                queued[integrationID] = waiting.isEmpty ? nil : waiting
-                return next
+            if slow {
+                // A probe that is slow again doubles the back-off; a worker started before the receiver was known to be
+                // slow starts it, or leaves the one a sibling worker started.
+                let backoff = counted ? min((slowReceivers[integrationID]?.backoff ?? EventDispatcher.slowBackoff) * 2, EventDispatcher.slowBackoffLimit)
+                                      : EventDispatcher.slowBackoff
+                if counted || slowReceivers[integrationID] == nil { slowReceivers[integrationID] = (now.addingTimeInterval(backoff), backoff) }
+                for dropped in queued.removeValue(forKey: integrationID) ?? [] { known.remove(dropped) }
+            } else {
+                slowReceivers[integrationID] = nil
+                if var waiting = queued[integrationID], !waiting.isEmpty {
+                    let next = waiting.removeFirst()
+                    queued[integrationID] = waiting.isEmpty ? nil : waiting
+                    return next
+                }
             }
             workers[worker] = nil
+            if counted { slowCount -= 1 }
             let left = perIntegrationCount[integrationID, default: 1] - 1
             perIntegrationCount[integrationID] = left > 0 ? left : nil
             let workspaceLeft = perWorkspaceCount[workspaceID, default: 1] - 1
@@ -254,10 +293,14 @@ final class DeliverySlots: @unchecked Sendable {
         }
     }
 
-    /// Integrations whose workers are all busy: left out of the due list, so that their backlog (queued here already,
-    /// or waiting in the database) cannot crowd other integrations out of it.
-    func saturatedIntegrations() -> Set<String> {
-        lock.withLock { Set(perIntegrationCount.filter { $0.value >= perIntegration }.keys) }
+    /// Integrations that cannot take another delivery now (their workers all busy, or their receiver backed off): left
+    /// out of the due list, so that their backlog cannot crowd other integrations out of it.
+    func saturatedIntegrations(now: Date) -> Set<String> {
+        lock.withLock {
+            var saturated = Set(perIntegrationCount.filter { $0.value >= (slowReceivers[$0.key] != nil ? 1 : perIntegration) }.keys)
+            for (integration, backedOff) in slowReceivers where backedOff.until > now { saturated.insert(integration) }
+            return saturated
+        }
     }
 
     func inFlight() -> [Task<Void, Never>] { lock.withLock { Array(workers.values) } }

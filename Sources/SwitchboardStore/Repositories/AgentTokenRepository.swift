@@ -12,7 +12,8 @@ public protocol AgentTokenRepository: Sendable {
     /// An integration's tokens, newest first, revoked and expired ones included.
     func agentTokens(integrationID: String, workspaceID: String) async throws -> [AgentToken]
 
-    /// Revokes a token; nil when the integration has no such token. A token revoked already stays as it was.
+    /// Revokes a token and ends its MCP sessions; nil when the integration has no such token. A token revoked already
+    /// stays as it was.
     func revokeAgentToken(id: String, integrationID: String, workspaceID: String, now: Date) async throws -> AgentToken?
 
     /// How many of an integration's tokens work at `now` (neither revoked nor expired): what the cap per integration counts.
@@ -81,14 +82,17 @@ struct SQLAgentTokenRepository: AgentTokenRepository, SQLRepository {
 
     public func revokeAgentToken(id: String, integrationID: String, workspaceID: String, now: Date) async throws -> AgentToken? {
         defer { hot.invalidate() }
-        return try await database.write { db in
+        return try await database.transaction { db in
             try await db.update("agent_tokens").set("revoked_at", to: now.unixSeconds)
                 .where("id", .equal, id).where("integration_id", .equal, integrationID).where("workspace_id", .equal, workspaceID)
                 .where("revoked_at", .is, SQLLiteral.null)
                 .run()
-            return try await db.select().columns("*").from("agent_tokens")
+            let row = try await db.select().columns("*").from("agent_tokens")
                 .where("id", .equal, id).where("integration_id", .equal, integrationID).where("workspace_id", .equal, workspaceID)
                 .first(decoding: AgentTokenRow.self)
+            // Its sessions end with it (and what they wait on): an open stream sees that at its next poll and ends.
+            if row != nil { try await db.delete(from: "mcp_sessions").where("agent_token_id", .equal, id).run() }
+            return row
         }?.model
     }
 

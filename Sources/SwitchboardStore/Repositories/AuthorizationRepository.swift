@@ -5,6 +5,17 @@ public import SwitchboardCore
 
 /// What waits for a person: authorization requests (state, PKCE verifier, browser binding), connect links, the confirmations a platform's verify step used, and calls kept until their user connects.
 public protocol AuthorizationRepository: Sendable {
+    /// How many authorizations were started through a connect link (each press of its button starts one).
+    func authorizationRequestCount(connectLinkID: String) async throws -> Int
+
+    /// Stores a connect link with its token sealed, so that it can be handed out again while it is open.
+    func insert(_ link: ConnectLink, token: String) async throws
+
+    /// The end user's newest open link of `reason` for the integration that stays usable past `usableUntil`, with its
+    /// token: what a repeated call hands out again instead of issuing another.
+    func openConnectLink(integrationID: String, endUserID: String, reason: ConnectLinkReason, usableUntil: Date,
+                         now: Date) async throws -> (link: ConnectLink, token: String)?
+
     func insert(_ link: ConnectLink) async throws
 
     /// The link a `/connect/{token}` URL names, found by the token's hash.
@@ -53,6 +64,30 @@ struct SQLAuthorizationRepository: AuthorizationRepository, SQLRepository {
         try await database.write { db in
             try await db.insert(into: "connect_links").model(ConnectLinkRow(link), nilEncodingStrategy: .asNil).run()
         }
+    }
+
+    public func authorizationRequestCount(connectLinkID: String) async throws -> Int {
+        try await count("authorization_requests") { $0.where("connect_link_id", .equal, connectLinkID) }
+    }
+
+    public func insert(_ link: ConnectLink, token: String) async throws {
+        let sealed = try vault.seal(token, context: Store.linkTokenContext(link.id))
+        try await database.write { db in
+            try await db.insert(into: "connect_links").model(ConnectLinkRow(link, tokenSealed: sealed), nilEncodingStrategy: .asNil).run()
+        }
+    }
+
+    public func openConnectLink(integrationID: String, endUserID: String, reason: ConnectLinkReason, usableUntil: Date,
+                                now: Date) async throws -> (link: ConnectLink, token: String)? {
+        let row = try await database.read { db in
+            try await db.select().columns("*").from("connect_links").where("integration_id", .equal, integrationID)
+                .where("end_user_id", .equal, endUserID).where("reason", .equal, reason.rawValue)
+                .where("status", .equal, ConnectLinkStatus.pending.rawValue).where("expires_at", .greaterThan, usableUntil.unixSeconds)
+                .where("token_sealed", .isNot, SQLLiteral.null)
+                .orderBy("created_at", .descending).orderBy("id", .descending).first(decoding: ConnectLinkRow.self)
+        }
+        guard let row, let sealed = row.token_sealed else { return nil }
+        return (row.model, try vault.open(sealed, context: Store.linkTokenContext(row.id)))
     }
 
     /// The link a `/connect/{token}` URL names, found by the token's hash.

@@ -10,7 +10,8 @@ public protocol EventRepository: Sendable {
     /// Takes a pending event for delivery (a lease, so one instance delivers it at a time); nil when it is not due or taken.
     func claimEvent(id: String, now: Date, lease: TimeInterval) async throws -> EventRecord?
 
-    /// Pending events whose next attempt is due and that no instance holds, oldest first, with their integration: at most
+    /// Pending events whose next attempt is due and that no instance holds, workspaces in turn and each one's oldest
+    /// first, with their integration: at most
     /// `perIntegration` of each integration's, so that one integration's backlog cannot fill the list. `excluding`
     /// leaves out integrations that cannot take another delivery now.
     func dueEvents(now: Date, limit: Int, perIntegration: Int, excluding integrations: Set<String>) async throws -> [(id: String, integrationID: String, workspaceID: String)]
@@ -53,7 +54,8 @@ struct SQLEventRepository: EventRepository, SQLRepository {
         return try row.map(model)
     }
 
-    /// Pending events whose next attempt is due and that no instance holds, oldest first, with their integration: at most
+    /// Pending events whose next attempt is due and that no instance holds, workspaces in turn and each one's oldest
+    /// first, with their integration: at most
     /// `perIntegration` of each integration's, so that one integration's backlog cannot fill the list. `excluding`
     /// leaves out integrations that cannot take another delivery now.
     public func dueEvents(now: Date, limit: Int = 50, perIntegration: Int = 10,
@@ -61,13 +63,16 @@ struct SQLEventRepository: EventRepository, SQLRepository {
         var query: SQLQueryString = """
             SELECT id, integration_id, workspace_id FROM (
                 SELECT id, integration_id, workspace_id, next_attempt_at,
-                       ROW_NUMBER() OVER (PARTITION BY integration_id ORDER BY next_attempt_at, id) AS place
+                       ROW_NUMBER() OVER (PARTITION BY integration_id ORDER BY next_attempt_at, id) AS place,
+                       ROW_NUMBER() OVER (PARTITION BY workspace_id ORDER BY next_attempt_at, id) AS turn
                 FROM events
                 WHERE status = \(bind: EventStatus.pending.rawValue) AND next_attempt_at <= \(bind: now.unixSeconds)
                   AND (lease_until IS NULL OR lease_until < \(bind: now.unixSeconds))
             """
         if !integrations.isEmpty { query = query + " AND integration_id NOT IN (\(binds: integrations.sorted()))" }
-        query = query + ") due WHERE place <= \(bind: perIntegration) ORDER BY next_attempt_at, id LIMIT \(bind: limit)"
+        // Workspaces take turns: each one's oldest event first, then each one's second, so one workspace's backlog
+        // cannot fill the list ahead of the others.
+        query = query + ") due WHERE place <= \(bind: perIntegration) ORDER BY turn, next_attempt_at, id LIMIT \(bind: limit)"
         let final = query
         return try await database.read { db in
             try await db.raw(final).all().map {

@@ -20,6 +20,10 @@ public struct CompletedAuthorization: Sendable {
 /// The connect link of an authorization was used already: nothing was stored.
 public struct ConnectLinkUsed: Error {}
 
+extension SQLRepository {
+    static func linkTokenContext(_ id: String) -> String { "connect_links:\(id):token" }
+}
+
 struct ConnectLinkRow: Codable {
     var id: String
     var workspace_id: String
@@ -32,8 +36,11 @@ struct ConnectLinkRow: Codable {
     var created_at: Int64
     var expires_at: Int64
     var completed_at: Int64?
+    /// The link's token, sealed, so that the user's open link can be handed out again (nil for links made before).
+    var token_sealed: String?
 
-    init(_ link: ConnectLink) {
+    init(_ link: ConnectLink, tokenSealed: String? = nil) {
+        token_sealed = tokenSealed
         id = link.id
         workspace_id = link.workspaceID
         integration_id = link.integrationID
