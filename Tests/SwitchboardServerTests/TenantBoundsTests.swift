@@ -70,18 +70,27 @@ struct TenantBoundsTests {
                     try await db.select().column("id").from("mcp_sessions").where("stream_until", .isNot, SQLLiteral.null).all().count
                 }
             }
+            /// A GET that must be refused at once: a stream opened instead would never end here (the clock stands
+            /// still), so its answer is awaited within a bound.
+            func refused(_ session: String) async throws -> TestResponse {
+                var on = mcp
+                on.session = session
+                let headers = on.headers()
+                let answer = Task { try await client.execute(uri: "/mcp", method: .get, headers: headers, body: nil) }
+                let done = Counter()
+                Task { _ = try? await answer.value; _ = done.next() }
+                try await eventually("GET /mcp on \(session) to be refused rather than streamed", within: .seconds(5)) { done.value == 1 }
+                return try await answer.value
+            }
             let first = stream(try #require(mcp.session))
             try await eventually("the first stream to hold its session") { try await streaming() == 1 }
-            var again = mcp
-            let second = try await client.execute(uri: "/mcp", method: .get, headers: again.headers(), body: nil)
-            try expectProblem(second, 409, code: "mcp_stream_open")
+            try expectProblem(try await refused(try #require(mcp.session)), 409, code: "mcp_stream_open")
 
             // Three more sessions stream; a fifth is refused.
             var others: [Task<HTTPResponse.Status, any Error>] = []
             for _ in 0..<3 { others.append(stream(try await open(mcp))) }
             try await eventually("four streams open") { try await streaming() == 4 }
-            again.session = try await open(mcp)
-            try expectProblem(try await client.execute(uri: "/mcp", method: .get, headers: again.headers(), body: nil), 429, code: "mcp_stream_limit")
+            try expectProblem(try await refused(try await open(mcp)), 429, code: "mcp_stream_limit")
 
             // Revoking the token ends its sessions; every stream sees it at its next poll.
             let tokens = try object(try await client.call(.get, "/v1/integrations/\(id)/agent-tokens", harness))
