@@ -1,5 +1,5 @@
 """Concurrent writers on `switchboard serve` (SQLite) while two CPU hogs run: each of CLIENTS threads creates an
-integration and deletes it again (each request several writes: the row, the audit entry) for SECONDS; prints per binary
+authorization profile and deletes it again (each request several writes: the row, the audit entry) for SECONDS; prints per binary
 the requests answered, refused with 503 database_unavailable, and failed otherwise, the rate, and the slowest answer,
 and the ratio of each binary to the first (the baseline), measured in the same run.
 
@@ -38,13 +38,14 @@ def measure(binary, seconds, clients):
                     started = time.time()
                     try:
                         if step == "create":
-                            status, _, body = http_call(port, "POST", "/v1/integrations", headers=auth, timeout=60,
-                                                        body={"name": f"w{number}-{n}", "authorization": "preauthorized"})
+                            status, _, body = http_call(port, "POST", "/v1/auth-profiles", headers=auth, timeout=60, body={
+                                "name": f"w{number}-{n}", "clientId": "cid", "clientSecret": "secret",
+                                "authorizationURL": "https://app.intercom.com/oauth", "tokenURL": "https://api.intercom.io/auth/eagle/token"})
                             made_id = body.get("id") if isinstance(body, dict) else None
                         else:
                             if not made_id:
                                 break
-                            status, _, body = http_call(port, "DELETE", f"/v1/integrations/{made_id}", headers=auth, timeout=60)
+                            status, _, body = http_call(port, "DELETE", f"/v1/auth-profiles/{made_id}", headers=auth, timeout=60)
                     except OSError:
                         status, body = 0, None
                     elapsed = time.time() - started
@@ -79,6 +80,8 @@ def main():
     print(f"{clients} concurrent writers for {seconds:.0f} s each, two CPU hogs running")
     print(f"{'binary':<12}{'ok':>8}{'503':>8}{'other':>8}{'ok/s':>10}{'slowest':>10}{'vs ' + results[0][0]:>14}")
     for name, (counts, rate, slowest) in results:
+        if counts["other"] and not counts["ok"]:
+            raise SystemExit(f"{name}: every request failed (not a write the API accepts?)")
         print(f"{name:<12}{counts['ok']:>8}{counts['unavailable']:>8}{counts['other']:>8}{rate:>10.1f}{slowest:>9.2f}s{rate / base_rate:>13.2f}×")
 
 
