@@ -133,6 +133,7 @@ struct TenantBoundsTests {
             #expect(refused.status == .tooManyRequests, "\(text(refused))")
             #expect(text(refused).contains("Ask the assistant for a new link"))
             #expect(try await rows(harness, "authorization_requests") == 10)
+            #expect(try await harness.connectLink(client, id, user: "user-a") != url, "a link pressed ten times gives way to a new one")
         }
     }
 

@@ -175,6 +175,54 @@ struct StoreTests {
         #expect(count == 2)
     }
 
+    @Test("due events: workspaces take turns over what each integration's cut leaves, so a workspace's other integration is not buried under one backlog", arguments: Backend.available)
+    func dueEventsTakeTurns(backend: Backend) async throws {
+        try await TestStore.with(backend) { test in
+            let now = Date()
+            var expected: [String] = []
+            func event(_ integration: Integration, age: TimeInterval) async throws -> String {
+                let id = Identifier.make("evt")
+                try await test.store.events.insert(EventRecord(id: id, workspaceID: integration.workspaceID, integrationID: integration.id, type: .connectionCreated,
+                                                               endUserID: "u", payload: .object([:]), status: .pending, attempts: 0,
+                                                               nextAttemptAt: now.addingTimeInterval(-age), lastStatus: nil, lastError: nil,
+                                                               createdAt: now.addingTimeInterval(-age), deliveredAt: nil))
+                return id
+            }
+            let a = try await test.store.makeWorkspace("a"), b = try await test.store.makeWorkspace("b"), c = try await test.store.makeWorkspace("c")
+            let backlog = makeIntegration(workspaceID: a.id), other = makeIntegration(workspaceID: a.id), elsewhere = makeIntegration(workspaceID: b.id)
+            let many = (0..<10).map { _ in makeIntegration(workspaceID: c.id) }
+            for integration in [backlog, other, elsewhere] + many { try await test.store.integrations.insert(integration) }
+            // Workspace a: a backlog of 30 in one integration (2 pass its cut) and one newer event in another, its third
+            // turn; b: one event; c: ten integrations with one event each, turns 1 to 10.
+            for age in 0..<30 { let id = try await event(backlog, age: 1000 - Double(age)); if age < 2 { expected.append(id) } }
+            expected.append(try await event(other, age: 500))
+            expected.append(try await event(elsewhere, age: 100))
+            for (turn, integration) in many.enumerated() { let id = try await event(integration, age: 900 - Double(turn)); if turn < 3 { expected.append(id) } }
+            let due = try await test.store.events.dueEvents(now: now, limit: 7, perIntegration: 2, excluding: []).map(\.id)
+            #expect(Set(due) == Set(expected), "three turns: a's first two and its other integration's, b's, c's first three: \(due)")
+        }
+    }
+
+    @Test("an outbox item of a kind this release does not know is left alone: not leased, its attempts untouched", arguments: Backend.available)
+    func outboxUnknownKind(backend: Backend) async throws {
+        try await TestStore.with(backend) { test in
+            let now = Date()
+            try await test.store.database.write { db in
+                try await db.insert(into: "outbox").columns("id", "kind", "subject", "due_at", "attempts", "created_at")
+                    .values(SQLBind("obx_future"), SQLBind("a_later_kind"), SQLBind("x"), SQLBind(now.unixSeconds - 1), SQLBind(0), SQLBind(now.unixSeconds)).run()
+            }
+            try await test.store.outbox.enqueue(.resumeKeptCalls, subject: "link_1", now: now.addingTimeInterval(-1))
+            let taken = try await test.store.outbox.takeDue(owner: "inst_a", now: now, lease: 60, limit: 10)
+            #expect(taken.map(\.subject) == ["link_1"] && taken.first?.attempts == 1)
+            let future = try await test.store.database.read { db in
+                try await db.select().columns("attempts", "lease_until").from("outbox").where("id", .equal, "obx_future").first()
+            }
+            #expect(try future?.decode(column: "attempts", as: Int.self) == 0)
+            #expect(try future?.decode(column: "lease_until", as: Int64?.self) == nil)
+            #expect(try await test.store.outbox.takeDue(owner: "inst_b", now: now, lease: 60, limit: 10).isEmpty, "the known one is leased to inst_a")
+        }
+    }
+
     @Test("pruning deletes expired links, requests and kept calls, and old settled events; nothing still usable", arguments: Backend.available)
     func pruning(backend: Backend) async throws {
         try await TestStore.with(backend) { test in

@@ -146,40 +146,54 @@ struct MCPController: Sendable {
                           detail: "This agent token has \(Self.streamsPerToken) streams open on its other sessions; close one first.")
         }
         let body = ResponseBody { writer in
-            try await writer.write(ByteBuffer(string: ": stream open\n\n"))
-            let closesAt = clock.now().addingTimeInterval(Self.streamLifetime)
-            var lastSent = clock.now(), lastClaimed = clock.now()
-            let stopping = ShutdownFlag()
+            // However the stream ends (its time, the token, a client gone mid-write, a database error), the session is
+            // let go at once, so that a client reconnecting is not refused for the lease's 45 s.
             do {
-                try await withGracefulShutdownHandler {
-                    while clock.now() < closesAt, !stopping.isSet, !Task.isCancelled {
-                        // One read a second: the session and its token still work (a revoked token's stream ends
-                        // here), and which of its elicitations are answered.
-                        guard let answered = try await store.agentSessions.answeredElicitations(sessionID: session.id, agentTokenID: token.id,
-                                                                                                 now: clock.now()) else { break }
-                        for id in answered {
-                            guard try await store.agentSessions.removeElicitation(id: id) else { continue }
-                            try await writer.write(ByteBuffer(string: Self.event(ElicitationCompleteNotification.message(.init(elicitationId: id)))))
-                            lastSent = clock.now()
-                        }
-                        if clock.now().timeIntervalSince(lastClaimed) >= Self.streamKeepAlive {
-                            guard try await claim() == .claimed else { break }
-                            lastClaimed = clock.now()
-                        }
-                        if clock.now().timeIntervalSince(lastSent) >= Self.streamKeepAlive {
-                            try await writer.write(ByteBuffer(string: ": keep-alive\n\n"))
-                            lastSent = clock.now()
-                        }
-                        try await clock.sleep(for: Self.streamPollInterval)
-                    }
-                } onGracefulShutdown: {
-                    stopping.set()
-                }
-            } catch is CancellationError {}
+                try await Self.stream(session: session, token: token, store: store, clock: clock, writer: &writer, claim: claim)
+            } catch {
+                try? await store.agentSessions.releaseStream(sessionID: session.id, owner: owner)
+                throw error
+            }
             try? await store.agentSessions.releaseStream(sessionID: session.id, owner: owner)
             try await writer.finish(nil)
         }
         return Response(status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-store", Self.sessionHeader: session.id], body: body)
+    }
+
+    /// The stream's body: events as elicitations are answered, keep-alives, the lease renewed; until its lifetime
+    /// ends, the session or its token stops working, or the instance shuts down.
+    private static func stream(session: AgentSession, token: AgentToken, store: Store, clock: any WallClock, writer: inout any ResponseBodyWriter,
+                               claim: @Sendable () async throws -> StreamClaim) async throws {
+        try await writer.write(ByteBuffer(string: ": stream open\n\n"))
+        let closesAt = clock.now().addingTimeInterval(Self.streamLifetime)
+        var lastSent = clock.now(), lastClaimed = clock.now()
+        let stopping = ShutdownFlag()
+        do {
+            try await withGracefulShutdownHandler {
+                while clock.now() < closesAt, !stopping.isSet, !Task.isCancelled {
+                    // One read a second: the session and its token still work (a revoked token's stream ends
+                    // here), and which of its elicitations are answered.
+                    guard let answered = try await store.agentSessions.answeredElicitations(sessionID: session.id, agentTokenID: token.id,
+                                                                                             now: clock.now()) else { break }
+                    for id in answered {
+                        guard try await store.agentSessions.removeElicitation(id: id) else { continue }
+                        try await writer.write(ByteBuffer(string: Self.event(ElicitationCompleteNotification.message(.init(elicitationId: id)))))
+                        lastSent = clock.now()
+                    }
+                    if clock.now().timeIntervalSince(lastClaimed) >= Self.streamKeepAlive {
+                        guard try await claim() == .claimed else { break }
+                        lastClaimed = clock.now()
+                    }
+                    if clock.now().timeIntervalSince(lastSent) >= Self.streamKeepAlive {
+                        try await writer.write(ByteBuffer(string: ": keep-alive\n\n"))
+                        lastSent = clock.now()
+                    }
+                    try await clock.sleep(for: Self.streamPollInterval)
+                }
+            } onGracefulShutdown: {
+                stopping.set()
+            }
+        } catch is CancellationError {}
     }
 
     /// `DELETE /mcp` with a session ends it (and what it waits on).

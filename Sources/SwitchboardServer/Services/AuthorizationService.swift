@@ -72,7 +72,9 @@ public struct AuthorizationService: Sendable {
     func issueConnectLink(integration: Integration, endUserID: String, conversationID: String?, reason: ConnectLinkReason) async throws -> (url: String, link: ConnectLink) {
         let now = clock.now()
         if let (open, token) = try await store.authorizations.openConnectLink(integrationID: integration.id, endUserID: endUserID, reason: reason,
-                                                                              usableUntil: now.addingTimeInterval(Self.reusedLinkMargin), now: now) {
+                                                                              usableUntil: now.addingTimeInterval(Self.reusedLinkMargin), now: now),
+           try await store.authorizations.authorizationRequestCount(connectLinkID: open.id) < ConnectController.attemptsPerLink {
+            // (A link pressed as often as a link may be gives way to a new one.)
             return (settings.connectURL(token: token), open)
         }
         if try await store.authorizations.openConnectLinkCount(workspaceID: integration.workspaceID, now: now) >= settings.limits.openConnectLinks {

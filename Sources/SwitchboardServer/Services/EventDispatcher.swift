@@ -91,8 +91,8 @@ public final class EventDispatcher: Sendable {
     /// One delivery in its own task, if a global and a per-integration slot are free; nil otherwise.
     private func launch(eventID: String, integrationID: String, workspaceID: String) -> Task<Void, Never>? {
         slots.start(eventID: eventID, integrationID: integrationID, workspaceID: workspaceID, now: clock.now()) { [self] id in
-            let slow = await deliver(eventID: id)
-            return (slow, clock.now())
+            let attempt = await deliver(eventID: id)
+            return (attempt, clock.now())
         }
     }
 
@@ -109,23 +109,33 @@ public final class EventDispatcher: Sendable {
     public static let slowBackoff: TimeInterval = 30
     public static let slowBackoffLimit: TimeInterval = 600
 
-    /// One attempt, if the event is still due and no other instance holds it. True when the receiver was slow (it did
-    /// not answer within the timeout).
+    /// What one attempt told of the receiver.
+    enum Attempt: Sendable {
+        /// It answered (whatever the status): a receiver that was slow is slow no longer.
+        case answered
+        /// It did not answer within the timeout.
+        case slow
+        /// No answer that tells whether the receiver is slow: nothing was sent (the event was taken by another
+        /// instance, the integration has no URL or secret now, the database failed), or it could not be reached.
+        case notSent
+    }
+
+    /// One attempt, if the event is still due and no other instance holds it.
     @discardableResult
-    func deliver(eventID: String) async -> Bool {
+    func deliver(eventID: String) async -> Attempt {
         do {
-            guard let event = try await store.events.claimEvent(id: eventID, now: clock.now()) else { return false }
+            guard let event = try await store.events.claimEvent(id: eventID, now: clock.now()) else { return .notSent }
             let attempt = event.attempts + 1
             guard let record = try await store.integrations.integration(id: event.integrationID), let notify = record.integration.notifyURL, let url = URL(string: notify) else {
                 try await store.events.recordAttempt(eventID: event.id, delivered: false, httpStatus: nil, error: "the integration has no notify URL now",
                                               nextAttemptAt: nil, now: clock.now())
-                return false
+                return .notSent
             }
             guard let secret = try await store.integrations.signingSecret(integrationID: event.integrationID) else {
                 try await store.events.recordAttempt(eventID: event.id, delivered: false, httpStatus: nil,
                                               error: "the integration has no signing secret; create one with POST /v1/integrations/\(event.integrationID)/signing-secret",
                                               nextAttemptAt: nil, now: clock.now())
-                return false
+                return .notSent
             }
             let body = try JSONEncoder().encode(event.payload)
             let timestamp = Int64(clock.now().timeIntervalSince1970)
@@ -136,7 +146,7 @@ public final class EventDispatcher: Sendable {
             ], body: body, timeout: Self.timeout, destination: .workspaceSupplied(allowPrivateNetwork: allowPrivateNetwork))
             var status: Int?
             var failure: String?
-            var slow = false
+            var sent = Attempt.answered
             do {
                 let response = try await transport.send(request)
                 status = response.status
@@ -145,9 +155,13 @@ public final class EventDispatcher: Sendable {
                 switch error.kind {
                 case .timeout:
                     failure = "the receiver did not answer within \(Int(Self.timeout)) s"
-                    slow = true
-                case .unreachable: failure = "the receiver could not be reached"
-                case .refused: failure = "the notify URL may not be called: \(error.description)"
+                    sent = .slow
+                case .unreachable:
+                    failure = "the receiver could not be reached"
+                    sent = .notSent
+                case .refused:
+                    failure = "the notify URL may not be called: \(error.description)"
+                    sent = .notSent
                 }
             }
             let now = clock.now()
@@ -159,10 +173,10 @@ public final class EventDispatcher: Sendable {
                 logger.notice("event delivery failed", metadata: ["event": "\(event.id)", "attempt": "\(attempt)", "why": "\(failure)",
                                                                   "retry": "\(next.map { "\(Int($0.timeIntervalSince(now))) s" } ?? "no")"])
             }
-            return slow
+            return sent
         } catch {
             logger.error("delivering an event failed", metadata: ["event": "\(eventID)", "error.type": "\(type(of: error))"])
-            return false
+            return .notSent
         }
     }
 }
@@ -228,7 +242,7 @@ final class DeliverySlots: @unchecked Sendable {
     /// when the bounds allow (returned), else after the integration's running workers (nil); nothing when the event is
     /// in flight or queued here already, no slot is free, or its receiver is backed off.
     func start(eventID: String, integrationID: String, workspaceID: String, now: Date,
-               _ work: @escaping @Sendable (String) async -> (slow: Bool, at: Date)) -> Task<Void, Never>? {
+               _ work: @escaping @Sendable (String) async -> (attempt: EventDispatcher.Attempt, at: Date)) -> Task<Void, Never>? {
         lock.withLock {
             guard !known.contains(eventID) else { return nil }
             let isSlow = slowReceivers[integrationID] != nil
@@ -255,7 +269,7 @@ final class DeliverySlots: @unchecked Sendable {
                 while let id = current {
                     let outcome = await work(id)
                     current = self.next(after: id, integrationID: integrationID, workspaceID: workspaceID, worker: number, counted: isSlow,
-                                        slow: outcome.slow, at: outcome.at)
+                                        attempt: outcome.attempt, at: outcome.at)
                 }
             }
             workers[number] = task
@@ -265,10 +279,11 @@ final class DeliverySlots: @unchecked Sendable {
 
     /// The integration's next queued event for this worker, or nil (and the worker's slot freed). A slow answer backs
     /// the integration off: its queue here is let go (the events stay due in the database) and the worker ends.
-    private func next(after eventID: String, integrationID: String, workspaceID: String, worker: Int, counted: Bool, slow: Bool, at now: Date) -> String? {
+    private func next(after eventID: String, integrationID: String, workspaceID: String, worker: Int, counted: Bool,
+                      attempt: EventDispatcher.Attempt, at now: Date) -> String? {
         lock.withLock {
             known.remove(eventID)
-            if slow {
+            if case .slow = attempt {
                 // A probe that is slow again doubles the back-off; a worker started before the receiver was known to be
                 // slow starts it, or leaves the one a sibling worker started.
                 let backoff = counted ? min((slowReceivers[integrationID]?.backoff ?? EventDispatcher.slowBackoff) * 2, EventDispatcher.slowBackoffLimit)
@@ -276,7 +291,7 @@ final class DeliverySlots: @unchecked Sendable {
                 if counted || slowReceivers[integrationID] == nil { slowReceivers[integrationID] = (now.addingTimeInterval(backoff), backoff) }
                 for dropped in queued.removeValue(forKey: integrationID) ?? [] { known.remove(dropped) }
             } else {
-                slowReceivers[integrationID] = nil
+                if case .answered = attempt { slowReceivers[integrationID] = nil }
                 if var waiting = queued[integrationID], !waiting.isEmpty {
                     let next = waiting.removeFirst()
                     queued[integrationID] = waiting.isEmpty ? nil : waiting

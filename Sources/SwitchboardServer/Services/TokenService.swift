@@ -108,6 +108,8 @@ public final class TokenService: Sendable {
             if current.status != .active { throw Failure.needsReauthorization(current.lastError ?? "the connection needs a new authorization") }
             if !needsRefresh(current, rejected: rejected) { return current.tokens.accessToken }
             if try await store.connections.acquireRefreshLease(connectionID: connectionID, owner: instanceID, now: clock.now(), duration: RefreshPolicy.leaseDuration) {
+                // A release still pending from an earlier refresh must not let go of this new lease.
+                _ = leaseReleases.withLock { $0.removeValue(forKey: connectionID) }
                 do {
                     return try await refresh(connectionID: connectionID, app: app, rejected: rejected)
                 } catch {

@@ -128,18 +128,14 @@ struct SQLAgentSessionRepository: AgentSessionRepository, SQLRepository {
             }
             // One that lapsed with its link gives way to the new one.
             try await same(db.delete(from: "mcp_elicitations")).where("expires_at", .lessThan, now.unixSeconds).run()
-            if let open = try await db.select().column("id").from("mcp_elicitations").where("session_id", .equal, candidate.sessionID)
-                .where("integration_id", .equal, candidate.integrationID).where("end_user_id", .equal, candidate.endUserID).first() {
-                let id = try open.decode(column: "id", as: String.self)
-                try await db.update("mcp_elicitations").set("expires_at", to: expiresAt.unixSeconds).where("id", .equal, id).run()
-                return id
-            }
-            try await db.insert(into: "mcp_elicitations")
+            // One statement, so that two calls at once (PostgreSQL) agree on the one row: the open one's id, or this.
+            let row = try await db.insert(into: "mcp_elicitations")
                 .columns("id", "session_id", "integration_id", "end_user_id", "created_at", "expires_at")
                 .values(SQLBind(candidate.id), SQLBind(candidate.sessionID), SQLBind(candidate.integrationID),
                         SQLBind(candidate.endUserID), SQLBind(candidate.createdAt.unixSeconds), SQLBind(expiresAt.unixSeconds))
-                .run()
-            return candidate.id
+                .onConflict(with: ["session_id", "integration_id", "end_user_id"]) { $0.set(excludedValueOf: "expires_at") }
+                .returning("id").first()
+            return try row?.decode(column: "id", as: String.self) ?? candidate.id
         }
     }
 

@@ -232,7 +232,7 @@ struct SQLConnectionRepository: ConnectionRepository, SQLRepository {
     /// its tokens must not be sent to the new ones); returns how many were marked.
     public func markConnectionsNeedReauthorization(profileID: String, workspaceID: String, reason: String, now: Date) async throws -> Int {
         defer { hot.invalidate() }
-        return try await database.read { db in
+        return try await database.write { db in
             try await Store.markConnectionsNeedReauthorization(db, profileID: profileID, workspaceID: workspaceID, reason: reason, now: now)
         }
     }

@@ -63,16 +63,18 @@ struct SQLEventRepository: EventRepository, SQLRepository {
         var query: SQLQueryString = """
             SELECT id, integration_id, workspace_id FROM (
                 SELECT id, integration_id, workspace_id, next_attempt_at,
-                       ROW_NUMBER() OVER (PARTITION BY integration_id ORDER BY next_attempt_at, id) AS place,
                        ROW_NUMBER() OVER (PARTITION BY workspace_id ORDER BY next_attempt_at, id) AS turn
-                FROM events
-                WHERE status = \(bind: EventStatus.pending.rawValue) AND next_attempt_at <= \(bind: now.unixSeconds)
-                  AND (lease_until IS NULL OR lease_until < \(bind: now.unixSeconds))
+                FROM (
+                    SELECT id, integration_id, workspace_id, next_attempt_at,
+                           ROW_NUMBER() OVER (PARTITION BY integration_id ORDER BY next_attempt_at, id) AS place
+                    FROM events
+                    WHERE status = \(bind: EventStatus.pending.rawValue) AND next_attempt_at <= \(bind: now.unixSeconds)
+                      AND (lease_until IS NULL OR lease_until < \(bind: now.unixSeconds))
             """
         if !integrations.isEmpty { query = query + " AND integration_id NOT IN (\(binds: integrations.sorted()))" }
-        // Workspaces take turns: each one's oldest event first, then each one's second, so one workspace's backlog
-        // cannot fill the list ahead of the others.
-        query = query + ") due WHERE place <= \(bind: perIntegration) ORDER BY turn, next_attempt_at, id LIMIT \(bind: limit)"
+        // Workspaces take turns over what is left after each integration's cut: each one's oldest event first, then each
+        // one's second, so one workspace's backlog cannot fill the list ahead of the others.
+        query = query + ") ranked WHERE place <= \(bind: perIntegration)) due ORDER BY turn, next_attempt_at, id LIMIT \(bind: limit)"
         let final = query
         return try await database.read { db in
             try await db.raw(final).all().map {

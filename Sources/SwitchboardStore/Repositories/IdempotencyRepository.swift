@@ -40,8 +40,15 @@ struct SQLIdempotencyRepository: IdempotencyRepository, SQLRepository {
                     let leaseUntil = try row.decode(column: "lease_until", as: Int64?.self)
                         ?? (try row.decode(column: "created_at", as: Int64.self) + Int64(Store.idempotencyLease))
                     guard leaseUntil < now.unixSeconds else { return .inProgress }
+                    // Conditional on the lease still lapsed: of two callers taking it over at once (PostgreSQL), one gets it.
+                    let lapsed = now.unixSeconds, unleasedSince = now.addingTimeInterval(-Store.idempotencyLease).unixSeconds
                     let taken = try await db.update("idempotency_keys").set("lease_until", to: now.addingTimeInterval(Store.idempotencyLease).unixSeconds)
-                        .where("id", .equal, id).where("status", .equal, "processing").returning("id").first()
+                        .where("id", .equal, id).where("status", .equal, "processing")
+                        .where {
+                            $0.where("lease_until", .lessThan, lapsed)
+                                .orWhere { $0.where("lease_until", .is, SQLLiteral.null).where("created_at", .lessThan, unleasedSince) }
+                        }
+                        .returning("id").first()
                     return taken == nil ? .inProgress : .claimed
                 }
                 return .completed(try self.vault.open(sealed, context: Store.outcomeContext(id)))

@@ -58,6 +58,8 @@ struct SQLOutboxRepository: OutboxRepository, SQLRepository {
                 .orderBy("due_at").orderBy("id").limit(limit).all()
             var taken: [OutboxItem] = []
             for row in rows {
+                // Written by a newer release: left, unleased, for an instance that knows it.
+                guard let kind = OutboxItem.Kind(rawValue: try row.decode(column: "kind", as: String.self)) else { continue }
                 let id = try row.decode(column: "id", as: String.self)
                 let attempts = try row.decode(column: "attempts", as: Int.self) + 1
                 // Conditional, so that of two instances taking the same item on PostgreSQL only one gets it.
@@ -66,10 +68,6 @@ struct SQLOutboxRepository: OutboxRepository, SQLRepository {
                     .where { $0.where("lease_until", .is, SQLLiteral.null).orWhere("lease_until", .lessThan, now.unixSeconds) }
                     .returning("id").first()
                 guard claimed != nil else { continue }
-                guard let kind = OutboxItem.Kind(rawValue: try row.decode(column: "kind", as: String.self)) else {
-                    // Written by a newer release: left for an instance that knows it.
-                    continue
-                }
                 taken.append(OutboxItem(id: id, kind: kind, subject: try row.decode(column: "subject", as: String.self), attempts: attempts))
             }
             return taken
