@@ -56,6 +56,6 @@ struct ConsoleBrowserTests {
             _ = await demo.stop()
             throw error
         }
-        #expect(await demo.stop() == 0)
+        #expect(await demo.stop() == 0, "demo exits 0 on SIGTERM; its stderr: \(exitReport(demo.stderr))")
     }
 }

@@ -433,7 +433,7 @@ struct EndToEndTests {
                 #expect(enabled.status == 200, "the sandbox kept the token it issued, so Intercom's /me still accepts it: \(enabled.body)")
             }
             let exit = await demo.stop()
-            #expect(exit == 0, "demo exits 0 on SIGTERM; its stderr ends: \(demo.stderr.suffix(1500))")
+            #expect(exit == 0, "demo exits 0 on SIGTERM; its stderr: \(exitReport(demo.stderr))")
         }
         #expect(keys[0] == keys[1], "the demo reuses its API key")
         let attributes = try FileManager.default.attributesOfItem(atPath: directory.appendingPathComponent("master.key").path)
@@ -468,7 +468,7 @@ extension EndToEndTests {
             {"name":"p","clientId":"c","clientSecret":"rotate-me-secret","authorizationURL":"https://idp.example/a","tokenURL":"https://idp.example/t"}
             """)
         let id = try #require(created.body["id"] as? String)
-        #expect(await demo.stop() == 0)
+        #expect(await demo.stop() == 0, "demo exits 0 on SIGTERM; its stderr: \(exitReport(demo.stderr))")
         let keyPath = directory.appendingPathComponent("master.key").path
         let oldKey = try String(contentsOfFile: keyPath, encoding: .utf8)
 
@@ -483,7 +483,7 @@ extension EndToEndTests {
         (demo, api) = try await Self.startDemo(directory)
         let profile = try await api.call(.GET, "/v1/auth-profiles/\(id)")
         #expect(profile.status == 200, "the secret opens under the new key")
-        #expect(await demo.stop() == 0)
+        #expect(await demo.stop() == 0, "demo exits 0 on SIGTERM; its stderr: \(exitReport(demo.stderr))")
     }
 }
 

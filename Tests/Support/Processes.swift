@@ -131,3 +131,15 @@ public func checkReport(_ stdout: String, _ stderr: String) -> String {
     let summary = failed.isEmpty ? "no failed check was printed" : failed.joined(separator: "\n")
     return "\(summary)\n--- output (end) ---\n\(stdout.suffix(4000))\n--- errors (end) ---\n\(stderr.suffix(3000))"
 }
+
+/// What a test's failure message says of a process's error output: from where a crash begins (Swift's backtracer
+/// prints "Program crashed", the runtime "Fatal error"), its first lines, which name the cause; otherwise the end.
+public func exitReport(_ stderr: String) -> String {
+    for marker in ["Fatal error", "Program crashed", "Crashed:"] {
+        if let start = stderr.range(of: marker)?.lowerBound {
+            let from = stderr.index(start, offsetBy: -min(500, stderr.distance(from: stderr.startIndex, to: start)))
+            return String(stderr[from...].prefix(5000))
+        }
+    }
+    return String(stderr.suffix(1500))
+}

@@ -86,102 +86,88 @@ struct DeliveryBoundsTests {
         return try #require(created["id"] as? String)
     }
 
-    @Test("a receiver that never answers holds only its own integration's two slots: another integration's events arrive meanwhile")
-    func tarpitDoesNotDelayOthers() async throws {
+    /// A tarpit and a receiver that answers at once, around a harness; both stopped however the body ends.
+    func withTarpit(_ body: @escaping @Sendable (Harness, any TestClientProtocol, Tarpit, NotifyReceiver) async throws -> Void) async throws {
         let tarpit = try await Tarpit.start()
         let fast = try await NotifyReceiver.start()
         do {
-            try await Harness.with { harness, client in
-                let slow = try await notifying(harness, client, tarpit.url)
-                let quick = try await notifying(harness, client, fast.url)
-                // The tarpit's events are older, so they come first in the due list.
-                for _ in 0..<30 { try await harness.store.events.insert(pendingEvent(harness, integrationID: slow)) }
-                harness.clock.advance(by: 1)
-                for _ in 0..<5 { try await harness.store.events.insert(pendingEvent(harness, integrationID: quick)) }
-
-                let round = Task { await harness.events.deliverDue() }
-                let arrived = try await fast.wait(for: 5, seconds: 10)
-                #expect(arrived.count == 5, "the fast receiver got all its events")
-                try await eventually("the tarpit holding its integration's bound") { tarpit.heldNow == EventDispatcher.perIntegrationLimit }
-                #expect(tarpit.arrived == EventDispatcher.perIntegrationLimit, "and no more than its per-integration bound were sent to it")
-                tarpit.release()
-                await round.value
-                await tarpit.stop()
-                #expect(tarpit.maxHeld == EventDispatcher.perIntegrationLimit)
-            }
+            try await Harness.with { harness, client in try await body(harness, client, tarpit, fast) }
         } catch {
             await tarpit.stop()
             await fast.stop()
             throw error
         }
+        await tarpit.stop()
         await fast.stop()
+    }
+
+    @Test("a receiver that never answers holds only its own integration's two slots: another integration's events arrive meanwhile")
+    func tarpitDoesNotDelayOthers() async throws {
+        try await withTarpit { harness, client, tarpit, fast in
+            let slow = try await notifying(harness, client, tarpit.url)
+            let quick = try await notifying(harness, client, fast.url)
+            // The tarpit's events are older, so they come first in the due list.
+            for _ in 0..<30 { try await harness.store.events.insert(pendingEvent(harness, integrationID: slow)) }
+            harness.clock.advance(by: 1)
+            for _ in 0..<5 { try await harness.store.events.insert(pendingEvent(harness, integrationID: quick)) }
+
+            let round = Task { await harness.events.deliverDue() }
+            let arrived = try await fast.wait(for: 5, seconds: 10)
+            #expect(arrived.count == 5, "the fast receiver got all its events")
+            try await eventually("the tarpit holding its integration's bound") { tarpit.heldNow == EventDispatcher.perIntegrationLimit }
+            #expect(tarpit.arrived == EventDispatcher.perIntegrationLimit, "and no more than its per-integration bound were sent to it")
+            tarpit.release()
+            await round.value
+            await tarpit.stop()
+            #expect(tarpit.maxHeld == EventDispatcher.perIntegrationLimit)
+        }
     }
 
     @Test("one workspace's many stuck receivers hold at most its share of the slots: another workspace's events arrive meanwhile")
     func workspaceShare() async throws {
-        let tarpit = try await Tarpit.start()
-        let fast = try await NotifyReceiver.start()
-        do {
-            try await Harness.with { harness, client in
-                for _ in 0..<9 {
-                    let slow = try await notifying(harness, client, tarpit.url)
-                    for _ in 0..<2 { try await harness.store.events.insert(pendingEvent(harness, integrationID: slow)) }
-                }
-                harness.clock.advance(by: 1)
-                let other = try await harness.otherWorkspaceKey()
-                let otherWorkspace = try #require(try await harness.store.workspaces.workspace(forAPIKey: other))
-                let quick = try await notifying(harness, client, fast.url, key: other)
-                for _ in 0..<3 { try await harness.store.events.insert(pendingEvent(harness, integrationID: quick, workspaceID: otherWorkspace.id)) }
-
-                let round = Task { await harness.events.deliverDue() }
-                #expect(try await fast.wait(for: 3, seconds: 10).count == 3, "the other workspace's events arrived")
-                try await eventually("the stuck workspace holding its share") { tarpit.heldNow == EventDispatcher.perWorkspaceLimit }
-                #expect(tarpit.arrived == EventDispatcher.perWorkspaceLimit, "and no more")
-                tarpit.release()
-                await round.value
-                #expect(tarpit.maxHeld == EventDispatcher.perWorkspaceLimit)
+        try await withTarpit { harness, client, tarpit, fast in
+            for _ in 0..<9 {
+                let slow = try await notifying(harness, client, tarpit.url)
+                for _ in 0..<2 { try await harness.store.events.insert(pendingEvent(harness, integrationID: slow)) }
             }
-        } catch {
-            await tarpit.stop()
-            await fast.stop()
-            throw error
+            harness.clock.advance(by: 1)
+            let other = try await harness.otherWorkspaceKey()
+            let otherWorkspace = try #require(try await harness.store.workspaces.workspace(forAPIKey: other))
+            let quick = try await notifying(harness, client, fast.url, key: other)
+            for _ in 0..<3 { try await harness.store.events.insert(pendingEvent(harness, integrationID: quick, workspaceID: otherWorkspace.id)) }
+
+            let round = Task { await harness.events.deliverDue() }
+            #expect(try await fast.wait(for: 3, seconds: 10).count == 3, "the other workspace's events arrived")
+            try await eventually("the stuck workspace holding its share") { tarpit.heldNow == EventDispatcher.perWorkspaceLimit }
+            #expect(tarpit.arrived == EventDispatcher.perWorkspaceLimit, "and no more")
+            tarpit.release()
+            await round.value
+            #expect(tarpit.maxHeld == EventDispatcher.perWorkspaceLimit)
         }
-        await tarpit.stop()
-        await fast.stop()
     }
 
     @Test("two workspaces whose receivers all hang hold at most their two shares: a third workspace's events arrive meanwhile")
     func hungWorkspacesLeaveRoom() async throws {
-        let tarpit = try await Tarpit.start()
-        let fast = try await NotifyReceiver.start()
-        do {
-            try await Harness.with { harness, client in
-                for _ in 0..<2 {
-                    let key = try await harness.otherWorkspaceKey()
-                    let workspace = try #require(try await harness.store.workspaces.workspace(forAPIKey: key))
-                    for _ in 0..<5 {
-                        let stuck = try await notifying(harness, client, tarpit.url, key: key)
-                        for _ in 0..<3 { try await harness.store.events.insert(pendingEvent(harness, integrationID: stuck, workspaceID: workspace.id)) }
-                    }
+        try await withTarpit { harness, client, tarpit, fast in
+            for _ in 0..<2 {
+                let key = try await harness.otherWorkspaceKey()
+                let workspace = try #require(try await harness.store.workspaces.workspace(forAPIKey: key))
+                for _ in 0..<5 {
+                    let stuck = try await notifying(harness, client, tarpit.url, key: key)
+                    for _ in 0..<3 { try await harness.store.events.insert(pendingEvent(harness, integrationID: stuck, workspaceID: workspace.id)) }
                 }
-                harness.clock.advance(by: 1)
-                let quick = try await notifying(harness, client, fast.url)
-                for _ in 0..<3 { try await harness.store.events.insert(pendingEvent(harness, integrationID: quick)) }
-
-                let round = Task { await harness.events.deliverDue() }
-                #expect(try await fast.wait(for: 3, seconds: 10).count == 3, "the third workspace's events arrived")
-                try await eventually("the hung workspaces holding their shares") { tarpit.heldNow == 2 * EventDispatcher.perWorkspaceLimit }
-                #expect(tarpit.arrived == 2 * EventDispatcher.perWorkspaceLimit, "and no more")
-                tarpit.release()
-                await round.value
             }
-        } catch {
-            await tarpit.stop()
-            await fast.stop()
-            throw error
+            harness.clock.advance(by: 1)
+            let quick = try await notifying(harness, client, fast.url)
+            for _ in 0..<3 { try await harness.store.events.insert(pendingEvent(harness, integrationID: quick)) }
+
+            let round = Task { await harness.events.deliverDue() }
+            #expect(try await fast.wait(for: 3, seconds: 10).count == 3, "the third workspace's events arrived")
+            try await eventually("the hung workspaces holding their shares") { tarpit.heldNow == 2 * EventDispatcher.perWorkspaceLimit }
+            #expect(tarpit.arrived == 2 * EventDispatcher.perWorkspaceLimit, "and no more")
+            tarpit.release()
+            await round.value
         }
-        await tarpit.stop()
-        await fast.stop()
     }
 
     @Test("a receiver that times out is backed off: its other events wait in the database, untried, until one probe after the back-off")

@@ -1,9 +1,9 @@
 public import Foundation
 import Synchronization
-public import Logging
+import Logging
 import ServiceLifecycle
-public import SwitchboardCore
-public import SwitchboardStore
+import SwitchboardCore
+import SwitchboardStore
 
 /// Runs the work stored in the outbox (`OutboxRepository`): stored in the transaction of the change that calls for
 /// it, run after the commit by this instance at once (`kick`) or by the outbox service's next round, and taken again
@@ -89,7 +89,7 @@ struct OutboxService: Service {
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             await outbox.drain()
             // The next round: when kicked, or after `interval`, whichever comes first; at once on shutdown.
-            try? await cancelWhenGracefulShutdown {
+            await cancelWhenGracefulShutdown {
                 await withTaskGroup(of: Void.self) { group in
                     group.addTask { try? await clock.sleep(for: interval) }
                     group.addTask { await outbox.kicks.wait() }
