@@ -163,11 +163,7 @@ public final class Database: @unchecked Sendable {
                                   _ body: @escaping @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
         switch pool {
         case .sqlite(let readers, _):
-            sqliteInUse.withLock { $0 += 1 }
-            defer { sqliteInUse.withLock { $0 -= 1 } }
-            let connection = try await readers.requestConnection(logger: logger).get()
-            defer { readers.releaseConnection(connection, logger: logger) }
-            return try await body(connection.sql(queryLogLevel: .trace))
+            return try await onSQLite(request: { readers.requestConnection(logger: $0) }, release: { readers.releaseConnection($0, logger: $1) }, body)
         case .postgres:
             return try await onPostgres(limit: limit, body)
         }
@@ -179,14 +175,20 @@ public final class Database: @unchecked Sendable {
                                    _ body: @escaping @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
         switch pool {
         case .sqlite(_, let writer):
-            sqliteInUse.withLock { $0 += 1 }
-            defer { sqliteInUse.withLock { $0 -= 1 } }
-            let connection = try await writer.requestConnection(logger: logger).get()
-            defer { writer.releaseConnection(connection, logger: logger) }
-            return try await body(connection.sql(queryLogLevel: .trace))
+            return try await onSQLite(request: { writer.requestConnection(logger: $0) }, release: { writer.releaseConnection($0, logger: $1) }, body)
         case .postgres:
             return try await onPostgres(limit: limit, body)
         }
+    }
+
+    /// `body` on a SQLite connection taken and given back through `request` and `release`, counted in use meanwhile.
+    private func onSQLite<R: Sendable>(request: (Logger) -> EventLoopFuture<SQLiteConnection>, release: (SQLiteConnection, Logger) -> Void,
+                                       _ body: @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
+        sqliteInUse.withLock { $0 += 1 }
+        defer { sqliteInUse.withLock { $0 -= 1 } }
+        let connection = try await request(logger).get()
+        defer { release(connection, logger) }
+        return try await body(connection.sql(queryLogLevel: .trace))
     }
 
     private func onPostgres<R: Sendable>(limit: Duration?, _ body: @escaping @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
