@@ -164,3 +164,14 @@ struct JSONValueTests {
         #expect(JSONValue.parseMembers(Data("".utf8), keys: ["id"]) == nil)
     }
 }
+
+@Suite("Identifiers")
+struct IdentifierTests {
+    @Test("ordered identifiers sort in the order one process made them, past the digits' carries, and never repeat")
+    func ordered() {
+        let made = (0..<5000).map { _ in Identifier.ordered("run") }
+        #expect(made == made.sorted(), "made one after another, they sort in that order")
+        #expect(Set(made).count == made.count)
+        #expect(made.allSatisfy { $0.hasPrefix("run_") && $0.count == 4 + 12 + 16 })
+    }
+}

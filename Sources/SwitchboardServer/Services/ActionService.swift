@@ -78,7 +78,7 @@ struct ActionService: Sendable {
         func record(_ outcome: String, _ status: Int, _ requestID: String?) async {
             let elapsed = ContinuousClock.now - timer
             let run = RunRecord(
-                id: Identifier.make("run"), workspaceID: request.workspaceID, integrationID: request.integrationID,
+                id: Identifier.ordered("run"), workspaceID: request.workspaceID, integrationID: request.integrationID,
                 action: Problem.clip(request.action, to: 100), endUserID: request.userID, startedAtMs: Int64(started.timeIntervalSince1970 * 1000),
                 durationMs: Int(elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000),
                 outcome: outcome, httpStatus: status, providerRequestID: requestID, channel: request.channel.rawValue,
