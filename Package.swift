@@ -32,6 +32,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
         .package(url: "https://github.com/modelcontextprotocol/swift-sdk.git", from: "0.12.1"),
+        .package(url: "https://github.com/mattpolzin/OpenAPIKit.git", from: "6.4.0", traits: []),
     ],
     targets: [
         .target(
@@ -99,6 +100,23 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ],
+            resources: [.copy("Descriptions")],
+            swiftSettings: swiftSettings
+        ),
+        // Generates Providers/Definitions/intercom-generated.json from Intercom's description (`swift run generate-catalog`);
+        // a development tool, not part of the product.
+        .target(
+            name: "CatalogGenerator",
+            dependencies: [
+                "SwitchboardCore",
+                .product(name: "OpenAPIKit30", package: "OpenAPIKit"),
+                .product(name: "Yams", package: "Yams"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "generate-catalog",
+            dependencies: ["CatalogGenerator", "SwitchboardCore"],
             swiftSettings: swiftSettings
         ),
         .target(
@@ -115,8 +133,6 @@ let package = Package(
                 .product(name: "Yams", package: "Yams"),
             ],
             path: "Tests/Support",
-            exclude: ["Contract/intercom-openapi-LICENSE.md"],
-            resources: [.copy("Contract/intercom-openapi-2.14.yaml")],
             swiftSettings: swiftSettings
         ),
         .executableTarget(
@@ -153,6 +169,11 @@ let package = Package(
         .testTarget(
             name: "SwitchboardCoreTests",
             dependencies: ["SwitchboardCore"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "CatalogGeneratorTests",
+            dependencies: ["CatalogGenerator", "SwitchboardCore", "Providers"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -14,15 +14,18 @@ public struct AccountIdentifier: Sendable {
 
     let definition: ProviderDefinition
     let transport: any HTTPTransport
+    /// The API version the integration speaks (nil: the definition's default).
+    let apiVersion: String?
 
-    public init(definition: ProviderDefinition, transport: any HTTPTransport) {
+    public init(definition: ProviderDefinition, transport: any HTTPTransport, apiVersion: String? = nil) {
         self.definition = definition
         self.transport = transport
+        self.apiVersion = apiVersion
     }
 
     public func identify(accessToken: String, apiBase: URL) async throws(Failure) -> ProviderAccount {
         let identity = definition.identity
-        let headers = [("Authorization", "Bearer \(accessToken)")] + definition.apiHeaders
+        let headers = [("Authorization", "Bearer \(accessToken)")] + definition.apiHeaders(version: apiVersion)
         let request = OutboundRequest(method: identity.method, url: apiBase.appendingPathComponent(identity.path), headers: headers, timeout: 15)
         let response: OutboundResponse
         do {
@@ -57,7 +60,7 @@ public struct AccountIdentifier: Sendable {
     public func revoke(accessToken: String, apiBase: URL) async -> Bool {
         guard let revoke = definition.revoke else { return false }
         let request = OutboundRequest(method: revoke.method, url: apiBase.appendingPathComponent(revoke.path),
-                                      headers: [("Authorization", "Bearer \(accessToken)")] + definition.apiHeaders, timeout: 15)
+                                      headers: [("Authorization", "Bearer \(accessToken)")] + definition.apiHeaders(version: apiVersion), timeout: 15)
         guard let response = try? await transport.send(request) else { return false }
         return (200..<300).contains(response.status)
     }

@@ -16,7 +16,77 @@ public struct ActionCatalog: Sendable {
         var provider: String
         /// Output schemas shared by several actions; an action's output names one with `{"$ref": "#/schemas/NAME"}`.
         var schemas: [String: JSONValue]?
+        /// A generated catalog's schemas, which its actions' schemas name with `{"$ref": "#/$defs/NAME"}`: each
+        /// action's schema carries those it reaches as its own `$defs`, so it stands alone (and may be recursive).
+        var defs: [String: JSONValue]?
         var actions: [ActionTemplate]
+    }
+
+    /// A provider's catalog: its curated actions (written by hand) over the actions generated from its API
+    /// description. A curated action names its operation by `operationId` and takes the generated entry's method,
+    /// path, reference page, group and versions; with `overlay: replaces` the generated action is not offered.
+    /// Curated actions come first, then the generated ones by name.
+    public init(curated: Data, generated: Data?) throws {
+        let curatedCatalog = try ActionCatalog(file: curated)
+        guard let generated else {
+            self = curatedCatalog
+            return
+        }
+        let file = try JSONDecoder().decode(File.self, from: generated)
+        let defs = file.defs ?? [:]
+        var byOperation: [String: ActionTemplate] = [:]
+        for var action in file.actions {
+            action.input = try Self.standalone(action.input, defs: defs)
+            if let schema = action.output.schema { action.output.schema = try Self.standalone(schema, defs: defs) }
+            if let id = action.operation?.operationId { byOperation[id] = action }
+        }
+        var replaced: Set<String> = []
+        var actions: [ActionTemplate] = []
+        for var action in curatedCatalog.actions {
+            if let id = action.operation?.operationId {
+                guard let made = byOperation[id] else { throw CatalogError("\(action.name) names the operation \(id), which the generated catalog does not have") }
+                action.operation = made.operation
+                action.group = action.group ?? made.group
+                action.versions = action.versions ?? made.versions
+                if action.overlay == .replaces { replaced.insert(id) }
+            }
+            actions.append(action)
+        }
+        for var action in file.actions.sorted(by: { $0.name < $1.name }) where !replaced.contains(action.operation?.operationId ?? "") {
+            if let id = action.operation?.operationId, let made = byOperation[id] { action = made }
+            actions.append(action)
+        }
+        try self.init(actions: actions)
+        self.schemas = curatedCatalog.schemas
+    }
+
+    /// A schema with the `$defs` it reaches (through each other too) as its own; unknown names are an error.
+    static func standalone(_ schema: JSONValue, defs: [String: JSONValue]) throws -> JSONValue {
+        var reached: [String: JSONValue] = [:]
+        var pending = Self.definitionsNamed(in: schema)
+        while let name = pending.popFirst() {
+            guard reached[name] == nil else { continue }
+            guard let definition = defs[name] else { throw CatalogError("the schema #/$defs/\(name) is not defined") }
+            reached[name] = definition
+            pending.formUnion(Self.definitionsNamed(in: definition).subtracting(reached.keys))
+        }
+        guard !reached.isEmpty, case .object(var members) = schema else { return schema }
+        members["$defs"] = .object(reached)
+        return .object(members)
+    }
+
+    static func definitionsNamed(in value: JSONValue) -> Set<String> {
+        switch value {
+        case .object(let members):
+            var names: Set<String> = []
+            if let ref = members["$ref"]?.stringValue, ref.hasPrefix("#/$defs/") { names.insert(String(ref.dropFirst("#/$defs/".count))) }
+            for member in members.values { names.formUnion(definitionsNamed(in: member)) }
+            return names
+        case .array(let items):
+            return items.reduce(into: []) { $0.formUnion(definitionsNamed(in: $1)) }
+        default:
+            return []
+        }
     }
 
     /// Reads a catalog file, replacing each `$ref` in output schemas with the schema it names, so the catalog
@@ -40,6 +110,7 @@ public struct ActionCatalog: Sendable {
         var actions = file.actions
         for index in actions.indices {
             if let schema = actions[index].output.schema { actions[index].output.schema = try resolve(schema) }
+            actions[index].curated = true
         }
         try self.init(actions: actions)
         self.schemas = shared
@@ -107,13 +178,14 @@ public struct ActionCatalog: Sendable {
         }
     }
 
-    /// The bundled Intercom catalog.
+    /// The bundled Intercom catalog: `intercom-actions.json` (curated) over `intercom-generated.json`.
     public static let intercom: ActionCatalog = {
         guard let url = Bundle.module.url(forResource: "intercom-actions", withExtension: "json", subdirectory: "Definitions"),
               let data = try? Data(contentsOf: url)
         else { fatalError("the Intercom action catalog is missing from the Providers bundle") }
+        let generated = Bundle.module.url(forResource: "intercom-generated", withExtension: "json", subdirectory: "Definitions").flatMap { try? Data(contentsOf: $0) }
         do {
-            return try ActionCatalog(file: data)
+            return try ActionCatalog(curated: data, generated: generated)
         } catch {
             fatalError("the Intercom action catalog is malformed: \(error)")
         }

@@ -42,9 +42,12 @@ public struct ProviderClient: Sendable {
         /// The rate-limit window this call counts against (`RatePacer.key`).
         public var paceKey: String
         public var timeout: TimeInterval
+        /// The API version the integration speaks (nil: the definition's default).
+        public var apiVersion: String?
 
         public init(action: ActionTemplate, input: [String: JSONValue], accessToken: String, apiBase: URL, account: ProviderAccount,
-                    paceKey: String, timeout: TimeInterval) {
+                    paceKey: String, timeout: TimeInterval, apiVersion: String? = nil) {
+            self.apiVersion = apiVersion
             self.action = action
             self.input = input
             self.accessToken = accessToken
@@ -111,7 +114,7 @@ public struct ProviderClient: Sendable {
             rendered.pathAndQuery = try checkedAPIPath(values["path"]?.stringValue ?? "")
         }
         var request = OutboundRequest(method: rendered.method, url: try url(rendered.pathAndQuery),
-                                      headers: [("Authorization", "Bearer \(call.accessToken)")] + definition.apiHeaders, timeout: call.timeout)
+                                      headers: [("Authorization", "Bearer \(call.accessToken)")] + definition.apiHeaders(version: call.apiVersion), timeout: call.timeout)
         if let body = rendered.body {
             request.body = try JSONEncoder().encode(body)
             request.headers.append(("Content-Type", "application/json"))
@@ -120,7 +123,8 @@ public struct ProviderClient: Sendable {
 
         // A paged action takes the caller's total in the paging limit input and follows cursors, a page of at most
         // `maxPageSize` at a time, until it is reached.
-        let paging = action.paged && action.output.pick != nil ? definition.paging : nil
+        let items = action.output.list ?? action.output.pick
+        let paging = action.paged && items != nil ? definition.paging : nil
         let limit = paging.map { paging in Int(values[paging.limitParameter]?.numberValue ?? Double(paging.defaultLimit)) } ?? 0
         var collected: [JSONValue] = []
         var response: OutboundResponse
@@ -136,15 +140,24 @@ public struct ProviderClient: Sendable {
             if paging == nil, let passed = passedThrough(response, action: action) { return passed }
             json = JSONValue.parse(response.body) ?? .null
             guard let paging, (200..<300).contains(response.status) else { break }
-            collected += json.value(at: action.output.pick ?? "")?.arrayValue ?? []
+            collected += json.value(at: items ?? "")?.arrayValue ?? []
             guard collected.count < limit, let next = json.value(at: paging.nextCursor)?.stringValue, !next.isEmpty else { break }
             values[paging.cursorParameter] = .string(next)
         }
         let requestID = definition.requestID(of: response, body: json)
         switch response.status {
         case 200..<300:
-            let output = paging != nil ? .array(Array(collected.prefix(limit)))
-                : action.output.pick.map { path in path.isEmpty ? json : (json.value(at: path) ?? .null) } ?? json
+            let output: JSONValue
+            if paging != nil, let list = action.output.list, case .object(var answer) = json {
+                // The description's list shape, holding every page's items: the last page's answer, so its `pages`
+                // still says where a caller could go on.
+                answer[list] = .array(Array(collected.prefix(limit)))
+                output = .object(answer)
+            } else if paging != nil {
+                output = .array(Array(collected.prefix(limit)))
+            } else {
+                output = action.output.pick.map { path in path.isEmpty ? json : (json.value(at: path) ?? .null) } ?? json
+            }
             return Result(resultJSON: output.jsonData(), message: catalog.message(for: action.name, output: output), requestID: requestID)
         case 401:
             throw Failure.unauthorized(code: definition.firstError(in: json).code ?? "unauthorized")

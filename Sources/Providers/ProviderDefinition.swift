@@ -19,6 +19,17 @@ public struct ProviderDefinition: Sendable, Decodable {
         public var value: String
     }
 
+    /// The header naming the API version an integration speaks: `value` unless the integration chose one of `allowed`.
+    public struct VersionHeader: Sendable, Decodable {
+        public var name: String
+        /// The version of new integrations, and the one the generated catalog is made from.
+        public var value: String
+        /// Every version an integration may choose (the default among them); nil: only the default.
+        public var allowed: [String]?
+
+        public var versions: [String] { allowed ?? [value] }
+    }
+
     public struct API: Sendable, Decodable {
         /// Region → API base URL.
         public var baseURLs: [String: String]
@@ -27,7 +38,7 @@ public struct ProviderDefinition: Sendable, Decodable {
         /// Other words the identity answer uses for a region ("Europe" → "EU"), lower-cased.
         public var regionNames: [String: String]?
         /// Sent with every API call, so the provider answers in the version the catalog was written for.
-        public var versionHeader: Header?
+        public var versionHeader: VersionHeader?
         public var headers: [String: String]?
     }
 
@@ -133,11 +144,16 @@ public struct ProviderDefinition: Sendable, Decodable {
         return api.regionNames?[lower]
     }
 
-    /// The headers every API call carries besides the token.
-    public var apiHeaders: [(name: String, value: String)] {
+    /// The headers every API call carries besides the token, naming `version` (nil: the default one).
+    public func apiHeaders(version: String?) -> [(name: String, value: String)] {
         var headers = (api.headers ?? [:]).sorted { $0.key < $1.key }.map { (name: $0.key, value: $0.value) }
-        if let version = api.versionHeader { headers.append((version.name, version.value)) }
+        if let header = api.versionHeader { headers.append((header.name, version ?? header.value)) }
         return headers
+    }
+
+    /// The API versions an integration may choose, the default first; empty when the provider names none.
+    public var apiVersions: (default: String, allowed: [String])? {
+        api.versionHeader.map { ($0.value, $0.versions) }
     }
 
     /// The first error of an answer: its code, message and field, as the envelope places them.

@@ -322,6 +322,9 @@ enum Migrations {
             "CREATE INDEX pending_actions_workspace ON pending_actions (workspace_id, status, expires_at)",
             "CREATE INDEX authorization_requests_link ON authorization_requests (connect_link_id)",
         ]),
+        Migration(version: 15, name: "the API version an integration speaks", statements: [
+            "ALTER TABLE integrations ADD COLUMN api_version TEXT",
+        ]),
     ]
 
     /// Applies every migration not yet recorded, each in its own transaction; safe to run from several instances at once.

@@ -58,6 +58,13 @@ struct MCPSetup {
         return MCPSetup(api: api, shared: shared, perUser: perUser)
     }
 
+    /// How many actions the running server's catalog has (every one is a tool when no allow-list narrows it).
+    func catalogSize() async throws -> Int {
+        let listed = try await api.call(.GET, "/v1/actions?limit=300")
+        #expect(listed.body["next"] == nil, "the whole catalog in one page")
+        return try #require((listed.body["data"] as? [Any])?.count)
+    }
+
     func token(_ integration: String, _ json: String = #"{"name":"agent"}"#) async throws -> (id: String, token: String) {
         let made = try await api.call(.POST, "/v1/integrations/\(integration)/agent-tokens", json)
         #expect(made.status == 201, "\(made.body)")
@@ -180,6 +187,7 @@ struct MCPEndToEndTests {
             do {
                 let setup = try await MCPSetup.make(system)
                 let token = try await setup.token(setup.shared).token
+                let catalogSize = try await setup.catalogSize()
                 for (secret, expectsTools) in [(token, true), (try await setup.revoked(setup.shared), false)] {
                     let input = Pipe()
                     let bridge = try ChildProcess(arguments: ["mcp", "--url", system.serverURL, "--log-level", "debug"],
@@ -200,7 +208,7 @@ struct MCPEndToEndTests {
                     #expect(answers.count == 3, "one line per request, nothing else on stdout: \(bridge.stdout)")
                     let byID = Dictionary(answers.map { (($0["id"] as? Int) ?? 0, $0) }, uniquingKeysWith: { first, _ in first })
                     if expectsTools {
-                        #expect(((byID[2]?["result"] as? [String: Any])?["tools"] as? [Any])?.count == 42)
+                        #expect(((byID[2]?["result"] as? [String: Any])?["tools"] as? [Any])?.count == catalogSize)
                         let call = try #require(byID[3]?["result"] as? [String: Any])
                         #expect(call["isError"] as? Bool != true && "\(call)".contains("bea@globex.test"), "\(call)")
                         #expect(bridge.stderr.contains("forwarding MCP over stdio"), "logs go to stderr: \(bridge.stderr)")
@@ -229,13 +237,14 @@ struct MCPEndToEndTests {
             do {
                 let setup = try await MCPSetup.make(system)
                 let (a, b) = (system.serverURL, second.url)
+                let catalogSize = try await setup.catalogSize()
                 var mcp = RawMCP(token: try await setup.token(setup.perUser, #"{"name":"Ada's agent","userId":"user-a"}"#).token)
                 let opened = try await mcp.post(a, "initialize", #"{"protocolVersion":"2025-11-25","capabilities":{"elicitation":{"url":{}}},"clientInfo":{"name":"raw","version":"1"}}"#)
                 #expect(opened.status == 200)
                 mcp.session = try #require(opened.headers.first(name: "Mcp-Session-Id"))
                 #expect(try await mcp.post(b, "notifications/initialized", id: nil).status == 202)
                 let tools = try await mcp.post(b, "tools/list")
-                #expect(tools.status == 200 && ((tools.json["result"] as? [String: Any])?["tools"] as? [Any])?.count == 42, "the session is known to B")
+                #expect(tools.status == 200 && ((tools.json["result"] as? [String: Any])?["tools"] as? [Any])?.count == catalogSize, "the session is known to B")
                 let refused = try await mcp.post(a, "tools/call", #"{"name":"intercom_who_am_i","arguments":{}}"#)
                 let error = try #require(refused.json["error"] as? [String: Any], "\(refused.body)")
                 #expect(error["code"] as? Int == -32042)

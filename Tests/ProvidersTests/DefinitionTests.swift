@@ -71,6 +71,11 @@ struct DefinitionTests {
         let generic = try #require(ActionCatalog.intercom.actions.first { $0.generic })
         #expect(generic.isRetrySafe(input: ["method": .string("GET")]))
         #expect(!generic.isRetrySafe(input: ["method": .string("POST")]))
-        #expect(ActionCatalog.intercom.actions.filter(\.paged).count == 6)
+        #expect(ActionCatalog.intercom.actions.filter { $0.paged && $0.curated }.count == 6)
+        // Generated: the lists Intercom's description pages by a `starting_after` cursor, answered whole.
+        let generatedPaged = ActionCatalog.intercom.actions.filter { $0.paged && !$0.curated }
+        #expect(generatedPaged.map(\.name).sorted() == ["intercom.get_whats_app_message_status", "intercom.list_data_connector_execution_results",
+                                                         "intercom.list_data_connectors", "intercom.list_macros"])
+        #expect(generatedPaged.allSatisfy { $0.output.list != nil && $0.output.pick == nil })
     }
 }

@@ -31,9 +31,27 @@ struct ActionsTests {
     @Test("the catalog lists every action with its input schema and the prompts for required inputs")
     func catalog() async throws {
         try await Harness.with { harness, client in
-            let listed = try object(try await client.call(.get, "/v1/actions", harness))
+            let listed = try object(try await client.call(.get, "/v1/actions?limit=300", harness))
             let actions = try #require(listed["data"] as? [[String: Any]])
-            #expect(actions.count == ActionCatalog.intercom.actions.count)
+            #expect(actions.count == ActionCatalog.intercom.actions.count && listed["next"] == nil, "every action in one page of 300")
+            #expect(actions.allSatisfy { $0["output"] == nil }, "the list leaves the output schemas to GET /v1/actions/{name}")
+            let page = try object(try await client.call(.get, "/v1/actions", harness))
+            #expect((page["data"] as? [Any])?.count == 100 && page["next"] as? String == ActionCatalog.intercom.actions[99].name)
+            let next = try object(try await client.call(.get, "/v1/actions?starting_after=\(ActionCatalog.intercom.actions[99].name)&limit=300", harness))
+            #expect((next["data"] as? [[String: Any]])?.first?["name"] as? String == ActionCatalog.intercom.actions[100].name)
+            let articles = try object(try await client.call(.get, "/v1/actions?group=articles&limit=300", harness))
+            let articleActions = try #require(articles["data"] as? [[String: Any]])
+            #expect(!articleActions.isEmpty && articleActions.allSatisfy { $0["group"] as? String == "Articles" })
+            let macros = try object(try await client.call(.get, "/v1/actions?q=macro", harness))
+            #expect((macros["data"] as? [[String: Any]])?.compactMap { $0["name"] as? String }.sorted() == ["intercom.get_macro", "intercom.list_macros"])
+            let shown = try object(try await client.call(.get, "/v1/actions/intercom.list_macros", harness))
+            #expect(shown["curated"] as? Bool == false && shown["output"] != nil && shown["versions"] as? [String] == ["2.16"])
+            let operation = try #require(shown["operation"] as? [String: Any])
+            #expect(operation["method"] as? String == "GET" && operation["path"] as? String == "/macros" && operation["operationId"] as? String == "listMacros")
+            #expect(operation["docsURL"] as? String == "https://developers.intercom.com/docs/references/2.16/rest-api/api.intercom.io/macros/listmacros")
+            let curated = try object(try await client.call(.get, "/v1/actions/intercom.get_contact", harness))
+            #expect(curated["curated"] as? Bool == true && curated["group"] as? String == "Contacts")
+            #expect(try await client.call(.get, "/v1/actions?starting_after=intercom.nope", harness).status == .unprocessableContent)
             for action in ActionCatalog.intercom.actions {
                 let required = action.input["required"]?.arrayValue?.compactMap(\.stringValue) ?? []
                 for name in required {
@@ -45,7 +63,7 @@ struct ActionsTests {
         }
     }
 
-    @Test("every catalog action runs against the sandbox and answers a result and a message")
+    @Test("every curated action runs against the sandbox and answers a result and a message")
     func walkTheCatalog() async throws {
         try await Harness.with { harness, client in
             let id = try await harness.enabledIntegration(client)
@@ -130,7 +148,8 @@ struct ActionsTests {
             #expect((generic["result"] as? [String: Any])?["name"] as? String == "From a raw call")
             #expect(try await run("intercom.submit_event", "{\"user_id\":\"w-1\",\"event_name\":\"ordered\",\"created_at\":\(Int(Date().timeIntervalSince1970))}")["message"] as? String
                     == "Event recorded.")
-            #expect(ran == Set(ActionCatalog.intercom.actions.map(\.name)), "an action was added without a run here: \(Set(ActionCatalog.intercom.actions.map(\.name)).subtracting(ran))")
+            let curated = Set(ActionCatalog.intercom.actions.filter(\.curated).map(\.name))
+            #expect(ran == curated, "a curated action was added without a run here: \(curated.subtracting(ran))")
         }
     }
 
@@ -456,7 +475,7 @@ struct OutputSchemaContractTests {
                 }
             }
         }
-        let bare = ActionCatalog.intercom.actions.filter { $0.output.schema?["type"] == nil }.map(\.name)
+        let bare = ActionCatalog.intercom.actions.filter { $0.curated && $0.output.schema?["type"] == nil }.map(\.name)
         #expect(Set(bare) == ["intercom.submit_event", "intercom.api_request"], "\(bare)")
     }
 }

@@ -167,7 +167,7 @@ struct SecondProviderTests {
         defer { Task { await acme.server.stop() } }
         try await Harness.with(systemApp: false, providers: registry) { harness, client in
             // The catalog lists both providers' actions.
-            let catalog = try object(try await client.call(.get, "/v1/actions", harness))
+            let catalog = try object(try await client.call(.get, "/v1/actions?limit=300", harness))
             let names = (catalog["data"] as? [[String: Any]] ?? []).compactMap { $0["name"] as? String }
             #expect(names.contains("acme.list_tasks") && names.contains("intercom.create_ticket"))
 

@@ -77,7 +77,7 @@ struct StoreTests {
             let versions = try await test.store.database.read { db in
                 try await db.select().column("version").from("schema_migrations").all().map { try $0.decode(column: "version", as: Int.self) }
             }
-            #expect(versions == Array(1...14))
+            #expect(versions == Array(1...15))
         }
     }
 

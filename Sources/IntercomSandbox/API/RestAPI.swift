@@ -12,7 +12,7 @@ struct RestAPI: Sendable {
     let webhooks: Webhooks
 
     /// Versions the spec's `intercom_version` lists.
-    static let versions: Set<String> = Set(["1.0", "1.1", "1.2", "1.3", "1.4"] + (0...14).map { "2.\($0)" })
+    static let versions: Set<String> = Set(["1.0", "1.1", "1.2", "1.3", "1.4"] + (0...16).map { "2.\($0)" })
 
     typealias Handler = @Sendable (Request, BasicRequestContext, Caller) async throws -> SJSON
 

@@ -15,6 +15,27 @@ public struct ActionTemplate: Sendable, Decodable {
         /// A dotted path into the response (empty: the whole response).
         public var pick: String?
         public var schema: JSONValue?
+        /// For a paged action answered whole (a generated one): the response's member that holds the page's items.
+        /// The result is the last page's answer with that member holding every page's items, up to the limit.
+        public var list: String?
+    }
+
+    /// The provider's operation an action makes, as its API description names it.
+    public struct Operation: Sendable, Decodable, Equatable {
+        public var method: String?
+        /// The path as the description writes it (its parameters' names may differ from the request template's).
+        public var path: String?
+        public var operationId: String?
+        /// The provider's reference page for the operation.
+        public var docsURL: String?
+    }
+
+    /// How a curated action stands to the generated action of its operation.
+    public enum Overlay: String, Sendable, Decodable {
+        /// The generated action is not offered: the curated one is the way to that operation.
+        case replaces
+        /// Both are offered: the curated one covers a part of the operation (one kind of reply, say) in friendlier words.
+        case beside
     }
 
     public var name: String
@@ -42,9 +63,21 @@ public struct ActionTemplate: Sendable, Decodable {
     public var message: String
     /// What a 404 is about ("contact", "ticket"), for the problem's wording.
     public var object: String?
+    /// The operation of the provider's API description this action makes (for a curated action, filled from the
+    /// generated catalog by its `operationId`).
+    public var operation: Operation?
+    /// The description's tag for the operation ("Articles"): actions are listed and allowed by group.
+    public var group: String?
+    /// The API versions that have this action's operation; nil: every version the provider speaks.
+    public var versions: [String]?
+    /// A curated action's standing to the generated action of its operation.
+    public var overlay: Overlay?
+    /// Written by hand (the provider's `NAME-actions.json`), not generated from its API description.
+    public var curated = false
 
     enum CodingKeys: String, CodingKey {
         case name, title, description, readOnly, destructive, idempotent, generic, paged, inputDefaults, input, prompts, request, output, message, object
+        case operation, group, versions, overlay
     }
 
     public init(from decoder: any Decoder) throws {
@@ -64,6 +97,15 @@ public struct ActionTemplate: Sendable, Decodable {
         output = try container.decode(Output.self, forKey: .output)
         message = try container.decode(String.self, forKey: .message)
         object = try container.decodeIfPresent(String.self, forKey: .object)
+        operation = try container.decodeIfPresent(Operation.self, forKey: .operation)
+        group = try container.decodeIfPresent(String.self, forKey: .group)
+        versions = try container.decodeIfPresent([String].self, forKey: .versions)
+        overlay = try container.decodeIfPresent(Overlay.self, forKey: .overlay)
+    }
+
+    /// Whether an integration speaking `version` of the provider's API can run this action.
+    public func isAvailable(inVersion version: String) -> Bool {
+        versions?.contains(version) ?? true
     }
 
     /// Whether a call with `input` may be retried: an idempotent action, or the generic call with GET.
@@ -84,6 +126,17 @@ public struct ActionTemplate: Sendable, Decodable {
             "readOnly": .bool(readOnly), "destructive": .bool(destructive), "idempotent": .bool(idempotent),
         ]
         if let schema = output.schema { object["output"] = schema }
+        if let group { object["group"] = .string(group) }
+        if let versions { object["versions"] = .array(versions.map(JSONValue.string)) }
+        if let operation {
+            var described: [String: JSONValue] = [:]
+            if let method = operation.method { described["method"] = .string(method) }
+            if let path = operation.path { described["path"] = .string(path) }
+            if let id = operation.operationId { described["operationId"] = .string(id) }
+            if let url = operation.docsURL { described["docsURL"] = .string(url) }
+            object["operation"] = .object(described)
+        }
+        object["curated"] = .bool(curated)
         return .object(object)
     }
 }

@@ -135,12 +135,15 @@ public struct Integration: Sendable, Equatable {
     public var verifyURL: String?
     /// The actions agents may use through MCP (catalog names); nil: every action of the provider.
     public var toolAllowList: [String]?
+    /// The version of the provider's API it speaks (one its definition allows); nil: the definition's default.
+    public var apiVersion: String?
 
     public init(
         id: String, workspaceID: String, name: String, provider: Provider, app: AppKind, authProfileID: String?,
         authorization: AuthorizationMode, region: String?, notifyURL: String?, enablement: Enablement,
-        createdAt: Date, updatedAt: Date, verifyURL: String? = nil, toolAllowList: [String]? = nil
+        createdAt: Date, updatedAt: Date, verifyURL: String? = nil, toolAllowList: [String]? = nil, apiVersion: String? = nil
     ) {
+        self.apiVersion = apiVersion
         self.verifyURL = verifyURL
         self.toolAllowList = toolAllowList
         self.id = id

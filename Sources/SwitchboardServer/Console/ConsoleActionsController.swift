@@ -28,11 +28,7 @@ struct ConsoleActionsController: Sendable {
         guard let integration = try await integration(context) else { return notFound(session) }
         let query = Self.formValue(request, "q").trimmingCharacters(in: .whitespaces)
         let catalog = actions.registry[integration.provider]?.catalog.actions ?? []
-        let words = query.lowercased().split(separator: " ").map(String.init)
-        let found = catalog.filter { action in
-            let text = (action.name + " " + action.title + " " + action.description).lowercased()
-            return words.allSatisfy { text.contains($0) }
-        }
+        let found = query.isEmpty ? catalog : ActionSearch.search(catalog, query: query)
         let rows: [[String: Any]] = found.map { action in
             ["name": action.name, "title": action.title, "description": action.description, "integrationID": integration.id,
              "kind": action.readOnly ? "reads" : action.destructive ? "deletes" : "writes",

@@ -19,8 +19,40 @@ struct ActionsController: Sendable {
         return routes
     }
 
+    /// `GET /v1/actions?group=&q=&limit=&starting_after=`: the catalog in its order (curated actions first), a page of
+    /// at most `limit` (default 100, at most 300) after the action named by `starting_after`; each without its output
+    /// schema, which `GET /v1/actions/{name}` gives.
     @Sendable func list(request: Request, context: WorkspaceRequestContext) async throws -> Response {
-        JSONResponse.list(actions.registry.actions.map(\.json))
+        let query = request.uri.queryParameters
+        var limit = 100
+        if let raw = query["limit"] {
+            guard raw.first != "+", let value = Int(raw), (1...300).contains(value) else {
+                throw Problem.validation([.init(field: "limit", detail: "must be an integer from 1 to 300")])
+            }
+            limit = value
+        }
+        let group = try Paging.filter(query, "group")
+        let words = try Paging.filter(query, "q").map(ActionSearch.words) ?? []
+        var matching = actions.registry.actions.filter { action in
+            (group == nil || action.group?.caseInsensitiveCompare(group!) == .orderedSame) && ActionSearch.matches(action, words: words)
+        }
+        if let after = try Paging.filter(query, "starting_after") {
+            guard let index = matching.firstIndex(where: { $0.name == after }) else {
+                throw Problem.validation([.init(field: "starting_after", detail: "is not an action of this list")])
+            }
+            matching.removeFirst(index + 1)
+        }
+        let page = matching.prefix(limit)
+        var body: [String: JSONValue] = [
+            "data": .array(page.map { action in
+                guard case .object(var members) = action.json else { return action.json }
+                members["output"] = nil
+                return .object(members)
+            }),
+            "count": .number(Double(page.count)),
+        ]
+        if matching.count > limit, let last = page.last { body["next"] = .string(last.name) }
+        return JSONResponse.make(.object(body))
     }
 
     @Sendable func show(request: Request, context: WorkspaceRequestContext) async throws -> Response {

@@ -134,6 +134,7 @@ struct IntegrationsController: Sendable {
             "authProfileId": .optional(integration.authProfileID),
             "authorization": .string(integration.authorization.rawValue),
             "region": .optional(integration.region),
+            "apiVersion": .optional(integrations.apiVersion(of: integration)),
             "notifyURL": .optional(integration.notifyURL),
             "verifyURL": .optional(integration.verifyURL),
             "tools": integration.toolAllowList.map(JSONValue.strings) ?? .null,

@@ -28,8 +28,11 @@ enum MCPTools {
     }
 
     /// MCP wants an object schema for `structuredContent`: an object output is used as it is, anything else (a list, the
-    /// generic call's answer) is wrapped as `{"result": …}`.
-    static func outputSchema(_ action: ActionTemplate) -> Value {
+    /// generic call's answer) is wrapped as `{"result": …}`. Generated actions declare none: their answers' schemas
+    /// (Intercom's objects, with every definition they reach) would make the tool list megabytes long; their
+    /// `structuredContent` is still the answer, and `GET /v1/actions/{name}` gives the schema.
+    static func outputSchema(_ action: ActionTemplate) -> Value? {
+        guard action.curated else { return nil }
         let schema = action.output.schema ?? .object([:])
         if wrapsResult(action) {
             return value(.object(["type": .string("object"), "properties": .object(["result": schema]), "required": .array([.string("result")])]))
@@ -37,7 +40,18 @@ enum MCPTools {
         return value(schema)
     }
 
-    static func wrapsResult(_ action: ActionTemplate) -> Bool { action.output.schema?["type"]?.stringValue != "object" }
+    /// Whether the output is not an object (looking through a top-level `$ref` to the schema's own `$defs`).
+    static func wrapsResult(_ action: ActionTemplate) -> Bool {
+        guard var schema = action.output.schema else { return true }
+        if let ref = schema["$ref"]?.stringValue, ref.hasPrefix("#/$defs/"), let target = schema["$defs"]?[String(ref.dropFirst("#/$defs/".count))] {
+            schema = target
+        }
+        switch schema["type"] {
+        case .string("object")?: return false
+        case .array(let types)? where types == [.string("object")]: return false
+        default: return true
+        }
+    }
 
     /// JSON as MCP's value type.
     static func value(_ json: JSONValue) -> Value {

@@ -113,6 +113,12 @@ struct ActionService: Sendable {
         let entry = try providers.entry(for: integration)
         let title = entry.definition.title
         guard let action = entry.catalog.action(named: request.action) else { throw Self.noSuchAction(request.action) }
+        let apiVersion = integration.apiVersion ?? entry.definition.apiVersions?.default
+        if let apiVersion, !action.isAvailable(inVersion: apiVersion) {
+            throw Problem(status: 422, code: "action_not_in_version", title: "Action not in this API version",
+                          detail: "\(action.name) is an operation of \(title)'s API \((action.versions ?? []).joined(separator: ", ")), and the integration speaks \(apiVersion); set its apiVersion to one that has it.",
+                          field: "apiVersion")
+        }
         switch record.status {
         case .enabled: break
         case .error:
@@ -173,7 +179,7 @@ struct ActionService: Sendable {
             action: action, input: values, accessToken: token,
             apiBase: try providers.apiBase(for: integration, accountRegion: connection.account.region),
             account: connection.account, paceKey: ProviderClient.paceKey(clientID: app.clientID, accountID: connection.account.id),
-            timeout: settings.intercomTimeout)
+            timeout: settings.intercomTimeout, apiVersion: apiVersion)
         var retried = false
         while true {
             do {

@@ -22,7 +22,7 @@ struct AgentTokenService: Sendable {
         let integration = record.integration
         let name = input.string("name", required: true, maxLength: 200)
         let userID = input.string("userId", maxLength: 200)
-        let tools = input.has("tools") ? input.stringArray("tools", maxCount: 200, maxLength: 200) : nil
+        let tools = input.has("tools") ? input.stringArray("tools", maxCount: 500, maxLength: 200) : nil
         if let tools { integrations.checkTools(tools, for: integration, input: input) }
         var expiresAt: Date?
         if input.has("expiresIn") {

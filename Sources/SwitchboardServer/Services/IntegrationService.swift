@@ -27,9 +27,10 @@ struct IntegrationService: Sendable {
         let region = input.oneOf("region", allowed: (provider.flatMap { registry[$0] }?.definition.api.baseURLs.keys).map { $0.sorted() } ?? [])
         let notifyURL = input.url("notifyURL")
         checkNotifyURL(notifyURL, input)
+        let apiVersion = input.oneOf("apiVersion", allowed: (provider.flatMap { registry[$0] }?.definition.apiVersions?.allowed) ?? [])
         let verifyURL = input.url("verifyURL")
         if verifyURL != nil && mode == .preauthorized { input.fail("verifyURL", "applies to per_user integrations only") }
-        let tools = input.has("tools") ? input.stringArray("tools", maxCount: 200, maxLength: 200) : nil
+        let tools = input.has("tools") ? input.stringArray("tools", maxCount: 500, maxLength: 200) : nil
         if app == .custom && profileID == nil && !input.errors.contains(where: { $0.field == "authProfileId" }) {
             input.fail("authProfileId", "is required when app is 'custom'")
         }
@@ -57,7 +58,7 @@ struct IntegrationService: Sendable {
         let integration = Integration(
             id: Identifier.make("int"), workspaceID: workspace.id, name: name, provider: provider, app: app,
             authProfileID: app == .custom ? profileID : nil, authorization: mode, region: region, notifyURL: notifyURL,
-            enablement: .never, createdAt: now, updatedAt: now, verifyURL: verifyURL, toolAllowList: tools
+            enablement: .never, createdAt: now, updatedAt: now, verifyURL: verifyURL, toolAllowList: tools, apiVersion: apiVersion
         )
         try await store.integrations.insert(integration)
         let secret = EventSignature.generateSecret()
@@ -100,6 +101,12 @@ struct IntegrationService: Sendable {
             keptCalls: try await store.authorizations.keptCallCount(integrationID: id, workspaceID: workspaceID, now: now))
     }
 
+    /// The provider API version an integration speaks: its own choice, else its provider's default (nil when the
+    /// provider names no versions).
+    func apiVersion(of integration: Integration) -> String? {
+        integration.apiVersion ?? providers.registry[integration.provider]?.definition.apiVersions?.default
+    }
+
     /// Name, region and notify URL can change; which app and mode an integration uses cannot, since its credentials come from them.
     func update(id: String, with input: InputReader, by principal: Principal) async throws -> IntegrationRecord {
         var record = try await load(id: id, workspace: principal.workspace)
@@ -107,6 +114,10 @@ struct IntegrationService: Sendable {
         if input.has("region") {
             let regions = providers.registry[record.integration.provider]?.definition.api.baseURLs.keys.sorted() ?? []
             record.integration.region = input.oneOf("region", allowed: regions)
+        }
+        if input.has("apiVersion") {
+            let versions = providers.registry[record.integration.provider]?.definition.apiVersions?.allowed ?? []
+            record.integration.apiVersion = input.oneOf("apiVersion", allowed: versions)
         }
         if input.has("notifyURL") {
             record.integration.notifyURL = input.url("notifyURL")
@@ -116,7 +127,7 @@ struct IntegrationService: Sendable {
             record.integration.verifyURL = input.url("verifyURL")
         }
         if input.has("tools") {
-            let tools = input.stringArray("tools", maxCount: 200, maxLength: 200)
+            let tools = input.stringArray("tools", maxCount: 500, maxLength: 200)
             if let tools { checkTools(tools, for: record.integration, input: input) }
             record.integration.toolAllowList = tools
         }
@@ -132,7 +143,7 @@ struct IntegrationService: Sendable {
         record.integration.updatedAt = clock.now()
         guard try await store.integrations.update(record.integration) else { throw Problem.notFound("integration", id: record.integration.id) }
         await audit.record(principal, "integration.updated", "integration", record.integration.id,
-                           ["fields": .strings(["name", "region", "notifyURL", "verifyURL", "tools"].filter(input.has))])
+                           ["fields": .strings(["name", "region", "apiVersion", "notifyURL", "verifyURL", "tools"].filter(input.has))])
         return record
     }
 

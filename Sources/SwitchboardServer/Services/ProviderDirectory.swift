@@ -68,7 +68,7 @@ struct ProviderDirectory: Sendable {
 
     func identifier(for integration: Integration) throws -> AccountIdentifier {
         let entry = try entry(for: integration)
-        return AccountIdentifier(definition: entry.definition, transport: observed[entry.provider] ?? transport)
+        return AccountIdentifier(definition: entry.definition, transport: observed[entry.provider] ?? transport, apiVersion: integration.apiVersion)
     }
 
     /// The provider's title for messages ("Intercom"), or a neutral word when it is unknown.

@@ -19,6 +19,7 @@ struct IntegrationRow: Codable {
     var created_at: Int64
     var updated_at: Int64
     var tool_allow_list: String?
+    var api_version: String?
 
     init(_ integration: Integration) {
         id = integration.id
@@ -35,6 +36,7 @@ struct IntegrationRow: Codable {
         created_at = integration.createdAt.unixSeconds
         updated_at = integration.updatedAt.unixSeconds
         tool_allow_list = integration.toolAllowList.map { SQLIntegrationRepository.json($0) }
+        api_version = integration.apiVersion
     }
 
     var model: Integration {
@@ -45,7 +47,8 @@ struct IntegrationRow: Codable {
             region: region, notifyURL: notify_url,
             enablement: Enablement(rawValue: enablement) ?? .never,
             createdAt: Date(unixSeconds: created_at), updatedAt: Date(unixSeconds: updated_at), verifyURL: verify_url,
-            toolAllowList: tool_allow_list.map { SQLIntegrationRepository.decodeJSON($0, as: [String].self, default: []) }
+            toolAllowList: tool_allow_list.map { SQLIntegrationRepository.decodeJSON($0, as: [String].self, default: []) },
+            apiVersion: api_version
         )
     }
 }

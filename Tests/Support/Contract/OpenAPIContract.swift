@@ -1,4 +1,5 @@
 public import Foundation
+import IntercomSandbox
 import Yams
 
 /// JSON as parsed for validation: booleans and numbers kept apart (Foundation's NSNumber blurs them).
@@ -32,13 +33,18 @@ public indirect enum JSONNode: Sendable, Decodable, Equatable {
 public final class OpenAPIContract: @unchecked Sendable {
     let document: [String: Any]
 
-    public static let intercom: OpenAPIContract = {
-        guard let url = Bundle.module.url(forResource: "intercom-openapi-2.14", withExtension: "yaml"),
+    /// Intercom's description of 2.14, the version the sandbox's own tests speak.
+    public static let intercom: OpenAPIContract = intercom(version: "2.14")
+    /// Intercom's description of 2.16, the default version of an integration.
+    public static let intercom216: OpenAPIContract = intercom(version: "2.16")
+
+    private static func intercom(version: String) -> OpenAPIContract {
+        guard let url = IntercomDescription.url(version: version),
               let text = try? String(contentsOf: url, encoding: .utf8),
               let loaded = try? Yams.load(yaml: text) as? [String: Any]
-        else { fatalError("the Intercom OpenAPI description is missing from the test support bundle") }
+        else { fatalError("Intercom's OpenAPI description of \(version) is missing from the sandbox's bundle") }
         return OpenAPIContract(document: loaded)
-    }()
+    }
 
     /// In a strict contract an object schema that lists its properties is closed unless it says otherwise
     /// (`additionalProperties`): a member the description does not name is a violation. Switchboard's own description
