@@ -98,7 +98,7 @@ public struct ProviderClient: Sendable {
         let action = call.action
         var values = call.input
         for (name, source) in action.inputDefaults where values[name] == nil {
-            if let value = Self.accountFact(source, of: call.account) { values[name] = .string(value) }
+            if let value = Self.accountDefault(source, of: call.account) { values[name] = value }
         }
         let base = call.apiBase
         func url(_ pathAndQuery: String) throws -> URL {
@@ -176,6 +176,16 @@ public struct ProviderClient: Sendable {
     }
 
     /// A fact of the connected account, as an action's `inputDefaults` names it.
+    /// An input's default from the account: a fact as text, or as a number when the source says `:integer` (an API
+    /// that wants an admin's numeric id as a JSON number, as Intercom's ticket update does).
+    static func accountDefault(_ source: String, of account: ProviderAccount) -> JSONValue? {
+        if source.hasSuffix(":integer") {
+            guard let fact = accountFact(String(source.dropLast(":integer".count)), of: account) else { return nil }
+            return Double(fact).map(JSONValue.number) ?? .string(fact)
+        }
+        return accountFact(source, of: account).map(JSONValue.string)
+    }
+
     static func accountFact(_ source: String, of account: ProviderAccount) -> String? {
         switch source {
         case "account.id": account.id

@@ -188,7 +188,9 @@ struct ActionsTests {
             let id = try await harness.enabledIntegration(client)
             let missing = try expectProblem(try await harness.run(client, id, "intercom.get_contact", #"{"contact_id":"000000000000000000000000"}"#), 404, code: "not_found")
             #expect((missing["detail"] as? String)?.contains("contact") == true)
-            try expectProblem(try await harness.run(client, id, "intercom.create_contact", #"{"name":"No email"}"#), 422, code: "provider_rejected", field: "email")
+            // Input the description allows and Intercom refuses: a second contact with the same email.
+            #expect(try await harness.run(client, id, "intercom.create_contact", #"{"email":"twice@example.com"}"#).status == .ok)
+            try expectProblem(try await harness.run(client, id, "intercom.create_contact", #"{"email":"twice@example.com"}"#), 422, code: "provider_rejected", field: "email")
             let token = try #require(try await harness.store.connections.connection(integrationID: id, endUserID: "")?.tokens.accessToken)
             #expect(await harness.sandbox.state.revoke(token: token))
             try expectProblem(try await harness.run(client, id, "intercom.who_am_i", "{}"), 409, code: "reauthorization_required")

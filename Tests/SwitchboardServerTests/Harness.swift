@@ -33,6 +33,8 @@ struct Harness: Sendable {
     let services: Services
     /// The cookies of the browser an admin authorizes in.
     let adminBrowser = CookieJar()
+    /// What Switchboard sent to Intercom's API, each request checked against its version's description.
+    let requests: DescribedRequests
 
     var store: Store { test.store }
 
@@ -66,15 +68,18 @@ struct Harness: Sendable {
                 let key = AdminAPIKey.generate()
                 try await test.store.workspaces.addAPIKey(workspaceID: workspace.id, key: key)
                 let logs = LogCapture(format: logFormat)
-                let dependencies = Dependencies(transport: transport ?? AHCTransport(), clock: clock, providers: providers)
+                // Every request to Intercom's API is checked against the description of the version it names.
+                let described = DescribedRequests(transport ?? AHCTransport(), apiBase: base)
+                let dependencies = Dependencies(transport: described, clock: clock, providers: providers)
                 let events = EventDispatcher(store: test.store, transport: dependencies.transport, clock: dependencies.clock, logger: logs.logger(),
                                              allowPrivateNetwork: settings.allowPrivateNetwork, metrics: DomainMetrics(registry: dependencies.metrics))
                 let services = Services(settings: settings, store: test.store, dependencies: dependencies, logger: logs.logger(), events: events)
                 let harness = Harness(test: test, sandbox: sandbox, settings: settings, clock: clock, logs: logs, systemApp: app, apiKey: key,
-                                      workspace: workspace, events: events, services: services)
+                                      workspace: workspace, events: events, services: services, requests: described)
                 let router = buildRouter(settings: settings, store: test.store, dependencies: dependencies, logger: logs.logger(), services: services)
                 let application = Application(router: router, logger: logs.logger(label: "app"))
                 try await application.test(.router) { client in try await body(harness, ContractClient(base: client)) }
+                #expect(described.violations.isEmpty, "requests to Intercom's API its description refuses:\n\(described.violations.prefix(20).joined(separator: "\n"))")
             }
         } catch {
             await sandbox.stop()

@@ -38,6 +38,15 @@ public final class OpenAPIContract: @unchecked Sendable {
     /// Intercom's description of 2.16, the default version of an integration.
     public static let intercom216: OpenAPIContract = intercom(version: "2.16")
 
+    /// Intercom's description of `version`, for the versions bundled (2.14, 2.16).
+    public static func intercom(_ version: String) -> OpenAPIContract? {
+        switch version {
+        case "2.14": intercom
+        case "2.16": intercom216
+        default: nil
+        }
+    }
+
     private static func intercom(version: String) -> OpenAPIContract {
         guard let url = IntercomDescription.url(version: version),
               let text = try? String(contentsOf: url, encoding: .utf8),
@@ -168,6 +177,55 @@ public final class OpenAPIContract: @unchecked Sendable {
         guard mediaType.hasSuffix("json"), let schema = media["schema"] as? [String: Any] else { return [] }
         guard let json = JSONNode.parse(body) else { return ["\(method.uppercased()) \(template) \(status): the body is not JSON"] }
         return validate(json, schema, at: "$").map { "\(method.uppercased()) \(template) \(status): \($0)" }
+    }
+
+    /// Every way a request breaks the description: an operation it does not have, a version header outside its enum,
+    /// a query parameter it does not declare or a value its schema refuses, a required one missing, a body where it
+    /// declares none or one its schema refuses (open objects: Intercom's own schemas are not closed).
+    /// `undeclaredQuery` names parameters a path takes although the description leaves them out.
+    public func requestViolations(method: String, path: String, query: [(name: String, value: String)], headers: [(name: String, value: String)],
+                                  body: Data?, undeclaredQuery: [String: Set<String>] = [:]) -> [String] {
+        let verb = method.uppercased()
+        guard let template = template(matching: path),
+              let operation = ((document["paths"] as? [String: Any])?[template] as? [String: Any])?[method.lowercased()] as? [String: Any]
+        else { return ["\(verb) \(path) is not an operation of the description"] }
+        let item = (document["paths"] as? [String: Any])?[template] as? [String: Any] ?? [:]
+        let parameters = ((operation["parameters"] as? [Any] ?? []) + (item["parameters"] as? [Any] ?? [])).compactMap { ($0 as? [String: Any]).map(resolve) }
+        var problems: [String] = []
+        for parameter in parameters {
+            guard let name = parameter["name"] as? String, let location = parameter["in"] as? String else { continue }
+            let schema = parameter["schema"] as? [String: Any] ?? [:]
+            let sent: String? = switch location {
+            case "query": query.first { $0.name == name }?.value
+            case "header": headers.first { $0.name.lowercased() == name.lowercased() }?.value
+            default: nil
+            }
+            if sent == nil, parameter["required"] as? Bool == true, location != "path" { problems.append("\(verb) \(template): the required \(location) parameter \(name) is missing") }
+            guard let sent else { continue }
+            // A query or header value is text: checked as the JSON its schema's type reads it as.
+            let value: JSONNode = switch (resolve(schema)["type"] as? String) {
+            case "integer": Int(sent).map(JSONNode.int) ?? .string(sent)
+            case "number": Double(sent).map(JSONNode.double) ?? .string(sent)
+            case "boolean": sent == "true" ? .bool(true) : sent == "false" ? .bool(false) : .string(sent)
+            default: .string(sent)
+            }
+            problems += validate(value, schema, at: "\(location) \(name)", closed: false).map { "\(verb) \(template): \($0)" }
+        }
+        let declared = Set(parameters.filter { $0["in"] as? String == "query" }.compactMap { $0["name"] as? String })
+        for item in query where !declared.contains(item.name) && !(undeclaredQuery[template]?.contains(item.name) ?? false) {
+            problems.append("\(verb) \(template): the query parameter \(item.name) is not declared")
+        }
+        let requestBody = (operation["requestBody"] as? [String: Any]).map(resolve)
+        if let body, !body.isEmpty {
+            guard let schema = ((requestBody?["content"] as? [String: Any])?["application/json"] as? [String: Any])?["schema"] as? [String: Any] else {
+                return problems + ["\(verb) \(template) sends a body the description does not declare"]
+            }
+            guard let json = JSONNode.parse(body) else { return problems + ["\(verb) \(template): the body is not JSON"] }
+            problems += validate(json, schema, at: "body", closed: false).map { "\(verb) \(template): \($0)" }
+        } else if requestBody?["required"] as? Bool == true {
+            problems.append("\(verb) \(template): the required body is missing")
+        }
+        return problems
     }
 
     /// The JSON schema of a response, if the description has one.
