@@ -80,7 +80,9 @@ public func buildSandboxRouter(state: SandboxState, data: SandboxData? = nil, li
     if let persistence { router.add(middleware: MarkDirtyMiddleware(persistence: persistence)) }
     OAuthRoutes(state: state, faults: faults).register(on: router)
     DeveloperHubRoutes(state: state, faults: faults, webhooks: webhooks).register(on: router)
-    RestAPI(state: state, data: data ?? SandboxData(seed: .standard), limiter: limiter, faults: faults, webhooks: webhooks).register(on: router)
+    let api = RestAPI(state: state, data: data ?? SandboxData(seed: .standard), limiter: limiter, faults: faults, webhooks: webhooks)
+    router.add(middleware: DescribedAPIMiddleware(api: api, store: DescribedStore()))
+    api.register(on: router)
     router.get("/health") { _, _ in "ok" }
     return router
 }

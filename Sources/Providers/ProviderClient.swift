@@ -141,7 +141,9 @@ public struct ProviderClient: Sendable {
             json = JSONValue.parse(response.body) ?? .null
             guard let paging, (200..<300).contains(response.status) else { break }
             collected += json.value(at: items ?? "")?.arrayValue ?? []
-            guard collected.count < limit, let next = json.value(at: paging.nextCursor)?.stringValue, !next.isEmpty else { break }
+            // A cursor the provider gave before would page forever: the list ends there.
+            guard collected.count < limit, let next = json.value(at: paging.nextCursor)?.stringValue, !next.isEmpty,
+                  values[paging.cursorParameter]?.stringValue != next else { break }
             values[paging.cursorParameter] = .string(next)
         }
         let requestID = definition.requestID(of: response, body: json)

@@ -112,7 +112,7 @@ struct DeliveryBoundsTests {
             for _ in 0..<5 { try await harness.store.events.insert(pendingEvent(harness, integrationID: quick)) }
 
             let round = Task { await harness.events.deliverDue() }
-            let arrived = try await fast.wait(for: 5, seconds: 10)
+            let arrived = try await fast.wait(for: 5, seconds: 30)
             #expect(arrived.count == 5, "the fast receiver got all its events")
             try await eventually("the tarpit holding its integration's bound") { tarpit.heldNow == EventDispatcher.perIntegrationLimit }
             #expect(tarpit.arrived == EventDispatcher.perIntegrationLimit, "and no more than its per-integration bound were sent to it")
@@ -137,7 +137,7 @@ struct DeliveryBoundsTests {
             for _ in 0..<3 { try await harness.store.events.insert(pendingEvent(harness, integrationID: quick, workspaceID: otherWorkspace.id)) }
 
             let round = Task { await harness.events.deliverDue() }
-            #expect(try await fast.wait(for: 3, seconds: 10).count == 3, "the other workspace's events arrived")
+            #expect(try await fast.wait(for: 3, seconds: 30).count == 3, "the other workspace's events arrived")
             try await eventually("the stuck workspace holding its share") { tarpit.heldNow == EventDispatcher.perWorkspaceLimit }
             #expect(tarpit.arrived == EventDispatcher.perWorkspaceLimit, "and no more")
             tarpit.release()
@@ -162,7 +162,7 @@ struct DeliveryBoundsTests {
             for _ in 0..<3 { try await harness.store.events.insert(pendingEvent(harness, integrationID: quick)) }
 
             let round = Task { await harness.events.deliverDue() }
-            #expect(try await fast.wait(for: 3, seconds: 10).count == 3, "the third workspace's events arrived")
+            #expect(try await fast.wait(for: 3, seconds: 30).count == 3, "the third workspace's events arrived")
             try await eventually("the hung workspaces holding their shares") { tarpit.heldNow == 2 * EventDispatcher.perWorkspaceLimit }
             #expect(tarpit.arrived == 2 * EventDispatcher.perWorkspaceLimit, "and no more")
             tarpit.release()

@@ -119,6 +119,24 @@ struct RefreshTests {
         }
     }
 
+    @Test("an instance that died holding the refresh lease holds the others up only until it lapses: they take it over and refresh, no 503",
+          arguments: Backend.available)
+    func deadLeaseHolder(backend: Backend) async throws {
+        try await TestStore.with(backend) { test in
+            let endpoint = FakeTokenEndpoint(delay: .zero, clock: clock)
+            let (_, connection) = try await refreshFixture(test.store, expiresIn: 0, now: clock.now())
+            // "dead" took the lease and will never renew or release it (killed mid-refresh).
+            #expect(try await test.store.connections.acquireRefreshLease(connectionID: connection.id, owner: "dead", now: clock.now(),
+                                                                          duration: RefreshPolicy.leaseDuration))
+            let started = clock.now()
+            // The production bounds: callers wait up to 15 s, polling every 100 ms (each poll moves the test's clock).
+            let tokens = TokenService(store: test.store, transport: endpoint.transport, clock: clock, logger: TestStore.logger)
+            #expect(try await tokens.accessToken(for: connection, app: standardApp) == "access-1")
+            #expect(clock.now().timeIntervalSince(started) >= RefreshPolicy.leaseDuration, "the lease was waited out, not broken")
+            #expect(endpoint.refreshTokensSeen == ["refresh-0"])
+        }
+    }
+
     @Test("two instances sharing a database: one refresh, both get the new token", arguments: Backend.available)
     func acrossInstances(backend: Backend) async throws {
         try await TestStore.with(backend) { test in

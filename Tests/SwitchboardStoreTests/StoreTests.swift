@@ -453,10 +453,17 @@ struct StoreTests {
             let now = Date()
             #expect(try await store.connections.acquireRefreshLease(connectionID: connection.id, owner: "A", now: now, duration: 30))
             #expect(try await store.connections.acquireRefreshLease(connectionID: connection.id, owner: "B", now: now, duration: 30) == false)
+            // The holder renews its lease while it refreshes; another owner cannot, nor the holder once it lapsed.
+            #expect(try await store.connections.renewRefreshLease(connectionID: connection.id, owner: "A", now: now.addingTimeInterval(25), duration: 30))
+            #expect(try await store.connections.acquireRefreshLease(connectionID: connection.id, owner: "B", now: now.addingTimeInterval(31), duration: 30) == false,
+                    "renewed at 25 s, the lease holds past its first 30 s")
+            #expect(try await store.connections.renewRefreshLease(connectionID: connection.id, owner: "B", now: now, duration: 30) == false)
+            #expect(try await store.connections.renewRefreshLease(connectionID: connection.id, owner: "A", now: now.addingTimeInterval(60), duration: 30) == false,
+                    "a lapsed lease is not renewed: another instance may have taken it")
             let grant = TokenGrant(accessToken: "new", refreshToken: "r2", expiresAt: now.addingTimeInterval(3600))
             #expect(try await store.connections.storeRefreshedTokens(connectionID: connection.id, owner: "B", grant: grant, keepRefreshToken: "r1", now: now) == false)
             #expect(try await store.connections.connection(id: connection.id)?.tokens.accessToken == connection.tokens.accessToken, "B wrote nothing")
-            #expect(try await store.connections.acquireRefreshLease(connectionID: connection.id, owner: "B", now: now.addingTimeInterval(31), duration: 30),
+            #expect(try await store.connections.acquireRefreshLease(connectionID: connection.id, owner: "B", now: now.addingTimeInterval(56), duration: 30),
                     "an expired lease can be taken over")
             #expect(try await store.connections.storeRefreshedTokens(connectionID: connection.id, owner: "B", grant: grant, keepRefreshToken: "r1", now: now))
             let stored = try #require(try await store.connections.connection(id: connection.id))

@@ -269,8 +269,12 @@ public enum RefreshPolicy {
         return min(margin, max(0, expiresAt.timeIntervalSince(issuedAt)) / 4)
     }
 
-    /// How long one instance may hold a connection's refresh lease.
-    public static let leaseDuration: TimeInterval = 30
+    /// How long a connection's refresh lease lasts from its last renewal: the holder renews it every `leaseRenewal`
+    /// while it refreshes, so an instance that dies mid-refresh holds the others up for at most this long (they wait
+    /// up to 15 s, then take the lapsed lease over).
+    public static let leaseDuration: TimeInterval = 10
+    /// How often the holder renews its lease while its refresh runs (the token request alone may take 20 s).
+    public static let leaseRenewal: Duration = .seconds(3)
 }
 
 public enum AuthorizationRequestStatus: String, Sendable, Codable, CaseIterable {

@@ -111,7 +111,9 @@ public final class TokenService: Sendable {
                 // A release still pending from an earlier refresh must not let go of this new lease.
                 _ = leaseReleases.withLock { $0.removeValue(forKey: connectionID) }
                 do {
-                    return try await refresh(connectionID: connectionID, app: app, rejected: rejected)
+                    return try await whileRenewingLease(connectionID: connectionID) {
+                        try await self.refresh(connectionID: connectionID, app: app, rejected: rejected)
+                    }
                 } catch {
                     // Whatever broke the refresh (the database going away between two statements, say), the lease must
                     // not outlive it, or every other instance waits it out: released now or, if the database cannot be
@@ -127,6 +129,27 @@ public final class TokenService: Sendable {
                 throw Failure.unavailable("another instance's refresh did not finish in time")
             }
             try await clock.sleep(for: pollInterval)
+        }
+    }
+
+    /// Runs `work` while a child task renews this instance's refresh lease every `RefreshPolicy.leaseRenewal` of real
+    /// time (not the wall clock the lease's times are read on: a test's manual clock would jump at each renewal), so the
+    /// lease stays short and still outlasts a slow token request.
+    private func whileRenewingLease(connectionID: String, _ work: @escaping @Sendable () async throws -> String) async throws -> String {
+        try await withThrowingTaskGroup(of: String?.self) { group in
+            group.addTask { try await work() }
+            group.addTask {
+                while true {
+                    try await Task.sleep(for: RefreshPolicy.leaseRenewal)
+                    _ = try? await self.store.connections.renewRefreshLease(connectionID: connectionID, owner: self.instanceID,
+                                                                             now: self.clock.now(), duration: RefreshPolicy.leaseDuration)
+                }
+            }
+            defer { group.cancelAll() }
+            while let result = try await group.next() {
+                if let token = result { return token }
+            }
+            throw Failure.unavailable("the refresh ended without an answer")
         }
     }
 
@@ -187,7 +210,7 @@ extension TokenService {
     /// so these are the only working tokens there are: when the database is briefly unreachable (a restart, a failover)
     /// the write is tried again, every half second, for as long as the lease lasts, rather than losing them.
     func storeRefreshed(_ grant: TokenGrant, connectionID: String, keepRefreshToken: String?) async throws -> Bool {
-        let deadline = clock.now().addingTimeInterval(RefreshPolicy.leaseDuration - 5)
+        let deadline = clock.now().addingTimeInterval(RefreshPolicy.leaseDuration)
         while true {
             do {
                 return try await store.connections.storeRefreshedTokens(connectionID: connectionID, owner: instanceID, grant: grant,

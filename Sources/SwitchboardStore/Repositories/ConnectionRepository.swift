@@ -29,6 +29,9 @@ public protocol ConnectionRepository: Sendable {
     /// Takes the connection's refresh lease if nobody holds a live one. True when this caller now holds it.
     func acquireRefreshLease(connectionID: String, owner: String, now: Date, duration: TimeInterval) async throws -> Bool
 
+    /// Extends the lease this owner still holds (not lapsed) to `duration` from now; false when it no longer holds it.
+    func renewRefreshLease(connectionID: String, owner: String, now: Date, duration: TimeInterval) async throws -> Bool
+
     /// Stores refreshed tokens and releases the lease in one statement: a rotated refresh token
     /// is written together with the access token it came with, or not at all.
     /// False when the lease was lost (another instance took over), in which case nothing is written.
@@ -170,6 +173,17 @@ struct SQLConnectionRepository: ConnectionRepository, SQLRepository {
     }
 
     /// Takes the connection's refresh lease if nobody holds a live one. True when this caller now holds it.
+    public func renewRefreshLease(connectionID: String, owner: String, now: Date, duration: TimeInterval) async throws -> Bool {
+        try await database.write { db in
+            try await db.update("connections")
+                .set("refresh_lease_until", to: now.addingTimeInterval(duration).unixSeconds)
+                .where("id", .equal, connectionID)
+                .where("refresh_lease_owner", .equal, owner)
+                .where("refresh_lease_until", .greaterThanOrEqual, now.unixSeconds)
+                .returning("id").first() != nil
+        }
+    }
+
     public func acquireRefreshLease(connectionID: String, owner: String, now: Date, duration: TimeInterval) async throws -> Bool {
         try await database.write { db in
             try await db.update("connections")
