@@ -90,17 +90,81 @@ final class DescribedAPI: Sendable {
         return value
     }
 
-    /// The operation's first success status and its JSON example (the first by name when there are several), or a
-    /// value made from its schema when it gives none; nil body when the success has no JSON content.
-    func success(of operation: Operation) -> (status: Int, example: SJSON?) {
+    /// The operation's first success status (a redirect when it has no 2xx) with its content type and example (the
+    /// first by name when there are several, made to conform to the schema: some of Intercom's examples break their
+    /// own), or a value made from its schema when it gives none; nil body when the success has no content.
+    func success(of operation: Operation) -> (status: Int, contentType: String?, example: SJSON?) {
         let responses = operation.raw["responses"]?.object ?? [:]
-        let status = responses.keys.compactMap(Int.init).filter { (200..<300).contains($0) }.min() ?? 200
-        guard let response = resolve(responses[String(status)]), let media = response["content"]?["application/json"] else { return (status, nil) }
-        if let example = media["example"] { return (status, example) }
-        if let examples = media["examples"]?.object, let first = examples.keys.sorted().first, let value = resolve(examples[first])?["value"] {
-            return (status, value)
+        let codes = responses.keys.compactMap(Int.init)
+        let status = codes.filter { (200..<300).contains($0) }.min() ?? codes.filter { (300..<400).contains($0) }.min() ?? 200
+        // An operation that lists no success answers its `default` response with 200.
+        guard let response = resolve(responses[String(status)] ?? responses["default"]), let content = response["content"]?.object, let type = content.keys.sorted().first,
+              let media = content[type] else { return (status, nil, nil) }
+        let schema = media["schema"]
+        var example = media["example"]
+        if example == nil, let examples = media["examples"]?.object, let first = examples.keys.sorted().first {
+            example = resolve(examples[first])?["value"]
         }
-        return (status, media["schema"].map { made(from: $0, depth: 0) })
+        guard let example else { return (status, type, schema.map { made(from: $0, depth: 0) }) }
+        return (status, type, schema.map { conformed(example, to: $0, depth: 0) } ?? example)
+    }
+
+    /// `value` changed where it breaks `schema`: a number as text where text is wanted (and back), a made value where
+    /// an object, an array or a non-null is wanted; members and items followed.
+    func conformed(_ value: SJSON, to schema: SJSON, depth: Int) -> SJSON {
+        guard depth < 12, let schema = resolve(schema) else { return value }
+        if let parts = schema["allOf"]?.array {
+            var result = value
+            for part in parts { result = conformed(result, to: part, depth: depth + 1) }
+            return result
+        }
+        if let alternatives = (schema["oneOf"] ?? schema["anyOf"])?.array, !alternatives.isEmpty {
+            // The alternative whose type the value has, else the first.
+            let fitting = alternatives.first { alternative in
+                let resolved = resolve(alternative)
+                return resolved?["type"]?.string.map { Self.matches(value, type: $0) } ?? (value.object != nil && resolved?["properties"] != nil)
+            }
+            return conformed(value, to: fitting ?? alternatives[0], depth: depth + 1)
+        }
+        if value.isNull {
+            return schema["nullable"]?.bool == true || schema["type"] == nil ? value : made(from: schema, depth: depth + 1)
+        }
+        if let type = schema["type"]?.string, !Self.matches(value, type: type) {
+            switch (type, value) {
+            case ("string", .int(let int)): return .string(String(int))
+            case ("string", .double(let double)): return .string(String(double))
+            case ("string", .bool(let bool)): return .string(String(bool))
+            case ("integer", .string(let text)) where Int(text) != nil: return .int(Int(text)!)
+            case ("number", .string(let text)) where Double(text) != nil: return .double(Double(text)!)
+            default: return made(from: schema, depth: depth + 1)
+            }
+        }
+        if let allowed = schema["enum"]?.array, !allowed.contains(value), let first = allowed.first { return first }
+        switch value {
+        case .object(var members):
+            let properties = schema["properties"]?.object ?? [:]
+            for (name, member) in members {
+                if let property = properties[name] { members[name] = conformed(member, to: property, depth: depth + 1) }
+                else if let additional = schema["additionalProperties"], additional.object != nil { members[name] = conformed(member, to: additional, depth: depth + 1) }
+            }
+            for name in schema["required"]?.array?.compactMap(\.string) ?? [] where members[name] == nil {
+                members[name] = properties[name].map { made(from: $0, depth: depth + 1) } ?? .string("string")
+            }
+            return .object(members)
+        case .array(let items):
+            guard let itemSchema = schema["items"] else { return value }
+            return .array(items.map { conformed($0, to: itemSchema, depth: depth + 1) })
+        default:
+            return value
+        }
+    }
+
+    static func matches(_ value: SJSON, type: String) -> Bool {
+        switch (type, value) {
+        case ("string", .string), ("boolean", .bool), ("integer", .int), ("array", .array), ("object", .object): true
+        case ("number", .int), ("number", .double): true
+        default: false
+        }
     }
 
     /// A value the schema accepts: its example or default, else the least that satisfies it (required members only).

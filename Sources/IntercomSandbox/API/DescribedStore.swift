@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
+import NIOCore
 import Synchronization
 
 /// The long tail of Intercom's API: every operation of the description that has no hand-written route, answered from
@@ -21,12 +22,27 @@ actor DescribedStore {
     private var collections: [String: [String: Collection]] = [:]
     private var nextID = 7_000_000
 
+    /// Whether an operation acts on one stored item: its path ends in a parameter that is not itself a collection,
+    /// and hangs from a collection that can be listed or added to.
+    static func isItem(_ operation: DescribedAPI.Operation, in api: DescribedAPI) -> Bool {
+        guard operation.segments.last?.hasPrefix("{") == true, !api.isCollection(operation.segments) else { return false }
+        let parent = Array(operation.segments.dropLast())
+        return api.operations.contains { $0.segments == parent && ($0.method == "GET" || $0.method == "POST") }
+    }
+
     func answer(_ api: DescribedAPI, _ operation: DescribedAPI.Operation, parameters: [String: String], path: String,
-                body: SJSON, workspace: String) throws -> (status: Int, body: SJSON?) {
-        let (status, example) = api.success(of: operation)
+                body: SJSON, workspace: String) throws -> (status: Int, contentType: String?, body: SJSON?) {
+        let (status, contentType, example) = api.success(of: operation)
+        guard contentType == nil || contentType == "application/json" else { return (status, contentType, example) }
+        let (code, answer) = try jsonAnswer(api, operation, status: status, example: example, path: path, body: body, workspace: workspace)
+        return (code, contentType, answer)
+    }
+
+    private func jsonAnswer(_ api: DescribedAPI, _ operation: DescribedAPI.Operation, status: Int, example: SJSON?, path: String,
+                            body: SJSON, workspace: String) throws -> (status: Int, body: SJSON?) {
         let parts = path.split(separator: "/").map(String.init)
         let last = operation.segments.last ?? ""
-        if last.hasPrefix("{"), parts.count >= 1 {
+        if Self.isItem(operation, in: api), parts.count >= 1 {
             // An item: the collection is the path it hangs from.
             let collection = "/" + parts.dropLast().joined(separator: "/")
             let id = parts.last!
@@ -63,10 +79,17 @@ actor DescribedStore {
             switch operation.method {
             case "POST":
                 nextID += 1
-                let template = example ?? .object([:])
+                var template = example ?? .object([:])
+                // The member that names an item: the item path's parameter when the answer has it (`job_identifier`), else `id`.
+                let itemKey = api.operations.first { $0.segments.count == operation.segments.count + 1 && Array($0.segments.dropLast()) == operation.segments }
+                    .flatMap { $0.segments.last.map { String($0.dropFirst().dropLast()) } }
+                if let itemKey, itemKey != "id", case .object(var members)? = example, members[itemKey] != nil {
+                    members[itemKey] = .string(String(nextID))
+                    template = .object(members)
+                }
                 let id = template["id"]?.int != nil ? nil : String(nextID)
                 let created = id.map { shaped(template, id: $0, body: body) } ?? shaped(template, numericID: nextID, body: body)
-                let key = created["id"].map(Self.text) ?? String(nextID)
+                let key = (itemKey.flatMap { created[$0] } ?? created["id"]).map(Self.text) ?? String(nextID)
                 items.items[key] = created
                 items.order.append(key)
                 return (status, created)
@@ -155,6 +178,7 @@ actor DescribedStore {
 struct DescribedAPIMiddleware: RouterMiddleware {
     let api: RestAPI
     let store: DescribedStore
+    static let sourceHeader = HTTPField.Name("X-Sandbox-Source")!
 
     func handle(_ request: Request, context: BasicRequestContext, next: (Request, BasicRequestContext) async throws -> Response) async throws -> Response {
         do {
@@ -165,21 +189,32 @@ struct DescribedAPIMiddleware: RouterMiddleware {
                   let described = DescribedAPI.forVersion(request.headers[HTTPField.Name("Intercom-Version")!]),
                   let (operation, parameters) = described.match(method: request.method.rawValue, path: path)
             else { throw error }
-            let status = Mutex(200)
+            let answered = Mutex<(status: Int, contentType: String?, body: SJSON?)>((200, nil, nil))
             let handler = api.endpoint { request, _, caller in
                 let body = try await RestAPI.body(request)
                 let answer = try await store.answer(described, operation, parameters: parameters, path: path, body: body, workspace: caller.workspace.idCode)
-                status.withLock { $0 = answer.status }
+                answered.withLock { $0 = answer }
                 return answer.body ?? .null
             }
             var response = try await handler(request, context)
-            let code = status.withLock { $0 }
-            if response.status == .ok, code != 200 {
-                response.status = HTTPResponse.Status(code: code)
-                if code == 204 || (code == 202 && response.body.contentLength == 4) {
-                    response.body = .init()
-                    response.headers[.contentType] = nil
+            // Sandbox-only: says the answer came from the description, not a hand-written route (its walk test reads it).
+            response.headers[DescribedAPIMiddleware.sourceHeader] = "description"
+            let answer = answered.withLock { $0 }
+            guard response.status == .ok else { return response }
+            response.status = HTTPResponse.Status(code: answer.status)
+            switch (answer.contentType, answer.body) {
+            case (nil, _), (_, nil):
+                response.body = .init()
+                response.headers[.contentType] = nil
+                if (300..<400).contains(answer.status) {
+                    response.headers[.location] = "https://downloads.intercom.example/\(path.split(separator: "/").last ?? "file")"
                 }
+            case ("application/json"?, _):
+                break
+            case (let type?, let body?):
+                let text = body.string ?? String(decoding: body.encoded(), as: UTF8.self)
+                response.body = .init(byteBuffer: ByteBuffer(string: text))
+                response.headers[.contentType] = type
             }
             return response
         }

@@ -163,7 +163,8 @@ public final class OpenAPIContract: @unchecked Sendable {
             return status == 405 ? violations(of: body, schema: "Problem") : []
         }
         let responses = operation["responses"] as? [String: Any] ?? [:]
-        let response = resolve(responses[String(status)] as? [String: Any] ?? [:])
+        // `default` describes every status the operation does not list.
+        let response = resolve(responses[String(status)] as? [String: Any] ?? responses["default"] as? [String: Any] ?? [:])
         guard !response.isEmpty else {
             return ["\(method.uppercased()) \(template) answered \(status), which the description does not list (it lists \(responses.keys.sorted().joined(separator: ", ")))"]
         }
