@@ -158,6 +158,7 @@ public enum CatalogGenerator {
         var required: [String] = []
         var query: [String: JSONValue] = [:]
         var bodyTemplate: [String: JSONValue] = [:]
+        var headers: [String: JSONValue] = [:]
         var variants: (keyword: String, schemas: [JSONValue])?
 
         func described(_ schema: JSONValue, _ description: JSONValue?) -> JSONValue {
@@ -167,7 +168,11 @@ public enum CatalogGenerator {
         }
         for parameter in operation.parameters {
             guard let parameterName = parameter["name"]?.stringValue, let location = parameter["in"]?.stringValue else { continue }
-            guard location == "path" || location == "query" else { continue }  // headers (the version) are the provider's
+            if location == "header", parameterName.lowercased() != "intercom-version", parameter["required"] == .bool(true),
+               let values = parameter["schema"]?["enum"]?.arrayValue, values.count == 1, let value = values[0].stringValue {
+                headers[parameterName] = .string(value)  // one value the operation requires (a download's Accept)
+            }
+            guard location == "path" || location == "query" else { continue }  // other headers (the version) are the provider's
             let schema = try converter.convert(parameter["schema"] ?? .object(["type": .string("string")]))
             properties[parameterName] = described(schema, parameter["description"])
             if location == "path" || parameter["required"] == .bool(true) { required.append(parameterName) }
@@ -186,7 +191,8 @@ public enum CatalogGenerator {
             // The alternatives are kept whether or not the description marks the body required: Intercom's bodies
             // with alternatives (a reply, a conversation's parts, a new contact) are always sent.
             if let alternatives = parts.variants {
-                variants = (alternatives.keyword, try alternatives.schemas.map { try converter.convert($0) })
+                // As `anyOf` (see SchemaConverter): Intercom's alternatives overlap.
+                variants = ("anyOf", try alternatives.schemas.map { try converter.convert($0) })
             }
         }
 
@@ -227,6 +233,7 @@ public enum CatalogGenerator {
         var request: [String: JSONValue] = ["method": .string(operation.method), "path": .string(operation.path)]
         if !query.isEmpty { request["query"] = .object(query) }
         if !bodyTemplate.isEmpty { request["body"] = .object(bodyTemplate) }
+        if !headers.isEmpty { request["headers"] = .object(headers) }
 
         var output: [String: JSONValue] = [:]
         if let schema = operation.response { output["schema"] = try converter.convert(schema) }

@@ -70,7 +70,9 @@ public struct SchemaConverter {
                 out[key] = value.boolValue != nil ? value : try convert(value)
             case "allOf", "oneOf", "anyOf":
                 guard case .array(let parts) = value else { throw GeneratorError("\(key) that is not an array") }
-                out[key] = .array(try parts.map { try convert($0) })
+                // Intercom's `oneOf` alternatives overlap (a data attribute update fits two), and Intercom takes
+                // a value that fits several: "exactly one" would refuse what it accepts, so they are `anyOf`.
+                out[key == "oneOf" ? "anyOf" : key] = .array(try parts.map { try convert($0) })
             case "enum":
                 if nullable, case .array(let values) = value, !values.contains(.null) { out["enum"] = .array(values + [.null]) } else { out["enum"] = value }
             case "format":

@@ -115,6 +115,10 @@ public struct ProviderClient: Sendable {
         }
         var request = OutboundRequest(method: rendered.method, url: try url(rendered.pathAndQuery),
                                       headers: [("Authorization", "Bearer \(call.accessToken)")] + definition.apiHeaders(version: call.apiVersion), timeout: call.timeout)
+        for (name, value) in action.request.headers ?? [:] {
+            request.headers.removeAll { $0.name.lowercased() == name.lowercased() }
+            request.headers.append((name, value))
+        }
         if let body = rendered.body {
             request.body = try JSONEncoder().encode(body)
             request.headers.append(("Content-Type", "application/json"))
@@ -148,6 +152,15 @@ public struct ProviderClient: Sendable {
         }
         let requestID = definition.requestID(of: response, body: json)
         switch response.status {
+        case 200..<300 where !response.body.isEmpty && JSONValue.parse(response.body) == nil:
+            // Not JSON (a transcript's text, a file): the text, or base64 when it is not UTF-8.
+            let output: JSONValue = .string(String(validating: response.body, as: UTF8.self) ?? response.body.base64EncodedString())
+            return Result(resultJSON: output.jsonData(), message: catalog.message(for: action.name, output: output), requestID: requestID)
+        case 300..<400 where response.headers.contains { $0.name.lowercased() == "location" }:
+            // A redirect to what was asked for (a call's recording): where it is.
+            let location = response.headers.first { $0.name.lowercased() == "location" }!.value
+            let output: JSONValue = .object(["location": .string(location)])
+            return Result(resultJSON: output.jsonData(), message: catalog.message(for: action.name, output: output), requestID: requestID)
         case 200..<300:
             let output: JSONValue
             if paging != nil, let list = action.output.list, case .object(var answer) = json {

@@ -72,6 +72,10 @@ struct DescribedWalkTests {
                 let versionHeader: HTTPFields = [HTTPField.Name("Intercom-Version")!: version]
                 let answer = try await harness.rawCall(method, uri, body, headers: versionHeader)
                 let path = String(uri.split(separator: "?").first ?? "").removingPercentEncoding ?? ""
+                let shape = SandboxRoutes.shape(method: operation.method, template: operation.template)
+                if (answer.headers[DescribedAPIMiddleware.sourceHeader] == "description") == SandboxRoutes.handWritten.contains(shape) {
+                    problems.append("\(what): RestAPI.handWritten says otherwise")
+                }
                 guard answer.headers[DescribedAPIMiddleware.sourceHeader] == "description" else {
                     // A hand-written route (its own tests check valid requests with real objects): it answers, as
                     // described or with Intercom's error list, never the router's bare 404.

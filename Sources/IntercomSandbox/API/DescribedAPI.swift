@@ -109,6 +109,14 @@ final class DescribedAPI: Sendable {
         return (status, type, schema.map { conformed(example, to: $0, depth: 0) } ?? example)
     }
 
+    /// The JSON schema of the operation's success answer, if it has one.
+    func successSchema(of operation: Operation) -> SJSON? {
+        let responses = operation.raw["responses"]?.object ?? [:]
+        let codes = responses.keys.compactMap(Int.init)
+        let status = codes.filter { (200..<300).contains($0) }.min() ?? codes.filter { (300..<400).contains($0) }.min() ?? 200
+        return resolve(responses[String(status)] ?? responses["default"])?["content"]?["application/json"]?["schema"]
+    }
+
     /// `value` changed where it breaks `schema`: a number as text where text is wanted (and back), a made value where
     /// an object, an array or a non-null is wanted; members and items followed.
     func conformed(_ value: SJSON, to schema: SJSON, depth: Int) -> SJSON {
@@ -118,13 +126,34 @@ final class DescribedAPI: Sendable {
             for part in parts { result = conformed(result, to: part, depth: depth + 1) }
             return result
         }
-        if let alternatives = (schema["oneOf"] ?? schema["anyOf"])?.array, !alternatives.isEmpty {
-            // The alternative whose type the value has, else the first.
-            let fitting = alternatives.first { alternative in
-                let resolved = resolve(alternative)
-                return resolved?["type"]?.string.map { Self.matches(value, type: $0) } ?? (value.object != nil && resolved?["properties"] != nil)
+        if let alternatives = (schema["oneOf"] ?? schema["anyOf"])?.array, !alternatives.isEmpty, case .object(var own) = schema {
+            // A schema with members beside its alternatives (Intercom writes some so): those first, and an
+            // alternative that only names what it requires reads their properties.
+            own["oneOf"] = nil
+            own["anyOf"] = nil
+            let value = own.count > (own["description"] == nil ? 0 : 1) ? conformed(value, to: .object(own), depth: depth + 1) : value
+            let properties = own["properties"]?.object ?? [:]
+            let alternatives = alternatives.map { alternative -> SJSON in
+                guard !properties.isEmpty, case .object(var members)? = resolve(alternative) else { return alternative }
+                members["properties"] = .object(properties.merging(members["properties"]?.object ?? [:]) { _, theirs in theirs })
+                return .object(members)
             }
-            return conformed(value, to: fitting ?? alternatives[0], depth: depth + 1)
+            // The alternative the value fits best: of its type, and with the most members whose type and allowed
+            // values it has (an email message's `message_type` picks the email form); else the first.
+            func score(_ alternative: SJSON) -> Int {
+                guard let resolved = resolve(alternative) else { return -1 }
+                if let type = resolved["type"]?.string, !Self.matches(value, type: type) { return -1 }
+                guard case .object(let members) = value else { return 0 }
+                let properties = resolved["properties"]?.object ?? [:]
+                return members.reduce(0) { total, member in
+                    guard let property = resolve(properties[member.key]) else { return total }
+                    if let allowed = property["enum"]?.array { return total + (allowed.contains(member.value) ? 3 : -3) }
+                    if let type = property["type"]?.string { return total + (Self.matches(member.value, type: type) ? 1 : -1) }
+                    return total
+                }
+            }
+            let best = alternatives.max { score($0) < score($1) } ?? alternatives[0]
+            return conformed(value, to: best, depth: depth + 1)
         }
         if value.isNull {
             return schema["nullable"]?.bool == true || schema["type"] == nil ? value : made(from: schema, depth: depth + 1)
@@ -140,6 +169,9 @@ final class DescribedAPI: Sendable {
             }
         }
         if let allowed = schema["enum"]?.array, !allowed.contains(value), let first = allowed.first { return first }
+        if schema["format"]?.string == "email", case .string(let text) = value, !(text.contains("@") && text.contains(".")) {
+            return .string("someone@example.com")
+        }
         switch value {
         case .object(var members):
             let properties = schema["properties"]?.object ?? [:]

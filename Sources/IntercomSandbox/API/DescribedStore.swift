@@ -35,7 +35,9 @@ actor DescribedStore {
         let (status, contentType, example) = api.success(of: operation)
         guard contentType == nil || contentType == "application/json" else { return (status, contentType, example) }
         let (code, answer) = try jsonAnswer(api, operation, status: status, example: example, path: path, body: body, workspace: workspace)
-        return (code, contentType, answer)
+        // What a request's members brought in (a value its own enum allows and the answer's does not) is made to fit.
+        let schema = api.successSchema(of: operation)
+        return (code, contentType, answer.map { answer in schema.map { api.conformed(answer, to: $0, depth: 0) } ?? answer })
     }
 
     private func jsonAnswer(_ api: DescribedAPI, _ operation: DescribedAPI.Operation, status: Int, example: SJSON?, path: String,
@@ -181,14 +183,26 @@ struct DescribedAPIMiddleware: RouterMiddleware {
     static let sourceHeader = HTTPField.Name("X-Sandbox-Source")!
 
     func handle(_ request: Request, context: BasicRequestContext, next: (Request, BasicRequestContext) async throws -> Response) async throws -> Response {
+        let path = request.uri.path
+        if RestAPI.describedBesideHandWritten.contains("\(request.method.rawValue) \(path)") {
+            if let response = try await described(request, context: context, path: path) { return response }
+            return try await next(request, context)
+        }
         do {
             return try await next(request, context)
         } catch let error as HTTPError where error.status == .notFound || error.status == .methodNotAllowed {
-            let path = request.uri.path
+            guard let response = try await described(request, context: context, path: path) else { throw error }
+            return response
+        }
+    }
+
+    /// The description's answer, or nil when it has no such operation for the request's version.
+    private func described(_ request: Request, context: BasicRequestContext, path: String) async throws -> Response? {
+        do {
             guard !path.hasPrefix("/_sandbox"), !path.hasPrefix("/oauth"), !path.hasPrefix("/auth/"),
                   let described = DescribedAPI.forVersion(request.headers[HTTPField.Name("Intercom-Version")!]),
                   let (operation, parameters) = described.match(method: request.method.rawValue, path: path)
-            else { throw error }
+            else { return nil }
             let answered = Mutex<(status: Int, contentType: String?, body: SJSON?)>((200, nil, nil))
             let handler = api.endpoint { request, _, caller in
                 let body = try await RestAPI.body(request)

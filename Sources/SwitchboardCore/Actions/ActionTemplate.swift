@@ -9,6 +9,8 @@ public struct ActionTemplate: Sendable, Decodable {
         public var query: [String: String]?
         /// JSON with `"{{input}}"` strings: a whole-string placeholder keeps the input's type, and is dropped when the input is absent.
         public var body: JSONValue?
+        /// Headers the operation requires with one value (a download's `Accept`), sent instead of the provider's own.
+        public var headers: [String: String]?
     }
 
     public struct Output: Sendable, Decodable {
