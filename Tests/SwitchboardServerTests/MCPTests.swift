@@ -70,6 +70,7 @@ struct MCPTests {
 
             let listed = try await mcp.result("tools/list")
             let tools = try #require(listed["tools"] as? [[String: Any]])
+            print("tools/list with every action: \(tools.count) tools, \(try JSONSerialization.data(withJSONObject: listed).count) bytes")
             #expect(tools.count == ActionCatalog.intercom.actions.count)
             for tool in tools {
                 let name = try #require(tool["name"] as? String)
