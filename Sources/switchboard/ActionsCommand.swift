@@ -13,12 +13,26 @@ struct Actions: AsyncParsableCommand {
     )
 
     struct List: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List the actions.")
+        static let configuration = CommandConfiguration(abstract: "List the actions: name, group and title.")
+
+        @Option(help: "Only this group's actions (Intercom's tag for the operation, e.g. Articles; any case).") var group: String?
+        @Option(help: "Only actions whose name, title, description or group hold every word.") var search: String?
 
         func run() async throws {
-            let width = ActionCatalog.intercom.actions.map(\.name.count).max() ?? 0
-            for action in ActionCatalog.intercom.actions {
-                emit(action.name.padding(toLength: width + 2, withPad: " ", startingAt: 0) + action.title)
+            var actions = ActionCatalog.intercom.actions
+            if let group {
+                actions = actions.filter { $0.group?.caseInsensitiveCompare(group) == .orderedSame }
+                guard !actions.isEmpty else {
+                    let groups = Set(ActionCatalog.intercom.actions.compactMap(\.group)).sorted()
+                    throw CLIError("no action is in the group '\(group)'; the groups are \(groups.joined(separator: ", "))")
+                }
+            }
+            if let search { actions = ActionSearch.search(actions, query: search) }
+            let width = actions.map(\.name.count).max() ?? 0
+            let groupWidth = actions.map { ($0.group ?? "").count }.max() ?? 0
+            for action in actions {
+                emit(action.name.padding(toLength: width + 2, withPad: " ", startingAt: 0)
+                     + (action.group ?? "").padding(toLength: groupWidth + 2, withPad: " ", startingAt: 0) + action.title)
             }
         }
     }

@@ -397,6 +397,24 @@ struct EndToEndTests {
         }
     }
 
+    @Test("actions list: every action with its group, narrowed by group or words; an unknown group is one line naming the groups, and a non-zero exit")
+    func actionsList() async throws {
+        let all = try await ChildProcess.run(["actions", "list"])
+        let lines = all.stdout.split(separator: "\n").count
+        #expect(all.status == 0 && lines > 200, "every operation of the API is an action")
+        let macros = try await ChildProcess.run(["actions", "list", "--group", "macros"])
+        #expect(macros.status == 0)
+        let names: [String] = macros.stdout.split(separator: "\n").map { line in String(line.prefix { $0 != " " }) }
+        #expect(names == ["intercom.get_macro", "intercom.list_macros"])
+        let found = try await ChildProcess.run(["actions", "list", "--search", "create ticket"])
+        #expect(found.stdout.split(separator: "\n").first?.hasPrefix("intercom.create_ticket ") == true, "the curated action first: \(found.stdout.prefix(300))")
+        let unknown = try await ChildProcess.run(["actions", "list", "--group", "nope"])
+        #expect(unknown.status != 0)
+        #expect(unknown.stderr.contains("no action is in the group 'nope'") && unknown.stderr.contains("Articles"))
+        let errorLines = unknown.stderr.split(separator: "\n").count
+        #expect(errorLines == 1, "one line: \(unknown.stderr)")
+    }
+
     @Test("keys create without a database says how to choose one")
     func keysNeedDatabase() async throws {
         let result = try await ChildProcess.run(["keys", "create", "--workspace", "x"])

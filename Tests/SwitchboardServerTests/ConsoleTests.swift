@@ -275,6 +275,14 @@ struct ConsoleTests {
             let all = text(try await browser.get("/console/integrations/\(id)/actions"))
             let total = ActionCatalog.intercom.actions.count
             #expect(all.contains("\(total) of \(total) actions") && all.contains(#"<label for="q">Search the actions</label>"#))
+            #expect(all.contains(#"<h2 id="group-tickets">Tickets"#) && all.contains(#"<h2 id="group-help-center">Help Center"#), "grouped by the description's tags")
+            let macros = text(try await browser.get("/console/integrations/\(id)/actions?q=macro"))
+            #expect(macros.contains("intercom.list_macros") && macros.contains("from Intercom's API description") && macros.contains("2 of \(total) actions"), "\(macros)")
+            // Try it for a generated action whose input holds objects: a JSON field for each.
+            let noteForm = text(try await browser.get("/console/integrations/\(id)/actions/intercom.create_message"))
+            #expect(noteForm.contains(#"<textarea id="field-from""#), "an object input is typed as JSON: \(noteForm.prefix(2000))")
+            let listed = try await browser.post("/console/integrations/\(id)/actions/intercom.list_macros", [("csrf", try await browser.csrf())])
+            #expect(listed.status == .ok && text(listed).contains("<h2>Result</h2>") && text(listed).contains("macro"), "Try it runs a generated action")
             let tickets = text(try await browser.get("/console/integrations/\(id)/actions?q=create+ticket"))
             #expect(tickets.contains("Create a ticket") && !tickets.contains("Delete a contact"), "\(tickets)")
 

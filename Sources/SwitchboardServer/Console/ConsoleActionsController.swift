@@ -29,14 +29,22 @@ struct ConsoleActionsController: Sendable {
         let query = Self.formValue(request, "q").trimmingCharacters(in: .whitespaces)
         let catalog = actions.registry[integration.provider]?.catalog.actions ?? []
         let found = query.isEmpty ? catalog : ActionSearch.search(catalog, query: query)
-        let rows: [[String: Any]] = found.map { action in
-            ["name": action.name, "title": action.title, "description": action.description, "integrationID": integration.id,
-             "kind": action.readOnly ? "reads" : action.destructive ? "deletes" : "writes",
-             "inputs": Self.fields(of: action).map(\.name).joined(separator: ", ")]
+        // Grouped by the description's tag, groups in the order their first action comes (curated ones first).
+        var groups: [(name: String, rows: [[String: Any]])] = []
+        for action in found {
+            let row: [String: Any] = [
+                "name": action.name, "title": action.title, "description": action.description, "integrationID": integration.id,
+                "kind": action.readOnly ? "reads" : action.destructive ? "deletes" : "writes",
+                "inputs": Self.fields(of: action).map(\.name).joined(separator: ", "), "generated": !action.curated,
+            ]
+            let group = action.group ?? "Other"
+            if let index = groups.firstIndex(where: { $0.name == group }) { groups[index].rows.append(row) } else { groups.append((group, [row])) }
         }
         return Self.page("actions", title: "Actions — \(integration.name)", session: session, [
-            "id": integration.id, "name": integration.name, "query": query, "actions": rows, "hasActions": !rows.isEmpty,
-            "count": rows.count, "total": catalog.count,
+            "id": integration.id, "name": integration.name, "query": query, "hasActions": !found.isEmpty,
+            "groups": groups.map { ["group": $0.name, "anchor": "group-" + $0.name.lowercased().replacingOccurrences(of: " ", with: "-"),
+                                     "actions": $0.rows, "size": $0.rows.count] as [String: Any] },
+            "count": found.count, "total": catalog.count,
         ])
     }
 
@@ -153,11 +161,16 @@ struct ConsoleActionsController: Sendable {
             (required.contains(lhs.key) ? 0 : 1, lhs.key) < (required.contains(rhs.key) ? 0 : 1, rhs.key)
         }.map { name, schema in
             let choices = schema["enum"]?.arrayValue?.compactMap(\.stringValue) ?? []
-            let kind: Field.Kind = switch schema["type"]?.stringValue {
+            // A type list (`["string", "null"]`) reads as its first non-null type; a schema of alternatives or a
+            // reference, and a list of anything but text, is typed as JSON.
+            let type = schema["type"]?.stringValue ?? schema["type"]?.arrayValue?.compactMap(\.stringValue).first { $0 != "null" }
+            let itemType = schema["items"]?["type"]?.stringValue
+            let kind: Field.Kind = switch type {
             case "integer", "number": .number
             case "boolean": .boolean
-            case "array": .list
+            case "array": itemType == "string" || (itemType == nil && schema["items"] == nil) ? .list : .json
             case "object": .json
+            case nil where schema["anyOf"] != nil || schema["oneOf"] != nil || schema["$ref"] != nil: .json
             default: !choices.isEmpty ? .choice : schema["format"]?.stringValue == "email" ? .email : .text
             }
             return Field(name: name, kind: kind, required: required.contains(name), description: schema["description"]?.stringValue ?? "",
