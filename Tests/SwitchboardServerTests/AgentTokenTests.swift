@@ -112,7 +112,7 @@ struct AgentTokenTests {
                               422, code: "validation_failed", field: "tools[0]")
             let outside = try expectProblem(try await make(perUser, #"{"name":"a","tools":["intercom.create_ticket"]}"#), 409, code: "tool_not_allowed",
                                             field: "tools[0]")
-            #expect((outside["detail"] as? String)?.contains("not in the integration's tool allow-list") == true, "\(outside)")
+            #expect((outside["detail"] as? String)?.contains("not within the integration's tool allow-list") == true, "\(outside)")
             #expect(try await make(perUser, #"{"name":"a","tools":["intercom.get_contact"]}"#).status == .created)
             #expect(try await harness.store.database.read { db in try await db.raw("SELECT id FROM agent_tokens").all().count } == 1,
                     "nothing stored for the refused ones")

@@ -170,6 +170,26 @@ struct MCPTests {
         }
     }
 
+    @Test("allow-lists name groups as group:NAME (any case): the integration's bounds a token's group by every action in it; an unknown group is refused")
+    func groupAllowLists() async throws {
+        try await Harness.with { harness, client in
+            let id = try await harness.enabledIntegration(client)
+            let patched = try await client.call(.patch, "/v1/integrations/\(id)", harness, json: #"{"tools":["group:macros","intercom.who_am_i"]}"#)
+            #expect(patched.status == .ok)
+            let wide = MCPClient(harness: harness, client: client, token: try await agentToken(harness, client, id))
+            let all = try #require(try await wide.result("tools/list")["tools"] as? [[String: Any]]).compactMap { $0["name"] as? String }
+            #expect(Set(all) == ["intercom_get_macro", "intercom_list_macros", "intercom_who_am_i"])
+            #expect(try await wide.call("intercom_list_macros", "{}")["isError"] as? Bool != true)
+            let macros = MCPClient(harness: harness, client: client, token: try await agentToken(harness, client, id, #"{"name":"macros","tools":["group:Macros"]}"#))
+            let names = try #require(try await macros.result("tools/list")["tools"] as? [[String: Any]]).compactMap { $0["name"] as? String }
+            #expect(Set(names) == ["intercom_get_macro", "intercom_list_macros"])
+            try expectProblem(try await client.call(.post, "/v1/integrations/\(id)/agent-tokens", harness, json: #"{"name":"x","tools":["group:Articles"]}"#),
+                              409, code: "tool_not_allowed", field: "tools[0]")
+            try expectProblem(try await client.call(.patch, "/v1/integrations/\(id)", harness, json: #"{"tools":["group:Nope"]}"#),
+                              422, code: "validation_failed", field: "tools[0]")
+        }
+    }
+
     @Test("a user with no connection gets the connect link in the tool error's text and _meta; after connecting, the call works")
     func authorizationInTheConversation() async throws {
         try await Harness.with { harness, client in

@@ -26,3 +26,21 @@ public enum ActionSearch {
         return found.sorted { (rank($0.element), $0.offset) < (rank($1.element), $1.offset) }.map(\.element)
     }
 }
+
+/// An integration's or an agent token's tool allow-list: action names, and groups as `group:NAME` (the description's
+/// tag, any case: `group:Articles` allows every action of that group). Nil allows everything.
+public enum ToolAllowList {
+    public static let groupPrefix = "group:"
+
+    /// The group an entry names (`group:Articles` → "Articles"), or nil for an action name.
+    public static func group(in entry: String) -> String? {
+        entry.hasPrefix(groupPrefix) ? String(entry.dropFirst(groupPrefix.count)) : nil
+    }
+
+    public static func allows(_ list: [String]?, _ action: ActionTemplate) -> Bool {
+        guard let list else { return true }
+        if list.contains(action.name) { return true }
+        guard let actionGroup = action.group else { return false }
+        return list.contains { entry in group(in: entry).map { $0.caseInsensitiveCompare(actionGroup) == .orderedSame } ?? false }
+    }
+}

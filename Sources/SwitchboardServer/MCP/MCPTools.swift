@@ -16,7 +16,7 @@ enum MCPTools {
     static func allowed(for integration: Integration, token: AgentToken, catalog: ActionCatalog,
                         names: [String: String] = [:]) -> [(name: String, action: ActionTemplate)] {
         catalog.actions.filter { action in
-            (integration.toolAllowList?.contains(action.name) ?? true) && (token.tools?.contains(action.name) ?? true)
+            ToolAllowList.allows(integration.toolAllowList, action) && ToolAllowList.allows(token.tools, action)
         }.map { (names[$0.name] ?? name(of: $0), $0) }
     }
 

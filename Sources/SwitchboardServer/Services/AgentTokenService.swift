@@ -37,7 +37,8 @@ struct AgentTokenService: Sendable {
         if userID != nil, integration.authorization == .preauthorized {
             throw IntegrationService.perUserOnly("userId", "a pre-authorized integration acts with its one shared connection")
         }
-        if let tools, let outside = IntegrationService.toolsOutsideAllowList(tools, allowed: integration.toolAllowList) { throw outside }
+        if let tools, let catalog = integrations.providers.registry[integration.provider]?.catalog,
+           let outside = IntegrationService.toolsOutsideAllowList(tools, allowed: integration.toolAllowList, catalog: catalog) { throw outside }
         if try await store.agentTokens.usableAgentTokenCount(integrationID: integration.id, workspaceID: principal.workspace.id, now: clock.now())
             >= Self.maxPerIntegration {
             throw WorkspaceLimits.reached("usable agent tokens for this integration", limit: Self.maxPerIntegration,

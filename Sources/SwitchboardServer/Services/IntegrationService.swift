@@ -251,16 +251,30 @@ struct IntegrationService: Sendable {
         Self.checkTools(tools, catalog: entry.catalog, input: input)
     }
 
+    /// Each entry names an action of the catalog, or a group of it as `group:NAME`.
     static func checkTools(_ tools: [String], catalog: ActionCatalog, input: InputReader) {
-        for (index, name) in tools.enumerated() where catalog.action(named: name) == nil {
-            input.fail("tools[\(index)]", "no action is named '\(Problem.clip(name, to: 64))'; GET /v1/actions lists them")
+        for (index, entry) in tools.enumerated() {
+            if let group = ToolAllowList.group(in: entry) {
+                if !catalog.actions.contains(where: { $0.group?.caseInsensitiveCompare(group) == .orderedSame }) {
+                    input.fail("tools[\(index)]", "no group is named '\(Problem.clip(group, to: 64))'; each action's group is in GET /v1/actions")
+                }
+            } else if catalog.action(named: entry) == nil {
+                input.fail("tools[\(index)]", "no action is named '\(Problem.clip(entry, to: 64))'; GET /v1/actions lists them")
+            }
         }
     }
 
-    /// Tools that exist but are outside the integration's allow-list: the request conflicts with the integration.
-    static func toolsOutsideAllowList(_ tools: [String], allowed: [String]?) -> Problem? {
-        guard let allowed, let (index, name) = tools.enumerated().first(where: { !allowed.contains($0.element) }) else { return nil }
-        return Problem.conflict("tool_not_allowed", "'\(Problem.clip(name, to: 64))' is not in the integration's tool allow-list (\(allowed.joined(separator: ", "))); widen the allow-list first.",
+    /// Tools that exist but are outside the integration's allow-list (a group: any of its actions outside it): the
+    /// request conflicts with the integration.
+    static func toolsOutsideAllowList(_ tools: [String], allowed: [String]?, catalog: ActionCatalog) -> Problem? {
+        guard let allowed else { return nil }
+        let outside = tools.enumerated().first { _, entry in
+            let actions = ToolAllowList.group(in: entry).map { group in catalog.actions.filter { $0.group?.caseInsensitiveCompare(group) == .orderedSame } }
+                ?? catalog.action(named: entry).map { [$0] } ?? []
+            return actions.contains { !ToolAllowList.allows(allowed, $0) }
+        }
+        guard let (index, entry) = outside else { return nil }
+        return Problem.conflict("tool_not_allowed", "'\(Problem.clip(entry, to: 64))' is not within the integration's tool allow-list (\(Problem.clip(allowed.joined(separator: ", "), to: 300))); widen the allow-list first.",
                                 field: "tools[\(index)]")
     }
 
