@@ -60,6 +60,14 @@ struct ConsoleSettingsTests {
             let after = try #require(try await harness.store.integrations.integration(id: id, workspaceID: harness.workspace.id)).integration
             #expect(after.name == "Renamed" && after.notifyURL == nil && after.verifyURL == "https://assistant.example/verify")
             #expect(text(try await browser.get("/console/integrations/\(id)/settings?notice=settings_saved")).contains("Settings saved."))
+            // The API version: the default chosen until another is saved.
+            #expect(shown.contains(#"<select id="apiVersion" name="apiVersion"><option value="2.14">2.14</option><option value="2.16" selected>2.16 (default)</option></select>"#), "\(shown)")
+            let pinned = try await browser.post("/console/integrations/\(id)/settings", [("csrf", csrf), ("name", "Renamed"), ("notifyURL", ""), ("apiVersion", "2.14")])
+            #expect(pinned.headers[.location] == "/console/integrations/\(id)/settings?notice=settings_saved")
+            #expect(try #require(try await harness.store.integrations.integration(id: id, workspaceID: harness.workspace.id)).integration.apiVersion == "2.14")
+            #expect(text(try await browser.get("/console/integrations/\(id)/settings")).contains(#"<option value="2.14" selected>2.14</option>"#))
+            let odd = try await browser.post("/console/integrations/\(id)/settings", [("csrf", csrf), ("name", "Renamed"), ("notifyURL", ""), ("apiVersion", "9.9")])
+            #expect(odd.status == .unprocessableContent && text(odd).contains(#"id="apiVersion-error" role="alert">"#), "the problem beside the select")
             let empty = try await browser.post("/console/integrations/\(id)/settings", [("csrf", csrf), ("name", " "), ("notifyURL", "")])
             #expect(empty.status == .unprocessableContent && text(empty).contains(#"id="name-error" role="alert">Name must not be empty"#))
 

@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import Providers
 import SwitchboardCore
 import SwitchboardStore
 
@@ -44,6 +45,7 @@ struct ConsoleSettingsController: Sendable {
             let value = (form[key] ?? "").trimmingCharacters(in: .whitespaces)
             object[key] = value.isEmpty ? .null : .string(value)
         }
+        if let version = form["apiVersion"], version != integrations.apiVersion(of: record.integration) { object["apiVersion"] = .string(version) }
         do {
             _ = try await integrations.update(id: id, with: InputReader(object: object), by: session.principal)
             return ConsolePage.redirect("/console/integrations/\(id)/settings?notice=settings_saved")
@@ -85,6 +87,15 @@ struct ConsoleSettingsController: Sendable {
                      "verifyURL": form?["verifyURL"] ?? integration.verifyURL ?? ""],
         ]
         if let signingSecret { values["signingSecret"] = signingSecret }
+        // The provider API versions it may speak, the one it speaks chosen.
+        let chosen = form?["apiVersion"] ?? integrations.apiVersion(of: integration)
+        let versions = integrations.providers.registry[integration.provider]?.definition.apiVersions
+        if let versions, versions.allowed.count > 1 {
+            values["apiVersions"] = versions.allowed.map { version -> [String: Any] in
+                ["value": version, "selected": version == chosen, "default": version == versions.default]
+            }
+            values["hasAPIVersions"] = true
+        }
         return ConsolePage.render("settings", title: "Settings — \(integration.name)", session: session, values,
                                   status: problem.map { .init(code: $0.httpStatus) } ?? .ok, notice: notice, problem: problem)
     }
