@@ -148,7 +148,7 @@ public func buildRouter(settings: ServerSettings, store: Store, dependencies: De
 
     // Browser pages and the system endpoints.
     router.addRoutes(SystemController(store: store, registry: dependencies.metrics, domain: services.metrics, clock: clock,
-                                      openAPI: OpenAPIDocument.text(actionNames: dependencies.providers.actions.map(\.name))).routes)
+                                      openAPI: OpenAPIDocument.text(actions: dependencies.providers.actions)).routes)
     router.addRoutes(OAuthCallbackController(authorization: services.authorization, outbox: services.outbox, settings: settings,
                                              metrics: services.metrics).routes)
     router.addRoutes(ConnectController(store: store, settings: settings, authorization: services.authorization, clock: clock, logger: logger).routes)

@@ -11,6 +11,6 @@ struct OpenAPICommand: ParsableCommand {
     )
 
     func run() throws {
-        emit(OpenAPIDocument.text(actionNames: ProviderRegistry.bundled.actions.map(\.name)))
+        emit(OpenAPIDocument.text(actions: ProviderRegistry.bundled.actions))
     }
 }

@@ -33,14 +33,16 @@ struct ActionsController: Sendable {
         }
         let group = try Paging.filter(query, "group")
         let words = try Paging.filter(query, "q").map(ActionSearch.words) ?? []
-        var matching = actions.registry.actions.filter { action in
-            (group == nil || action.group?.caseInsensitiveCompare(group!) == .orderedSame) && ActionSearch.matches(action, words: words)
-        }
+        var catalog = actions.registry.actions
         if let after = try Paging.filter(query, "starting_after") {
-            guard let index = matching.firstIndex(where: { $0.name == after }) else {
-                throw Problem.validation([.init(field: "starting_after", detail: "is not an action of this list")])
+            // After that action in the catalog's order, whether or not the filters keep it.
+            guard let index = catalog.firstIndex(where: { $0.name == after }) else {
+                throw Problem.validation([.init(field: "starting_after", detail: "is not an action of the catalog")])
             }
-            matching.removeFirst(index + 1)
+            catalog.removeFirst(index + 1)
+        }
+        let matching = catalog.filter { action in
+            (group == nil || action.group?.caseInsensitiveCompare(group!) == .orderedSame) && ActionSearch.matches(action, words: words)
         }
         let page = matching.prefix(limit)
         var body: [String: JSONValue] = [

@@ -3,7 +3,7 @@ import Providers
 import Hummingbird
 import Prometheus
 import SQLKit
-import SwitchboardCore
+public import SwitchboardCore
 import SwitchboardStore
 
 /// `/health`, `/metrics`, `/openapi.yaml`, and the pages' stylesheet.
@@ -80,11 +80,14 @@ public enum OpenAPIDocument {
 
     /// The description as served: `ActionName` lists the actions of the providers this deployment has, so a
     /// generated client offers them and a fuzzer tries them (a new provider definition adds its own without an edit here).
-    public static func text(actionNames: [String]) -> String {
-        let names = actionNames.sorted().map { "\"\($0)\"" }.joined(separator: ", ")
+    /// The description with the catalog's action names and its groups (as allow-list entries, `group:NAME`) filled in.
+    public static func text(actions: [ActionTemplate]) -> String {
+        let names = actions.map(\.name).sorted().map { "\"\($0)\"" }.joined(separator: ", ")
+        let groups = Set(actions.compactMap(\.group)).sorted().map { "\"\(ToolAllowList.groupPrefix)\($0)\"" }.joined(separator: ", ")
         return template.replacingOccurrences(of: "[\"{{actionNames}}\"]", with: "[\(names)]")
+            .replacingOccurrences(of: "[\"{{toolGroups}}\"]", with: "[\(groups)]")
     }
 
     /// The description of the bundled providers' catalog.
-    public static var text: String { text(actionNames: ProviderRegistry.bundled.actions.map(\.name)) }
+    public static var text: String { text(actions: ProviderRegistry.bundled.actions) }
 }
